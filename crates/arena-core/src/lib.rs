@@ -1,0 +1,4 @@
+//! The rules of the competition as pure functions: no I/O, no clocks, no randomness that is
+//! not seeded by the caller. Everything a miner and a validator must agree on lives here.
+
+pub mod commitment;

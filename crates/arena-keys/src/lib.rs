@@ -1,0 +1,344 @@
+//! sr25519 keys as Substrate and Bittensor use them.
+//!
+//! This crate is usable on its own: it turns secret URIs and mnemonics into keypairs the way
+//! Substrate does, encodes and checks SS58 addresses, and signs and verifies with the
+//! `substrate` signing context, so signatures interoperate with `bittensor-wallet` and
+//! polkadot-js.
+//!
+//! ```
+//! use arena_keys::{Keypair, ss58};
+//! let alice = Keypair::from_uri("//Alice").unwrap();
+//! assert_eq!(alice.public().ss58(), "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY");
+//! let sig = alice.sign(b"hello");
+//! assert!(alice.public().verify(b"hello", &sig));
+//! assert!(ss58::decode("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").is_ok());
+//! ```
+
+pub mod ss58;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Signing context every Substrate sr25519 signature uses.
+pub const SIGNING_CONTEXT: &[u8] = b"substrate";
+
+/// Errors from key handling. Each names the value that was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("invalid secret URI: {0}")]
+    SecretUri(String),
+    #[error("invalid mnemonic: {0}")]
+    Mnemonic(String),
+    #[error("invalid secret key: {0}")]
+    SecretKey(String),
+    #[error("invalid public key: {0}")]
+    PublicKey(String),
+    #[error("invalid signature: {0}")]
+    Signature(String),
+    #[error(transparent)]
+    Ss58(#[from] ss58::Ss58Error),
+}
+
+/// A 32-byte sr25519 public key (the account id).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublicKey(pub [u8; 32]);
+
+/// A 64-byte sr25519 signature.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature(pub [u8; 64]);
+
+impl PublicKey {
+    /// SS58 address with the generic Substrate prefix 42, as Bittensor shows it.
+    pub fn ss58(&self) -> String {
+        ss58::encode(&self.0, ss58::BITTENSOR_PREFIX)
+    }
+
+    /// Parses an SS58 address with prefix 42, checking its checksum.
+    pub fn from_ss58(address: &str) -> Result<Self, KeyError> {
+        let (prefix, key) = ss58::decode(address)?;
+        if prefix != ss58::BITTENSOR_PREFIX {
+            return Err(ss58::Ss58Error::WrongPrefix {
+                address: address.to_string(),
+                prefix,
+            }
+            .into());
+        }
+        Ok(PublicKey(key))
+    }
+
+    /// Parses `0x`-prefixed or bare hex.
+    pub fn from_hex(s: &str) -> Result<Self, KeyError> {
+        let bytes = decode_hex(s).map_err(|e| KeyError::PublicKey(format!("{s}: {e}")))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| KeyError::PublicKey(format!("{s}: expected 32 bytes")))?;
+        Ok(PublicKey(arr))
+    }
+
+    /// `0x`-prefixed lowercase hex.
+    pub fn to_hex(&self) -> String {
+        format!("0x{}", hex::encode(self.0))
+    }
+
+    /// Verifies a signature over `message`, or over `<Bytes>message</Bytes>` as polkadot-js
+    /// and Bittensor wrap messages before signing.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
+        let Ok(pk) = schnorrkel::PublicKey::from_bytes(&self.0) else {
+            return false;
+        };
+        let Ok(sig) = schnorrkel::Signature::from_bytes(&signature.0) else {
+            return false;
+        };
+        if pk.verify_simple(SIGNING_CONTEXT, message, &sig).is_ok() {
+            return true;
+        }
+        let mut wrapped = Vec::with_capacity(message.len() + 15);
+        wrapped.extend_from_slice(b"<Bytes>");
+        wrapped.extend_from_slice(message);
+        wrapped.extend_from_slice(b"</Bytes>");
+        pk.verify_simple(SIGNING_CONTEXT, &wrapped, &sig).is_ok()
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.ss58())
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.ss58())
+    }
+}
+
+impl FromStr for PublicKey {
+    type Err = KeyError;
+    /// Accepts an SS58 address (prefix 42) or 32 bytes of hex.
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        if s.starts_with("0x") {
+            Self::from_hex(s)
+        } else {
+            Self::from_ss58(s)
+        }
+    }
+}
+
+impl Signature {
+    pub fn from_hex(s: &str) -> Result<Self, KeyError> {
+        let bytes = decode_hex(s).map_err(|e| KeyError::Signature(format!("{s}: {e}")))?;
+        let arr: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| KeyError::Signature(format!("{s}: expected 64 bytes")))?;
+        Ok(Signature(arr))
+    }
+    pub fn to_hex(&self) -> String {
+        format!("0x{}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", self.to_hex())
+    }
+}
+
+/// An sr25519 keypair. Keeps the 32-byte mini secret (seed) when it is known, because
+/// Bittensor keyfiles store it as `secretSeed`.
+#[derive(Clone)]
+pub struct Keypair {
+    inner: subxt_signer::sr25519::Keypair,
+    seed: Option<[u8; 32]>,
+    phrase: Option<String>,
+}
+
+impl Keypair {
+    /// From a Substrate secret URI: a mnemonic or `0x` seed, optionally followed by
+    /// `//hard` and `/soft` junctions and `///password`. `//Alice` uses the dev phrase.
+    pub fn from_uri(uri: &str) -> Result<Self, KeyError> {
+        let parsed = subxt_signer::SecretUri::from_str(uri)
+            .map_err(|e| KeyError::SecretUri(format!("{}: {e}", redact(uri))))?;
+        let inner = subxt_signer::sr25519::Keypair::from_uri(&parsed)
+            .map_err(|e| KeyError::SecretUri(format!("{}: {e}", redact(uri))))?;
+        Ok(Keypair {
+            inner,
+            seed: None,
+            phrase: None,
+        })
+    }
+
+    /// From a BIP-39 mnemonic (12 to 24 words) the way Substrate does it: PBKDF2-HMAC-SHA512
+    /// over the mnemonic's entropy with salt "mnemonic", first 32 bytes as the mini secret.
+    pub fn from_phrase(phrase: &str) -> Result<Self, KeyError> {
+        let mnemonic = subxt_signer::bip39::Mnemonic::parse(phrase.trim())
+            .map_err(|e| KeyError::Mnemonic(e.to_string()))?;
+        let seed = subxt_signer::sr25519::Keypair::from_phrase(&mnemonic, None)
+            .map_err(|e| KeyError::Mnemonic(e.to_string()))?;
+        let mini = mini_secret_from_entropy(&mnemonic.to_entropy());
+        let mut kp = Self::from_seed(mini)?;
+        debug_assert_eq!(kp.public(), PublicKey(seed.public_key().0));
+        kp.phrase = Some(mnemonic.to_string());
+        Ok(kp)
+    }
+
+    /// From a 32-byte mini secret key (the `secretSeed` of a keyfile).
+    pub fn from_seed(seed: [u8; 32]) -> Result<Self, KeyError> {
+        let inner = subxt_signer::sr25519::Keypair::from_secret_key(seed)
+            .map_err(|e| KeyError::SecretKey(e.to_string()))?;
+        Ok(Keypair {
+            inner,
+            seed: Some(seed),
+            phrase: None,
+        })
+    }
+
+    /// A fresh random 12-word mnemonic and its keypair.
+    pub fn generate(words: usize) -> Result<Self, KeyError> {
+        let entropy_len = match words {
+            12 => 16,
+            15 => 20,
+            18 => 24,
+            21 => 28,
+            24 => 32,
+            n => {
+                return Err(KeyError::Mnemonic(format!(
+                    "{n} words is not a BIP-39 length"
+                )))
+            }
+        };
+        let mut entropy = vec![0u8; entropy_len];
+        getrandom(&mut entropy);
+        let mnemonic = subxt_signer::bip39::Mnemonic::from_entropy(&entropy)
+            .map_err(|e| KeyError::Mnemonic(e.to_string()))?;
+        Self::from_phrase(&mnemonic.to_string())
+    }
+
+    pub fn public(&self) -> PublicKey {
+        PublicKey(self.inner.public_key().0)
+    }
+
+    /// The mini secret, when the keypair was made from a seed or mnemonic.
+    pub fn seed(&self) -> Option<[u8; 32]> {
+        self.seed
+    }
+
+    /// The mnemonic, when the keypair was made from one.
+    pub fn phrase(&self) -> Option<&str> {
+        self.phrase.as_deref()
+    }
+
+    /// The 64-byte expanded secret key (key ‖ nonce) as schnorrkel serialises it; this is what
+    /// Bittensor keyfiles store as `privateKey`.
+    pub fn secret_bytes(&self) -> [u8; 64] {
+        let mini = self.seed.expect("secret_bytes needs a seed-based keypair");
+        let mini = schnorrkel::MiniSecretKey::from_bytes(&mini).expect("32 bytes");
+        mini.expand(schnorrkel::ExpansionMode::Ed25519).to_bytes()
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature(self.inner.sign(message).0)
+    }
+}
+
+impl fmt::Debug for Keypair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keypair({})", self.public().ss58())
+    }
+}
+
+/// Substrate's mnemonic → mini secret: PBKDF2-HMAC-SHA512 (2048 rounds) over the entropy,
+/// salt "mnemonic" (no password), first 32 bytes.
+fn mini_secret_from_entropy(entropy: &[u8]) -> [u8; 32] {
+    let seed = subxt_signer::bip39::Mnemonic::from_entropy(entropy)
+        .expect("entropy came from a valid mnemonic");
+    let _ = seed;
+    let mut out = [0u8; 64];
+    pbkdf2_sha512(entropy, b"mnemonic", 2048, &mut out);
+    let mut mini = [0u8; 32];
+    mini.copy_from_slice(&out[..32]);
+    mini
+}
+
+fn pbkdf2_sha512(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8; 64]) {
+    use hmac::{Hmac, Mac};
+    type H = Hmac<sha2::Sha512>;
+    let mut mac = H::new_from_slice(password).expect("hmac takes any key length");
+    mac.update(salt);
+    mac.update(&1u32.to_be_bytes());
+    let mut u = mac.finalize().into_bytes();
+    out.copy_from_slice(&u);
+    for _ in 1..rounds {
+        let mut mac = H::new_from_slice(password).expect("hmac takes any key length");
+        mac.update(&u);
+        u = mac.finalize().into_bytes();
+        for (o, x) in out.iter_mut().zip(u.iter()) {
+            *o ^= x;
+        }
+    }
+}
+
+fn getrandom(buf: &mut [u8]) {
+    use rand::RngCore;
+    rand::rngs::OsRng.fill_bytes(buf);
+}
+
+fn decode_hex(s: &str) -> Result<Vec<u8>, hex::FromHexError> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s))
+}
+
+/// Secret URIs must never reach a log in full.
+fn redact(uri: &str) -> String {
+    if uri.starts_with("//") {
+        uri.to_string()
+    } else {
+        "<secret uri>".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alice_is_the_well_known_key() {
+        let alice = Keypair::from_uri("//Alice").unwrap();
+        assert_eq!(
+            hex::encode(alice.public().0),
+            "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
+        );
+    }
+
+    #[test]
+    fn dev_phrase_gives_known_key_and_seed_roundtrips() {
+        let phrase = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+        let kp = Keypair::from_phrase(phrase).unwrap();
+        assert_eq!(
+            hex::encode(kp.public().0),
+            "46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a"
+        );
+        let again = Keypair::from_seed(kp.seed().unwrap()).unwrap();
+        assert_eq!(again.public(), kp.public());
+        assert_eq!(Keypair::from_uri(phrase).unwrap().public(), kp.public());
+    }
+
+    #[test]
+    fn sign_verify_and_bytes_wrapping() {
+        let kp = Keypair::generate(12).unwrap();
+        let sig = kp.sign(b"msg");
+        assert!(kp.public().verify(b"msg", &sig));
+        assert!(!kp.public().verify(b"msh", &sig));
+        let wrapped = kp.sign(b"<Bytes>msg</Bytes>");
+        assert!(kp.public().verify(b"msg", &wrapped));
+        let other = Keypair::generate(24).unwrap();
+        assert!(!other.public().verify(b"msg", &sig));
+    }
+
+    #[test]
+    fn invalid_mnemonic_word_is_an_error() {
+        let err = Keypair::from_phrase(
+            "bottom drive obey lake curtain smoke basket hold race lonely fit walkz",
+        )
+        .unwrap_err();
+        assert!(matches!(err, KeyError::Mnemonic(_)), "{err}");
+    }
+}

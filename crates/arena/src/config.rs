@@ -1,0 +1,199 @@
+//! Configuration: one TOML file, overridable by flags.
+//!
+//! Precedence, lowest first: built-in defaults, the TOML file (`--config`, `ARENA_CONFIG`, or
+//! `./arena.toml` if present), `--set section.key=value` flags, then the specific flags of a
+//! subcommand. Each group owns one section; a group added later adds its section here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+/// Flags every subcommand accepts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML). Default: ./arena.toml when it exists.
+    #[arg(long, global = true, env = "ARENA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for all state (databases, caches, logs). Default: ./.arena
+    #[arg(long, global = true, env = "ARENA_HOME")]
+    pub home: Option<PathBuf>,
+    /// Override any configuration value: `--set chain.netuid=2` (repeatable; values are TOML).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Log filter (`info`, `debug`, `arena_chain=trace`, …). ARENA_LOG takes precedence.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// Write logs as JSON lines on stderr.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+/// The effective configuration.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for all state.
+    pub home: PathBuf,
+    pub wallet: WalletConfig,
+}
+
+/// `[wallet]`: where keys live and which ones to use by default.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalletConfig {
+    /// Wallet root, Bittensor's layout. Default: ~/.bittensor/wallets
+    pub root: PathBuf,
+    /// Default wallet (coldkey) name.
+    pub name: String,
+    /// Default hotkey name.
+    pub hotkey: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            home: PathBuf::from(".arena"),
+            wallet: WalletConfig::default(),
+        }
+    }
+}
+
+impl Default for WalletConfig {
+    fn default() -> Self {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        WalletConfig {
+            root: home.join(".bittensor").join("wallets"),
+            name: "default".into(),
+            hotkey: "default".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the file, then `--set` overrides, then `--home`.
+    pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
+        let path = match &global.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from("arena.toml")).filter(|p| p.exists()),
+        };
+        let mut value = toml::Value::try_from(Config::default())?;
+        if let Some(path) = &path {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            let file: toml::Value = toml::from_str(&text)
+                .with_context(|| format!("parsing config {}", path.display()))?;
+            merge(&mut value, file);
+        }
+        for item in &global.overrides {
+            apply_override(&mut value, item)?;
+        }
+        let mut cfg: Config = value.try_into().with_context(|| match &path {
+            Some(p) => format!("invalid configuration (file {})", p.display()),
+            None => "invalid configuration".to_string(),
+        })?;
+        if let Some(home) = &global.home {
+            cfg.home = home.clone();
+        }
+        Ok(cfg)
+    }
+
+    /// The effective configuration as TOML.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+
+    /// A path under the state directory.
+    #[allow(dead_code)]
+    pub fn home_path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.home.join(rel)
+    }
+}
+
+/// Deep-merges `overlay` into `base` (tables merge, other values replace).
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Applies `a.b.c=VALUE`; VALUE is parsed as TOML, falling back to a plain string.
+fn apply_override(root: &mut toml::Value, item: &str) -> anyhow::Result<()> {
+    let Some((key, raw)) = item.split_once('=') else {
+        bail!("--set {item:?}: expected KEY=VALUE");
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        bail!("--set {item:?}: empty key");
+    }
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut node = root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let table = node
+            .as_table_mut()
+            .with_context(|| format!("--set {key}: {part:?} is not inside a section"))?;
+        if i + 1 == parts.len() {
+            table.insert(part.to_string(), value);
+            return Ok(());
+        }
+        node = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    unreachable!("split always yields at least one part")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(config: Option<PathBuf>, sets: &[&str]) -> GlobalArgs {
+        GlobalArgs {
+            config,
+            home: None,
+            overrides: sets.iter().map(|s| s.to_string()).collect(),
+            log_level: None,
+            log_json: false,
+        }
+    }
+
+    #[test]
+    fn file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        std::fs::write(&path, "home = \"/tmp/x\"\n[wallet]\nname = \"miner\"\n").unwrap();
+        let cfg = Config::load(&global(Some(path.clone()), &["wallet.hotkey=h1"])).unwrap();
+        assert_eq!(cfg.home, PathBuf::from("/tmp/x"));
+        assert_eq!(cfg.wallet.name, "miner");
+        assert_eq!(cfg.wallet.hotkey, "h1");
+        let cfg = Config::load(&global(Some(path), &["wallet.name=\"v\""])).unwrap();
+        assert_eq!(cfg.wallet.name, "v");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_override_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        std::fs::write(&path, "[wallet]\nnmae = \"typo\"\n").unwrap();
+        let err = Config::load(&global(Some(path), &[])).unwrap_err();
+        assert!(format!("{err:#}").contains("nmae"), "{err:#}");
+        assert!(Config::load(&global(None, &["novalue"])).is_err());
+        assert!(Config::load(&global(None, &["wallet.name.x=1"])).is_err());
+    }
+}

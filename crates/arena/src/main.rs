@@ -1,0 +1,64 @@
+//! `arena`: the command-line front of finetune-arena. Thin glue: every group's work lives in a
+//! library crate; this binary parses flags, loads the configuration and calls it.
+
+mod cmd;
+mod config;
+
+use clap::{Parser, Subcommand};
+
+/// finetune-arena: decentralized competitions that produce better language models.
+///
+/// Miners train a causal LM, publish it to a model hub and commit a pointer to the chain;
+/// validators evaluate committed models on fresh data and set weights; the chain turns
+/// weights into incentive with Yuma Consensus.
+#[derive(Parser, Debug)]
+#[command(name = "arena", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: config::GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show the effective configuration (file, environment and flags merged).
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCmd),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(&cli.global);
+    let result = (|| -> anyhow::Result<()> {
+        let cfg = config::Config::load(&cli.global)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            match cli.command {
+                Command::Config(c) => cmd::config::run(c, &cfg),
+            }
+        })
+    })();
+    if let Err(err) = result {
+        // One line per cause, no backtrace: errors here come from user input or the outside world.
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing(global: &config::GlobalArgs) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ARENA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(global.log_level.as_deref().unwrap_or("info")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if global.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
