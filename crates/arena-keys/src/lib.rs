@@ -13,8 +13,24 @@
 //! assert!(alice.public().verify(b"hello", &sig));
 //! assert!(ss58::decode("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").is_ok());
 //! ```
+//!
+//! Wallets use Bittensor's layout and keyfile format, so `btcli` wallets load as they are:
+//!
+//! ```no_run
+//! use arena_keys::wallet::{default_root, Wallet};
+//! let wallet = Wallet::open(&default_root(), "miner")?;
+//! let hotkey = wallet.hotkey("default")?; // plain keyfile
+//! let coldkey_address = wallet.coldkeypub()?.ss58(); // needs no password
+//! let coldkey = wallet.coldkey(Some("password"))?; // $NACL-encrypted keyfile
+//! # Ok::<(), arena_keys::wallet::WalletError>(())
+//! ```
 
+pub mod keyfile;
+pub mod nacl;
 pub mod ss58;
+pub mod wallet;
+
+pub use wallet::{Wallet, WalletError};
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,16 +41,22 @@ pub const SIGNING_CONTEXT: &[u8] = b"substrate";
 /// Errors from key handling. Each names the value that was wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// A secret URI (`//Alice`, `<mnemonic>//hard/soft`) did not parse.
     #[error("invalid secret URI: {0}")]
     SecretUri(String),
+    /// A mnemonic had a word outside the BIP-39 list, a bad checksum or length.
     #[error("invalid mnemonic: {0}")]
     Mnemonic(String),
+    /// Secret key bytes were not a valid sr25519 secret.
     #[error("invalid secret key: {0}")]
     SecretKey(String),
+    /// Public key bytes were not 32 bytes of hex.
     #[error("invalid public key: {0}")]
     PublicKey(String),
+    /// Signature bytes were not 64 bytes of hex.
     #[error("invalid signature: {0}")]
     Signature(String),
+    /// An SS58 address was malformed.
     #[error(transparent)]
     Ss58(#[from] ss58::Ss58Error),
 }
@@ -125,6 +147,7 @@ impl FromStr for PublicKey {
 }
 
 impl Signature {
+    /// Parses a 64-byte signature from `0x`-prefixed or bare hex.
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
         let bytes = decode_hex(s).map_err(|e| KeyError::Signature(format!("{s}: {e}")))?;
         let arr: [u8; 64] = bytes
@@ -132,6 +155,8 @@ impl Signature {
             .map_err(|_| KeyError::Signature(format!("{s}: expected 64 bytes")))?;
         Ok(Signature(arr))
     }
+
+    /// `0x`-prefixed lowercase hex, the form Bittensor tools print.
     pub fn to_hex(&self) -> String {
         format!("0x{}", hex::encode(self.0))
     }
@@ -143,11 +168,11 @@ impl fmt::Debug for Signature {
     }
 }
 
-/// An sr25519 keypair. Keeps the 32-byte mini secret (seed) when it is known, because
-/// Bittensor keyfiles store it as `secretSeed`.
+/// An sr25519 keypair. Keeps the 32-byte mini secret (seed) and the mnemonic when they are
+/// known, because Bittensor keyfiles store them as `secretSeed` and `secretPhrase`.
 #[derive(Clone)]
 pub struct Keypair {
-    inner: subxt_signer::sr25519::Keypair,
+    inner: schnorrkel::Keypair,
     seed: Option<[u8; 32]>,
     phrase: Option<String>,
 }
@@ -155,14 +180,42 @@ pub struct Keypair {
 impl Keypair {
     /// From a Substrate secret URI: a mnemonic or `0x` seed, optionally followed by
     /// `//hard` and `/soft` junctions and `///password`. `//Alice` uses the dev phrase.
+    /// A key reached through hard junctions only keeps its derived seed, as Substrate does.
     pub fn from_uri(uri: &str) -> Result<Self, KeyError> {
+        use schnorrkel::derive::Derivation;
+        use subxt_signer::ExposeSecret;
         let parsed = subxt_signer::SecretUri::from_str(uri)
             .map_err(|e| KeyError::SecretUri(format!("{}: {e}", redact(uri))))?;
-        let inner = subxt_signer::sr25519::Keypair::from_uri(&parsed)
-            .map_err(|e| KeyError::SecretUri(format!("{}: {e}", redact(uri))))?;
+        let phrase = parsed.phrase.expose_secret();
+        let mut seed = if let Some(hex_seed) = phrase.strip_prefix("0x") {
+            let bytes = hex::decode(hex_seed)
+                .map_err(|e| KeyError::SecretUri(format!("{}: seed: {e}", redact(uri))))?;
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                KeyError::SecretUri(format!("{}: seed must be 32 bytes", redact(uri)))
+            })?
+        } else {
+            let mnemonic = subxt_signer::bip39::Mnemonic::parse(phrase)
+                .map_err(|e| KeyError::SecretUri(format!("{}: {e}", redact(uri))))?;
+            let password = parsed.password.as_ref().map(|p| p.expose_secret());
+            mini_secret_from_entropy(&mnemonic.to_entropy(), password.unwrap_or(""))
+        };
+        let mut secret = expand_seed(&seed)?.secret.clone();
+        let mut has_seed = true;
+        for junction in &parsed.junctions {
+            let chain_code = schnorrkel::derive::ChainCode(*junction.inner());
+            if junction.is_hard() {
+                let (mini, _) = secret.hard_derive_mini_secret_key(Some(chain_code), b"");
+                seed = mini.to_bytes();
+                secret = mini.expand(schnorrkel::ExpansionMode::Ed25519);
+                has_seed = true;
+            } else {
+                secret = secret.derived_key_simple(chain_code, []).0;
+                has_seed = false;
+            }
+        }
         Ok(Keypair {
-            inner,
-            seed: None,
+            inner: secret.to_keypair(),
+            seed: has_seed.then_some(seed),
             phrase: None,
         })
     }
@@ -172,27 +225,34 @@ impl Keypair {
     pub fn from_phrase(phrase: &str) -> Result<Self, KeyError> {
         let mnemonic = subxt_signer::bip39::Mnemonic::parse(phrase.trim())
             .map_err(|e| KeyError::Mnemonic(e.to_string()))?;
-        let seed = subxt_signer::sr25519::Keypair::from_phrase(&mnemonic, None)
-            .map_err(|e| KeyError::Mnemonic(e.to_string()))?;
-        let mini = mini_secret_from_entropy(&mnemonic.to_entropy());
+        let mini = mini_secret_from_entropy(&mnemonic.to_entropy(), "");
         let mut kp = Self::from_seed(mini)?;
-        debug_assert_eq!(kp.public(), PublicKey(seed.public_key().0));
         kp.phrase = Some(mnemonic.to_string());
         Ok(kp)
     }
 
     /// From a 32-byte mini secret key (the `secretSeed` of a keyfile).
     pub fn from_seed(seed: [u8; 32]) -> Result<Self, KeyError> {
-        let inner = subxt_signer::sr25519::Keypair::from_secret_key(seed)
-            .map_err(|e| KeyError::SecretKey(e.to_string()))?;
         Ok(Keypair {
-            inner,
+            inner: expand_seed(&seed)?,
             seed: Some(seed),
             phrase: None,
         })
     }
 
-    /// A fresh random 12-word mnemonic and its keypair.
+    /// From a 64-byte expanded secret key (key ‖ nonce, the `privateKey` of a keyfile), for
+    /// keyfiles that carry neither a mnemonic nor a seed.
+    pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        let secret = schnorrkel::SecretKey::from_bytes(bytes)
+            .map_err(|e| KeyError::SecretKey(format!("expanded secret key: {e}")))?;
+        Ok(Keypair {
+            inner: secret.to_keypair(),
+            seed: None,
+            phrase: None,
+        })
+    }
+
+    /// A fresh random mnemonic of `words` words (12, 15, 18, 21 or 24) and its keypair.
     pub fn generate(words: usize) -> Result<Self, KeyError> {
         let entropy_len = match words {
             12 => 16,
@@ -213,8 +273,9 @@ impl Keypair {
         Self::from_phrase(&mnemonic.to_string())
     }
 
+    /// The public key (account id) that addresses and signatures are checked against.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.inner.public_key().0)
+        PublicKey(self.inner.public.to_bytes())
     }
 
     /// The mini secret, when the keypair was made from a seed or mnemonic.
@@ -230,13 +291,13 @@ impl Keypair {
     /// The 64-byte expanded secret key (key ‖ nonce) as schnorrkel serialises it; this is what
     /// Bittensor keyfiles store as `privateKey`.
     pub fn secret_bytes(&self) -> [u8; 64] {
-        let mini = self.seed.expect("secret_bytes needs a seed-based keypair");
-        let mini = schnorrkel::MiniSecretKey::from_bytes(&mini).expect("32 bytes");
-        mini.expand(schnorrkel::ExpansionMode::Ed25519).to_bytes()
+        self.inner.secret.to_bytes()
     }
 
+    /// Signs `message` with the `substrate` context, as polkadot-js and Bittensor do.
     pub fn sign(&self, message: &[u8]) -> Signature {
-        Signature(self.inner.sign(message).0)
+        let context = schnorrkel::signing_context(SIGNING_CONTEXT);
+        Signature(self.inner.sign(context.bytes(message)).to_bytes())
     }
 }
 
@@ -246,14 +307,20 @@ impl fmt::Debug for Keypair {
     }
 }
 
+/// Mini secret → keypair with Ed25519-style expansion, as Substrate does.
+fn expand_seed(seed: &[u8; 32]) -> Result<schnorrkel::Keypair, KeyError> {
+    let mini = schnorrkel::MiniSecretKey::from_bytes(seed)
+        .map_err(|e| KeyError::SecretKey(format!("seed: {e}")))?;
+    Ok(mini.expand_to_keypair(schnorrkel::ExpansionMode::Ed25519))
+}
+
 /// Substrate's mnemonic → mini secret: PBKDF2-HMAC-SHA512 (2048 rounds) over the entropy,
-/// salt "mnemonic" (no password), first 32 bytes.
-fn mini_secret_from_entropy(entropy: &[u8]) -> [u8; 32] {
-    let seed = subxt_signer::bip39::Mnemonic::from_entropy(entropy)
-        .expect("entropy came from a valid mnemonic");
-    let _ = seed;
+/// salt "mnemonic" followed by the optional password, first 32 bytes.
+fn mini_secret_from_entropy(entropy: &[u8], password: &str) -> [u8; 32] {
+    let mut salt = b"mnemonic".to_vec();
+    salt.extend_from_slice(password.as_bytes());
     let mut out = [0u8; 64];
-    pbkdf2_sha512(entropy, b"mnemonic", 2048, &mut out);
+    pbkdf2_sha512(entropy, &salt, 2048, &mut out);
     let mut mini = [0u8; 32];
     mini.copy_from_slice(&out[..32]);
     mini
@@ -331,6 +398,33 @@ mod tests {
         assert!(kp.public().verify(b"msg", &wrapped));
         let other = Keypair::generate(24).unwrap();
         assert!(!other.public().verify(b"msg", &sig));
+    }
+
+    #[test]
+    fn uri_derivation_matches_subxt_signer() {
+        let phrase = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+        for (uri, keeps_seed) in [
+            ("//Alice".to_string(), true),
+            ("//Bob//stash".to_string(), true),
+            ("//Alice/soft/path".to_string(), false),
+            (format!("{phrase}//hard/soft///pass"), false),
+            (format!("0x{}//7", "11".repeat(32)), true),
+        ] {
+            let ours = Keypair::from_uri(&uri).unwrap();
+            let parsed = subxt_signer::SecretUri::from_str(&uri).unwrap();
+            let theirs = subxt_signer::sr25519::Keypair::from_uri(&parsed).unwrap();
+            assert_eq!(ours.public().0, theirs.public_key().0, "{uri}");
+            // Hard-only paths keep a seed that regenerates the same key; soft ones do not.
+            assert_eq!(ours.seed().is_some(), keeps_seed, "{uri}");
+            if let Some(seed) = ours.seed() {
+                assert_eq!(Keypair::from_seed(seed).unwrap().public(), ours.public());
+            }
+            let from_secret = Keypair::from_secret_bytes(&ours.secret_bytes()).unwrap();
+            let sig = from_secret.sign(b"x");
+            assert!(ours.public().verify(b"x", &sig), "{uri}");
+        }
+        assert!(Keypair::from_uri("0x1234").is_err());
+        assert!(Keypair::from_secret_bytes(&[0u8; 10]).is_err());
     }
 
     #[test]
