@@ -2,3 +2,6 @@
 //! not seeded by the caller. Everything a miner and a validator must agree on lives here.
 
 pub mod commitment;
+pub mod competition;
+pub mod epsilon;
+pub mod scoring;

@@ -1,0 +1,144 @@
+//! Pairwise comparison with the epsilon advantage (SN37 `compute_wins`, SN9 `iswin`).
+//!
+//! What is implemented, exactly: every model has **one aggregate score** (the weighted task
+//! score), as in SN37 since Sep 2024 and SN9 since Oct 2024 (both moved away from per-batch
+//! counting, which made win rates noisier; per-unit granularity is what the leader policy is
+//! for). For each ordered pair (i, j) the strictly older model's score is multiplied by
+//! `1 − ε(current, its own block)`; equal blocks are not adjusted; i beats j iff its adjusted
+//! score is strictly lower. `win_rate = wins / (n − 1)`. Not implemented: SN9's "competitive
+//! filter", which drops models that cannot beat every older one even after full decay.
+
+use super::{top_index, Contender, Outcome, StepResult};
+use crate::competition::StepWeightRule;
+use crate::epsilon::EpsilonFunc;
+
+/// Whether `a` beats `b` at `current_block` (SN9 `iswin`). Ties in adjusted score are no win
+/// for either side, so an identical copy uploaded later never beats the original.
+pub fn beats(a: &Contender, b: &Contender, current_block: u64, epsilon: &EpsilonFunc) -> bool {
+    let adjusted = |c: &Contender, other: &Contender| {
+        if c.block < other.block {
+            c.score * (1.0 - epsilon.epsilon(current_block, c.block))
+        } else {
+            c.score
+        }
+    };
+    adjusted(a, b) < adjusted(b, a)
+}
+
+/// True when `model` lost to the older `winner` only because of the winner's epsilon: its raw
+/// score is strictly lower, but not lower than `winner · (1 − ε)`. Such a model is worth a
+/// re-check once ε has decayed (SN37/SN9 `should_retry_model`).
+pub fn lost_only_on_epsilon(
+    model: &Contender,
+    winner: &Contender,
+    current_block: u64,
+    epsilon: &EpsilonFunc,
+) -> bool {
+    winner.block < model.block
+        && model.score.is_finite()
+        && model.score < winner.score
+        && !beats(model, winner, current_block, epsilon)
+}
+
+/// Win rates and step weights for one step (see the module doc for the exact rule).
+///
+/// A lone model with a finite score gets win rate 1 (SN9; SN37 gives 0, which also makes it the
+/// maximum). Models with a non-finite score never get step weight: SN37 would let a step where
+/// every model failed share the weight equally; here such a step gives all zeros and
+/// [`super::CompetitionTracker::record`] ignores it.
+pub fn score(
+    contenders: &[Contender],
+    current_block: u64,
+    epsilon: &EpsilonFunc,
+    rule: StepWeightRule,
+    temperature: f64,
+) -> StepResult {
+    let n = contenders.len();
+    let finite: Vec<bool> = contenders.iter().map(|c| c.score.is_finite()).collect();
+    let mut outcomes: Vec<Outcome> = contenders
+        .iter()
+        .map(|c| {
+            let wins = contenders
+                .iter()
+                .filter(|o| o.uid != c.uid && beats(c, o, current_block, epsilon))
+                .count() as u32;
+            let win_rate = match n {
+                1 if c.score.is_finite() => 1.0,
+                0 | 1 => 0.0,
+                _ => f64::from(wins) / (n - 1) as f64,
+            };
+            Outcome {
+                uid: c.uid,
+                wins,
+                win_rate,
+                step_weight: 0.0,
+                advantage: epsilon.epsilon(current_block, c.block),
+                copy_of: None,
+            }
+        })
+        .collect();
+    match rule {
+        StepWeightRule::WinnerTakesAll => winner_takes_all(&mut outcomes, &finite),
+        StepWeightRule::Softmax => softmax(&mut outcomes, &finite, temperature),
+    }
+    let top_uid = top_index(contenders, &outcomes, &finite).map(|i| contenders[i].uid);
+    StepResult { outcomes, top_uid }
+}
+
+/// Weight 1 shared equally by every eligible model whose win count equals the maximum
+/// (SN37 since v2.3.0). Wins are compared as integers, so ties are exact.
+pub(crate) fn winner_takes_all(outcomes: &mut [Outcome], eligible: &[bool]) {
+    let best = outcomes
+        .iter()
+        .zip(eligible)
+        .filter(|(_, &e)| e)
+        .map(|(o, _)| o.wins)
+        .max();
+    let Some(best) = best else { return };
+    let is_top = |o: &Outcome, e: bool| e && o.wins == best;
+    let count = outcomes
+        .iter()
+        .zip(eligible)
+        .filter(|(o, &e)| is_top(o, e))
+        .count();
+    for (o, &e) in outcomes.iter_mut().zip(eligible) {
+        o.step_weight = if is_top(o, e) {
+            1.0 / count as f64
+        } else {
+            0.0
+        };
+    }
+}
+
+/// `softmax(win_rate / temperature)` over the eligible models (SN9, T = 0.01), computed with
+/// the maximum subtracted so small temperatures cannot overflow.
+pub(crate) fn softmax(outcomes: &mut [Outcome], eligible: &[bool], temperature: f64) {
+    let max = outcomes
+        .iter()
+        .zip(eligible)
+        .filter(|(_, &e)| e)
+        .map(|(o, _)| o.win_rate)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return;
+    }
+    let exps: Vec<f64> = outcomes
+        .iter()
+        .zip(eligible)
+        .map(|(o, &e)| {
+            if e {
+                ((o.win_rate - max) / temperature).exp()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let total: f64 = exps.iter().sum();
+    for (o, e) in outcomes.iter_mut().zip(exps) {
+        o.step_weight = e / total;
+    }
+}
+
+#[cfg(test)]
+#[path = "pairwise_tests.rs"]
+mod tests;
