@@ -1,0 +1,154 @@
+//! The epoch's input and output: exactly the storage items subtensor reads and writes, in
+//! their storage units (u16 proportions, rao, blocks), so a chain can pass its state through.
+
+use serde::{Deserialize, Serialize};
+
+/// Subnet hyperparameters the epoch reads, in subtensor's storage units.
+///
+/// `Default` gives the values a subnet created today gets (`init_new_network` on top of the
+/// runtime defaults): Yuma 3 on, liquid alpha off, 64 validators, activity cutoff 5000 blocks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hyperparameters {
+    /// Blocks between epochs; used for the bonds mask when no previous epoch block is known.
+    pub tempo: u16,
+    /// Consensus majority, `Kappa` / 65535 (default 32767 ≈ 0.5).
+    pub kappa: u16,
+    /// Bond EMA memory in millionths: alpha = 1 − value / 1e6 (default 900_000 ⇒ 0.1).
+    pub bonds_moving_average: u64,
+    /// Share of clipping applied to the weights used for bonds, / 65535 (default 65535 = 1).
+    pub bonds_penalty: u16,
+    /// Yuma 3 bonds (absolute per-pair bonds, stake applied at dividend time).
+    pub yuma3: bool,
+    /// Per-pair alpha from the liquid-alpha sigmoid (Yuma 3 only in the current chain).
+    pub liquid_alpha: bool,
+    /// Liquid alpha lower bound, / 65535 (default 45875 ≈ 0.7).
+    pub alpha_low: u16,
+    /// Liquid alpha upper bound, / 65535 (default 58982 ≈ 0.9).
+    pub alpha_high: u16,
+    /// Liquid alpha sigmoid steepness (default 1000).
+    pub alpha_sigmoid_steepness: i16,
+    /// A uid is active when `last_update + activity_cutoff ≥ current_block` (blocks).
+    pub activity_cutoff: u64,
+    /// Number of validator permits (`MaxAllowedValidators`).
+    pub max_validators: u16,
+    /// Minimum number of weights a non-self `set_weights` must carry (capped at n).
+    pub min_allowed_weights: u16,
+    /// Largest single normalised weight allowed, / 65535 (65535 = no limit).
+    pub max_weight_limit: u16,
+    /// Stake (rao) below which a non-owner uid counts as zero stake and may not set weights.
+    pub stake_threshold: u64,
+    /// Weight of root TAO stake, as a fraction of `u64::MAX` (`TaoWeight`).
+    pub tao_weight: u64,
+}
+
+impl Default for Hyperparameters {
+    fn default() -> Self {
+        Hyperparameters {
+            tempo: 360,
+            kappa: 32_767,
+            bonds_moving_average: 900_000,
+            bonds_penalty: u16::MAX,
+            yuma3: true,
+            liquid_alpha: false,
+            alpha_low: 45_875,
+            alpha_high: 58_982,
+            alpha_sigmoid_steepness: 1000,
+            activity_cutoff: 5000,
+            max_validators: 64,
+            min_allowed_weights: 1,
+            max_weight_limit: u16::MAX,
+            stake_threshold: 0,
+            tao_weight: 971_718_665_099_567_868,
+        }
+    }
+}
+
+/// Everything one epoch of one subnet reads. Per-uid vectors have length `n` unless noted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochInput {
+    /// Number of uids (`SubnetworkN`).
+    pub n: u16,
+    /// Block the epoch runs at.
+    pub current_block: u64,
+    /// Block of the previous epoch of this subnet (`LastMechansimStepBlock`), 0 if none; bonds
+    /// to uids registered after it are dropped.
+    pub last_epoch_block: u64,
+    /// Alpha emission to distribute this epoch, in rao.
+    pub rao_emission: u64,
+    /// Alpha stake per uid in rao (after child/parent inheritance).
+    pub stakes: Vec<u64>,
+    /// Root TAO stake per uid in rao, weighted by `tao_weight`; empty means none.
+    #[serde(default)]
+    pub root_stakes: Vec<u64>,
+    /// Validator permits from the previous epoch (`ValidatorPermit`); may be shorter than n
+    /// (missing entries are forbidden; an empty vector leaves active stake unmasked).
+    pub validator_permit: Vec<bool>,
+    /// `Weights` rows as stored: `(uid, max-upscaled u16)` in submission order. Rows and
+    /// entries at uids ≥ n are ignored, missing rows are empty.
+    pub weights: Vec<Vec<(u16, u16)>>,
+    /// `Bonds` rows as stored by the previous epoch.
+    pub bonds: Vec<Vec<(u16, u16)>>,
+    /// Block each uid last set weights (`LastUpdate`).
+    pub last_update: Vec<u64>,
+    /// Block each uid was (re)registered (`BlockAtRegistration`).
+    pub block_at_registration: Vec<u64>,
+    /// Uid of the subnet owner's hotkey, if registered: always permitted, exempt from the stake
+    /// threshold, its self-weight counts.
+    #[serde(default)]
+    pub owner_uid: Option<u16>,
+    /// With commit-reveal on: per uid, the block of its earliest unexpired weight commit
+    /// (`u64::MAX` for none). Weights to uids registered after that block are dropped.
+    #[serde(default)]
+    pub commit_blocks: Option<Vec<u64>>,
+    /// Subnet hyperparameters.
+    #[serde(default)]
+    pub hyperparameters: Hyperparameters,
+}
+
+/// What one epoch writes, per uid, in storage units.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochOutput {
+    /// `Active`: set weights within the activity cutoff.
+    pub active: Vec<bool>,
+    /// `ValidatorPermit` for the next epoch (top `max_validators` by stake, owner forced).
+    pub validator_permit: Vec<bool>,
+    /// `StakeWeight`: normalised stake · 65535.
+    pub stake_weight: Vec<u16>,
+    /// `Consensus`: stake-weighted median weight per uid.
+    pub consensus: Vec<u16>,
+    /// `Incentive`: normalised rank from clipped weights.
+    pub incentive: Vec<u16>,
+    /// `Dividends`: normalised validator reward share.
+    pub dividends: Vec<u16>,
+    /// `ValidatorTrust`: sum of a validator's clipped normalised weights.
+    pub validator_trust: Vec<u16>,
+    /// Rank (unnormalised stake-weighted clipped weight). No longer stored by the chain (0
+    /// since Oct 2025); kept because it explains incentive.
+    pub rank: Vec<u16>,
+    /// Trust (rank after clipping / rank before). No longer stored by the chain, as `rank`.
+    pub trust: Vec<u16>,
+    /// `Bonds` rows to store: the new bonds for uids with a new permit, empty for all others.
+    pub bonds: Vec<Vec<(u16, u16)>>,
+    /// Rao to each uid as a miner (incentive share).
+    pub server_emission: Vec<u64>,
+    /// Rao to each uid as a validator (dividend share, or stake share when nothing scored).
+    pub validator_emission: Vec<u64>,
+    /// `Emission`: the combined normalised emission in rao, as the chain stores it.
+    pub emission: Vec<u64>,
+}
+
+/// Why an epoch input cannot be evaluated.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum YumaError {
+    /// A per-uid vector does not have one entry per uid.
+    #[error("{field} has {actual} entries, expected n = {expected}")]
+    LengthMismatch {
+        /// Name of the input field.
+        field: &'static str,
+        /// Its length.
+        actual: usize,
+        /// n.
+        expected: usize,
+    },
+}
