@@ -4,4 +4,5 @@
 pub mod commitment;
 pub mod competition;
 pub mod epsilon;
+pub mod queue;
 pub mod scoring;
