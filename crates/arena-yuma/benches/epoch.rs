@@ -59,6 +59,14 @@ fn subnet(hyperparameters: Hyperparameters, seed: u64) -> EpochInput {
 }
 
 fn time(label: &str, input: &EpochInput) {
+    // `cargo bench -p arena-yuma -- <label>...` runs only the named variants.
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if !filter.is_empty() && !filter.iter().any(|f| f == label) {
+        return;
+    }
     let mut samples: Vec<Duration> = (0..ITERATIONS)
         .map(|_| {
             let start = Instant::now();
@@ -82,7 +90,7 @@ fn main() {
         ..Hyperparameters::default()
     };
     time(
-        "classic bonds",
+        "classic",
         &subnet(
             Hyperparameters {
                 yuma3: false,
@@ -102,7 +110,7 @@ fn main() {
         ),
     );
     time(
-        "yuma3 + liquid alpha",
+        "yuma3-liquid-alpha",
         &subnet(
             Hyperparameters {
                 yuma3: true,

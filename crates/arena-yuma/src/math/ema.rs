@@ -124,7 +124,7 @@ fn sigmoid_with_slope(
     params: &LiquidAlpha,
     slope: I32F32,
 ) -> I32F32 {
-    let half = I32F32::from_num(0.5);
+    let half = I32F32::from_bits(1 << 31);
     let diff_buy = weight.saturating_sub(consensus).min(ONE).max(ZERO);
     let diff_sell = bond.saturating_sub(weight).min(ONE).max(ZERO);
     let diff = if weight >= bond { diff_buy } else { diff_sell };
@@ -159,6 +159,9 @@ pub fn liquid_alpha_ema(
         .iter()
         .zip(bonds)
         .map(|(w_row, b_row)| {
+            if w_row.is_empty() {
+                return Vec::new(); // Entries come only from the weight row.
+            }
             let w_seen = merge_walk(w_row, columns);
             let b_seen = merge_walk(b_row, columns);
             let mut cache: Vec<Option<I32F32>> = vec![None; columns];

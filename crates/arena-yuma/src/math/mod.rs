@@ -159,6 +159,9 @@ fn exp_series(x: I32F32) -> Option<I32F32> {
     for i in 2..32i64 {
         let product = (term as i128 * operand as i128) >> 32;
         term = i64::try_from(product).ok()? / i;
+        if term == 0 {
+            break; // Every later term is 0 too: the sum is final.
+        }
         result = result.checked_add(term)?;
     }
     let result = I32F32::from_bits(result);
