@@ -25,22 +25,20 @@ pub const CRYPTO_SR25519: u8 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyfileError {
     /// The file system refused (missing file, permissions, full disk).
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The (decrypted) bytes are not a keyfile JSON object: truncated, garbled or another file.
     #[error("{}: not a valid keyfile: {detail}", path.display())]
     Malformed { path: PathBuf, detail: String },
     /// A field holds a value that is not a valid key; the value itself is never shown.
-    #[error("{}: field {field}: {source}", path.display())]
+    #[error("{}: field {field}: {cause}", path.display())]
     BadField {
         path: PathBuf,
         field: &'static str,
-        #[source]
-        source: KeyError,
+        cause: KeyError,
     },
     /// Two fields of one keyfile name different keys.
     #[error("{}: {field} does not match the key in the file ({found} vs {expected})", path.display())]
@@ -165,10 +163,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<KeyfileContent, KeyfileError> 
         }
     }
     let bad = |field: &'static str| {
-        move |source: KeyError| KeyfileError::BadField {
+        move |cause: KeyError| KeyfileError::BadField {
             path: path.to_path_buf(),
             field,
-            source,
+            cause,
         }
     };
     let secret = if let Some(phrase) = &fields.secret_phrase {
@@ -255,18 +253,18 @@ pub fn is_encrypted(path: &Path) -> Result<bool, KeyfileError> {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, KeyfileError> {
-    std::fs::read(path).map_err(|source| KeyfileError::Io {
+    std::fs::read(path).map_err(|cause| KeyfileError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 
 /// Writes `bytes` to `path` atomically with mode 0600, creating parent directories.
 /// Refuses to replace an existing file unless `overwrite`.
 pub fn write(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), KeyfileError> {
-    let io = |source| KeyfileError::Io {
+    let io = |cause| KeyfileError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     if !overwrite && path.exists() {
         return Err(KeyfileError::Exists {
@@ -305,6 +303,12 @@ pub fn write_keypair(
     password: Option<&str>,
     overwrite: bool,
 ) -> Result<(), KeyfileError> {
+    if !overwrite && path.exists() {
+        // Checked before the (slow) encryption too, not only in `write`.
+        return Err(KeyfileError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
     let plain = keypair_json(keypair);
     let bytes = match password {
         Some(password) => nacl::encrypt(&plain, password, path)?,

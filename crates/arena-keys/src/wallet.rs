@@ -32,11 +32,10 @@ pub enum WalletError {
     #[error(transparent)]
     Key(#[from] KeyError),
     /// The wallet root could not be listed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -265,7 +264,7 @@ impl Wallet {
         keyfile::write_keypair(&self.coldkey_path(), keypair, password, overwrite)?;
         let public = keyfile::public_json(&keypair.public());
         keyfile::write(&self.coldkeypub_path(), &public, true)?;
-        tracing::info!(wallet = %self.name, ss58 = %keypair.public(), "wrote coldkey");
+        tracing::debug!(wallet = %self.name, ss58 = %keypair.public(), "wrote coldkey");
         Ok(())
     }
 
@@ -280,7 +279,7 @@ impl Wallet {
         keyfile::write_keypair(&self.hotkey_path(name), keypair, None, overwrite)?;
         let public = keyfile::public_json(&keypair.public());
         keyfile::write(&self.hotkeypub_path(name), &public, true)?;
-        tracing::info!(wallet = %self.name, hotkey = name, ss58 = %keypair.public(), "wrote hotkey");
+        tracing::debug!(wallet = %self.name, hotkey = name, ss58 = %keypair.public(), "wrote hotkey");
         Ok(())
     }
 
@@ -342,9 +341,9 @@ fn secret(path: &Path, password: Option<&str>) -> Result<Keypair, WalletError> {
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, WalletError> {
-    let io = |source| WalletError::Io {
+    let io = |cause| WalletError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause,
     };
     std::fs::read_dir(dir)
         .map_err(io)?

@@ -26,6 +26,11 @@ pub enum Command {
     /// Show the effective configuration (file, environment and flags merged).
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),
+    /// Wallets in Bittensor's layout: create, list, regenerate, sign and verify.
+    Wallet(cmd::wallet::WalletArgs),
+    /// Run or query the chain: local chain service, metagraph, registration, stake, commitments, Yuma Consensus.
+    #[command(subcommand)]
+    Chain(cmd::chain::ChainCmd),
 }
 
 fn main() {
@@ -39,6 +44,8 @@ fn main() {
         runtime.block_on(async move {
             match cli.command {
                 Command::Config(c) => cmd::config::run(c, &cfg),
+                Command::Wallet(c) => cmd::wallet::run(c, &cfg),
+                Command::Chain(c) => cmd::chain::run(c, &cfg).await,
             }
         })
     })();
