@@ -1,0 +1,425 @@
+//! `arena hub serve`: the Hugging Face Hub HTTP API subset that publishing and downloading
+//! models uses, over an on-disk [`store::Store`].
+//!
+//! Requests are dispatched by hand from the decoded path segments (repo ids and revisions carry
+//! `/` and `%2F`), each handler returns `Result<Response, ApiError>`, and every error carries the
+//! `X-Error-Code` / `X-Error-Message` headers the official client classifies errors by.
+
+mod repo;
+pub mod store;
+mod transfer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+
+use crate::error::{HubError, Result};
+use store::Store;
+
+/// Files at least this large are uploaded through LFS by default (10 MiB, as the real Hub).
+pub const DEFAULT_INLINE_THRESHOLD: u64 = 10 * 1024 * 1024;
+
+/// One account of the users file.
+#[derive(Deserialize, Debug, Clone)]
+pub struct User {
+    /// User name, also the namespace of the user's repos.
+    pub name: String,
+    /// Bearer token.
+    pub token: String,
+}
+
+#[derive(Deserialize)]
+struct UsersFile {
+    #[serde(default)]
+    user: Vec<User>,
+}
+
+/// Reads the users TOML file: `[[user]] name = "alice" token = "…"`.
+pub fn load_users(path: &Path) -> Result<Vec<User>> {
+    let text = std::fs::read_to_string(path).map_err(HubError::io("reading", path))?;
+    let file: UsersFile = toml::from_str(&text).map_err(|e| HubError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    for user in &file.user {
+        if !crate::paths::is_repo_name_part(&user.name) || user.token.len() < 8 {
+            return Err(HubError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "user {:?}: name must be a valid namespace and token at least 8 characters",
+                    user.name
+                ),
+            });
+        }
+    }
+    Ok(file.user)
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Storage root.
+    pub root: PathBuf,
+    /// Accounts.
+    pub users: Vec<User>,
+    /// Files of at least this many bytes are marked `lfs` in the pre-upload answer.
+    pub inline_threshold: u64,
+    /// Entries per page of a tree listing.
+    pub tree_page_size: usize,
+    /// Base URL put in answers (`url`, `commitUrl`, LFS hrefs); default `http://<Host header>`.
+    pub public_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the root and the users.
+    pub fn new(root: PathBuf, users: Vec<User>) -> ServerConfig {
+        ServerConfig {
+            root,
+            users,
+            inline_threshold: DEFAULT_INLINE_THRESHOLD,
+            tree_page_size: 1000,
+            public_url: None,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+pub(crate) struct AppState {
+    pub store: Store,
+    pub config: ServerConfig,
+    tokens: HashMap<String, String>,
+    /// Serialises every metadata write (create, commit, settings, delete).
+    pub write_lock: tokio::sync::Mutex<()>,
+    /// Pending LFS uploads: upload token → (oid, size).
+    pub uploads: std::sync::Mutex<HashMap<String, (String, u64)>>,
+}
+
+type St = Arc<AppState>;
+
+/// Builds the HTTP service over the store at `config.root`.
+pub fn router(config: ServerConfig) -> Result<axum::Router> {
+    let store = Store::open(&config.root)?;
+    let tokens = config
+        .users
+        .iter()
+        .map(|u| (u.token.clone(), u.name.clone()))
+        .collect();
+    let state = Arc::new(AppState {
+        store,
+        config,
+        tokens,
+        write_lock: tokio::sync::Mutex::new(()),
+        uploads: std::sync::Mutex::new(HashMap::new()),
+    });
+    Ok(axum::Router::new().fallback(dispatch).with_state(state))
+}
+
+/// Serves on an already bound listener until the task is dropped (tests bind port 0 first).
+pub async fn serve(listener: tokio::net::TcpListener, config: ServerConfig) -> Result<()> {
+    let app = router(config)?;
+    let addr = listener.local_addr().ok();
+    tracing::info!(?addr, "hub listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .map_err(HubError::io("serving on", "listener"))
+}
+
+/// An HTTP error in the shape the Hub clients expect.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: Option<&'static str>,
+    message: String,
+    repo_commit: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: None,
+            message: message.into(),
+            repo_commit: None,
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn repo_not_found(repo: &str) -> ApiError {
+        ApiError {
+            code: Some("RepoNotFound"),
+            ..ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("Repository not found: {repo}"),
+            )
+        }
+    }
+    pub fn revision_not_found(revision: &str) -> ApiError {
+        ApiError {
+            code: Some("RevisionNotFound"),
+            ..ApiError::new(StatusCode::NOT_FOUND, format!("Invalid rev id: {revision}"))
+        }
+    }
+    pub fn entry_not_found(path: &str, commit: &str) -> ApiError {
+        ApiError {
+            code: Some("EntryNotFound"),
+            repo_commit: Some(commit.to_string()),
+            ..ApiError::new(StatusCode::NOT_FOUND, format!("Entry not found: {path}"))
+        }
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(err: HubError) -> ApiError {
+        match err {
+            HubError::InvalidPath { .. } | HubError::InvalidRepoId(_) => {
+                ApiError::bad_request(err.to_string())
+            }
+            other => {
+                tracing::error!(error = %other, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        if let Some(code) = self.code {
+            headers.insert("x-error-code", HeaderValue::from_static(code));
+        }
+        let printable: String = self
+            .message
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        if let Ok(value) = HeaderValue::from_str(&printable) {
+            headers.insert("x-error-message", value);
+        }
+        if let Some(commit) = self
+            .repo_commit
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            headers.insert("x-repo-commit", commit);
+        }
+        response
+    }
+}
+
+pub(crate) type ApiResult = std::result::Result<Response, ApiError>;
+
+/// What every handler gets: state, the caller, the base URL, the query and the body.
+pub(crate) struct Ctx {
+    pub state: St,
+    pub user: Option<String>,
+    pub base_url: String,
+    pub query: HashMap<String, String>,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+}
+
+impl Ctx {
+    pub fn require_user(&self) -> std::result::Result<&str, ApiError> {
+        self.user.as_deref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "A token is required for this operation",
+            )
+        })
+    }
+}
+
+fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> std::result::Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match token.and_then(|t| state.tokens.get(t)) {
+        Some(name) => Ok(Some(name.clone())),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Invalid credentials in Authorization header",
+        )),
+    }
+}
+
+async fn dispatch(
+    State(state): State<St>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match route(state, method.clone(), uri.clone(), headers, body).await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::debug!(%method, %uri, status = %err.status, message = %err.message, "request failed");
+            err.into_response()
+        }
+    }
+}
+
+async fn route(state: St, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> ApiResult {
+    let segments: Vec<String> = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let query = parse_query(uri.query().unwrap_or(""));
+    // Upload hrefs authorise by their token, and carry no Authorization header.
+    if let ["api", "lfs-upload", token] = strs(&segments).as_slice() {
+        if method == Method::PUT {
+            return transfer::lfs_put(state, token, body).await;
+        }
+    }
+    let user = authenticate(&state, &headers)?;
+    let base_url = match &state.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    let ctx = Ctx {
+        state,
+        user,
+        base_url,
+        query,
+        uri,
+        headers,
+    };
+    let segs = strs(&segments);
+    match (method, segs.as_slice()) {
+        (Method::POST, ["api", "validate-yaml"]) => {
+            Ok(axum::Json(serde_json::json!({"errors": [], "warnings": []})).into_response())
+        }
+        (Method::GET, ["api", "whoami-v2"]) => {
+            let name = ctx.require_user()?;
+            Ok(axum::Json(serde_json::json!({"type": "user", "name": name})).into_response())
+        }
+        (Method::POST, ["api", "repos", "create"]) => repo::create(ctx, body).await,
+        (Method::DELETE, ["api", "repos", "delete"]) => repo::delete(ctx, body).await,
+        (m, ["api", "models", ns, name, rest @ ..]) => {
+            let repo = RepoRef::new(ns, name)?;
+            match (m, rest) {
+                (Method::GET, []) => repo::info(ctx, repo, "main").await,
+                (Method::GET, ["revision", rev]) => repo::info(ctx, repo, rev).await,
+                (Method::GET, ["tree", rev, path @ ..]) => {
+                    repo::tree(ctx, repo, rev, &path.join("/")).await
+                }
+                (Method::POST, ["preupload", rev]) => repo::preupload(ctx, repo, rev, body).await,
+                (Method::POST, ["commit", rev]) => repo::commit(ctx, repo, rev, body).await,
+                (Method::PUT, ["settings"]) => repo::settings(ctx, repo, body).await,
+                (_, [kind, ..]) if kind.starts_with("xet-") => Err(xet_refused()),
+                _ => Err(not_found()),
+            }
+        }
+        (Method::POST, [ns, name_git, "info", "lfs", "objects", action]) => {
+            let name = name_git.strip_suffix(".git").ok_or_else(not_found)?;
+            let repo = RepoRef::new(ns, name)?;
+            match *action {
+                "batch" => transfer::lfs_batch(ctx, repo, body).await,
+                "verify" => transfer::lfs_verify(ctx, repo, body).await,
+                _ => Err(not_found()),
+            }
+        }
+        (m @ (Method::GET | Method::HEAD), [ns, name, "resolve", rev, path @ ..])
+            if !path.is_empty() =>
+        {
+            let repo = RepoRef::new(ns, name)?;
+            transfer::resolve(ctx, repo, rev, &path.join("/"), m == Method::HEAD).await
+        }
+        _ => Err(not_found()),
+    }
+}
+
+fn strs(segments: &[String]) -> Vec<&str> {
+    segments.iter().map(String::as_str).collect()
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Not found")
+}
+
+/// The answer to Xet token requests: this hub stores large files through Git LFS only.
+fn xet_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "This hub does not support Xet storage: set HF_HUB_DISABLE_XET=1 so that huggingface_hub \
+         uploads large files through Git LFS",
+    )
+}
+
+fn parse_query(query: &str) -> HashMap<String, String> {
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let decode = |s: &str| {
+                percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// A validated `namespace/name`.
+#[derive(Debug, Clone)]
+pub(crate) struct RepoRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl RepoRef {
+    pub fn new(namespace: &str, name: &str) -> std::result::Result<RepoRef, ApiError> {
+        let id = format!("{namespace}/{name}");
+        crate::paths::split_repo_id(&id).map_err(|_| ApiError::repo_not_found(&id))?;
+        Ok(RepoRef {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+    }
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
