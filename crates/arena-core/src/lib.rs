@@ -4,5 +4,6 @@
 pub mod commitment;
 pub mod competition;
 pub mod epsilon;
+pub mod hash;
 pub mod queue;
 pub mod scoring;
