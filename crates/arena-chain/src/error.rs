@@ -1,0 +1,140 @@
+//! The chain's errors. Dispatch errors carry subtensor's (or the Commitments pallet's) error
+//! names so logs read the same against either chain; transaction-validity errors use
+//! Substrate's `InvalidTransaction` names (`BadProof`, `Stale`, `Future`).
+//!
+//! The enum is serialisable: the JSON-RPC server sends it in the error's `data` field and
+//! [`crate::ChainClient`] rebuilds the same variant, so remote callers can match on it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{BlockNumber, NetUid, Uid};
+
+/// Everything a chain call can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "error")]
+#[non_exhaustive]
+pub enum ChainError {
+    /// The signature does not verify over the canonical payload (wrong key, tampered call, or
+    /// signed for another chain's genesis hash).
+    #[error("BadProof: the signature of {signer} does not match the extrinsic")]
+    BadProof { signer: String },
+    /// The nonce was already used: a replay, or a stale transaction.
+    #[error("Stale: nonce {nonce} of {signer} already used (next is {expected})")]
+    Stale {
+        signer: String,
+        nonce: u64,
+        expected: u64,
+    },
+    /// The nonce skips ahead; the local chain has no pool to hold it.
+    #[error("Future: nonce {nonce} of {signer} is ahead of the next nonce {expected}")]
+    Future {
+        signer: String,
+        nonce: u64,
+        expected: u64,
+    },
+    /// No such subnet.
+    #[error("SubnetNotExists: subnet {netuid} does not exist")]
+    SubnetNotExists { netuid: NetUid },
+    /// The hotkey has no uid on the subnet.
+    #[error("HotKeyNotRegisteredInSubNet: {hotkey} is not registered on subnet {netuid}")]
+    HotKeyNotRegisteredInSubNet { netuid: NetUid, hotkey: String },
+    /// Commitments pallet: only hotkeys registered on the subnet may commit.
+    #[error("AccountNotAllowedCommit: {hotkey} is not registered on subnet {netuid}")]
+    AccountNotAllowedCommit { netuid: NetUid, hotkey: String },
+    /// Commitments pallet: a `Raw` field holds at most 128 bytes (`Raw0`…`Raw128`).
+    #[error("CommitmentTooLong: a Raw commitment holds at most {max} bytes, got {len}")]
+    CommitmentTooLong { len: usize, max: usize },
+    /// Commitments pallet: this epoch's space budget would be exceeded.
+    #[error("SpaceLimitExceeded: {hotkey} used {used} of {max} bytes this epoch; this call costs {cost}")]
+    SpaceLimitExceeded {
+        hotkey: String,
+        used: u64,
+        cost: u64,
+        max: u64,
+    },
+    /// Weights from a uid that holds no validator permit.
+    #[error("NeuronNoValidatorPermit: uid {uid} on subnet {netuid} has no validator permit")]
+    NeuronNoValidatorPermit { netuid: NetUid, uid: Uid },
+    /// `WeightsSetRateLimit` blocks have not passed since the last `set_weights`.
+    #[error("SettingWeightsTooFast: last update at block {last_update}, now {current}, rate limit {limit} blocks")]
+    SettingWeightsTooFast {
+        last_update: BlockNumber,
+        current: BlockNumber,
+        limit: u64,
+    },
+    /// The hotkey's stake is below the subnet's `StakeThreshold`.
+    #[error("NotEnoughStakeToSetWeights: stake {stake} rao is below the threshold {required}")]
+    NotEnoughStakeToSetWeights { stake: u64, required: u64 },
+    /// `version_key` below the subnet's `WeightsVersionKey`.
+    #[error("IncorrectWeightVersionKey: version key {got} is below the subnet's {required}")]
+    IncorrectWeightVersionKey { got: u64, required: u64 },
+    /// Uids and values differ in length.
+    #[error("WeightVecNotEqualSize: {uids} uids but {weights} weights")]
+    WeightVecNotEqualSize { uids: usize, weights: usize },
+    /// More uids than the subnet has.
+    #[error("UidsLengthExceedUidsInSubNet: {got} uids, the subnet has {n}")]
+    UidsLengthExceedUidsInSubNet { got: usize, n: u16 },
+    /// A uid appears twice.
+    #[error("DuplicateUids: uid {uid} appears more than once")]
+    DuplicateUids { uid: Uid },
+    /// A uid is not registered.
+    #[error("UidVecContainInvalidOne: uid {uid} does not exist (subnet has {n} uids)")]
+    UidVecContainInvalidOne { uid: Uid, n: u16 },
+    /// Fewer uids than min(n, MinAllowedWeights).
+    #[error("WeightVecLengthIsLow: {got} weights, at least {min} required")]
+    WeightVecLengthIsLow { got: usize, min: usize },
+    /// A normalised weight exceeds `MaxWeightsLimit`.
+    #[error("MaxWeightExceeded: a weight exceeds the subnet's limit {limit}/65535")]
+    MaxWeightExceeded { limit: u16 },
+    /// The hotkey already has a uid on this subnet.
+    #[error("HotKeyAlreadyRegisteredInSubNet: {hotkey} is already registered on subnet {netuid}")]
+    HotKeyAlreadyRegisteredInSubNet { netuid: NetUid, hotkey: String },
+    /// The hotkey belongs to another coldkey.
+    #[error("NonAssociatedColdKey: {hotkey} is owned by coldkey {owner}")]
+    NonAssociatedColdKey { hotkey: String, owner: String },
+    /// Staking to a hotkey nobody registered.
+    #[error("HotKeyAccountNotExists: {hotkey} has never been registered")]
+    HotKeyAccountNotExists { hotkey: String },
+    /// Stake amount of zero.
+    #[error("AmountTooLow: stake amount must be positive")]
+    AmountTooLow,
+    /// A hyperparameter out of range (for example tempo 0 or max_allowed_uids 0).
+    #[error("InvalidHyperparameter: {reason}")]
+    InvalidHyperparameter { reason: String },
+    /// No block with that number or hash.
+    #[error("BlockNotFound: no block {number}")]
+    BlockNotFound { number: BlockNumber },
+    /// The SQLite store failed or holds data this code cannot read.
+    #[error("storage: {reason}")]
+    Storage { reason: String },
+    /// A request or response could not be encoded or decoded.
+    #[error("invalid data: {reason}")]
+    InvalidData { reason: String },
+    /// The JSON-RPC transport failed (connection refused, timeout, HTTP error).
+    #[error("transport: {reason}")]
+    Transport { reason: String },
+    /// The server answered with a JSON-RPC error this client cannot map to a variant.
+    #[error("rpc error {code}: {message}")]
+    Rpc { code: i32, message: String },
+}
+
+impl ChainError {
+    /// The variant's name (subtensor's error name for dispatch errors), for logs and tests.
+    pub fn name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+            .unwrap_or_else(|| "Unknown".to_string())
+    }
+}
+
+impl From<rusqlite::Error> for ChainError {
+    fn from(err: rusqlite::Error) -> Self {
+        ChainError::Storage {
+            reason: err.to_string(),
+        }
+    }
+}
+
+/// Result alias for chain calls.
+pub type ChainResult<T> = Result<T, ChainError>;

@@ -1,0 +1,502 @@
+//! `LocalChain`: the embedded chain. One SQLite database (WAL) under a directory; one writer
+//! connection that always holds the open transaction of the block being built, and one reader
+//! connection that sees only produced blocks.
+//!
+//! An extrinsic is verified (signature, nonce) and dispatched at once inside a savepoint of
+//! the open block: on error the savepoint is rolled back and nothing changes; on success it is
+//! queued into the block body. [`LocalChain::produce_block`] runs the epochs that are due,
+//! seals the block (hash over parent, number and extrinsics) and commits — one transaction
+//! per block, so a crash loses at most the block being built and a restart continues from
+//! the last produced block.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arena_keys::{Keypair, PublicKey};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OpenFlags};
+
+use crate::chain::Chain;
+use crate::epoch;
+use crate::error::{ChainError, ChainResult};
+use crate::extrinsic::{blake2_256, Call, SignedExtrinsic};
+use crate::runtime;
+use crate::store::{self, to_i64};
+use crate::types::{
+    BlockHash, BlockInfo, BlockNumber, Commitment, Hyperparameters, Metagraph, NetUid, NeuronInfo,
+    Receipt, SubnetInfo, WeightRow,
+};
+
+/// File name of the database inside the chain directory.
+pub const DB_FILE: &str = "chain.sqlite";
+
+/// How to open a local chain.
+#[derive(Clone, Debug)]
+pub struct LocalChainOptions {
+    /// Interval of [`LocalChain::spawn_block_producer`] (subtensor: 12 s).
+    pub block_time: Duration,
+    /// Name hashed into the genesis block; chains with different names reject each other's
+    /// signatures. Only read when the database is created.
+    pub chain_name: String,
+}
+
+impl Default for LocalChainOptions {
+    fn default() -> Self {
+        LocalChainOptions {
+            block_time: Duration::from_secs(12),
+            chain_name: "arena-local".to_string(),
+        }
+    }
+}
+
+impl LocalChainOptions {
+    /// Options for tests and localnet: a short block time.
+    pub fn fast(block_time: Duration) -> Self {
+        LocalChainOptions {
+            block_time,
+            ..Self::default()
+        }
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    /// Number of the block being built.
+    pending_number: BlockNumber,
+    /// Extrinsics accepted into it, in order.
+    pending: Vec<SignedExtrinsic>,
+}
+
+/// The embedded chain. Cheap to share: wrap it in an `Arc`.
+pub struct LocalChain {
+    dir: PathBuf,
+    options: LocalChainOptions,
+    genesis: BlockHash,
+    writer: Mutex<Writer>,
+    reader: Mutex<Connection>,
+}
+
+fn storage(context: &str, err: impl std::fmt::Display) -> ChainError {
+    ChainError::Storage {
+        reason: format!("{context}: {err}"),
+    }
+}
+
+impl LocalChain {
+    /// Opens (or creates, with its genesis block) the chain stored in `dir`.
+    pub fn open(dir: impl AsRef<Path>, options: LocalChainOptions) -> ChainResult<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| storage(&dir.display().to_string(), e))?;
+        let path = dir.join(DB_FILE);
+        let ctx = path.display().to_string();
+        let conn = Connection::open(&path).map_err(|e| storage(&ctx, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| storage(&ctx, e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| storage(&ctx, e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| storage(&ctx, e))?;
+        conn.execute_batch(store::SCHEMA)
+            .map_err(|e| storage(&ctx, e))?;
+        let genesis = match store::block(&conn, Some(0))? {
+            Some(b) => b.hash,
+            None => {
+                let hash = BlockHash(blake2_256(&[
+                    b"arena-chain/genesis",
+                    options.chain_name.as_bytes(),
+                ]));
+                conn.execute(
+                    "INSERT INTO blocks (number, hash, parent, timestamp_ms, extrinsic_count,
+                                         extrinsics) VALUES (0, ?1, ?2, ?3, 0, '[]')",
+                    params![&hash.0[..], &[0u8; 32][..], now_ms()],
+                )?;
+                store::meta_set(&conn, "chain_name", &options.chain_name)?;
+                hash
+            }
+        };
+        let head = store::block(&conn, None)?.ok_or_else(|| storage(&ctx, "no blocks"))?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let reader = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| storage(&ctx, e))?;
+        reader
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(|e| storage(&ctx, e))?;
+        tracing::info!(dir = %dir.display(), head = head.number, genesis = %genesis, "chain opened");
+        Ok(LocalChain {
+            dir,
+            options,
+            genesis,
+            writer: Mutex::new(Writer {
+                conn,
+                pending_number: head.number + 1,
+                pending: Vec::new(),
+            }),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// Directory holding the database.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Options the chain was opened with.
+    pub fn options(&self) -> &LocalChainOptions {
+        &self.options
+    }
+
+    /// Hash of block 0.
+    pub fn genesis(&self) -> BlockHash {
+        self.genesis
+    }
+
+    fn writer(&self) -> ChainResult<MutexGuard<'_, Writer>> {
+        self.writer
+            .lock()
+            .map_err(|_| storage("writer", "lock poisoned by a panic"))
+    }
+
+    fn reader(&self) -> ChainResult<MutexGuard<'_, Connection>> {
+        self.reader
+            .lock()
+            .map_err(|_| storage("reader", "lock poisoned by a panic"))
+    }
+
+    /// Verifies and applies one extrinsic to the block being built. On any error the state,
+    /// the nonce and the block body are exactly as before.
+    pub fn submit(&self, ext: SignedExtrinsic) -> ChainResult<Receipt> {
+        ext.verify(&self.genesis)?;
+        let mut w = self.writer()?;
+        let expected = store::nonce(&w.conn, &ext.signer)?;
+        if ext.nonce < expected {
+            return Err(ChainError::Stale {
+                signer: ext.signer.ss58(),
+                nonce: ext.nonce,
+                expected,
+            });
+        }
+        if ext.nonce > expected {
+            return Err(ChainError::Future {
+                signer: ext.signer.ss58(),
+                nonce: ext.nonce,
+                expected,
+            });
+        }
+        let block = w.pending_number;
+        w.conn.execute_batch("SAVEPOINT ext")?;
+        let applied =
+            runtime::dispatch(&w.conn, block, &ext.signer, &ext.call).and_then(|assigned| {
+                store::set_nonce(&w.conn, &ext.signer, expected + 1)?;
+                Ok(assigned)
+            });
+        match applied {
+            Ok(assigned) => {
+                w.conn.execute_batch("RELEASE ext")?;
+                let index = w.pending.len() as u32;
+                tracing::debug!(call = ext.call.name(), signer = %ext.signer, block, "extrinsic accepted");
+                w.pending.push(ext);
+                Ok(Receipt {
+                    block,
+                    index,
+                    assigned,
+                })
+            }
+            Err(err) => {
+                w.conn.execute_batch("ROLLBACK TO ext; RELEASE ext")?;
+                tracing::debug!(call = ext.call.name(), signer = %ext.signer, %err, "extrinsic rejected");
+                Err(err)
+            }
+        }
+    }
+
+    /// Signs `call` with the signer's next nonce and submits it.
+    pub fn sign_and_submit(&self, keypair: &Keypair, call: Call) -> ChainResult<Receipt> {
+        let nonce = store::nonce(&self.writer()?.conn, &keypair.public())?;
+        self.submit(SignedExtrinsic::sign(&self.genesis, keypair, nonce, call)?)
+    }
+
+    /// Seals the block being built: runs due epochs, hashes, commits. Deterministic: the
+    /// hash depends only on the parent, the number and the extrinsics.
+    pub fn produce_block(&self) -> ChainResult<BlockInfo> {
+        let mut w = self.writer()?;
+        let number = w.pending_number;
+        let result = Self::seal(&w.conn, number, &w.pending, &self.genesis);
+        match result {
+            Ok(info) => {
+                w.conn.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+                w.pending.clear();
+                w.pending_number = number + 1;
+                tracing::debug!(number, hash = %info.hash, extrinsics = info.extrinsics, "block produced");
+                Ok(info)
+            }
+            Err(err) => {
+                tracing::error!(number, %err, "block production failed; block discarded");
+                w.conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE")?;
+                w.pending.clear();
+                Err(err)
+            }
+        }
+    }
+
+    fn seal(
+        conn: &Connection,
+        number: BlockNumber,
+        body: &[SignedExtrinsic],
+        genesis: &BlockHash,
+    ) -> ChainResult<BlockInfo> {
+        for netuid in store::netuids(conn)? {
+            let subnet = store::subnet(conn, netuid)?;
+            if epoch::is_due(&subnet, number) {
+                epoch::run(conn, netuid, number)?;
+            }
+        }
+        let parent = store::block(conn, Some(number - 1))?
+            .ok_or(ChainError::BlockNotFound { number: number - 1 })?
+            .hash;
+        let mut preimage = Vec::new();
+        preimage.extend_from_slice(&parent.0);
+        preimage.extend_from_slice(&number.to_le_bytes());
+        preimage.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        for ext in body {
+            let bytes = ext.encoded(genesis)?;
+            preimage.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            preimage.extend_from_slice(&bytes);
+        }
+        let hash = BlockHash(blake2_256(&[&preimage]));
+        let json = serde_json::to_string(body).map_err(|e| storage("block body", e))?;
+        let timestamp_ms = now_ms();
+        conn.execute(
+            "INSERT INTO blocks (number, hash, parent, timestamp_ms, extrinsic_count, extrinsics)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                to_i64(number, "block number")?,
+                &hash.0[..],
+                &parent.0[..],
+                timestamp_ms,
+                body.len() as i64,
+                json
+            ],
+        )?;
+        Ok(BlockInfo {
+            number,
+            hash,
+            parent_hash: parent,
+            timestamp_ms: timestamp_ms as u64,
+            extrinsics: body.len() as u32,
+        })
+    }
+
+    /// The extrinsics of a produced block.
+    pub fn block_extrinsics(&self, number: BlockNumber) -> ChainResult<Vec<SignedExtrinsic>> {
+        let conn = self.reader()?;
+        let text: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
+            "SELECT extrinsics FROM blocks WHERE number = ?1",
+            [to_i64(number, "block number")?],
+            |r| r.get(0),
+        ))?;
+        let text = text.ok_or(ChainError::BlockNotFound { number })?;
+        serde_json::from_str(&text).map_err(|e| storage(&format!("body of block {number}"), e))
+    }
+
+    /// Produces a block every `block_time` until the returned task is aborted.
+    pub fn spawn_block_producer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let chain = Arc::clone(self);
+        let period = self.options.block_time;
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                if let Err(err) = chain.produce_block() {
+                    tracing::error!(%err, "block production failed");
+                }
+            }
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> ChainResult<T>) -> ChainResult<T> {
+        let conn = self.reader()?;
+        // One read transaction: every query sees the same produced block.
+        let tx = conn.unchecked_transaction()?;
+        let out = f(&tx)?;
+        tx.finish()?;
+        Ok(out)
+    }
+
+    fn metagraph_at(conn: &Connection, netuid: NetUid) -> ChainResult<Metagraph> {
+        let subnet = store::subnet(conn, netuid)?;
+        let head = store::block(conn, None)?.map_or(0, |b| b.number);
+        let mut neurons = Vec::new();
+        for row in store::neurons(conn, netuid)? {
+            let coldkey = store::hotkey_owner(conn, &row.hotkey)?
+                .ok_or_else(|| storage("hotkey_owner", format!("no owner for {}", row.hotkey)))?;
+            neurons.push(NeuronInfo {
+                uid: row.uid,
+                stake: store::stake(conn, netuid, &row.hotkey)?,
+                hotkey: row.hotkey,
+                coldkey,
+                validator_permit: row.validator_permit,
+                last_update: row.last_update,
+                registration_block: row.registration_block,
+                active: row.active,
+                incentive: row.incentive,
+                dividends: row.dividends,
+                consensus: row.consensus,
+                trust: 0,
+                validator_trust: row.validator_trust,
+                emission: row.emission,
+            });
+        }
+        Ok(Metagraph {
+            netuid,
+            block: head,
+            hyperparameters: subnet.hyperparameters,
+            neurons,
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[async_trait]
+impl Chain for LocalChain {
+    async fn block_number(&self) -> ChainResult<BlockNumber> {
+        self.read(|c| Ok(store::block(c, None)?.map_or(0, |b| b.number)))
+    }
+
+    async fn block_hash(&self, number: Option<BlockNumber>) -> ChainResult<Option<BlockHash>> {
+        self.read(|c| Ok(store::block(c, number)?.map(|b| b.hash)))
+    }
+
+    async fn block(&self, number: Option<BlockNumber>) -> ChainResult<Option<BlockInfo>> {
+        self.read(|c| store::block(c, number))
+    }
+
+    async fn genesis_hash(&self) -> ChainResult<BlockHash> {
+        Ok(self.genesis)
+    }
+
+    async fn subnets(&self) -> ChainResult<Vec<NetUid>> {
+        self.read(store::netuids)
+    }
+
+    async fn subnet(&self, netuid: NetUid) -> ChainResult<SubnetInfo> {
+        self.read(|c| store::subnet(c, netuid))
+    }
+
+    async fn hyperparameters(&self, netuid: NetUid) -> ChainResult<Hyperparameters> {
+        self.read(|c| Ok(store::subnet(c, netuid)?.hyperparameters))
+    }
+
+    async fn metagraph(&self, netuid: NetUid) -> ChainResult<Metagraph> {
+        self.read(|c| Self::metagraph_at(c, netuid))
+    }
+
+    async fn commitment(
+        &self,
+        netuid: NetUid,
+        hotkey: &PublicKey,
+    ) -> ChainResult<Option<Commitment>> {
+        self.read(|c| {
+            store::subnet(c, netuid)?;
+            Ok(store::commitments(c, netuid, Some(hotkey))?.pop())
+        })
+    }
+
+    async fn commitments(&self, netuid: NetUid) -> ChainResult<Vec<Commitment>> {
+        self.read(|c| {
+            store::subnet(c, netuid)?;
+            store::commitments(c, netuid, None)
+        })
+    }
+
+    async fn weights(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>> {
+        self.read(|c| {
+            store::subnet(c, netuid)?;
+            Ok(store::neurons(c, netuid)?
+                .into_iter()
+                .filter(|n| n.last_update != 0)
+                .map(|n| WeightRow {
+                    uid: n.uid,
+                    weights: n.weights,
+                })
+                .collect())
+        })
+    }
+
+    async fn account_nonce(&self, account: &PublicKey) -> ChainResult<u64> {
+        store::nonce(&self.writer()?.conn, account)
+    }
+
+    async fn create_subnet(
+        &self,
+        owner_coldkey: &Keypair,
+        hyperparameters: Hyperparameters,
+    ) -> ChainResult<Receipt> {
+        self.sign_and_submit(owner_coldkey, Call::CreateSubnet { hyperparameters })
+    }
+
+    async fn register(
+        &self,
+        coldkey: &Keypair,
+        netuid: NetUid,
+        hotkey: &PublicKey,
+    ) -> ChainResult<Receipt> {
+        let hotkey = *hotkey;
+        self.sign_and_submit(coldkey, Call::BurnedRegister { netuid, hotkey })
+    }
+
+    async fn add_stake(
+        &self,
+        coldkey: &Keypair,
+        hotkey: &PublicKey,
+        netuid: NetUid,
+        amount: u64,
+    ) -> ChainResult<Receipt> {
+        let hotkey = *hotkey;
+        self.sign_and_submit(
+            coldkey,
+            Call::AddStake {
+                hotkey,
+                netuid,
+                amount,
+            },
+        )
+    }
+
+    async fn set_commitment(
+        &self,
+        hotkey: &Keypair,
+        netuid: NetUid,
+        data: &[u8],
+    ) -> ChainResult<Receipt> {
+        let data = data.to_vec();
+        self.sign_and_submit(hotkey, Call::SetCommitment { netuid, data })
+    }
+
+    async fn set_weights(
+        &self,
+        hotkey: &Keypair,
+        netuid: NetUid,
+        uids: &[u16],
+        weights: &[u16],
+        version_key: u64,
+    ) -> ChainResult<Receipt> {
+        let call = Call::SetWeights {
+            netuid,
+            uids: uids.to_vec(),
+            weights: weights.to_vec(),
+            version_key,
+        };
+        self.sign_and_submit(hotkey, call)
+    }
+}
