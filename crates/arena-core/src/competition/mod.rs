@@ -4,6 +4,7 @@
 //! do with `COMPETITION_SCHEDULE_BY_BLOCK`.
 
 mod check;
+mod diff;
 mod schedule;
 mod score;
 mod task;

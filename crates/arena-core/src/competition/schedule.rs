@@ -44,12 +44,14 @@ pub struct ScheduleEntry {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScheduleError {
     /// Not TOML, a missing or unknown field, or a value of the wrong type.
-    #[error("competition schedule: line {line}, column {column}: {message}")]
+    #[error("competition schedule: line {line}, column {column} (`{text}`): {message}")]
     Parse {
         /// 1-based line of the offending value (0 if unknown).
         line: usize,
         /// 1-based column.
         column: usize,
+        /// That line, trimmed and cut to 80 characters, so the error names the key.
+        text: String,
         /// The parser's message (names the field).
         message: String,
     },
@@ -79,9 +81,11 @@ impl Schedule {
                 Some(span) => line_column(text, span.start),
                 None => (0, 0),
             };
+            let source_line = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
             ScheduleError::Parse {
                 line,
                 column,
+                text: source_line.trim().chars().take(80).collect(),
                 message: e.message().trim().to_string(),
             }
         })?;

@@ -245,7 +245,8 @@ fn unknown_variants_are_refused() {
 #[test]
 fn wrong_type_is_refused() {
     let msg = parse_replaced("max_bytes = 5000", "max_bytes = \"5 GB\"").to_string();
-    assert!(msg.contains("line "), "{msg}");
+    assert!(msg.contains("(`max_bytes = \"5 GB\"`)"), "{msg}");
+    assert!(msg.contains("invalid type"), "{msg}");
     assert!(matches!(
         parse_replaced("max_bytes = 5000", "max_bytes = -1"),
         ScheduleError::Parse { .. }

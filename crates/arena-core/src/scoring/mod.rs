@@ -185,3 +185,56 @@ fn top_index(contenders: &[Contender], outcomes: &[Outcome], eligible: &[bool]) 
                 .then(contenders[b].uid.cmp(&contenders[a].uid))
         })
 }
+
+#[cfg(test)]
+mod flow_tests {
+    use super::*;
+    use crate::competition::StepWeightRule;
+
+    /// Several steps of two competitions through every stage, hand-computed.
+    #[test]
+    fn steps_to_ema_to_subnet_to_u16() {
+        let wta = ScoringPolicy::Pairwise {
+            step_weights: StepWeightRule::WinnerTakesAll,
+            temperature: 0.01,
+        };
+        let leader = ScoringPolicy::LeaderPerUnit {
+            advantage_initial: 0.004,
+            advantage_decay: 0.995,
+            epoch_blocks: 361,
+            skew: 2.0,
+            group_samples: 1,
+        };
+        let eps = EpsilonFunc::Fixed { value: 0.05 };
+        let mut tracker = CompetitionTracker::default();
+
+        // Competition 1: uid 0 alone, then uid 1 (0.5 < 1.0 · 0.95) wins twice.
+        let alone = score_step(&wta, &[Contender::new(0, 10, 1.0)], 100, &eps).unwrap();
+        tracker.record(1, &alone.weight_vector(4), EMA_ALPHA);
+        let pair = [Contender::new(0, 10, 1.0), Contender::new(1, 20, 0.5)];
+        for _ in 0..2 {
+            let step = score_step(&wta, &pair, 100, &eps).unwrap();
+            tracker.record(1, &step.weight_vector(4), EMA_ALPHA);
+        }
+        // 1 → [0.9, 0.1] → [0.81, 0.19].
+        let c1 = tracker.get(1).unwrap();
+        assert!((c1[0] - 0.81).abs() < 1e-12 && (c1[1] - 0.19).abs() < 1e-12);
+
+        // Competition 2: uid 2 leads units 0 and 2, uid 3 takes unit 1 → 2/3, 1/3 → 0.8, 0.2.
+        let mut a = Contender::new(2, 0, 3.0);
+        a.unit_losses = vec![1.0, 1.0, 1.0];
+        let mut b = Contender::new(3, 5, 4.5);
+        b.unit_losses = vec![2.0, 0.5, 2.0];
+        let step = score_step(&leader, &[a, b], 100, &eps).unwrap();
+        tracker.record(2, &step.weight_vector(4), EMA_ALPHA);
+
+        // 0.75 · [0.81, 0.19, 0, 0] + 0.25 · [0, 0, 0.8, 0.2].
+        let subnet = tracker.subnet_weights(&[(1, 0.75), (2, 0.25)], MIN_COMPETITION_WEIGHT, 4);
+        for (got, want) in subnet.iter().zip([0.6075, 0.1425, 0.2, 0.05]) {
+            assert!((got - want).abs() < 1e-12, "{subnet:?}");
+        }
+        // Max-upscaled: x / 0.6075 · 65535, rounded.
+        let pairs = to_u16_weights(&subnet).unwrap();
+        assert_eq!(pairs, vec![(0, 65535), (1, 15372), (2, 21575), (3, 5394)]);
+    }
+}
