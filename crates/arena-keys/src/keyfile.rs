@@ -80,6 +80,7 @@ pub enum KeyfileError {
 
 /// What a keyfile holds once decrypted.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived; boxing would only burden callers' matches
 pub enum KeyfileContent {
     /// A full keypair (coldkey, hotkey).
     Secret(Keypair),
