@@ -21,6 +21,7 @@
 //! ```
 
 use crate::epsilon::EpsilonFunc;
+use crate::scoring::Contender;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -87,6 +88,42 @@ pub fn should_retry(history: &[EvalRecord], current_block: u64, epsilon: &Epsilo
             r.score < r.winning_score * handicap
         }
     }
+}
+
+/// Evaluation records kept per hotkey and competition (taoverse `ModelTracker`).
+pub const HISTORY_LEN: usize = 3;
+
+/// Appends `record` to a model's history, keeping the [`HISTORY_LEN`] most recent by block
+/// (oldest first), as SN37's model tracker does.
+pub fn push_history(history: &mut Vec<EvalRecord>, record: EvalRecord) {
+    history.push(record);
+    history.sort_by_key(|r| r.block);
+    let excess = history.len().saturating_sub(HISTORY_LEN);
+    history.drain(..excess);
+}
+
+/// The record each evaluated model gets after a step: its own score, and the block and score
+/// of the step's top model (SN37 `run_step` item 7). Empty if the step had no top model.
+pub fn step_records(
+    contenders: &[Contender],
+    top_uid: Option<u16>,
+    step_block: u64,
+) -> Vec<(u16, EvalRecord)> {
+    let Some(top) = top_uid.and_then(|uid| contenders.iter().find(|c| c.uid == uid)) else {
+        return Vec::new();
+    };
+    contenders
+        .iter()
+        .map(|c| {
+            let record = EvalRecord {
+                block: step_block,
+                score: c.score,
+                winning_block: top.block,
+                winning_score: top.score,
+            };
+            (c.uid, record)
+        })
+        .collect()
 }
 
 /// A validator's view of the chain that the top-miner scan needs.

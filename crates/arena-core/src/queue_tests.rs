@@ -1,6 +1,7 @@
 //! Hand-computed cases for the queue decisions.
 
 use super::*;
+use crate::scoring::Contender;
 
 const QUARTER: EpsilonFunc = EpsilonFunc::Fixed { value: 0.25 };
 /// 0.5 at the commit block, 0 after 1000 blocks.
@@ -225,4 +226,37 @@ fn keep_top_three() {
     // Equal priority and block: lower uid.
     let (kept, _) = select_kept(&[s(9, 1, 0.5, 0.0), s(8, 1, 0.5, 0.0)], 1);
     assert_eq!(kept, [8]);
+}
+
+#[test]
+fn history_keeps_the_three_most_recent() {
+    let mut h = Vec::new();
+    for block in [30, 10, 50, 40] {
+        push_history(&mut h, rec(block, 1.0, 0, 1.0));
+    }
+    assert_eq!(h.iter().map(|r| r.block).collect::<Vec<_>>(), [30, 40, 50]);
+    // An older record arriving late is the one dropped.
+    push_history(&mut h, rec(5, 1.0, 0, 1.0));
+    assert_eq!(h.iter().map(|r| r.block).collect::<Vec<_>>(), [30, 40, 50]);
+}
+
+#[test]
+fn records_after_a_step() {
+    let models = [
+        Contender::new(4, 100, 2.0),
+        Contender::new(6, 200, f64::INFINITY),
+    ];
+    let records = step_records(&models, Some(4), 777);
+    assert_eq!(
+        records,
+        vec![
+            (4, rec(777, 2.0, 100, 2.0)),
+            (6, rec(777, f64::INFINITY, 100, 2.0))
+        ]
+    );
+    assert!(step_records(&models, None, 777).is_empty());
+    assert!(step_records(&models, Some(9), 777).is_empty());
+    // The winner's own record never asks for a retry; the failed one retries once.
+    assert!(!should_retry(&[records[0].1.clone()], 800, &QUARTER));
+    assert!(should_retry(&[records[1].1.clone()], 800, &QUARTER));
 }

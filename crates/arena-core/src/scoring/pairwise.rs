@@ -40,6 +40,24 @@ pub fn lost_only_on_epsilon(
         && !beats(model, winner, current_block, epsilon)
 }
 
+/// The uids that lost to the step's top model only because of its epsilon (for the step log;
+/// the retry decision itself uses [`crate::queue::should_retry`] on stored records).
+pub fn epsilon_losers(
+    contenders: &[Contender],
+    top_uid: Option<u16>,
+    current_block: u64,
+    epsilon: &EpsilonFunc,
+) -> Vec<u16> {
+    let Some(top) = top_uid.and_then(|uid| contenders.iter().find(|c| c.uid == uid)) else {
+        return Vec::new();
+    };
+    contenders
+        .iter()
+        .filter(|c| lost_only_on_epsilon(c, top, current_block, epsilon))
+        .map(|c| c.uid)
+        .collect()
+}
+
 /// Win rates and step weights for one step (see the module doc for the exact rule).
 ///
 /// A lone model with a finite score gets win rate 1 (SN9; SN37 gives 0, which also makes it the

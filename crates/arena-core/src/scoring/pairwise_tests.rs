@@ -214,3 +214,14 @@ fn through_score_step_with_weight_vector() {
         Err(ScoringError::DuplicateUid(1))
     );
 }
+
+#[test]
+fn epsilon_losers_of_a_step() {
+    // Top: uid 0 (1.0, oldest). uid 1 (0.8) lost on ε 0.25; uid 2 (1.2) lost outright.
+    let models = [c(0, 0, 1.0), c(1, 10, 0.8), c(2, 20, 1.2)];
+    let r = wta(&models, &QUARTER);
+    assert_eq!(r.top_uid, Some(0));
+    assert_eq!(epsilon_losers(&models, r.top_uid, 1000, &QUARTER), [1]);
+    assert!(epsilon_losers(&models, None, 1000, &QUARTER).is_empty());
+    assert!(epsilon_losers(&[], Some(0), 1000, &QUARTER).is_empty());
+}
