@@ -54,6 +54,7 @@ mod tests {
             git_blob_sha1(b""),
             "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
         );
-        assert_eq!(lfs_pointer(&"0".repeat(64), 5).len(), 128);
+        // The Hub reports pointerSize 133 for a 12 MiB (8-digit size) object.
+        assert_eq!(lfs_pointer(&"0".repeat(64), 12_582_912).len(), 133);
     }
 }

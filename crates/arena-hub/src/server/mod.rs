@@ -347,10 +347,12 @@ async fn route(state: St, method: Method, uri: Uri, headers: HeaderMap, body: Bo
                 (Method::POST, ["preupload", rev]) => repo::preupload(ctx, repo, rev, body).await,
                 (Method::POST, ["commit", rev]) => repo::commit(ctx, repo, rev, body).await,
                 (Method::PUT, ["settings"]) => repo::settings(ctx, repo, body).await,
+                (Method::GET, ["xet-write-token", ..]) => Ok(xet_write_token(&ctx)),
                 (_, [kind, ..]) if kind.starts_with("xet-") => Err(xet_refused()),
                 _ => Err(not_found()),
             }
         }
+        (_, [XET_UNSUPPORTED, ..]) => Err(xet_refused()),
         (Method::POST, [ns, name_git, "info", "lfs", "objects", action]) => {
             let name = name_git.strip_suffix(".git").ok_or_else(not_found)?;
             let repo = RepoRef::new(ns, name)?;
@@ -381,10 +383,44 @@ fn not_found() -> ApiError {
 /// The answer to Xet token requests: this hub stores large files through Git LFS only.
 fn xet_refused() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
+        StatusCode::BAD_REQUEST,
         "This hub does not support Xet storage: set HF_HUB_DISABLE_XET=1 so that huggingface_hub \
          uploads large files through Git LFS",
     )
+}
+
+/// Path prefix of the pseudo CAS URL handed to Xet clients (see [`xet_write_token`]).
+const XET_UNSUPPORTED: &str = "xet-unsupported-set-HF_HUB_DISABLE_XET=1";
+
+/// Answers the Xet write-token request with a CAS URL on this server whose path names the fix.
+///
+/// `hf_xet` reports a failed token request with its status and URL only, never the body, so an
+/// error here would not tell the user what to do. Its CAS requests then fail against this
+/// server with an error that quotes the URL, and with it `HF_HUB_DISABLE_XET=1`.
+fn xet_write_token(ctx: &Ctx) -> Response {
+    let cas_url = format!("{}/{XET_UNSUPPORTED}", ctx.base_url);
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 3600)
+        .unwrap_or(0);
+    let mut response = axum::Json(serde_json::json!({
+        "accessToken": "xet-is-not-supported-by-this-hub", "exp": exp, "casUrl": cas_url,
+    }))
+    .into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-xet-cas-url", cas_url),
+        (
+            "x-xet-access-token",
+            "xet-is-not-supported-by-this-hub".to_string(),
+        ),
+        ("x-xet-token-expiration", exp.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
 }
 
 fn parse_query(query: &str) -> HashMap<String, String> {
