@@ -48,6 +48,19 @@ pub fn default_root() -> PathBuf {
         .join("wallets")
 }
 
+/// Expands a leading `~` to `$HOME`, as bittensor does for wallet paths, so a configured
+/// root of `~/.bittensor/wallets` means the same here as in btcli.
+pub fn expand_home(root: &Path) -> PathBuf {
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    match root.strip_prefix("~") {
+        Ok(rest) => match home() {
+            Some(home) => home.join(rest),
+            None => root.to_path_buf(),
+        },
+        Err(_) => root.to_path_buf(),
+    }
+}
+
 /// One wallet (a coldkey and its hotkeys) under a root directory.
 #[derive(Debug, Clone)]
 pub struct Wallet {
@@ -103,12 +116,12 @@ fn check_name(kind: &'static str, name: &str) -> Result<(), WalletError> {
 }
 
 impl Wallet {
-    /// The wallet `name` under `root`, which need not exist yet (for creating keys).
+    /// The wallet `name` under `root` (`~` expanded), which need not exist yet.
     pub fn new(root: &Path, name: &str) -> Result<Wallet, WalletError> {
         check_name("wallet", name)?;
         Ok(Wallet {
             name: name.to_string(),
-            path: root.join(name),
+            path: expand_home(root).join(name),
         })
     }
 
@@ -312,8 +325,10 @@ impl Wallet {
         }
     }
 
-    /// Every wallet directory under `root`, sorted by name. A missing root lists nothing.
+    /// Every wallet directory under `root` (`~` expanded), sorted by name. A missing root
+    /// lists nothing.
     pub fn list(root: &Path) -> Result<Vec<Wallet>, WalletError> {
+        let root = &expand_home(root);
         if !root.is_dir() {
             return Ok(Vec::new());
         }
@@ -349,4 +364,72 @@ fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>, WalletError> {
         .map_err(io)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain_file_names_and_home_expands() {
+        let root = Path::new("/r");
+        assert_eq!(
+            Wallet::new(root, "w").unwrap().hotkey_path("h"),
+            Path::new("/r/w/hotkeys/h")
+        );
+        assert_eq!(
+            Wallet::new(root, "w").unwrap().hotkeypub_path("h"),
+            Path::new("/r/w/hotkeys/hpub.txt")
+        );
+        for bad in ["", ".", "..", "a/b", ".hidden", "a\\b"] {
+            let err = Wallet::new(root, bad).unwrap_err();
+            assert!(
+                matches!(err, WalletError::InvalidName { .. }),
+                "{bad:?}: {err}"
+            );
+        }
+        let w = Wallet::new(root, "w").unwrap();
+        assert!(matches!(
+            w.hotkey("../x"),
+            Err(WalletError::InvalidName { .. })
+        ));
+        if let Some(home) = std::env::var_os("HOME") {
+            let expanded = expand_home(Path::new("~/.bittensor/wallets"));
+            assert_eq!(expanded, PathBuf::from(home).join(".bittensor/wallets"));
+        }
+        assert_eq!(expand_home(Path::new("/abs/~x")), Path::new("/abs/~x"));
+    }
+
+    #[test]
+    fn create_keeps_an_existing_coldkey_and_lists_hotkeys() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let first = Wallet::create(root, "w", "a", 12, None, false).unwrap();
+        let cold = first.coldkey.expect("new coldkey").public();
+        let second = Wallet::create(root, "w", "b", 24, None, false).unwrap();
+        assert!(second.coldkey.is_none(), "existing coldkey kept");
+        assert_eq!(second.hotkey.phrase().unwrap().split(' ').count(), 24);
+        let wallet = Wallet::open(root, "w").unwrap();
+        assert_eq!(wallet.coldkeypub().unwrap(), cold);
+        assert_eq!(
+            wallet.coldkey(None).unwrap().public(),
+            cold,
+            "plain coldkey needs no password"
+        );
+        assert_eq!(wallet.hotkey_names().unwrap(), ["a", "b"]);
+        let summary = wallet.summary();
+        assert_eq!(summary.hotkeys[1].ss58, Some(second.hotkey.public().ss58()));
+        // A missing pub file falls back to the hotkey file; a missing root lists nothing.
+        std::fs::remove_file(wallet.hotkeypub_path("a")).unwrap();
+        assert_eq!(
+            wallet.hotkeypub("a").unwrap(),
+            wallet.hotkey("a").unwrap().public()
+        );
+        assert!(Wallet::list(&root.join("none")).unwrap().is_empty());
+        let err = Wallet::open(root, "none").unwrap_err();
+        assert!(
+            err.to_string().contains("wallet \"none\" not found"),
+            "{err}"
+        );
+    }
 }
