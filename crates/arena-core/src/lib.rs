@@ -17,3 +17,4 @@ pub mod epsilon;
 pub mod hash;
 pub mod queue;
 pub mod scoring;
+pub mod serde_float;

@@ -59,10 +59,12 @@ pub struct EvalRecord {
     /// Block at which the step ran.
     pub block: u64,
     /// The model's score (`+inf` if its evaluation failed).
+    #[serde(with = "crate::serde_float")]
     pub score: f64,
     /// Commit block of that step's top model.
     pub winning_block: u64,
     /// Score of that step's top model.
+    #[serde(with = "crate::serde_float")]
     pub winning_score: f64,
 }
 

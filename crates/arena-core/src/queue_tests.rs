@@ -260,3 +260,11 @@ fn records_after_a_step() {
     assert!(!should_retry(&[records[0].1.clone()], 800, &QUARTER));
     assert!(should_retry(&[records[1].1.clone()], 800, &QUARTER));
 }
+
+#[test]
+fn failed_records_survive_json() {
+    let r = rec(5, f64::INFINITY, 1, 2.0);
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(json.contains(r#""score":"inf""#), "{json}");
+    assert_eq!(serde_json::from_str::<EvalRecord>(&json).unwrap(), r);
+}

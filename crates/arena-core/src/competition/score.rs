@@ -10,12 +10,15 @@ pub struct TaskScore {
     /// The task's id.
     pub task_id: String,
     /// Raw score (lower is better); `+inf` if the task failed for this model.
+    #[serde(with = "crate::serde_float")]
     pub raw: f64,
     /// After the task's normalisation.
+    #[serde(with = "crate::serde_float")]
     pub normalised: f64,
     /// Weight actually used (renormalised when some tasks were skipped this step).
     pub weight: f64,
     /// `normalised · weight`.
+    #[serde(with = "crate::serde_float")]
     pub weighted: f64,
 }
 
@@ -23,6 +26,7 @@ pub struct TaskScore {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompetitionScore {
     /// Σ weighted normalised scores; `+inf` if any task failed for this model.
+    #[serde(with = "crate::serde_float")]
     pub total: f64,
     /// Per task, in schedule order, skipped tasks left out.
     pub tasks: Vec<TaskScore>,

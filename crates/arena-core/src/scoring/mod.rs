@@ -46,9 +46,12 @@ pub struct Contender {
     pub uid: u16,
     /// Block of the model's commitment: its age, for epsilon and seniority.
     pub block: u64,
-    /// Aggregate competition score, lower is better; `+inf` if evaluation failed.
+    /// Aggregate competition score, lower is better; `+inf` if evaluation failed. The leader
+    /// policy ranks by `unit_losses` and uses this only in records and logs.
+    #[serde(with = "crate::serde_float")]
     pub score: f64,
     /// Per scoring unit loss (leader-per-unit only; empty for pairwise).
+    #[serde(with = "crate::serde_float::vec")]
     pub unit_losses: Vec<f64>,
     /// Directory hash of the model files, without the hotkey: equal hashes are exact copies.
     pub content_hash: Option<String>,
