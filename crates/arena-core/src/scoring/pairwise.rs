@@ -7,6 +7,8 @@
 //! `1 − ε(current, its own block)`; equal blocks are not adjusted; i beats j iff its adjusted
 //! score is strictly lower. `win_rate = wins / (n − 1)`. Not implemented: SN9's "competitive
 //! filter", which drops models that cannot beat every older one even after full decay.
+//! Scores are non-negative losses (every method is lower-is-better and ≥ 0); with a negative
+//! score the multiplication by `1 − ε` would turn the advantage into a handicap.
 
 use super::{top_index, Contender, Outcome, StepResult};
 use crate::competition::StepWeightRule;
