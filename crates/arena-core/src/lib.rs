@@ -17,4 +17,5 @@ pub mod epsilon;
 pub mod hash;
 pub mod queue;
 pub mod scoring;
+pub mod seed;
 pub mod serde_float;

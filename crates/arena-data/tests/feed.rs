@@ -1,0 +1,316 @@
+//! The data feed end to end: every acceptance rule drops and counts its batch, a good batch
+//! passes, the server refuses oversize bodies, and the batch parser survives random bytes.
+
+use std::sync::Arc;
+
+use arena_core::seed::Seed;
+use arena_data::accept::{AcceptancePolicy, Rejection, StaticStakes};
+use arena_data::batch::{Batch, BatchLimits};
+use arena_data::feed::client::FeedClient;
+use arena_data::feed::server::{serve, FeedState};
+use arena_data::feed::store::FeedStore;
+use arena_data::producer::Producer;
+use arena_data::rng::DrawRng;
+use arena_data::source::{DataSource, DrawRequest, FeedSource};
+use arena_data::tasks::TaskKind;
+use arena_data::Sample;
+use arena_keys::Keypair;
+
+const NETUID: u16 = 7;
+const MIN_STAKE: u64 = 1_000;
+const HOUR: u64 = 3_600_000;
+
+struct Feed {
+    url: String,
+    state: Arc<FeedState>,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start_feed(max_bytes: usize) -> Feed {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FeedStore::open(&dir.path().join("feed.sqlite")).unwrap();
+    let limits = BatchLimits {
+        max_bytes,
+        ..BatchLimits::default()
+    };
+    let state = FeedState::new(store, limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+    Feed {
+        url,
+        state,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+fn key(uri: &str) -> Keypair {
+    Keypair::from_uri(uri).unwrap()
+}
+
+fn samples(tag: &str, n: usize) -> Vec<Sample> {
+    (0..n)
+        .map(|i| {
+            Sample::new(
+                format!("{tag}-{i}"),
+                "chat",
+                format!("Question {tag} {i}?"),
+                format!("Answer {i}."),
+            )
+        })
+        .collect()
+}
+
+fn oracle() -> Arc<StaticStakes> {
+    Arc::new(
+        StaticStakes::default()
+            .with(NETUID, key("//Alice").public(), 5_000)
+            .with(NETUID, key("//Bob").public(), MIN_STAKE - 1)
+            .with(NETUID + 1, key("//Charlie").public(), 1_000_000),
+    )
+}
+
+fn request(now_ms: u64, not_before_ms: u64) -> DrawRequest {
+    DrawRequest {
+        seed: Seed::from_text("draw"),
+        count: 1_000,
+        now_ms,
+        not_before_ms,
+    }
+}
+
+/// Publishes through HTTP (the server verifies the signature).
+async fn publish(client: &FeedClient, batch: &Batch) {
+    client.publish(batch).await.unwrap();
+}
+
+#[tokio::test]
+async fn each_rule_drops_and_counts_and_good_batches_pass() {
+    let feed = start_feed(1 << 20).await;
+    let client = FeedClient::new(&feed.url).unwrap();
+    let now = arena_data::now_ms();
+    let alice = key("//Alice");
+
+    let good = Batch::sign(&alice, NETUID, now - HOUR, 10, samples("good", 3));
+    publish(&client, &good).await;
+    publish(
+        &client,
+        &Batch::sign(
+            &key("//Charlie"),
+            NETUID,
+            now - HOUR,
+            10,
+            samples("unreg", 2),
+        ),
+    )
+    .await;
+    publish(
+        &client,
+        &Batch::sign(&key("//Bob"), NETUID, now - HOUR, 10, samples("poor", 2)),
+    )
+    .await;
+    publish(
+        &client,
+        &Batch::sign(&alice, NETUID, now - 5 * HOUR, 10, samples("stale", 2)),
+    )
+    .await;
+    publish(
+        &client,
+        &Batch::sign(&alice, NETUID, now - 3 * HOUR, 10, samples("early", 2)),
+    )
+    .await;
+    publish(
+        &client,
+        &Batch::sign(&alice, NETUID + 1, now - HOUR, 10, samples("othernet", 2)),
+    )
+    .await;
+    let mut dirty = samples("dirty", 2);
+    dirty[1].response = "As an AI language model, I cannot answer.".into();
+    publish(&client, &Batch::sign(&alice, NETUID, now - HOUR, 10, dirty)).await;
+    let mut eot = samples("eot", 1);
+    eot[0].prompt.push_str("<|endoftext|>");
+    publish(&client, &Batch::sign(&alice, NETUID, now - HOUR, 10, eot)).await;
+
+    // A forged batch cannot enter through HTTP…
+    let mut forged = Batch::sign(&alice, NETUID, now - HOUR, 10, samples("forged", 2));
+    forged.samples[0].response = "tampered".into();
+    let err = client.publish(&forged).await.unwrap_err().to_string();
+    assert!(err.contains("401"), "{err}");
+    assert_eq!(feed.state.stats().bad_signature, 1);
+    // …so plant it in the store, as a compromised feed would serve it.
+    feed.state.store().insert(&forged, now).unwrap();
+
+    let policy = AcceptancePolicy::new(NETUID, MIN_STAKE);
+    let mut source = FeedSource::new(client.clone(), policy, oracle());
+    // Models committed 2.5 h ago plus delay: the 3-hour-old batch is too early.
+    let draw = source
+        .draw(&request(now, now - 150 * 60_000))
+        .await
+        .unwrap();
+    let stats = &draw.stats;
+    assert_eq!(stats.rejected(Rejection::BadSignature), 1, "{stats:?}");
+    assert_eq!(stats.rejected(Rejection::NotRegistered), 1, "{stats:?}");
+    assert_eq!(stats.rejected(Rejection::LowStake), 1, "{stats:?}");
+    assert_eq!(stats.rejected(Rejection::Stale), 1, "{stats:?}");
+    assert_eq!(stats.rejected(Rejection::TooEarly), 1, "{stats:?}");
+    assert_eq!(stats.rejected(Rejection::WrongNetuid), 1, "{stats:?}");
+    assert_eq!(stats.rejected(Rejection::UndesirablePhrase), 2, "{stats:?}");
+    assert_eq!(stats.total_rejected(), 8);
+    assert_eq!(stats.accepted_batches, 1);
+    let mut ids: Vec<&str> = draw.samples.iter().map(|s| s.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["good-0", "good-1", "good-2"]);
+    assert_eq!(source.totals(), stats);
+
+    // A model committed after the good batch was created: nothing is usable for it.
+    let draw = source.draw(&request(now, now - HOUR)).await.unwrap();
+    assert!(draw.samples.is_empty());
+    assert_eq!(draw.stats.rejected(Rejection::TooEarly), 2);
+    // Nothing new was pulled the second time: lasting rules are not re-counted.
+    assert_eq!(draw.stats.rejected(Rejection::LowStake), 0);
+}
+
+#[tokio::test]
+async fn oversize_batches_are_refused_while_reading() {
+    let cap = 4_096;
+    let feed = start_feed(cap).await;
+    let client = FeedClient::new(&feed.url).unwrap();
+    let alice = key("//Alice");
+    let now = arena_data::now_ms();
+    let small = Batch::sign(&alice, NETUID, now, 1, samples("small", 2));
+    assert!(small.to_json().len() < cap);
+    publish(&client, &small).await;
+    let mut big_samples = samples("big", 1);
+    big_samples[0].response = "word ".repeat(2_000);
+    let big = Batch::sign(&alice, NETUID, now, 1, big_samples);
+    let err = client.publish(&big).await.unwrap_err().to_string();
+    assert!(err.contains("413"), "{err}");
+
+    // Without a Content-Length header the cap is enforced on the stream itself.
+    let body = big.to_json().into_bytes();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(1024).map(|c| Ok(c.to_vec())).collect();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/batches", feed.url))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+
+    let stats = feed.state.stats();
+    assert_eq!(stats.oversize, 2, "{stats:?}");
+    assert_eq!(stats.stored, 1);
+    assert_eq!(feed.state.store().count().unwrap(), 1);
+
+    // The validator's own cap counts an oversize batch it pulls.
+    let mut policy = AcceptancePolicy::new(NETUID, MIN_STAKE);
+    policy.limits.max_bytes = 200;
+    let mut source = FeedSource::new(client, policy, oracle());
+    let draw = source.draw(&request(now, 0)).await.unwrap();
+    assert_eq!(draw.stats.rejected(Rejection::Oversize), 1);
+    assert!(draw.samples.is_empty());
+}
+
+#[tokio::test]
+async fn feed_serves_by_cursor_and_time_and_validators_agree() {
+    let feed = start_feed(1 << 20).await;
+    let client = FeedClient::new(&feed.url).unwrap();
+    let producer = Producer::new(key("//Alice"), NETUID, TaskKind::ALL.to_vec(), 14);
+    let now = arena_data::now_ms();
+    let mut created = Vec::new();
+    for i in 0..5u64 {
+        let batch = producer.make_batch(now - (10 - i) * 60_000, 100 + i);
+        batch.verify().unwrap();
+        created.push(batch.created_at);
+        let receipt = client.publish(&batch).await.unwrap();
+        assert_eq!(receipt.cursor, i + 1);
+        assert!(client.publish(&batch).await.unwrap().duplicate);
+    }
+    assert_eq!(feed.state.stats().duplicates, 5);
+    let page = client.since(2, 100).await.unwrap();
+    assert_eq!(
+        page.items.iter().map(|i| i.cursor).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert_eq!(page.next_cursor, 5);
+    assert!(client.since(5, 100).await.unwrap().items.is_empty());
+    let page = client.range(created[1], created[3], 100).await.unwrap();
+    assert_eq!(
+        page.items.iter().map(|i| i.cursor).collect::<Vec<_>>(),
+        [2, 3]
+    );
+
+    let policy = AcceptancePolicy::new(NETUID, MIN_STAKE);
+    let mut one = FeedSource::new(client.clone(), policy.clone(), oracle());
+    let mut two = FeedSource::new(client, policy, oracle());
+    let mut req = request(now, 0);
+    req.count = 20;
+    let a = one.draw(&req).await.unwrap();
+    let b = two.draw(&req).await.unwrap();
+    assert_eq!(a.samples.len(), 20);
+    assert_eq!(a.samples, b.samples);
+    req.seed = Seed::from_text("another window");
+    assert_ne!(one.draw(&req).await.unwrap().samples, a.samples);
+}
+
+/// Bounded fuzzing of the batch parser in the normal test run (the cargo-fuzz target in
+/// `fuzz/` runs the same property unbounded).
+#[test]
+fn parser_survives_random_and_mutated_input() {
+    let limits = BatchLimits::default();
+    let alice = key("//Alice");
+    let mut valid = Batch::sign(
+        &alice,
+        NETUID,
+        1_700_000_000_000,
+        5,
+        TaskKind::IfEval.generate_many(&Seed([3; 32]), 3),
+    );
+    valid
+        .samples
+        .extend(TaskKind::MultipleChoice.generate_many(&Seed([4; 32]), 2));
+    let valid = Batch::sign(&alice, NETUID, 1_700_000_000_000, 5, valid.samples);
+    let json = valid.to_json().into_bytes();
+    assert!(Batch::parse_verified(&json, &limits).is_ok());
+    let mut rng = DrawRng::new(&Seed([9; 32]), "fuzz", 0);
+    let mut accepted_mutants = 0;
+    for round in 0..20_000u32 {
+        let input: Vec<u8> = if round % 2 == 0 {
+            let len = rng.index(300);
+            (0..len).map(|_| rng.below(256) as u8).collect()
+        } else {
+            let mut bytes = json.clone();
+            for _ in 0..1 + rng.index(4) {
+                let at = rng.index(bytes.len());
+                match rng.below(3) {
+                    0 => bytes[at] = rng.below(256) as u8,
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, b"{}[]\":,0a\\"[rng.index(10)]),
+                }
+            }
+            bytes
+        };
+        if let Ok(batch) = Batch::parse(&input, &limits) {
+            // Whatever parses re-serializes and parses to the same batch.
+            assert_eq!(
+                Batch::parse(batch.to_json().as_bytes(), &limits).unwrap(),
+                batch
+            );
+            if batch != valid && batch.verify().is_ok() {
+                accepted_mutants += 1;
+            }
+        }
+    }
+    // A mutation may change only JSON layout, never signed content.
+    assert_eq!(accepted_mutants, 0);
+}
