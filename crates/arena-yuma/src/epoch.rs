@@ -216,7 +216,7 @@ fn mask_vector(mask: &[bool], values: &mut [I32F32], when: bool) {
         return;
     }
     for (i, v) in values.iter_mut().enumerate() {
-        if mask.get(i).map_or(true, |m| *m == when) {
+        if mask.get(i).is_none_or(|m| *m == when) {
             *v = ZERO;
         }
     }

@@ -28,6 +28,9 @@ pub enum Command {
     Config(cmd::config::ConfigCmd),
     /// Wallets in Bittensor's layout: create, list, regenerate, sign and verify.
     Wallet(cmd::wallet::WalletArgs),
+    /// Run or query the chain: local chain service, metagraph, registration, stake, commitments, Yuma Consensus.
+    #[command(subcommand)]
+    Chain(cmd::chain::ChainCmd),
 }
 
 fn main() {
@@ -42,6 +45,7 @@ fn main() {
             match cli.command {
                 Command::Config(c) => cmd::config::run(c, &cfg),
                 Command::Wallet(c) => cmd::wallet::run(c, &cfg),
+                Command::Chain(c) => cmd::chain::run(c, &cfg).await,
             }
         })
     })();
