@@ -133,13 +133,17 @@ impl Default for NormValidation {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "policy", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScoringPolicy {
-    /// Pairwise comparison of aggregate scores with the epsilon advantage (SN37/SN9).
+    /// Pairwise comparison with the epsilon advantage (SN37/SN9).
     Pairwise {
         /// Winner-takes-all or softmax.
         step_weights: StepWeightRule,
         /// Softmax temperature (SN9: 0.01); ignored for winner-takes-all.
         #[serde(default = "default_temperature")]
         temperature: f64,
+        /// One aggregate score per model (default, current SN37/SN9) or per-unit matches
+        /// (SN9 until Sep 2024).
+        #[serde(default)]
+        comparison: Comparison,
     },
     /// Per scoring unit, the leader after a block-ordered scan gets a point (SN29).
     LeaderPerUnit {
@@ -159,6 +163,17 @@ pub enum ScoringPolicy {
         #[serde(default = "default_group_samples")]
         group_samples: u32,
     },
+}
+
+/// What the pairwise policy compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    /// One aggregate score per model; `win_rate = wins / (n − 1)`.
+    #[default]
+    Aggregate,
+    /// Every pair on every scoring unit is one match; `win_rate = matches won / matches played`.
+    PerUnit,
 }
 
 /// Step weights of the pairwise policy.

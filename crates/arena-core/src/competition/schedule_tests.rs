@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::competition::{
-    DatasetSpec, Dtype, EvalMethod, GeneratorTask, MultipleChoiceMode, StepWeightRule, TextLossMode,
+    Comparison, DatasetSpec, Dtype, EvalMethod, GeneratorTask, MultipleChoiceMode, StepWeightRule,
+    TextLossMode,
 };
 use crate::epsilon::EpsilonFunc;
 
@@ -127,7 +128,8 @@ fn good_file_parses_every_field() {
         c.scoring,
         ScoringPolicy::Pairwise {
             step_weights: StepWeightRule::Softmax,
-            temperature: 0.01
+            temperature: 0.01,
+            comparison: Comparison::Aggregate,
         }
     );
     assert_eq!(
@@ -436,4 +438,20 @@ fn bad_scoring_parameters() {
         invalid_path(err),
         format!("{at}[id=5].scoring.group_samples")
     );
+}
+
+#[test]
+fn per_unit_comparison_parses() {
+    let text = GOOD.replacen(
+        "step_weights = \"softmax\"",
+        "step_weights = \"softmax\", comparison = \"per_unit\"",
+        1,
+    );
+    let s = Schedule::from_toml_str(&text).unwrap();
+    assert!(matches!(
+        s.entries[1].competitions[0].scoring,
+        ScoringPolicy::Pairwise { comparison: Comparison::PerUnit, .. }
+    ));
+    let msg = parse_replaced("step_weights = \"softmax\"", "comparison = \"per_batch\"").to_string();
+    assert!(msg.contains("per_batch"), "{msg}");
 }

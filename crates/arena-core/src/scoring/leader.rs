@@ -12,7 +12,7 @@
 //! failed awards no point and is not counted (SN29 zeroes such samples, which hands the unit to
 //! the oldest model); NaN counts as +inf.
 
-use super::{top_index, Contender, Outcome, ScoringError, StepResult};
+use super::{top_index, unit_count, Contender, Outcome, ScoringError, StepResult};
 use std::collections::BTreeMap;
 
 /// The leader's shrinking advantage (SN29 `advantage_initial`, `advantage_decay`, epoch length).
@@ -69,14 +69,7 @@ pub fn score(
     advantage: &Advantage,
     skew: f64,
 ) -> Result<StepResult, ScoringError> {
-    let units = contenders.first().map_or(0, |c| c.unit_losses.len());
-    if let Some(c) = contenders.iter().find(|c| c.unit_losses.len() != units) {
-        return Err(ScoringError::UnitCountMismatch {
-            uid: c.uid,
-            expected: units,
-            found: c.unit_losses.len(),
-        });
-    }
+    let units = unit_count(contenders)?;
     // Block order, ties by uid: the scan order and the copy-suppression order.
     let mut order: Vec<usize> = (0..contenders.len()).collect();
     order.sort_by_key(|&i| (contenders[i].block, contenders[i].uid));

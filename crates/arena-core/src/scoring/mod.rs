@@ -13,7 +13,11 @@
 //! use arena_core::epsilon::EpsilonFunc;
 //! use arena_core::scoring::{score_step, Contender, CompetitionTracker, EMA_ALPHA, MIN_COMPETITION_WEIGHT};
 //!
-//! let policy = ScoringPolicy::Pairwise { step_weights: StepWeightRule::WinnerTakesAll, temperature: 0.01 };
+//! let policy = ScoringPolicy::Pairwise {
+//!     step_weights: StepWeightRule::WinnerTakesAll,
+//!     temperature: 0.01,
+//!     comparison: Default::default(),
+//! };
 //! let eps = EpsilonFunc::Fixed { value: 0.05 };
 //! let models = [Contender::new(0, 100, 2.0), Contender::new(1, 200, 1.0)];
 //! let step = score_step(&policy, &models, 1000, &eps).unwrap();
@@ -124,7 +128,7 @@ pub enum ScoringError {
     /// Weight vectors are indexed by uid, so a uid may appear once per step.
     #[error("uid {0} appears twice in the step")]
     DuplicateUid(u16),
-    /// Leader-per-unit compares models unit by unit; all must have the same units.
+    /// Per-unit policies compare models unit by unit; all must have the same units.
     #[error("uid {uid} has {found} unit losses, expected {expected}")]
     UnitCountMismatch {
         /// The offending model.
@@ -151,13 +155,15 @@ pub fn score_step(
         ScoringPolicy::Pairwise {
             step_weights,
             temperature,
-        } => Ok(pairwise::score(
-            contenders,
-            current_block,
-            epsilon,
-            step_weights,
-            temperature,
-        )),
+            comparison,
+        } => {
+            let rule = pairwise::Rule {
+                step_weights,
+                temperature,
+                comparison,
+            };
+            pairwise::score(contenders, current_block, epsilon, &rule)
+        }
         ScoringPolicy::LeaderPerUnit {
             advantage_initial,
             advantage_decay,
@@ -172,6 +178,19 @@ pub fn score_step(
             };
             leader::score(contenders, current_block, &advantage, skew)
         }
+    }
+}
+
+/// The common number of unit losses of all contenders (0 for an empty step).
+fn unit_count(contenders: &[Contender]) -> Result<usize, ScoringError> {
+    let units = contenders.first().map_or(0, |c| c.unit_losses.len());
+    match contenders.iter().find(|c| c.unit_losses.len() != units) {
+        Some(c) => Err(ScoringError::UnitCountMismatch {
+            uid: c.uid,
+            expected: units,
+            found: c.unit_losses.len(),
+        }),
+        None => Ok(units),
     }
 }
 
@@ -200,6 +219,7 @@ mod flow_tests {
         let wta = ScoringPolicy::Pairwise {
             step_weights: StepWeightRule::WinnerTakesAll,
             temperature: 0.01,
+            comparison: Default::default(),
         };
         let leader = ScoringPolicy::LeaderPerUnit {
             advantage_initial: 0.004,
