@@ -42,6 +42,8 @@
 //! assert!(out.server_emission[2] > 499_999_000 && out.server_emission[2] <= 500_000_000);
 //! ```
 
+#![warn(missing_docs)]
+
 mod bonds;
 mod epoch;
 pub mod math;

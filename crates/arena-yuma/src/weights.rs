@@ -161,3 +161,80 @@ fn max_limited(values: &[u16], limit: u16) -> bool {
         share <= limit
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> WeightsContext {
+        WeightsContext {
+            n: 4,
+            uid: 0,
+            has_permit: true,
+            is_owner: false,
+            stake: 100,
+            stake_threshold: 10,
+            min_allowed_weights: 2,
+            max_weight_limit: u16::MAX,
+        }
+    }
+
+    #[test]
+    fn stores_max_upscaled_values_in_call_order_with_zeros() {
+        let row = check_and_upscale(&ctx(), &[3, 1], &[0, 100]).unwrap();
+        assert_eq!(row, vec![(3, 0), (1, 65535)]);
+    }
+
+    #[test]
+    fn rejects_in_subtensors_order_with_its_error_names() {
+        let no_permit = WeightsContext {
+            has_permit: false,
+            ..ctx()
+        };
+        let cases: [(WeightsContext, &[u16], &[u16], &str); 7] = [
+            (ctx(), &[1, 2], &[1], "WeightVecNotEqualSize"),
+            (
+                ctx(),
+                &[1, 2, 3, 1, 2],
+                &[1; 5],
+                "UidsLengthExceedUidsInSubNet",
+            ),
+            (
+                WeightsContext { stake: 9, ..ctx() },
+                &[1, 2],
+                &[1, 1],
+                "NotEnoughStakeToSetWeights",
+            ),
+            (no_permit, &[1, 2], &[1, 1], "NeuronNoValidatorPermit"),
+            (ctx(), &[1, 1], &[1, 1], "DuplicateUids"),
+            (ctx(), &[1, 4], &[1, 1], "UidVecContainInvalidOne"),
+            (ctx(), &[1], &[1], "WeightVecLengthIsLow"),
+        ];
+        for (c, dests, weights, name) in cases {
+            let err = check_and_upscale(&c, dests, weights)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(name), "{dests:?}: got {err}, want {name}");
+        }
+    }
+
+    #[test]
+    fn a_single_self_weight_needs_no_permit_and_no_minimum() {
+        let c = WeightsContext {
+            has_permit: false,
+            ..ctx()
+        };
+        assert_eq!(check_and_upscale(&c, &[0], &[7]).unwrap(), vec![(0, 65535)]);
+    }
+
+    #[test]
+    fn max_weight_limit_applies_to_normalised_weights() {
+        let c = WeightsContext {
+            max_weight_limit: 32768,
+            ..ctx()
+        };
+        assert!(check_and_upscale(&c, &[1, 2], &[1, 1]).is_ok());
+        let err = check_and_upscale(&c, &[1, 2], &[3, 1]).unwrap_err();
+        assert_eq!(err, WeightsError::MaxWeightExceeded { limit: 32768 });
+    }
+}

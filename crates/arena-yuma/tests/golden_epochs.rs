@@ -215,3 +215,96 @@ fn inactive_validators_lose_their_weight() {
     assert_eq!(out.consensus, vec![0, 0, 0, 65535]);
     assert_eq!(out.dividends, vec![0, 65535, 0, 0]);
 }
+
+/// Three validators (uid 0 is also the subnet owner) and two miners, one epoch.
+fn owner_subnet() -> EpochInput {
+    EpochInput {
+        n: 5,
+        current_block: 100,
+        rao_emission: 1_000_000_000,
+        stakes: vec![5, 500, 500, 0, 0],
+        validator_permit: vec![false, true, true, false, false],
+        weights: vec![
+            vec![(0, 65535)],
+            vec![(3, 65535)],
+            vec![(3, 65535)],
+            vec![],
+            vec![],
+        ],
+        bonds: vec![vec![]; 5],
+        last_update: vec![99; 5],
+        block_at_registration: vec![0, 0, 0, 0, 0],
+        owner_uid: Some(0),
+        hyperparameters: Hyperparameters {
+            stake_threshold: 100,
+            ..Hyperparameters::default()
+        },
+        ..Default::default()
+    }
+}
+
+#[test]
+fn owner_is_permitted_and_exempt_from_the_stake_threshold() {
+    let out = epoch(&owner_subnet()).unwrap();
+    assert_eq!(out.validator_permit, vec![true, true, true, false, false]);
+    assert!(
+        out.stake_weight[0] > 0,
+        "owner stake below threshold still counts"
+    );
+    // Without an owner the tiny stake is cut by the threshold and earns no permit.
+    let out = epoch(&EpochInput {
+        owner_uid: None,
+        ..owner_subnet()
+    })
+    .unwrap();
+    assert_eq!(out.stake_weight[0], 0);
+    assert_eq!(out.validator_permit, vec![false, true, true, false, false]);
+    assert_eq!(out.incentive, vec![0, 0, 0, 65535, 0]);
+}
+
+#[test]
+fn only_the_owner_keeps_its_self_weight() {
+    // The owner holds 80% of the stake and weights itself: consensus follows it.
+    let input = EpochInput {
+        stakes: vec![800, 100, 100, 0, 0],
+        validator_permit: vec![true, true, true, false, false],
+        hyperparameters: Hyperparameters::default(),
+        ..owner_subnet()
+    };
+    let out = epoch(&input).unwrap();
+    assert_eq!(out.consensus[0], 65535);
+    assert!(out.incentive[0] > 0);
+    let out = epoch(&EpochInput {
+        owner_uid: None,
+        ..input
+    })
+    .unwrap();
+    assert_eq!(out.consensus[0], 0, "a non-owner self-weight is masked");
+    // Uid 0's 80% now backs nobody, so the 20% on uid 3 is below kappa: no consensus at all.
+    assert_eq!(out.incentive, vec![0; 5]);
+}
+
+#[test]
+fn weights_older_than_a_registration_are_dropped() {
+    // Miner 3 re-registered at block 99: weights set at block 99 no longer count, with or
+    // without commit-reveal; a commit made before the registration is masked too.
+    let mut input = EpochInput {
+        owner_uid: None,
+        ..owner_subnet()
+    };
+    input.block_at_registration[3] = 99;
+    let out = epoch(&input).unwrap();
+    assert_eq!(out.incentive, vec![0; 5]);
+    let mut input = EpochInput {
+        owner_uid: None,
+        ..owner_subnet()
+    };
+    input.block_at_registration[3] = 50;
+    input.commit_blocks = Some(vec![u64::MAX, 40, 60, u64::MAX, u64::MAX]);
+    let out = epoch(&input).unwrap();
+    assert_eq!(
+        out.consensus[3], 65535,
+        "uid 2 committed after the registration"
+    );
+    assert_eq!(out.validator_trust[1..3], [0, 65535]);
+}
