@@ -450,8 +450,12 @@ fn per_unit_comparison_parses() {
     let s = Schedule::from_toml_str(&text).unwrap();
     assert!(matches!(
         s.entries[1].competitions[0].scoring,
-        ScoringPolicy::Pairwise { comparison: Comparison::PerUnit, .. }
+        ScoringPolicy::Pairwise {
+            comparison: Comparison::PerUnit,
+            ..
+        }
     ));
-    let msg = parse_replaced("step_weights = \"softmax\"", "comparison = \"per_batch\"").to_string();
+    let msg =
+        parse_replaced("step_weights = \"softmax\"", "comparison = \"per_batch\"").to_string();
     assert!(msg.contains("per_batch"), "{msg}");
 }
