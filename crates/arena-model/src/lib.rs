@@ -17,6 +17,14 @@
 
 pub mod config;
 pub mod error;
+pub mod kernels;
+pub mod model;
+pub mod scoring;
+pub mod tokenizer;
 pub mod weights;
 
 pub use error::{ModelError, Result};
+pub use model::{load_model, CausalLm};
+pub use scoring::Evaluator;
+/// Where tensors live; re-exported so callers need not depend on candle.
+pub use candle_core::Device;

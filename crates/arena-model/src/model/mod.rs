@@ -1,0 +1,85 @@
+//! Causal language models: one file per architecture family behind one trait.
+//!
+//! The trait splits a forward pass in two so scoring pays for the vocabulary projection only
+//! where it needs it: `hidden` runs the decoder body over a right-padded batch, `logits_at`
+//! applies the final norm and `lm_head` to the gathered rows that are scored.
+//!
+//! Right padding needs no padding mask: with a causal mask a real token only attends to
+//! earlier positions, which are never padding, so a batch gives the numbers of batch size 1.
+
+pub mod llama;
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::weights::Weights;
+
+/// Keys and values of earlier positions, one entry per layer, for incremental decoding.
+#[derive(Default)]
+pub struct KvCache {
+    /// `(keys, values)` of each layer, `[batch, kv_heads, positions, head_dim]`.
+    pub layers: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl KvCache {
+    /// Number of positions already cached.
+    pub fn len(&self) -> usize {
+        self.layers
+            .first()
+            .and_then(|l| l.as_ref())
+            .and_then(|(k, _)| k.dims().get(2).copied())
+            .unwrap_or(0)
+    }
+
+    /// Whether nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A decoder-only language model ready for evaluation.
+pub trait CausalLm: Send + Sync {
+    /// The configuration the model was built from.
+    fn config(&self) -> &ModelConfig;
+
+    /// Runs the decoder body on `ids` `[batch, seq]` placed after the positions held in
+    /// `cache` (if any; the cache is extended). Returns hidden states `[batch·seq, hidden]`
+    /// before the final norm.
+    fn hidden(&self, ids: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor>;
+
+    /// Final norm and vocabulary projection of `rows` `[n, hidden]` taken from `hidden`.
+    fn logits(&self, rows: &Tensor) -> Result<Tensor>;
+
+    /// The device the weights live on.
+    fn device(&self) -> &Device;
+
+    /// Convenience: logits `[n, vocab]` of the flattened positions `rows` of a `hidden` output.
+    fn logits_at(&self, hidden: &Tensor, rows: &[u32]) -> Result<Tensor> {
+        let index = Tensor::new(rows, hidden.device())?;
+        self.logits(&hidden.index_select(&index, 0)?)
+    }
+}
+
+/// Architectures this engine can evaluate, as written in config.json.
+pub const SUPPORTED_ARCHITECTURES: &[&str] =
+    &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+
+/// Builds the model of the folder `dir` from its config.json and safetensors.
+pub fn load_model(dir: &Path, device: &Device) -> Result<Box<dyn CausalLm>> {
+    let config = ModelConfig::from_file(&dir.join("config.json"))?;
+    let weights = Weights::open(dir, device)?;
+    build_model(config, &weights)
+}
+
+/// Builds a model from an already parsed config and opened weights.
+pub fn build_model(config: ModelConfig, weights: &Weights) -> Result<Box<dyn CausalLm>> {
+    match config.architecture.as_str() {
+        "LlamaForCausalLM" | "MistralForCausalLM" | "Qwen2ForCausalLM" => {
+            Ok(Box::new(llama::LlamaFamily::load(config, weights)?))
+        }
+        other => Err(ModelError::UnsupportedArchitecture(other.to_string())),
+    }
+}

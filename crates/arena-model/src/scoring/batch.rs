@@ -1,0 +1,181 @@
+//! The batched loss engine every loss-based method runs on.
+//!
+//! Sequences are sorted by length and grouped so padding stays small, right-padded (which
+//! needs no padding mask under a causal mask), and run through the body once. Only rows that
+//! predict a scored token go through the final norm and `lm_head`, in chunks, and straight
+//! into the fused cross-entropy kernel: no `[tokens, vocab]` log_softmax is ever built.
+
+use candle_core::Tensor;
+
+use crate::error::{ModelError, Result};
+use crate::kernels::cross_entropy_rows;
+use crate::model::CausalLm;
+
+/// A token sequence of which the tokens from `first_target` on are scored, each predicted
+/// from the position before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoredSeq {
+    /// Id used in error messages.
+    pub id: String,
+    /// All token ids, context first.
+    pub ids: Vec<u32>,
+    /// Index of the first scored token; at least 1.
+    pub first_target: usize,
+}
+
+/// Limits of one forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Most padded tokens (batch × longest) per forward pass.
+    pub max_batch_tokens: usize,
+    /// Most logit rows materialised at once (rows × vocab floats).
+    pub max_logit_rows: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            max_batch_tokens: 4096,
+            max_logit_rows: 512,
+        }
+    }
+}
+
+/// Per-token losses (natural log) of the scored tokens of each sequence, in input order.
+/// A sequence that cannot be scored gets its own error; the others are unaffected.
+pub fn token_losses(
+    model: &dyn CausalLm,
+    seqs: &[ScoredSeq],
+    limits: BatchLimits,
+) -> Vec<Result<Vec<f32>>> {
+    let max_len = model.config().max_position_embeddings;
+    let vocab = model.config().vocab_size;
+    let mut out: Vec<Option<Result<Vec<f32>>>> = (0..seqs.len()).map(|_| None).collect();
+    let mut order = Vec::with_capacity(seqs.len());
+    for (i, s) in seqs.iter().enumerate() {
+        let problem = if s.first_target == 0 || s.first_target >= s.ids.len() {
+            Some("no token to score".to_string())
+        } else if s.ids.len() > max_len {
+            Some(format!(
+                "{} tokens exceed max_position_embeddings {max_len}",
+                s.ids.len()
+            ))
+        } else if let Some(bad) = s.ids.iter().find(|&&t| t as usize >= vocab) {
+            Some(format!(
+                "token id {bad} is outside the vocabulary of {vocab}"
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => {
+                out[i] = Some(Err(ModelError::Sample {
+                    id: s.id.clone(),
+                    message,
+                }))
+            }
+            None => order.push(i),
+        }
+    }
+    let lengths: Vec<usize> = order.iter().map(|&i| seqs[i].ids.len()).collect();
+    for plan in plan_batches(&lengths, limits.max_batch_tokens) {
+        let group: Vec<usize> = plan.iter().map(|&k| order[k]).collect();
+        let longest = group.iter().map(|&i| seqs[i].ids.len()).max().unwrap_or(1);
+        let members: Vec<&ScoredSeq> = group.iter().map(|&i| &seqs[i]).collect();
+        match run_batch(model, &members, longest, limits.max_logit_rows) {
+            Ok(losses) => {
+                for (&i, l) in group.iter().zip(losses) {
+                    out[i] = Some(Ok(l));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "batch failed; scoring its sequences one by one");
+                for &i in &group {
+                    let single = if group.len() > 1 {
+                        run_batch(model, &[&seqs[i]], seqs[i].ids.len(), limits.max_logit_rows)
+                            .map(|mut v| v.remove(0))
+                    } else {
+                        Err(ModelError::Sample {
+                            id: seqs[i].id.clone(),
+                            message: e.to_string(),
+                        })
+                    };
+                    out[i] = Some(single);
+                }
+            }
+        }
+    }
+    out.into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                Err(ModelError::Sample {
+                    id: String::new(),
+                    message: "not scored".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// Groups sequences of the given lengths into batches of at most `max_batch_tokens` padded
+/// tokens: longest first (the first batch shows the peak memory at once), neighbours in length
+/// together so padding stays small. Returns indices into `lengths`.
+pub fn plan_batches(lengths: &[usize], max_batch_tokens: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(lengths[i]), i));
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let per_batch = (max_batch_tokens / lengths[order[start]].max(1)).max(1);
+        let end = (start + per_batch).min(order.len());
+        batches.push(order[start..end].to_vec());
+        start = end;
+    }
+    batches
+}
+
+/// One right-padded forward pass; returns the losses of each member.
+fn run_batch(
+    model: &dyn CausalLm,
+    members: &[&ScoredSeq],
+    width: usize,
+    max_rows: usize,
+) -> Result<Vec<Vec<f32>>> {
+    let mut padded = Vec::with_capacity(members.len() * width);
+    let mut rows = Vec::new();
+    let mut targets = Vec::new();
+    for (b, s) in members.iter().enumerate() {
+        padded.extend_from_slice(&s.ids);
+        padded.resize((b + 1) * width, 0);
+        for t in s.first_target..s.ids.len() {
+            rows.push((b * width + t - 1) as u32);
+            targets.push(s.ids[t]);
+        }
+    }
+    let ids = Tensor::from_vec(padded, (members.len(), width), model.device())?;
+    let hidden = model.hidden(&ids, None)?;
+    let mut losses = Vec::with_capacity(rows.len());
+    for (row_chunk, target_chunk) in rows
+        .chunks(max_rows.max(1))
+        .zip(targets.chunks(max_rows.max(1)))
+    {
+        let logits = model.logits_at(&hidden, row_chunk)?;
+        losses.extend(cross_entropy_rows(&logits, target_chunk)?);
+    }
+    let mut per_seq = Vec::with_capacity(members.len());
+    let mut offset = 0;
+    for s in members {
+        let n = s.ids.len() - s.first_target;
+        per_seq.push(losses[offset..offset + n].to_vec());
+        offset += n;
+    }
+    Ok(per_seq)
+}
+
+/// Mean of `values` accumulated in f64 (the fixtures' convention).
+pub fn mean(values: &[f32]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64
+}

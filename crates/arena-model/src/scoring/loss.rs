@@ -1,0 +1,149 @@
+//! `reference_loss` and `text_loss`, with the tokenization conventions of fixtures/README.md.
+
+use crate::error::{ModelError, Result};
+use crate::scoring::batch::{mean, token_losses, ScoredSeq};
+use crate::scoring::{Document, Evaluator, PromptReference, TaskResult};
+use crate::tokenizer::ChatMessage;
+
+/// How `text_loss` turns documents into sequences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextLossMode {
+    /// Documents joined with the eos token and cut into windows of this many tokens; the
+    /// score is the mean loss over all predicted tokens (SN9).
+    Packed {
+        /// Window length in tokens.
+        sequence_length: usize,
+    },
+    /// One sequence per document, score = mean over documents of the summed loss in nats,
+    /// which makes models with different tokenizers comparable (SN29).
+    PerDocumentSum,
+}
+
+impl Evaluator {
+    /// Token ids of the chat context of `prompt` and of `reference`, encoded separately.
+    pub fn reference_ids(&self, prompt: &str) -> Result<Vec<u32>> {
+        let context = self
+            .tokenizer
+            .apply_chat_template(&[ChatMessage::new("user", prompt)], true)?;
+        self.tokenizer.encode(&context)
+    }
+
+    /// Mean cross-entropy over the reference tokens of each sample, then mean over samples.
+    pub fn reference_loss(&self, samples: &[PromptReference]) -> TaskResult {
+        let seqs: Vec<Result<ScoredSeq>> = samples
+            .iter()
+            .map(|s| {
+                let mut ids = self.reference_ids(&s.prompt)?;
+                let first_target = ids.len();
+                ids.extend(self.tokenizer.encode(&s.reference)?);
+                Ok(ScoredSeq {
+                    id: s.id.clone(),
+                    ids,
+                    first_target,
+                })
+            })
+            .collect();
+        TaskResult::from_samples(self.score_means(seqs))
+    }
+
+    /// Next-token loss of a corpus, packed or per document.
+    pub fn text_loss(&self, docs: &[Document], mode: TextLossMode) -> TaskResult {
+        match mode {
+            TextLossMode::PerDocumentSum => {
+                let seqs: Vec<Result<ScoredSeq>> = docs
+                    .iter()
+                    .map(|d| {
+                        Ok(ScoredSeq {
+                            id: d.id.clone(),
+                            ids: self.tokenizer.encode(&d.text)?,
+                            first_target: 1,
+                        })
+                    })
+                    .collect();
+                let sums = self.score(seqs, |l| l.iter().map(|&v| v as f64).sum());
+                TaskResult::from_samples(sums)
+            }
+            TextLossMode::Packed { sequence_length } => {
+                self.packed_text_loss(docs, sequence_length)
+            }
+        }
+    }
+
+    fn packed_text_loss(&self, docs: &[Document], window: usize) -> TaskResult {
+        let eos = self.model.config().eos_token_ids.first().copied();
+        let mut stream = Vec::new();
+        for d in docs {
+            match self.tokenizer.encode(&d.text) {
+                Ok(ids) => stream.extend(ids),
+                Err(e) => return TaskResult::from_samples(vec![Err(e)]),
+            }
+            stream.extend(eos);
+        }
+        if window < 2 {
+            let err = ModelError::Sample {
+                id: "packed".into(),
+                message: format!("sequence_length {window} < 2"),
+            };
+            return TaskResult::from_samples(vec![Err(err)]);
+        }
+        let seqs: Vec<Result<ScoredSeq>> = stream
+            .chunks(window)
+            .filter(|w| w.len() >= 2)
+            .enumerate()
+            .map(|(i, w)| {
+                Ok(ScoredSeq {
+                    id: format!("window {i}"),
+                    ids: w.to_vec(),
+                    first_target: 1,
+                })
+            })
+            .collect();
+        // Every predicted token weighs the same, so a short last window counts for less.
+        let per_window = self.score(seqs, |l| l.iter().map(|&v| v as f64).sum::<f64>());
+        let counts: Vec<usize> = stream
+            .chunks(window)
+            .filter(|w| w.len() >= 2)
+            .map(|w| w.len() - 1)
+            .collect();
+        let mut result = TaskResult::from_samples(per_window);
+        let total: usize = counts.iter().sum();
+        if result.failures.is_empty() && total > 0 {
+            result.raw = result.per_sample.iter().sum::<f64>() / total as f64;
+        }
+        result
+    }
+
+    /// Per-sample mean loss of already tokenized sequences.
+    pub fn score_means(&self, seqs: Vec<Result<ScoredSeq>>) -> Vec<Result<f64>> {
+        self.score(seqs, mean)
+    }
+
+    /// Runs the loss engine and reduces each sequence's token losses with `reduce`.
+    pub fn score(
+        &self,
+        seqs: Vec<Result<ScoredSeq>>,
+        reduce: impl Fn(&[f32]) -> f64,
+    ) -> Vec<Result<f64>> {
+        self.token_losses(seqs)
+            .into_iter()
+            .map(|r| r.map(|l| reduce(&l)))
+            .collect()
+    }
+
+    /// Per-token losses of sequences that may already have failed to tokenize.
+    pub fn token_losses(&self, seqs: Vec<Result<ScoredSeq>>) -> Vec<Result<Vec<f32>>> {
+        let ok: Vec<ScoredSeq> = seqs
+            .iter()
+            .filter_map(|s| s.as_ref().ok().cloned())
+            .collect();
+        let mut losses = token_losses(self.model.as_ref(), &ok, self.limits).into_iter();
+        seqs.into_iter()
+            .map(|s| match s {
+                Ok(_) => losses
+                    .next()
+                    .unwrap_or_else(|| Err(ModelError::Config("loss engine lost a sample".into()))),
+                Err(e) => Err(e),
+            })
+            .collect()
+    }
+}

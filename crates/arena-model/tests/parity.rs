@@ -1,0 +1,228 @@
+//! Numerical parity with transformers on the fixture models (fixtures/README.md): token ids,
+//! chat renders, per-token and mean losses, reference losses and raw logits. Batched runs must
+//! give the numbers of batch size 1.
+
+use std::path::PathBuf;
+
+use arena_model::scoring::batch::{mean, token_losses, BatchLimits, ScoredSeq};
+use arena_model::scoring::{Evaluator, PromptReference};
+use arena_model::tokenizer::ChatMessage;
+use candle_core::{Device, Tensor};
+use serde_json::Value;
+
+const TOKEN_TOL: f64 = 1e-4;
+const MEAN_TOL: f64 = 1e-5;
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("ARENA_TEST_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
+}
+
+fn max_diff(ours: &[f32], expected: &[f64]) -> f64 {
+    assert_eq!(ours.len(), expected.len(), "length differs");
+    ours.iter()
+        .zip(expected)
+        .map(|(&a, &b)| (a as f64 - b).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Checks one fixture model; returns the largest per-token difference seen.
+fn check_model(name: &str) -> f64 {
+    let dir = fixtures().join(name);
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"),
+    )
+    .unwrap();
+    let eval = Evaluator::load(&dir, &Device::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut worst: f64 = 0.0;
+
+    // Texts: tokenization, chat rendering, then losses batched and one by one.
+    let texts = expected["texts"].as_array().unwrap();
+    let mut seqs = Vec::new();
+    for t in texts {
+        let text = t["text"].as_str().unwrap();
+        if let Some(msgs) = t["chat_messages"].as_array() {
+            let msgs: Vec<ChatMessage> = msgs
+                .iter()
+                .map(|m| {
+                    ChatMessage::new(m["role"].as_str().unwrap(), m["content"].as_str().unwrap())
+                })
+                .collect();
+            assert_eq!(
+                eval.tokenizer.apply_chat_template(&msgs, false).unwrap(),
+                text,
+                "{name}: chat render"
+            );
+        }
+        let encoded = eval.tokenizer.encode(text).unwrap();
+        assert_eq!(
+            encoded,
+            ids(&t["ids"]),
+            "{name}: ids of text {}",
+            t["index"]
+        );
+        seqs.push(ScoredSeq {
+            id: format!("text{}", t["index"]),
+            ids: encoded,
+            first_target: 1,
+        });
+    }
+    let model = eval.model.as_ref();
+    let batched = token_losses(
+        model,
+        &seqs,
+        BatchLimits {
+            max_batch_tokens: 1 << 16,
+            max_logit_rows: 97,
+        },
+    );
+    let single = token_losses(
+        model,
+        &seqs,
+        BatchLimits {
+            max_batch_tokens: 1,
+            max_logit_rows: 1 << 20,
+        },
+    );
+    for ((t, b), s) in texts.iter().zip(&batched).zip(&single) {
+        let (b, s) = (b.as_ref().unwrap(), s.as_ref().unwrap());
+        let diff = max_diff(b, &floats(&t["losses"]));
+        assert!(
+            diff <= TOKEN_TOL,
+            "{name}: text {} per-token diff {diff}",
+            t["index"]
+        );
+        worst = worst.max(diff);
+        let mean_diff = (mean(b) - t["mean_loss"].as_f64().unwrap()).abs();
+        assert!(
+            mean_diff <= MEAN_TOL,
+            "{name}: text {} mean diff {mean_diff}",
+            t["index"]
+        );
+        let pad_diff = b
+            .iter()
+            .zip(s)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            pad_diff <= 1e-5,
+            "{name}: padded batch differs from batch size 1 by {pad_diff}"
+        );
+    }
+
+    // Reference cases through the public method: contexts, ids, losses and the task mean.
+    let cases = expected["reference_cases"].as_array().unwrap();
+    for c in cases {
+        let context = eval.tokenizer.apply_chat_template(
+            &[ChatMessage::new("user", c["prompt"].as_str().unwrap())],
+            true,
+        );
+        assert_eq!(
+            context.unwrap(),
+            c["context"].as_str().unwrap(),
+            "{name}: context render"
+        );
+        assert_eq!(
+            eval.reference_ids(c["prompt"].as_str().unwrap()).unwrap(),
+            ids(&c["context_ids"])
+        );
+    }
+    let samples: Vec<PromptReference> = cases
+        .iter()
+        .map(|c| PromptReference {
+            id: c["index"].to_string(),
+            prompt: c["prompt"].as_str().unwrap().into(),
+            reference: c["reference"].as_str().unwrap().into(),
+        })
+        .collect();
+    let result = eval.reference_loss(&samples);
+    assert!(result.failures.is_empty(), "{name}: {:?}", result.failures);
+    for (c, got) in cases.iter().zip(&result.per_sample) {
+        assert!(
+            (got - c["mean_loss"].as_f64().unwrap()).abs() <= MEAN_TOL,
+            "{name}: case {} mean {got}",
+            c["index"]
+        );
+    }
+    let over_cases = expected["reference_loss_mean_over_cases"].as_f64().unwrap();
+    assert!(
+        (result.raw - over_cases).abs() <= MEAN_TOL,
+        "{name}: mean over cases {}",
+        result.raw
+    );
+    let ref_seqs: Vec<ScoredSeq> = cases
+        .iter()
+        .map(|c| ScoredSeq {
+            id: c["index"].to_string(),
+            ids: ids(&c["ids"]),
+            first_target: c["n_context_tokens"].as_u64().unwrap() as usize,
+        })
+        .collect();
+    for (c, l) in cases
+        .iter()
+        .zip(token_losses(model, &ref_seqs, BatchLimits::default()))
+    {
+        let diff = max_diff(&l.unwrap(), &floats(&c["reference_losses"]));
+        assert!(
+            diff <= TOKEN_TOL,
+            "{name}: case {} per-token diff {diff}",
+            c["index"]
+        );
+        worst = worst.max(diff);
+    }
+
+    // Raw logits of text 0 at positions 0 and 1, vocab 0..16.
+    let dbg = &expected["debug_logits"];
+    let text_ids = &seqs[dbg["text_index"].as_u64().unwrap() as usize].ids;
+    let input = Tensor::from_vec(text_ids.clone(), (1, text_ids.len()), &Device::Cpu).unwrap();
+    let hidden = model.hidden(&input, None).unwrap();
+    let positions: Vec<u32> = ids(&dbg["positions"]);
+    let logits = model
+        .logits_at(&hidden, &positions)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    for (row, want) in logits.iter().zip(dbg["logits"].as_array().unwrap()) {
+        let diff = max_diff(&row[..16], &floats(want));
+        assert!(diff <= TOKEN_TOL, "{name}: debug logits diff {diff}");
+    }
+    eprintln!("{name}: max per-token |diff| = {worst:.2e}");
+    worst
+}
+
+#[test]
+fn tiny_llama_matches_transformers() {
+    check_model("tiny-llama");
+}
+
+#[test]
+fn tiny_mistral_matches_transformers() {
+    check_model("tiny-mistral");
+}
+
+#[test]
+fn tiny_qwen2_matches_transformers() {
+    check_model("tiny-qwen2");
+}
+
+#[test]
+fn tiny_llama_bf16_upcast_matches_transformers() {
+    check_model("tiny-llama-bf16");
+}
