@@ -4,7 +4,8 @@
 //!   conversion, string operations, Dyck completion, multiple choice, IFEval-style rules);
 //! * [`batch`]: signed batches of samples and their canonical signed encoding;
 //! * [`feed`]: the HTTP feed (SQLite-backed server and client) producers publish to;
-//! * [`accept`]: the validator's acceptance rules and rejection counters;
+//! * [`accept`]: the validator's acceptance rules and rejection counters, with stake read
+//!   through any [`arena_chain::Chain`] ([`chain_stake`]);
 //! * [`source`]: the [`DataSource`](source::DataSource) trait validators draw through, with
 //!   the feed-backed [`FeedSource`](source::FeedSource); [`local`] and [`corpus`] add
 //!   owner-supplied JSONL datasets and paged real prose.
@@ -24,6 +25,7 @@
 
 pub mod accept;
 pub mod batch;
+pub mod chain_stake;
 pub mod corpus;
 pub mod error;
 pub mod feed;

@@ -314,3 +314,61 @@ fn parser_survives_random_and_mutated_input() {
     // A mutation may change only JSON layout, never signed content.
     assert_eq!(accepted_mutants, 0);
 }
+
+/// Stake read from the real local chain: registered with enough stake passes, too little
+/// stake and no registration are dropped and counted.
+#[tokio::test]
+async fn stake_is_read_through_the_local_chain() {
+    use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
+    use arena_data::chain_stake::chain_oracle;
+
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Arc::new(LocalChain::open(dir.path(), LocalChainOptions::default()).unwrap());
+    let owner = key("//Owner");
+    let netuid = chain
+        .create_subnet(&owner, Hyperparameters::default())
+        .await
+        .unwrap()
+        .assigned
+        .unwrap();
+    chain.produce_block().unwrap();
+    let cold = key("//Cold");
+    for hot in ["//Alice", "//Bob"] {
+        chain
+            .register(&cold, netuid, &key(hot).public())
+            .await
+            .unwrap();
+    }
+    chain.produce_block().unwrap();
+    chain
+        .add_stake(&cold, &key("//Alice").public(), netuid, 2 * MIN_STAKE)
+        .await
+        .unwrap();
+    chain
+        .add_stake(&cold, &key("//Bob").public(), netuid, MIN_STAKE / 2)
+        .await
+        .unwrap();
+    chain.produce_block().unwrap();
+
+    let feed = start_feed(1 << 20).await;
+    let client = FeedClient::new(&feed.url).unwrap();
+    let now = arena_data::now_ms();
+    for (uri, tag) in [
+        ("//Alice", "staked"),
+        ("//Bob", "poor"),
+        ("//Charlie", "unregistered"),
+    ] {
+        publish(
+            &client,
+            &Batch::sign(&key(uri), netuid, now - HOUR, 3, samples(tag, 2)),
+        )
+        .await;
+    }
+    let policy = AcceptancePolicy::new(netuid, MIN_STAKE);
+    let mut source = FeedSource::new(client, policy, chain_oracle(chain.clone()));
+    let draw = source.draw(&request(now, 0)).await.unwrap();
+    assert_eq!(draw.stats.accepted_batches, 1, "{:?}", draw.stats);
+    assert_eq!(draw.stats.rejected(Rejection::LowStake), 1);
+    assert_eq!(draw.stats.rejected(Rejection::NotRegistered), 1);
+    assert!(draw.samples.iter().all(|s| s.id.starts_with("staked-")));
+}

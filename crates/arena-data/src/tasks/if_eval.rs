@@ -53,18 +53,31 @@ pub enum IfRule {
 /// The rule kinds, without parameters: what compatibility is defined on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleKind {
+    /// [`IfRule::WordCountAtMost`].
     WordAtMost,
+    /// [`IfRule::WordCountAtLeast`].
     WordAtLeast,
+    /// [`IfRule::SentenceCountAtMost`].
     SentenceAtMost,
+    /// [`IfRule::SentenceCountAtLeast`].
     SentenceAtLeast,
+    /// [`IfRule::AllUpperCase`].
     Upper,
+    /// [`IfRule::AllLowerCase`].
     Lower,
+    /// [`IfRule::NoCommas`].
     NoCommas,
+    /// [`IfRule::KeywordInclusion`].
     KeywordInclusion,
+    /// [`IfRule::KeywordFrequency`].
     KeywordFrequency,
+    /// [`IfRule::KeywordForbidden`].
     KeywordForbidden,
+    /// [`IfRule::BulletCount`].
     Bullets,
+    /// [`IfRule::EndsWith`].
     EndsWith,
+    /// [`IfRule::Quotation`].
     Quotation,
 }
 
@@ -272,7 +285,7 @@ fn draw_topic(rng: &mut DrawRng) -> Topic {
             "Many students learn facts like this one at school.".to_string(),
             "Geography is a useful subject for understanding the world.".to_string(),
         ];
-        sentences[1..].sort_unstable();
+        rng.shuffle(&mut sentences[1..]);
         Topic {
             question,
             sentences,
@@ -309,7 +322,7 @@ fn draw_topic(rng: &mut DrawRng) -> Topic {
             "You can find this in any table of the chemical elements.".to_string(),
             "The periodic table orders the elements by their atomic number.".to_string(),
         ];
-        sentences[1..].sort_unstable();
+        rng.shuffle(&mut sentences[1..]);
         Topic {
             question,
             sentences,
