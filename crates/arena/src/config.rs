@@ -36,6 +36,7 @@ pub struct Config {
     /// Directory for all state.
     pub home: PathBuf,
     pub wallet: WalletConfig,
+    pub chain: ChainConfig,
 }
 
 /// `[wallet]`: where keys live and which ones to use by default.
@@ -55,6 +56,32 @@ impl Default for Config {
         Config {
             home: PathBuf::from(".arena"),
             wallet: WalletConfig::default(),
+            chain: ChainConfig::default(),
+        }
+    }
+}
+
+/// `[chain]`: which chain to talk to and how the local chain service runs.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainConfig {
+    /// `http://HOST:PORT` of `arena chain serve`, or `local` to open <home>/chain in-process.
+    pub endpoint: String,
+    /// Default subnet for chain commands.
+    pub netuid: u16,
+    /// Listen address of `arena chain serve`.
+    pub addr: String,
+    /// Milliseconds between blocks of `arena chain serve` (subtensor: 12000).
+    pub block_time_ms: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            endpoint: "http://127.0.0.1:9944".into(),
+            netuid: 1,
+            addr: "127.0.0.1:9944".into(),
+            block_time_ms: 12_000,
         }
     }
 }

@@ -5,13 +5,35 @@ use crate::config::Config;
 /// Yuma Consensus.
 #[derive(clap::Subcommand, Debug)]
 pub enum ChainCmd {
+    /// Run the local chain service (JSON-RPC over HTTP) with state in <home>/chain.
+    Serve(super::chain_node::ServeArgs),
+    /// Show the head block, the genesis hash and the subnets.
+    Status(super::chain_node::StatusArgs),
+    /// Show every uid of a subnet: keys, stake, permits, incentive, dividends, emission.
+    Metagraph(super::chain_node::SubnetQueryArgs),
+    /// Show the commitments of a subnet.
+    Commitments(super::chain_node::SubnetQueryArgs),
+    /// Create a subnet owned by the coldkey.
+    CreateSubnet(super::chain_node::CreateSubnetArgs),
+    /// Register a hotkey on a subnet, signed by its coldkey.
+    Register(super::chain_node::RegisterArgs),
+    /// Add stake (rao) to a hotkey on a subnet, signed by a coldkey.
+    Stake(super::chain_node::StakeArgs),
     /// Replay a Yuma Consensus scenario file and print each epoch's outputs as JSON lines.
     Yuma(super::chain_yuma::YumaArgs),
 }
 
 /// Dispatch an `arena chain` subcommand.
-pub async fn run(cmd: ChainCmd, _cfg: &Config) -> anyhow::Result<()> {
+pub async fn run(cmd: ChainCmd, cfg: &Config) -> anyhow::Result<()> {
+    use super::chain_node as node;
     match cmd {
+        ChainCmd::Serve(args) => node::serve(args, cfg).await,
+        ChainCmd::Status(args) => node::status(args, cfg).await,
+        ChainCmd::Metagraph(args) => node::metagraph(args, cfg).await,
+        ChainCmd::Commitments(args) => node::commitments(args, cfg).await,
+        ChainCmd::CreateSubnet(args) => node::create_subnet(args, cfg).await,
+        ChainCmd::Register(args) => node::register(args, cfg).await,
+        ChainCmd::Stake(args) => node::stake(args, cfg).await,
         ChainCmd::Yuma(args) => super::chain_yuma::run(args),
     }
 }
