@@ -7,7 +7,8 @@
 //! public fields (`coldkeypub.txt`, `hotkeys/<name>pub.txt`) give a [`PublicKey`]. Every field
 //! that is present must agree with the key, so a garbled file is an error, not another key.
 //!
-//! Encryption (see [`crate::nacl`]) is recognised by the file's first bytes. Files are written
+//! Encryption is recognised by the file's first bytes: `$NACL` (see [`crate::nacl`]) is read
+//! and written, Ansible Vault from older bittensor is read, Fernet is only named. Files are written
 //! atomically (temporary file, then rename) with mode 0600, as Python does.
 
 use std::io::Write;
@@ -63,10 +64,11 @@ pub enum KeyfileError {
     /// The encrypted file is shorter than its header, nonce and tag.
     #[error("{}: encrypted keyfile is truncated ({len} bytes)", path.display())]
     Truncated { path: PathBuf, len: usize },
-    /// An older bittensor encryption that arena recognises but does not decrypt.
+    /// bittensor's oldest encryption (Fernet), recognised but not decrypted: bittensor-wallet
+    /// 4.x cannot decrypt it either.
     #[error(
-        "{}: encrypted with {method}, which arena does not read; convert it to NaCl with \
-         bittensor-wallet (Keyfile.check_and_update_encryption) first",
+        "{}: encrypted with {method}, which arena cannot read; decrypt it with the old \
+         bittensor version that wrote it and re-encrypt it with bittensor-wallet",
         path.display()
     )]
     UnsupportedEncryption { path: PathBuf, method: &'static str },
@@ -230,27 +232,37 @@ fn secret_hex<const N: usize>(value: &str) -> Result<[u8; N], KeyError> {
 /// Reads and decrypts (when a password is given and needed) a keyfile.
 pub fn read(path: &Path, password: Option<&str>) -> Result<KeyfileContent, KeyfileError> {
     let bytes = read_bytes(path)?;
-    let plain = match nacl::detect(&bytes) {
+    let method = nacl::detect(&bytes);
+    let plain = match method {
         Encryption::None => bytes,
-        Encryption::Nacl => {
+        Encryption::Nacl | Encryption::AnsibleVault => {
             let password = password.ok_or_else(|| KeyfileError::NeedsPassword {
                 path: path.to_path_buf(),
             })?;
-            nacl::decrypt(&bytes, password, path)?
+            if method == Encryption::Nacl {
+                nacl::decrypt(&bytes, password, path)?
+            } else {
+                crate::ansible::decrypt(&bytes, password, path)?
+            }
         }
-        other => {
+        Encryption::LegacyFernet => {
             return Err(KeyfileError::UnsupportedEncryption {
                 path: path.to_path_buf(),
-                method: other.name(),
+                method: method.name(),
             })
         }
     };
     parse(&plain, path)
 }
 
+/// How the keyfile at `path` is encrypted, so a caller knows whether to ask for a password.
+pub fn encryption(path: &Path) -> Result<Encryption, KeyfileError> {
+    Ok(nacl::detect(&read_bytes(path)?))
+}
+
 /// Whether the keyfile at `path` is encrypted (any method bittensor has used).
 pub fn is_encrypted(path: &Path) -> Result<bool, KeyfileError> {
-    Ok(nacl::detect(&read_bytes(path)?) != Encryption::None)
+    Ok(encryption(path)? != Encryption::None)
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, KeyfileError> {
@@ -459,7 +471,7 @@ mod tests {
             let err = read(&file, Some("pw")).unwrap_err().to_string();
             assert!(err.contains(expect) && err.contains("coldkey"), "{err}");
             let without_password = read(&file, None).unwrap_err();
-            if nacl::detect(bytes) == Encryption::Nacl {
+            if nacl::detect(bytes) != Encryption::LegacyFernet {
                 assert!(matches!(
                     without_password,
                     KeyfileError::NeedsPassword { .. }

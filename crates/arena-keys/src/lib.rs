@@ -25,6 +25,7 @@
 //! # Ok::<(), arena_keys::wallet::WalletError>(())
 //! ```
 
+mod ansible;
 pub mod keyfile;
 pub mod nacl;
 pub mod ss58;
@@ -320,28 +321,10 @@ fn mini_secret_from_entropy(entropy: &[u8], password: &str) -> [u8; 32] {
     let mut salt = b"mnemonic".to_vec();
     salt.extend_from_slice(password.as_bytes());
     let mut out = [0u8; 64];
-    pbkdf2_sha512(entropy, &salt, 2048, &mut out);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha512>(entropy, &salt, 2048, &mut out);
     let mut mini = [0u8; 32];
     mini.copy_from_slice(&out[..32]);
     mini
-}
-
-fn pbkdf2_sha512(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8; 64]) {
-    use hmac::{Hmac, Mac};
-    type H = Hmac<sha2::Sha512>;
-    let mut mac = H::new_from_slice(password).expect("hmac takes any key length");
-    mac.update(salt);
-    mac.update(&1u32.to_be_bytes());
-    let mut u = mac.finalize().into_bytes();
-    out.copy_from_slice(&u);
-    for _ in 1..rounds {
-        let mut mac = H::new_from_slice(password).expect("hmac takes any key length");
-        mac.update(&u);
-        u = mac.finalize().into_bytes();
-        for (o, x) in out.iter_mut().zip(u.iter()) {
-            *o ^= x;
-        }
-    }
 }
 
 fn getrandom(buf: &mut [u8]) {

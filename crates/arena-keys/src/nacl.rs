@@ -2,9 +2,8 @@
 //! an XSalsa20-Poly1305 secretbox under a key from Argon2i (v1.3, libsodium's "sensitive"
 //! limits: 8 passes over 512 MiB, one lane) of the password with bittensor's fixed salt.
 //!
-//! Older bittensor versions encrypted with Ansible Vault or Fernet ("legacy"); those are
-//! recognised by their first bytes and named in errors, not decrypted (bittensor-wallet
-//! itself can no longer decrypt the Fernet form).
+//! Older bittensor versions encrypted with Ansible Vault (read by `crate::ansible`) or Fernet
+//! ("legacy"; only named in errors: bittensor-wallet itself can no longer decrypt it).
 
 use std::path::Path;
 
@@ -34,7 +33,7 @@ pub enum Encryption {
     None,
     /// `$NACL`: the current format, read and written.
     Nacl,
-    /// `$ANSIBLE_VAULT`: bittensor 3.x and earlier.
+    /// `$ANSIBLE_VAULT`: older bittensor; read, never written.
     AnsibleVault,
     /// Fernet tokens (`gAAAAA`): bittensor's oldest "legacy" encryption.
     LegacyFernet,

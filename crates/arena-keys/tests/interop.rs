@@ -59,6 +59,12 @@ root, password, message = sys.argv[1:4]
 w = Wallet(name="py", hotkey="h", path=root)
 w.create_new_coldkey(n_words=12, use_password=True, coldkey_password=password, overwrite=True, suppress=True)
 w.create_new_hotkey(n_words=24, use_password=False, overwrite=True, suppress=True)
+# The same hotkey in the Ansible Vault format older bittensor wrote (still read by Python).
+from bittensor_wallet.keyfile import legacy_encrypt_keyfile_data
+with open(w.hotkey_file.path, "rb") as f:
+    vault = legacy_encrypt_keyfile_data(f.read(), password)
+with open(root + "/py/hotkeys/vault", "wb") as f:
+    f.write(vault)
 print(json.dumps({
     "coldkey": w.coldkeypub.ss58_address,
     "hotkey": w.hotkey.ss58_address,
@@ -102,6 +108,14 @@ fn python_wallet_loads_in_arena_and_arena_wallet_loads_in_python() {
     let hot = wallet.hotkey("h").unwrap();
     assert_eq!(hot.public().ss58(), py["hotkey"]);
     assert_eq!(wallet.hotkeypub("h").unwrap(), hot.public());
+    let vault = wallet
+        .hotkey_with_password("vault", Some(PY_PASSWORD))
+        .unwrap();
+    assert_eq!(vault.public(), hot.public());
+    let err = wallet
+        .hotkey_with_password("vault", Some("nope"))
+        .unwrap_err();
+    assert!(err.to_string().contains("vault: wrong password"), "{err}");
     let py_sig = Signature::from_hex(py["signature"].as_str().unwrap()).unwrap();
     assert!(hot.public().verify(MESSAGE.as_bytes(), &py_sig));
     assert!(!cold.public().verify(MESSAGE.as_bytes(), &py_sig));
