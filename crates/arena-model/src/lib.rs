@@ -15,11 +15,14 @@
 //! # Ok::<(), arena_model::ModelError>(())
 //! ```
 
+pub mod checks;
 pub mod config;
 pub mod error;
+pub mod gguf;
 pub mod kernels;
 pub mod model;
 pub mod scoring;
+pub mod st_header;
 pub mod tokenizer;
 pub mod weights;
 

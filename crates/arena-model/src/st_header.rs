@@ -93,7 +93,7 @@ pub enum StHeaderError {
 
 /// Element types of safetensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[allow(clippy::upper_case_acronyms)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
 pub enum StDtype {
     /// Boolean byte.
     BOOL,
@@ -180,7 +180,9 @@ pub struct StHeader {
 impl StHeader {
     /// Total parameters (saturating, so an absurd header cannot wrap around a limit).
     pub fn parameter_count(&self) -> u64 {
-        self.tensors.iter().fold(0u64, |acc, t| acc.saturating_add(t.n_elements))
+        self.tensors
+            .iter()
+            .fold(0u64, |acc, t| acc.saturating_add(t.n_elements))
     }
 }
 
@@ -193,7 +195,9 @@ struct RawTensor {
 
 /// Reads and validates the header of the safetensors file at `path`, reading only the header.
 pub fn read_header(path: &Path) -> Result<StHeader, StHeaderError> {
-    let io = |e: std::io::Error| StHeaderError::Io { message: e.to_string() };
+    let io = |e: std::io::Error| StHeaderError::Io {
+        message: e.to_string(),
+    };
     let mut file = File::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();
     let mut prefix = [0u8; 8];
@@ -216,13 +220,18 @@ pub fn parse_prefix(prefix: &[u8], file_len: u64) -> Result<StHeader, StHeaderEr
     let mut len = [0u8; 8];
     len.copy_from_slice(len_bytes);
     let len = check_header_len(u64::from_le_bytes(len), file_len)?;
-    let json = prefix.get(8..8 + len as usize).ok_or(StHeaderError::HeaderPastEnd { len, file_len })?;
+    let json = prefix
+        .get(8..8 + len as usize)
+        .ok_or(StHeaderError::HeaderPastEnd { len, file_len })?;
     parse_json(json, file_len)
 }
 
 fn check_header_len(len: u64, file_len: u64) -> Result<u64, StHeaderError> {
     if len > MAX_HEADER_BYTES {
-        return Err(StHeaderError::HeaderTooLarge { len, limit: MAX_HEADER_BYTES });
+        return Err(StHeaderError::HeaderTooLarge {
+            len,
+            limit: MAX_HEADER_BYTES,
+        });
     }
     if len.saturating_add(8) > file_len {
         return Err(StHeaderError::HeaderPastEnd { len, file_len });
@@ -233,32 +242,53 @@ fn check_header_len(len: u64, file_len: u64) -> Result<u64, StHeaderError> {
 fn parse_json(json: &[u8], file_len: u64) -> Result<StHeader, StHeaderError> {
     let data_start = 8 + json.len() as u64;
     let raw: BTreeMap<String, Value> =
-        serde_json::from_slice(json).map_err(|e| StHeaderError::Json { message: e.to_string() })?;
-    let mut header = StHeader { file_len, ..StHeader::default() };
+        serde_json::from_slice(json).map_err(|e| StHeaderError::Json {
+            message: e.to_string(),
+        })?;
+    let mut header = StHeader {
+        file_len,
+        ..StHeader::default()
+    };
     for (name, value) in raw {
         if name == "__metadata__" {
-            header.metadata = serde_json::from_value(value)
-                .map_err(|e| StHeaderError::Json { message: format!("__metadata__: {e}") })?;
+            header.metadata = serde_json::from_value(value).map_err(|e| StHeaderError::Json {
+                message: format!("__metadata__: {e}"),
+            })?;
             continue;
         }
-        let t: RawTensor = serde_json::from_value(value)
-            .map_err(|e| StHeaderError::Json { message: format!("tensor {name}: {e}") })?;
-        let dtype = StDtype::parse(&t.dtype)
-            .ok_or_else(|| StHeaderError::UnknownDtype { tensor: name.clone(), dtype: t.dtype.clone() })?;
+        let t: RawTensor = serde_json::from_value(value).map_err(|e| StHeaderError::Json {
+            message: format!("tensor {name}: {e}"),
+        })?;
+        let dtype = StDtype::parse(&t.dtype).ok_or_else(|| StHeaderError::UnknownDtype {
+            tensor: name.clone(),
+            dtype: t.dtype.clone(),
+        })?;
         if t.shape.len() > MAX_RANK {
-            return Err(StHeaderError::BadShape { tensor: name, reason: format!("rank {} > {MAX_RANK}", t.shape.len()) });
+            return Err(StHeaderError::BadShape {
+                tensor: name,
+                reason: format!("rank {} > {MAX_RANK}", t.shape.len()),
+            });
         }
         let n_elements = t.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
         let expected = n_elements.and_then(|n| n.checked_mul(dtype.size()));
         let (Some(n_elements), Some(expected)) = (n_elements, expected) else {
-            return Err(StHeaderError::BadShape { tensor: name, reason: format!("shape {:?} overflows", t.shape) });
+            return Err(StHeaderError::BadShape {
+                tensor: name,
+                reason: format!("shape {:?} overflows", t.shape),
+            });
         };
         let [begin, end] = t.data_offsets;
-        let actual = end.checked_sub(begin).ok_or_else(|| StHeaderError::Layout {
-            reason: format!("tensor {name} ends ({end}) before it begins ({begin})"),
-        })?;
+        let actual = end
+            .checked_sub(begin)
+            .ok_or_else(|| StHeaderError::Layout {
+                reason: format!("tensor {name} ends ({end}) before it begins ({begin})"),
+            })?;
         if actual != expected {
-            return Err(StHeaderError::SizeMismatch { tensor: name, expected, actual });
+            return Err(StHeaderError::SizeMismatch {
+                tensor: name,
+                expected,
+                actual,
+            });
         }
         header.tensors.push(StTensor {
             name,
@@ -273,12 +303,20 @@ fn parse_json(json: &[u8], file_len: u64) -> Result<StHeader, StHeaderError> {
     let mut cursor = data_start;
     for t in &header.tensors {
         if t.offset != cursor {
-            let kind = if t.offset > cursor { "a gap" } else { "an overlap" };
-            return Err(StHeaderError::Layout { reason: format!("{kind} before tensor {} at {}", t.name, t.offset) });
+            let kind = if t.offset > cursor {
+                "a gap"
+            } else {
+                "an overlap"
+            };
+            return Err(StHeaderError::Layout {
+                reason: format!("{kind} before tensor {} at {}", t.name, t.offset),
+            });
         }
         cursor = cursor.saturating_add(t.n_bytes);
         if cursor > file_len {
-            return Err(StHeaderError::Layout { reason: format!("tensor {} runs past the end of the file", t.name) });
+            return Err(StHeaderError::Layout {
+                reason: format!("tensor {} runs past the end of the file", t.name),
+            });
         }
     }
     if cursor != file_len {

@@ -41,7 +41,9 @@ pub enum CheckFailure {
         architecture: String,
     },
     /// `max_position_embeddings` is below the competition's sequence length.
-    #[error("max_position_embeddings {max_position_embeddings} < required sequence length {required}")]
+    #[error(
+        "max_position_embeddings {max_position_embeddings} < required sequence length {required}"
+    )]
     SequenceTooShort {
         /// From config.json.
         max_position_embeddings: u64,
@@ -206,7 +208,10 @@ impl CheckFailure {
     }
 
     pub(crate) fn unreadable(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
-        CheckFailure::Unreadable { path: path.display().to_string(), message: e.to_string() }
+        CheckFailure::Unreadable {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -223,7 +228,11 @@ mod tests {
                 file: "model.safetensors".into(),
                 error: StHeaderError::HeaderTooLarge { len: 1, limit: 0 },
             },
-            CheckFailure::NormAboveHard { tensor: "t".into(), norm: 2.0, limit: 1.0 },
+            CheckFailure::NormAboveHard {
+                tensor: "t".into(),
+                norm: 2.0,
+                limit: 1.0,
+            },
         ];
         for f in samples {
             let json = serde_json::to_value(&f).unwrap();

@@ -144,9 +144,14 @@ fn read_small(path: &Path) -> Result<Option<String>, CheckFailure> {
         Err(e) => return Err(CheckFailure::unreadable(path, e)),
     };
     let mut text = String::new();
-    file.take(MAX_JSON_BYTES + 1).read_to_string(&mut text).map_err(|e| CheckFailure::unreadable(path, e))?;
+    file.take(MAX_JSON_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| CheckFailure::unreadable(path, e))?;
     if text.len() as u64 > MAX_JSON_BYTES {
-        return Err(CheckFailure::unreadable(path, format!("larger than {MAX_JSON_BYTES} bytes")));
+        return Err(CheckFailure::unreadable(
+            path,
+            format!("larger than {MAX_JSON_BYTES} bytes"),
+        ));
     }
     Ok(Some(text))
 }
@@ -156,7 +161,11 @@ fn weight_paths(dir: &Path) -> Result<Vec<(PathBuf, Option<BTreeSet<String>>)>, 
     let index_path = dir.join("model.safetensors.index.json");
     let Some(text) = read_small(&index_path)? else {
         let single = dir.join("model.safetensors");
-        return if single.is_file() { Ok(vec![(single, None)]) } else { Err(CheckFailure::MissingWeights) };
+        return if single.is_file() {
+            Ok(vec![(single, None)])
+        } else {
+            Err(CheckFailure::MissingWeights)
+        };
     };
     let bad = |message: String| CheckFailure::InvalidIndex { message };
     #[derive(serde::Deserialize)]
@@ -166,16 +175,23 @@ fn weight_paths(dir: &Path) -> Result<Vec<(PathBuf, Option<BTreeSet<String>>)>, 
     let index: Index = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let mut shards: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (tensor, file) in index.weight_map {
-        let plain = Path::new(&file).file_name().is_some_and(|f| f == file.as_str());
+        let plain = Path::new(&file)
+            .file_name()
+            .is_some_and(|f| f == file.as_str());
         if !plain || !file.ends_with(".safetensors") {
-            return Err(bad(format!("shard name {file:?} is not a .safetensors file in the folder")));
+            return Err(bad(format!(
+                "shard name {file:?} is not a .safetensors file in the folder"
+            )));
         }
         shards.entry(file).or_default().insert(tensor);
         if shards.len() > MAX_SHARDS {
             return Err(bad(format!("more than {MAX_SHARDS} shards")));
         }
     }
-    Ok(shards.into_iter().map(|(file, names)| (dir.join(file), Some(names))).collect())
+    Ok(shards
+        .into_iter()
+        .map(|(file, names)| (dir.join(file), Some(names)))
+        .collect())
 }
 
 fn total_bytes(dir: &Path) -> Result<u64, CheckFailure> {
@@ -185,9 +201,13 @@ fn total_bytes(dir: &Path) -> Result<u64, CheckFailure> {
             let entry = entry.map_err(|e| CheckFailure::unreadable(&d, e))?;
             seen += 1;
             if seen > MAX_ENTRIES {
-                return Err(CheckFailure::unreadable(dir, format!("more than {MAX_ENTRIES} entries")));
+                return Err(CheckFailure::unreadable(
+                    dir,
+                    format!("more than {MAX_ENTRIES} entries"),
+                ));
             }
-            let meta = std::fs::metadata(entry.path()).map_err(|e| CheckFailure::unreadable(&entry.path(), e))?;
+            let meta = std::fs::metadata(entry.path())
+                .map_err(|e| CheckFailure::unreadable(&entry.path(), e))?;
             let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(true);
             if meta.is_dir() && !is_link {
                 stack.push(entry.path());
@@ -215,16 +235,25 @@ pub fn file_sha256(path: &Path) -> Result<Option<String>, CheckFailure> {
 pub fn inspect(dir: &Path) -> Result<Inspection, CheckFailure> {
     let config_path = dir.join("config.json");
     let text = read_small(&config_path)?.ok_or(CheckFailure::MissingConfig)?;
-    let config =
-        ModelConfig::from_json_str(&text).map_err(|e| CheckFailure::InvalidConfig { message: e.to_string() })?;
+    let config = ModelConfig::from_json_str(&text).map_err(|e| CheckFailure::InvalidConfig {
+        message: e.to_string(),
+    })?;
     let mut weight_files = Vec::new();
     let mut names = HashSet::new();
     for (path, listed) in weight_paths(dir)? {
-        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let header = read_header(&path).map_err(|error| CheckFailure::InvalidSafetensors { file: file.clone(), error })?;
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let header = read_header(&path).map_err(|error| CheckFailure::InvalidSafetensors {
+            file: file.clone(),
+            error,
+        })?;
         for t in &header.tensors {
             if !names.insert(t.name.clone()) {
-                return Err(CheckFailure::DuplicateTensor { name: t.name.clone() });
+                return Err(CheckFailure::DuplicateTensor {
+                    name: t.name.clone(),
+                });
             }
         }
         if let Some(listed) = listed {
@@ -241,7 +270,9 @@ pub fn inspect(dir: &Path) -> Result<Inspection, CheckFailure> {
     let dtypes: BTreeSet<String> = tensors.clone().map(|t| format!("{:?}", t.dtype)).collect();
     let summary = ModelSummary {
         architecture: config.architecture.clone(),
-        parameters: tensors.clone().fold(0u64, |acc, t| acc.saturating_add(t.n_elements)),
+        parameters: tensors
+            .clone()
+            .fold(0u64, |acc, t| acc.saturating_add(t.n_elements)),
         tensors: tensors.count(),
         dtypes: dtypes.into_iter().collect(),
         weight_bytes: weight_files.iter().map(|w| w.header.file_len).sum(),
@@ -253,10 +284,19 @@ pub fn inspect(dir: &Path) -> Result<Inspection, CheckFailure> {
         tokenizer_sha256: file_sha256(&dir.join("tokenizer.json"))?,
         weight_files: weight_files
             .iter()
-            .map(|w| w.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|w| {
+                w.path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
             .collect(),
     };
-    Ok(Inspection { config, weight_files, summary })
+    Ok(Inspection {
+        config,
+        weight_files,
+        summary,
+    })
 }
 
 fn dtype_name(d: Dtype) -> &'static str {
@@ -271,10 +311,20 @@ fn dtype_name(d: Dtype) -> &'static str {
 pub fn check(dir: &Path, limits: &Limits) -> CheckReport {
     let inspection = match inspect(dir) {
         Ok(i) => i,
-        Err(f) => return CheckReport { passed: false, summary: None, failures: vec![f] },
+        Err(f) => {
+            return CheckReport {
+                passed: false,
+                summary: None,
+                failures: vec![f],
+            }
+        }
     };
     let failures = judge(&inspection, limits);
-    CheckReport { passed: failures.is_empty(), summary: Some(inspection.summary), failures }
+    CheckReport {
+        passed: failures.is_empty(),
+        summary: Some(inspection.summary),
+        failures,
+    }
 }
 
 /// The limit, shape and tokenizer checks on an inspected folder.
@@ -282,36 +332,74 @@ pub fn judge(inspection: &Inspection, limits: &Limits) -> Vec<CheckFailure> {
     let (cfg, s) = (&inspection.config, &inspection.summary);
     let mut failures = Vec::new();
     if let Some(max) = limits.max_bytes.filter(|&m| s.total_bytes > m) {
-        failures.push(CheckFailure::TooManyBytes { bytes: s.total_bytes, max });
+        failures.push(CheckFailure::TooManyBytes {
+            bytes: s.total_bytes,
+            max,
+        });
     }
     if let Some(allowed) = &limits.architectures {
         if !allowed.contains(&cfg.architecture) {
-            failures.push(CheckFailure::ArchitectureNotAllowed { architecture: cfg.architecture.clone(), allowed: allowed.clone() });
+            failures.push(CheckFailure::ArchitectureNotAllowed {
+                architecture: cfg.architecture.clone(),
+                allowed: allowed.clone(),
+            });
         }
     }
-    if let Some(required) = limits.sequence_length.filter(|&r| s.max_position_embeddings < r) {
-        failures.push(CheckFailure::SequenceTooShort { max_position_embeddings: s.max_position_embeddings, required });
+    if let Some(required) = limits
+        .sequence_length
+        .filter(|&r| s.max_position_embeddings < r)
+    {
+        failures.push(CheckFailure::SequenceTooShort {
+            max_position_embeddings: s.max_position_embeddings,
+            required,
+        });
     }
     if let Some(max) = limits.max_params.filter(|&m| s.parameters > m) {
-        failures.push(CheckFailure::TooManyParams { params: s.parameters, max });
+        failures.push(CheckFailure::TooManyParams {
+            params: s.parameters,
+            max,
+        });
     }
     if let Some(min) = limits.min_params.filter(|&m| s.parameters < m) {
-        failures.push(CheckFailure::TooFewParams { params: s.parameters, min });
+        failures.push(CheckFailure::TooFewParams {
+            params: s.parameters,
+            min,
+        });
     }
-    let tensors = inspection.weight_files.iter().flat_map(|w| &w.header.tensors);
+    let tensors = inspection
+        .weight_files
+        .iter()
+        .flat_map(|w| &w.header.tensors);
     for t in tensors.clone() {
         let found = format!("{:?}", t.dtype);
         if !t.dtype.is_model_float() {
-            failures.push(CheckFailure::UnsupportedDtype { tensor: t.name.clone(), dtype: found });
-        } else if let Some(want) = limits.dtype.map(dtype_name).filter(|&w| w != found && found != "F32") {
-            failures.push(CheckFailure::DtypeMismatch { tensor: t.name.clone(), expected: want.into(), found });
+            failures.push(CheckFailure::UnsupportedDtype {
+                tensor: t.name.clone(),
+                dtype: found,
+            });
+        } else if let Some(want) = limits
+            .dtype
+            .map(dtype_name)
+            .filter(|&w| w != found && found != "F32")
+        {
+            failures.push(CheckFailure::DtypeMismatch {
+                tensor: t.name.clone(),
+                expected: want.into(),
+                found,
+            });
         }
     }
-    failures.extend(compare_tensors(cfg, tensors.map(|t| (t.name.as_str(), t.shape.as_slice()))));
+    failures.extend(compare_tensors(
+        cfg,
+        tensors.map(|t| (t.name.as_str(), t.shape.as_slice())),
+    ));
     match (&s.tokenizer_sha256, &limits.tokenizer_sha256) {
         (None, _) => failures.push(CheckFailure::MissingTokenizer),
         (Some(found), Some(expected)) if !found.eq_ignore_ascii_case(expected) => {
-            failures.push(CheckFailure::TokenizerMismatch { expected: expected.clone(), found: found.clone() })
+            failures.push(CheckFailure::TokenizerMismatch {
+                expected: expected.clone(),
+                found: found.clone(),
+            })
         }
         _ => {}
     }

@@ -40,7 +40,9 @@ pub struct NormReport {
 
 /// `(layer, projection index)` of a projection weight's name.
 fn projection_of(name: &str) -> Option<(usize, usize)> {
-    let rest = name.strip_prefix("model.layers.")?.strip_suffix(".weight")?;
+    let rest = name
+        .strip_prefix("model.layers.")?
+        .strip_suffix(".weight")?;
     let (layer, module) = rest.split_once('.')?;
     let layer = layer.parse().ok()?;
     Some((layer, PROJECTIONS.iter().position(|p| *p == module)?))
@@ -84,10 +86,17 @@ pub fn validate_weights(
     for wf in files {
         let io = |e: std::io::Error| CheckFailure::unreadable(&wf.path, e);
         let mut file = BufReader::new(File::open(&wf.path).map_err(io)?);
-        for t in wf.header.tensors.iter().filter(|t| t.dtype.is_model_float()) {
+        for t in wf
+            .header
+            .tensors
+            .iter()
+            .filter(|t| t.dtype.is_model_float())
+        {
             let sum = sum_of_squares(&mut file, t).map_err(io)?;
             let Some(sum) = sum else {
-                return Err(CheckFailure::NonFiniteWeights { tensor: t.name.clone() });
+                return Err(CheckFailure::NonFiniteWeights {
+                    tensor: t.name.clone(),
+                });
             };
             if let Some((layer, proj)) = projection_of(&t.name).filter(|(l, _)| *l < n_layers) {
                 let norm = sum.sqrt();
@@ -98,24 +107,32 @@ pub fn validate_weights(
             }
         }
     }
-    judge_norms(&norms, limits).map(|(fractions, mean)| NormReport {
-        max_norm: max.0,
-        max_norm_tensor: max.1.clone(),
-        soft_fractions: fractions,
-        soft_fraction_mean: mean,
-    })
-    .map_err(|f| match f {
-        CheckFailure::NormAboveHard { norm, limit, .. } if norm == max.0 => {
-            CheckFailure::NormAboveHard { tensor: max.1.clone(), norm, limit }
-        }
-        other => other,
-    })
+    judge_norms(&norms, limits)
+        .map(|(fractions, mean)| NormReport {
+            max_norm: max.0,
+            max_norm_tensor: max.1.clone(),
+            soft_fractions: fractions,
+            soft_fraction_mean: mean,
+        })
+        .map_err(|f| match f {
+            CheckFailure::NormAboveHard { norm, limit, .. } if norm == max.0 => {
+                CheckFailure::NormAboveHard {
+                    tensor: max.1.clone(),
+                    norm,
+                    limit,
+                }
+            }
+            other => other,
+        })
 }
 
 /// The norm rule on per-layer norms (`norms[layer][projection]`, [`PROJECTIONS`] order): any
 /// norm above `hard` (or not a number) fails; else the mean over the six projections of the
 /// fraction of layers above `soft` must not exceed `soft_fraction`. Returns the fractions.
-pub fn judge_norms(norms: &[[f64; 6]], limits: &NormValidation) -> Result<([f64; 6], f64), CheckFailure> {
+pub fn judge_norms(
+    norms: &[[f64; 6]],
+    limits: &NormValidation,
+) -> Result<([f64; 6], f64), CheckFailure> {
     let mut worst: Option<(usize, usize, f64)> = None;
     for (layer, row) in norms.iter().enumerate() {
         for (proj, &norm) in row.iter().enumerate() {
@@ -143,7 +160,11 @@ pub fn judge_norms(norms: &[[f64; 6]], limits: &NormValidation) -> Result<([f64;
     }
     let mean = fractions.iter().sum::<f64>() / 6.0;
     if mean > limits.soft_fraction {
-        return Err(CheckFailure::TooManyLargeNorms { fraction: mean, soft: limits.soft, limit: limits.soft_fraction });
+        return Err(CheckFailure::TooManyLargeNorms {
+            fraction: mean,
+            soft: limits.soft,
+            limit: limits.soft_fraction,
+        });
     }
     Ok((fractions, mean))
 }
@@ -151,7 +172,11 @@ pub fn judge_norms(norms: &[[f64; 6]], limits: &NormValidation) -> Result<([f64;
 /// Convenience for callers holding the folder path: reads the headers, then validates.
 pub fn validate_folder(dir: &Path, limits: &NormValidation) -> Result<NormReport, CheckFailure> {
     let inspection = super::inspect(dir)?;
-    validate_weights(&inspection.weight_files, inspection.config.num_hidden_layers, limits)
+    validate_weights(
+        &inspection.weight_files,
+        inspection.config.num_hidden_layers,
+        limits,
+    )
 }
 
 #[cfg(test)]
@@ -159,13 +184,23 @@ mod tests {
     use super::*;
 
     fn limits() -> NormValidation {
-        NormValidation { hard: 1000.0, soft: 200.0, soft_fraction: 0.15 }
+        NormValidation {
+            hard: 1000.0,
+            soft: 200.0,
+            soft_fraction: 0.15,
+        }
     }
 
     #[test]
     fn names_map_to_projections() {
-        assert_eq!(projection_of("model.layers.3.self_attn.k_proj.weight"), Some((3, 1)));
-        assert_eq!(projection_of("model.layers.0.mlp.down_proj.weight"), Some((0, 5)));
+        assert_eq!(
+            projection_of("model.layers.3.self_attn.k_proj.weight"),
+            Some((3, 1))
+        );
+        assert_eq!(
+            projection_of("model.layers.0.mlp.down_proj.weight"),
+            Some((0, 5))
+        );
         assert_eq!(projection_of("model.layers.0.mlp.gate_proj.weight"), None);
         assert_eq!(projection_of("model.layers.0.self_attn.q_proj.bias"), None);
     }
@@ -178,10 +213,17 @@ mod tests {
         let err = judge_norms(&norms, &limits()).unwrap_err();
         assert_eq!(
             err,
-            CheckFailure::NormAboveHard { tensor: "model.layers.2.mlp.up_proj.weight".into(), norm: 1000.5, limit: 1000.0 }
+            CheckFailure::NormAboveHard {
+                tensor: "model.layers.2.mlp.up_proj.weight".into(),
+                norm: 1000.5,
+                limit: 1000.0
+            }
         );
         norms[2][4] = f64::NAN;
-        assert_eq!(judge_norms(&norms, &limits()).unwrap_err().code(), "norm_above_hard");
+        assert_eq!(
+            judge_norms(&norms, &limits()).unwrap_err().code(),
+            "norm_above_hard"
+        );
     }
 
     #[test]
@@ -194,6 +236,9 @@ mod tests {
         assert_eq!(fractions[0], 0.6);
         assert!((mean - 0.15).abs() < 1e-12);
         norms[3][2] = 300.0; // one more → 0.1667 > 0.15
-        assert_eq!(judge_norms(&norms, &limits()).unwrap_err().code(), "too_many_large_norms");
+        assert_eq!(
+            judge_norms(&norms, &limits()).unwrap_err().code(),
+            "too_many_large_norms"
+        );
     }
 }

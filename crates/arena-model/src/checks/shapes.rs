@@ -7,7 +7,8 @@ use crate::config::ModelConfig;
 use super::CheckFailure;
 
 /// Architectures the evaluator runs (and whose tensor layout these checks know).
-pub const SUPPORTED_ARCHITECTURES: &[&str] = &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+pub const SUPPORTED_ARCHITECTURES: &[&str] =
+    &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
 
 /// Names transformers ignores when loading (buffers saved by old versions).
 fn ignorable(name: &str) -> bool {
@@ -17,10 +18,16 @@ fn ignorable(name: &str) -> bool {
 /// Name → shape of every tensor the config implies, in transformers' naming.
 pub fn expected_tensors(cfg: &ModelConfig) -> Result<BTreeMap<String, Vec<u64>>, CheckFailure> {
     if !SUPPORTED_ARCHITECTURES.contains(&cfg.architecture.as_str()) {
-        return Err(CheckFailure::UnsupportedArchitecture { architecture: cfg.architecture.clone() });
+        return Err(CheckFailure::UnsupportedArchitecture {
+            architecture: cfg.architecture.clone(),
+        });
     }
     let u = |x: usize| x as u64;
-    let (hidden, inter, vocab) = (u(cfg.hidden_size), u(cfg.intermediate_size), u(cfg.vocab_size));
+    let (hidden, inter, vocab) = (
+        u(cfg.hidden_size),
+        u(cfg.intermediate_size),
+        u(cfg.vocab_size),
+    );
     let q_rows = u(cfg.num_attention_heads * cfg.head_dim);
     let kv_rows = u(cfg.num_key_value_heads * cfg.head_dim);
     let mut out = BTreeMap::new();
@@ -30,7 +37,8 @@ pub fn expected_tensors(cfg: &ModelConfig) -> Result<BTreeMap<String, Vec<u64>>,
         out.insert("lm_head.weight".to_string(), vec![vocab, hidden]);
     }
     for layer in 0..cfg.num_hidden_layers {
-        let mut add = |part: &str, shape: Vec<u64>| out.insert(format!("model.layers.{layer}.{part}"), shape);
+        let mut add =
+            |part: &str, shape: Vec<u64>| out.insert(format!("model.layers.{layer}.{part}"), shape);
         add("input_layernorm.weight", vec![hidden]);
         add("post_attention_layernorm.weight", vec![hidden]);
         add("self_attn.q_proj.weight", vec![q_rows, hidden]);
@@ -67,22 +75,36 @@ pub fn compare_tensors<'a>(
         Ok(e) => e,
         Err(f) => return vec![f],
     };
-    let tied_head = cfg.tie_word_embeddings.then(|| vec![cfg.vocab_size as u64, cfg.hidden_size as u64]);
+    let tied_head = cfg
+        .tie_word_embeddings
+        .then(|| vec![cfg.vocab_size as u64, cfg.hidden_size as u64]);
     let mut failures = Vec::new();
     for (name, shape) in found {
         let want = match expected.remove(name) {
             Some(want) => want,
-            None if name == "lm_head.weight" && tied_head.is_some() => tied_head.clone().unwrap_or_default(),
+            None if name == "lm_head.weight" && tied_head.is_some() => {
+                tied_head.clone().unwrap_or_default()
+            }
             None if ignorable(name) => continue,
             None => {
-                failures.push(CheckFailure::UnexpectedTensor { name: name.to_string() });
+                failures.push(CheckFailure::UnexpectedTensor {
+                    name: name.to_string(),
+                });
                 continue;
             }
         };
         if want != shape {
-            failures.push(CheckFailure::ShapeMismatch { name: name.to_string(), expected: want, actual: shape.to_vec() });
+            failures.push(CheckFailure::ShapeMismatch {
+                name: name.to_string(),
+                expected: want,
+                actual: shape.to_vec(),
+            });
         }
     }
-    failures.extend(expected.into_keys().map(|name| CheckFailure::MissingTensor { name }));
+    failures.extend(
+        expected
+            .into_keys()
+            .map(|name| CheckFailure::MissingTensor { name }),
+    );
     failures
 }

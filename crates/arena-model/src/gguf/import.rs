@@ -48,9 +48,21 @@ struct Family {
 
 fn family(arch: &str) -> Result<Family, GgufError> {
     match arch {
-        "llama" => Ok(Family { architecture: "LlamaForCausalLM", model_type: "llama", permuted_qk: true, qkv_bias: false }),
-        "qwen2" => Ok(Family { architecture: "Qwen2ForCausalLM", model_type: "qwen2", permuted_qk: false, qkv_bias: true }),
-        other => Err(GgufError::Unsupported(format!("GGUF architecture {other:?} (supported: llama, qwen2)"))),
+        "llama" => Ok(Family {
+            architecture: "LlamaForCausalLM",
+            model_type: "llama",
+            permuted_qk: true,
+            qkv_bias: false,
+        }),
+        "qwen2" => Ok(Family {
+            architecture: "Qwen2ForCausalLM",
+            model_type: "qwen2",
+            permuted_qk: false,
+            qkv_bias: true,
+        }),
+        other => Err(GgufError::Unsupported(format!(
+            "GGUF architecture {other:?} (supported: llama, qwen2)"
+        ))),
     }
 }
 
@@ -66,7 +78,9 @@ struct Planned<'a> {
 fn map_name(name: &str, d: &Dims) -> Option<(String, Vec<u64>)> {
     let (q_rows, kv_rows) = (d.heads * d.head_dim, d.kv_heads * d.head_dim);
     match name {
-        "token_embd.weight" => return Some(("model.embed_tokens.weight".into(), vec![d.vocab, d.hidden])),
+        "token_embd.weight" => {
+            return Some(("model.embed_tokens.weight".into(), vec![d.vocab, d.hidden]))
+        }
         "output_norm.weight" => return Some(("model.norm.weight".into(), vec![d.hidden])),
         "output.weight" => return Some(("lm_head.weight".into(), vec![d.vocab, d.hidden])),
         _ => {}
@@ -99,12 +113,18 @@ fn read_dims(gguf: &GgufFile, arch: &str) -> Result<Dims, GgufError> {
     let heads = meta.req_uint(&key("attention.head_count"))?;
     let kv_heads = meta.uint(&key("attention.head_count_kv"))?.unwrap_or(heads);
     if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
-        return Err(GgufError::Unsupported(format!("{heads} attention heads with {kv_heads} key/value heads")));
+        return Err(GgufError::Unsupported(format!(
+            "{heads} attention heads with {kv_heads} key/value heads"
+        )));
     }
-    let head_dim = meta.uint(&key("attention.key_length"))?.unwrap_or(hidden / heads);
+    let head_dim = meta
+        .uint(&key("attention.key_length"))?
+        .unwrap_or(hidden / heads);
     if let Some(rot) = meta.uint(&key("rope.dimension_count"))? {
         if rot != head_dim {
-            return Err(GgufError::Unsupported(format!("partial rotary embedding ({rot} of {head_dim})")));
+            return Err(GgufError::Unsupported(format!(
+                "partial rotary embedding ({rot} of {head_dim})"
+            )));
         }
     }
     if let Some(kind) = meta.str(&key("rope.scaling.type"))? {
@@ -130,26 +150,44 @@ fn read_dims(gguf: &GgufFile, arch: &str) -> Result<Dims, GgufError> {
 fn plan<'a>(gguf: &'a GgufFile, d: &Dims, fam: &Family) -> Result<Vec<Planned<'a>>, GgufError> {
     let mut planned = Vec::with_capacity(gguf.header.tensors.len());
     for info in &gguf.header.tensors {
-        let (hf_name, shape) = map_name(&info.name, d)
-            .ok_or_else(|| GgufError::Unsupported(format!("tensor {:?} has no Hugging Face counterpart", info.name)))?;
+        let (hf_name, shape) = map_name(&info.name, d).ok_or_else(|| {
+            GgufError::Unsupported(format!(
+                "tensor {:?} has no Hugging Face counterpart",
+                info.name
+            ))
+        })?;
         if info.torch_shape() != shape {
             return Err(GgufError::BadTensor {
                 name: info.name.clone(),
-                reason: format!("shape {:?} disagrees with the metadata ({shape:?})", info.torch_shape()),
+                reason: format!(
+                    "shape {:?} disagrees with the metadata ({shape:?})",
+                    info.torch_shape()
+                ),
             });
         }
         if !info.ggml_type.can_dequantize() {
-            return Err(GgufError::Unsupported(format!("{:?} tensors ({})", info.ggml_type, info.name)));
+            return Err(GgufError::Unsupported(format!(
+                "{:?} tensors ({})",
+                info.ggml_type, info.name
+            )));
         }
         let unpermute_heads = match info.name.split('.').nth(2) {
             Some("attn_q") if fam.permuted_qk => Some(d.heads),
             Some("attn_k") if fam.permuted_qk => Some(d.kv_heads),
             _ => None,
         };
-        planned.push(Planned { hf_name, info, shape, unpermute_heads });
+        planned.push(Planned {
+            hf_name,
+            info,
+            shape,
+            unpermute_heads,
+        });
     }
     planned.sort_by(|a, b| a.hf_name.cmp(&b.hf_name));
-    let mut required = vec!["model.embed_tokens.weight".to_string(), "model.norm.weight".to_string()];
+    let mut required = vec![
+        "model.embed_tokens.weight".to_string(),
+        "model.norm.weight".to_string(),
+    ];
     for layer in 0..d.layers {
         let mut parts = vec![
             "input_layernorm.weight",
@@ -163,13 +201,26 @@ fn plan<'a>(gguf: &'a GgufFile, d: &Dims, fam: &Family) -> Result<Vec<Planned<'a
             "mlp.down_proj.weight",
         ];
         if fam.qkv_bias {
-            parts.extend(["self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias"]);
+            parts.extend([
+                "self_attn.q_proj.bias",
+                "self_attn.k_proj.bias",
+                "self_attn.v_proj.bias",
+            ]);
         }
-        required.extend(parts.iter().map(|part| format!("model.layers.{layer}.{part}")));
+        required.extend(
+            parts
+                .iter()
+                .map(|part| format!("model.layers.{layer}.{part}")),
+        );
     }
     for name in required {
-        if planned.binary_search_by(|p| p.hf_name.as_str().cmp(&name)).is_err() {
-            return Err(GgufError::Unsupported(format!("the GGUF has no tensor for {name}")));
+        if planned
+            .binary_search_by(|p| p.hf_name.as_str().cmp(&name))
+            .is_err()
+        {
+            return Err(GgufError::Unsupported(format!(
+                "the GGUF has no tensor for {name}"
+            )));
         }
     }
     Ok(planned)
@@ -190,7 +241,9 @@ fn source_row(row: u64, heads: u64, rows: u64) -> u64 {
 pub fn import_gguf(gguf_path: &Path, out_dir: &Path) -> Result<ImportReport, GgufError> {
     let gguf = GgufFile::open(gguf_path)?;
     let meta = Meta(gguf.metadata());
-    let arch = meta.str("general.architecture")?.ok_or_else(|| Meta::missing("general.architecture", "missing"))?;
+    let arch = meta
+        .str("general.architecture")?
+        .ok_or_else(|| Meta::missing("general.architecture", "missing"))?;
     let fam = family(arch)?;
     let d = read_dims(&gguf, arch)?;
     let planned = plan(&gguf, &d, &fam)?;
@@ -231,10 +284,17 @@ pub fn import_gguf(gguf_path: &Path, out_dir: &Path) -> Result<ImportReport, Ggu
         }
     }
     write_json(&out_dir.join("config.json"), &config)?;
-    write_json(&out_dir.join("generation_config.json"), &Value::Object(generation))?;
+    write_json(
+        &out_dir.join("generation_config.json"),
+        &Value::Object(generation),
+    )?;
     write_json(&out_dir.join("tokenizer.json"), &tokenizer.tokenizer_json)?;
-    write_json(&out_dir.join("tokenizer_config.json"), &tokenizer.tokenizer_config)?;
-    let (parameters, safetensors_bytes) = write_safetensors(&gguf, &planned, &out_dir.join("model.safetensors"))?;
+    write_json(
+        &out_dir.join("tokenizer_config.json"),
+        &tokenizer.tokenizer_config,
+    )?;
+    let (parameters, safetensors_bytes) =
+        write_safetensors(&gguf, &planned, &out_dir.join("model.safetensors"))?;
     tracing::info!(gguf = %gguf_path.display(), out = %out_dir.display(), tensors = planned.len(), parameters, "imported GGUF");
     Ok(ImportReport {
         architecture: fam.architecture.to_string(),
@@ -246,29 +306,39 @@ pub fn import_gguf(gguf_path: &Path, out_dir: &Path) -> Result<ImportReport, Ggu
 }
 
 fn write_json(path: &Path, value: &Value) -> Result<(), GgufError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| GgufError::BadValue(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| GgufError::BadValue(e.to_string()))?;
     std::fs::write(path, text).map_err(|e| GgufError::io(path, e))
 }
 
 /// Streams the dequantised tensors into `path` (via a temporary file renamed at the end).
 /// Returns (parameters, file size).
-fn write_safetensors(gguf: &GgufFile, planned: &[Planned], path: &Path) -> Result<(u64, u64), GgufError> {
+fn write_safetensors(
+    gguf: &GgufFile,
+    planned: &[Planned],
+    path: &Path,
+) -> Result<(u64, u64), GgufError> {
     let mut header = Map::new();
     header.insert("__metadata__".into(), json!({"format": "pt"}));
     let mut offset = 0u64;
     for p in planned {
         let end = offset + p.info.n_elements * 4;
-        header.insert(p.hf_name.clone(), json!({"dtype": "F32", "shape": p.shape, "data_offsets": [offset, end]}));
+        header.insert(
+            p.hf_name.clone(),
+            json!({"dtype": "F32", "shape": p.shape, "data_offsets": [offset, end]}),
+        );
         offset = end;
     }
-    let mut header_bytes = serde_json::to_vec(&Value::Object(header)).map_err(|e| GgufError::BadValue(e.to_string()))?;
+    let mut header_bytes = serde_json::to_vec(&Value::Object(header))
+        .map_err(|e| GgufError::BadValue(e.to_string()))?;
     while header_bytes.len() % 8 != 0 {
         header_bytes.push(b' ');
     }
     let tmp = path.with_extension("safetensors.partial");
     let io = |e| GgufError::io(&tmp, e);
     let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io)?);
-    out.write_all(&(header_bytes.len() as u64).to_le_bytes()).map_err(io)?;
+    out.write_all(&(header_bytes.len() as u64).to_le_bytes())
+        .map_err(io)?;
     out.write_all(&header_bytes).map_err(io)?;
     for p in planned {
         write_tensor(gguf, p, &mut out).map_err(|e| match e {
@@ -276,7 +346,10 @@ fn write_safetensors(gguf: &GgufFile, planned: &[Planned], path: &Path) -> Resul
             TensorWriteError::Io(e) => GgufError::io(&tmp, e),
         })?;
     }
-    out.into_inner().map_err(|e| GgufError::io(&tmp, e.into_error()))?.sync_all().map_err(io)?;
+    out.into_inner()
+        .map_err(|e| GgufError::io(&tmp, e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
     std::fs::rename(&tmp, path).map_err(|e| GgufError::io(path, e))?;
     let size = 8 + header_bytes.len() as u64 + offset;
     Ok((offset / 4, size))
@@ -287,22 +360,38 @@ enum TensorWriteError {
     Io(std::io::Error),
 }
 
-fn write_tensor(gguf: &GgufFile, p: &Planned, out: &mut impl Write) -> Result<(), TensorWriteError> {
+fn write_tensor(
+    gguf: &GgufFile,
+    p: &Planned,
+    out: &mut impl Write,
+) -> Result<(), TensorWriteError> {
     let info = p.info;
     let rows = p.shape[0];
     let row_len = info.n_elements / rows;
-    let bad = |reason: String| TensorWriteError::Gguf(GgufError::BadTensor { name: info.name.clone(), reason });
-    let row_bytes = info.ggml_type.row_bytes(row_len).ok_or_else(|| bad(format!("rows of {row_len} split blocks")))? as usize;
+    let bad = |reason: String| {
+        TensorWriteError::Gguf(GgufError::BadTensor {
+            name: info.name.clone(),
+            reason,
+        })
+    };
+    let row_bytes =
+        info.ggml_type
+            .row_bytes(row_len)
+            .ok_or_else(|| bad(format!("rows of {row_len} split blocks")))? as usize;
     if let Some(heads) = p.unpermute_heads {
         if heads == 0 || rows % heads != 0 || (rows / heads) % 2 != 0 {
-            return Err(bad(format!("{rows} rows do not split into {heads} heads of even size")));
+            return Err(bad(format!(
+                "{rows} rows do not split into {heads} heads of even size"
+            )));
         }
     }
     let raw = gguf.tensor_bytes(info).map_err(TensorWriteError::Gguf)?;
     let mut values = vec![0f32; row_len as usize];
     let mut bytes = Vec::with_capacity(values.len() * 4);
     for row in 0..rows {
-        let src = p.unpermute_heads.map_or(row, |heads| source_row(row, heads, rows)) as usize;
+        let src = p
+            .unpermute_heads
+            .map_or(row, |heads| source_row(row, heads, rows)) as usize;
         let chunk = &raw[src * row_bytes..(src + 1) * row_bytes];
         if !dequantize_row(info.ggml_type, chunk, &mut values) {
             return Err(bad(format!("cannot dequantise {:?}", info.ggml_type)));

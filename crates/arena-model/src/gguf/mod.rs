@@ -101,7 +101,10 @@ pub enum GgufError {
 
 impl GgufError {
     fn io(path: &Path, source: std::io::Error) -> Self {
-        GgufError::Io { path: path.to_path_buf(), source }
+        GgufError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -119,7 +122,11 @@ impl GgufFile {
         let file = File::open(path).map_err(|e| GgufError::io(path, e))?;
         let len = file.metadata().map_err(|e| GgufError::io(path, e))?.len();
         let header = parse_header(BufReader::new(&file), len)?;
-        Ok(GgufFile { path: path.to_path_buf(), file, header })
+        Ok(GgufFile {
+            path: path.to_path_buf(),
+            file,
+            header,
+        })
     }
 
     /// Metadata, by key.
@@ -148,7 +155,10 @@ pub(crate) struct Meta<'a>(pub &'a BTreeMap<String, MetaValue>);
 
 impl Meta<'_> {
     fn missing(key: &str, reason: &str) -> GgufError {
-        GgufError::Metadata { key: key.to_string(), reason: reason.to_string() }
+        GgufError::Metadata {
+            key: key.to_string(),
+            reason: reason.to_string(),
+        }
     }
 
     /// A non-negative integer of any width.
@@ -157,7 +167,10 @@ impl Meta<'_> {
             None => Ok(None),
             Some(MetaValue::UInt(v)) => Ok(Some(*v)),
             Some(MetaValue::Int(v)) if *v >= 0 => Ok(Some(*v as u64)),
-            Some(other) => Err(Self::missing(key, &format!("expected a non-negative integer, found {}", other.kind()))),
+            Some(other) => Err(Self::missing(
+                key,
+                &format!("expected a non-negative integer, found {}", other.kind()),
+            )),
         }
     }
 
@@ -172,7 +185,10 @@ impl Meta<'_> {
             None => Ok(None),
             Some(MetaValue::F32(v)) => Ok(Some(*v as f64)),
             Some(MetaValue::F64(v)) => Ok(Some(*v)),
-            Some(other) => Err(Self::missing(key, &format!("expected a float, found {}", other.kind()))),
+            Some(other) => Err(Self::missing(
+                key,
+                &format!("expected a float, found {}", other.kind()),
+            )),
         }
     }
 
@@ -181,7 +197,10 @@ impl Meta<'_> {
         match self.0.get(key) {
             None => Ok(None),
             Some(MetaValue::String(s)) => Ok(Some(s)),
-            Some(other) => Err(Self::missing(key, &format!("expected a string, found {}", other.kind()))),
+            Some(other) => Err(Self::missing(
+                key,
+                &format!("expected a string, found {}", other.kind()),
+            )),
         }
     }
 
@@ -190,7 +209,10 @@ impl Meta<'_> {
         match self.0.get(key) {
             None => Ok(None),
             Some(MetaValue::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(Self::missing(key, &format!("expected a bool, found {}", other.kind()))),
+            Some(other) => Err(Self::missing(
+                key,
+                &format!("expected a bool, found {}", other.kind()),
+            )),
         }
     }
 
@@ -199,7 +221,10 @@ impl Meta<'_> {
         match self.0.get(key) {
             None => Ok(None),
             Some(MetaValue::Strings(v)) => Ok(Some(v)),
-            Some(other) => Err(Self::missing(key, &format!("expected an array of strings, found {}", other.kind()))),
+            Some(other) => Err(Self::missing(
+                key,
+                &format!("expected an array of strings, found {}", other.kind()),
+            )),
         }
     }
 
@@ -208,7 +233,10 @@ impl Meta<'_> {
         match self.0.get(key) {
             None => Ok(None),
             Some(MetaValue::Ints(v)) => Ok(Some(v)),
-            Some(other) => Err(Self::missing(key, &format!("expected an array of integers, found {}", other.kind()))),
+            Some(other) => Err(Self::missing(
+                key,
+                &format!("expected an array of integers, found {}", other.kind()),
+            )),
         }
     }
 }

@@ -155,16 +155,30 @@ impl<R: Read> Bounded<R> {
     fn string(&mut self, what: &'static str) -> Result<String, GgufError> {
         let len = self.u64(what)?;
         if len > MAX_STRING {
-            return Err(GgufError::Limit { what, value: len, limit: MAX_STRING });
+            return Err(GgufError::Limit {
+                what,
+                value: len,
+                limit: MAX_STRING,
+            });
         }
         let bytes = self.bytes(len, what)?;
         String::from_utf8(bytes).map_err(|_| GgufError::InvalidUtf8 { what })
     }
 
     /// Checks that `count` items of at least `min_size` bytes each can still be in the file.
-    fn check_count(&self, count: u64, min_size: u64, limit: u64, what: &'static str) -> Result<(), GgufError> {
+    fn check_count(
+        &self,
+        count: u64,
+        min_size: u64,
+        limit: u64,
+        what: &'static str,
+    ) -> Result<(), GgufError> {
         if count > limit {
-            return Err(GgufError::Limit { what, value: count, limit });
+            return Err(GgufError::Limit {
+                what,
+                value: count,
+                limit,
+            });
         }
         if count.saturating_mul(min_size) > self.remaining() {
             return Err(GgufError::Truncated { what, at: self.pos });
@@ -229,13 +243,21 @@ fn read_value<R: Read>(r: &mut Bounded<R>, value_type: u32) -> Result<MetaValue,
     let min_size = match (elem_type, scalar_size(elem_type)) {
         (vt::STRING, _) => 8,
         (_, Some(size)) => size,
-        (vt::ARRAY, None) => return Err(GgufError::BadValue("nested arrays are not supported".into())),
+        (vt::ARRAY, None) => {
+            return Err(GgufError::BadValue(
+                "nested arrays are not supported".into(),
+            ))
+        }
         (other, None) => return Err(GgufError::UnknownValueType(other)),
     };
     r.check_count(count, min_size, MAX_ARRAY, "array length")?;
     let n = count as usize;
     Ok(match elem_type {
-        vt::STRING => MetaValue::Strings((0..n).map(|_| r.string("array string")).collect::<Result<_, _>>()?),
+        vt::STRING => MetaValue::Strings(
+            (0..n)
+                .map(|_| r.string("array string"))
+                .collect::<Result<_, _>>()?,
+        ),
         vt::BOOL => MetaValue::Bools((0..n).map(|_| read_bool(r)).collect::<Result<_, _>>()?),
         vt::F32 => MetaValue::Floats(
             (0..n)
@@ -247,7 +269,11 @@ fn read_value<R: Read>(r: &mut Bounded<R>, value_type: u32) -> Result<MetaValue,
                 .map(|_| Ok(f64::from_le_bytes(r.array("array float")?)))
                 .collect::<Result<_, GgufError>>()?,
         ),
-        _ => MetaValue::Ints((0..n).map(|_| read_int(r, elem_type)).collect::<Result<_, _>>()?),
+        _ => MetaValue::Ints(
+            (0..n)
+                .map(|_| read_int(r, elem_type))
+                .collect::<Result<_, _>>()?,
+        ),
     })
 }
 
@@ -263,18 +289,30 @@ fn read_bool<R: Read>(r: &mut Bounded<R>) -> Result<bool, GgufError> {
 fn read_int<R: Read>(r: &mut Bounded<R>, value_type: u32) -> Result<i64, GgufError> {
     match read_scalar(r, value_type)? {
         MetaValue::Int(x) => Ok(x),
-        MetaValue::UInt(x) => i64::try_from(x).map_err(|_| GgufError::BadValue(format!("array integer {x}"))),
-        other => Err(GgufError::BadValue(format!("expected an integer, found {}", other.kind()))),
+        MetaValue::UInt(x) => {
+            i64::try_from(x).map_err(|_| GgufError::BadValue(format!("array integer {x}")))
+        }
+        other => Err(GgufError::BadValue(format!(
+            "expected an integer, found {}",
+            other.kind()
+        ))),
     }
 }
 
-fn read_tensor_info<R: Read>(r: &mut Bounded<R>) -> Result<(String, Vec<u64>, u32, u64), GgufError> {
+fn read_tensor_info<R: Read>(
+    r: &mut Bounded<R>,
+) -> Result<(String, Vec<u64>, u32, u64), GgufError> {
     let name = r.string("tensor name")?;
     let n_dims = r.u32("tensor rank")?;
     if n_dims == 0 || n_dims > MAX_DIMS {
-        return Err(GgufError::BadTensor { name, reason: format!("rank {n_dims} is not in 1..={MAX_DIMS}") });
+        return Err(GgufError::BadTensor {
+            name,
+            reason: format!("rank {n_dims} is not in 1..={MAX_DIMS}"),
+        });
     }
-    let dims = (0..n_dims).map(|_| r.u64("tensor dims")).collect::<Result<Vec<_>, _>>()?;
+    let dims = (0..n_dims)
+        .map(|_| r.u64("tensor dims"))
+        .collect::<Result<Vec<_>, _>>()?;
     let type_id = r.u32("tensor type")?;
     let offset = r.u64("tensor offset")?;
     Ok((name, dims, type_id, offset))
@@ -284,7 +322,11 @@ fn read_tensor_info<R: Read>(r: &mut Bounded<R>) -> Result<(String, Vec<u64>, u3
 ///
 /// The tensor data is not read; each tensor's range is checked to lie inside the file.
 pub fn parse_header<R: Read>(reader: R, file_len: u64) -> Result<GgufHeader, GgufError> {
-    let mut r = Bounded { inner: reader, pos: 0, len: file_len };
+    let mut r = Bounded {
+        inner: reader,
+        pos: 0,
+        len: file_len,
+    };
     let magic = r.array::<4>("magic")?;
     if &magic != MAGIC {
         return Err(GgufError::BadMagic(magic));
@@ -308,12 +350,19 @@ pub fn parse_header<R: Read>(reader: R, file_len: u64) -> Result<GgufHeader, Ggu
             return Err(GgufError::Duplicate(key));
         }
     }
-    let raw_tensors = (0..n_tensors).map(|_| read_tensor_info(&mut r)).collect::<Result<Vec<_>, _>>()?;
+    let raw_tensors = (0..n_tensors)
+        .map(|_| read_tensor_info(&mut r))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let alignment = match metadata.get("general.alignment") {
         None => DEFAULT_ALIGNMENT,
         Some(MetaValue::UInt(a)) if a.is_power_of_two() && *a <= MAX_ALIGNMENT => *a,
-        Some(other) => return Err(GgufError::BadValue(format!("general.alignment is a {}, not a power of two up to {MAX_ALIGNMENT}", other.kind()))),
+        Some(other) => {
+            return Err(GgufError::BadValue(format!(
+                "general.alignment is a {}, not a power of two up to {MAX_ALIGNMENT}",
+                other.kind()
+            )))
+        }
     };
     let data_start = r.pos.div_ceil(alignment) * alignment;
     let mut names = HashSet::new();
@@ -323,7 +372,10 @@ pub fn parse_header<R: Read>(reader: R, file_len: u64) -> Result<GgufHeader, Ggu
             name: name.clone(),
             reason: format!("unknown ggml type {type_id}"),
         })?;
-        let bad = |reason: String| GgufError::BadTensor { name: name.clone(), reason };
+        let bad = |reason: String| GgufError::BadTensor {
+            name: name.clone(),
+            reason,
+        };
         let n_elements = dims
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
@@ -332,9 +384,16 @@ pub fn parse_header<R: Read>(reader: R, file_len: u64) -> Result<GgufHeader, Ggu
         let n_bytes = ggml_type
             .row_bytes(dims[0])
             .and_then(|row| row.checked_mul(n_elements / dims[0]))
-            .ok_or_else(|| bad(format!("row length {} is not a multiple of the {ggml_type:?} block", dims[0])))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "row length {} is not a multiple of the {ggml_type:?} block",
+                    dims[0]
+                ))
+            })?;
         if rel_offset % alignment != 0 {
-            return Err(bad(format!("offset {rel_offset} is not aligned to {alignment}")));
+            return Err(bad(format!(
+                "offset {rel_offset} is not aligned to {alignment}"
+            )));
         }
         let offset = data_start
             .checked_add(rel_offset)
@@ -343,7 +402,19 @@ pub fn parse_header<R: Read>(reader: R, file_len: u64) -> Result<GgufHeader, Ggu
         if !names.insert(name.clone()) {
             return Err(GgufError::Duplicate(name));
         }
-        tensors.push(TensorInfo { name, dims, ggml_type, offset, n_elements, n_bytes });
+        tensors.push(TensorInfo {
+            name,
+            dims,
+            ggml_type,
+            offset,
+            n_elements,
+            n_bytes,
+        });
     }
-    Ok(GgufHeader { version, metadata, tensors, data_start })
+    Ok(GgufHeader {
+        version,
+        metadata,
+        tensors,
+        data_start,
+    })
 }

@@ -114,7 +114,10 @@ impl GgmlType {
     /// Whether [`dequantize_row`] supports this type.
     pub fn can_dequantize(self) -> bool {
         use GgmlType::*;
-        matches!(self, F32 | F16 | BF16 | F64 | Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0)
+        matches!(
+            self,
+            F32 | F16 | BF16 | F64 | Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0
+        )
     }
 }
 
@@ -132,14 +135,20 @@ pub fn dequantize_row(ty: GgmlType, src: &[u8], out: &mut [f32]) -> bool {
         return false;
     }
     let (block, size) = ty.block_layout();
-    let blocks = src.chunks_exact(size as usize).zip(out.chunks_exact_mut(block as usize));
+    let blocks = src
+        .chunks_exact(size as usize)
+        .zip(out.chunks_exact_mut(block as usize));
     match ty {
-        GgmlType::F32 => blocks.for_each(|(b, y)| y[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        GgmlType::F32 => {
+            blocks.for_each(|(b, y)| y[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        }
         GgmlType::F64 => blocks.for_each(|(b, y)| {
             y[0] = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
         }),
         GgmlType::F16 => blocks.for_each(|(b, y)| y[0] = f16_at(b, 0)),
-        GgmlType::BF16 => blocks.for_each(|(b, y)| y[0] = f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)),
+        GgmlType::BF16 => blocks.for_each(|(b, y)| {
+            y[0] = f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)
+        }),
         GgmlType::Q8_0 => blocks.for_each(|(b, y)| {
             let d = f16_at(b, 0);
             for (yj, &q) in y.iter_mut().zip(&b[2..34]) {
@@ -207,7 +216,10 @@ mod tests {
 
     #[test]
     fn plain_float_types() {
-        let src: Vec<u8> = [1.5f32, -2.25].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let src: Vec<u8> = [1.5f32, -2.25]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         assert_eq!(deq(GgmlType::F32, &src, 2), vec![1.5, -2.25]);
         let src: Vec<u8> = [h(0.5), h(-3.0)].concat();
         assert_eq!(deq(GgmlType::F16, &src, 2), vec![0.5, -3.0]);
@@ -267,7 +279,11 @@ mod tests {
     fn refuses_wrong_sizes_and_unsupported_types() {
         let mut out = vec![0.0f32; 32];
         assert!(!dequantize_row(GgmlType::Q8_0, &[0u8; 33], &mut out));
-        assert!(!dequantize_row(GgmlType::Q6_K, &[0u8; 210], &mut vec![0.0; 256]));
+        assert!(!dequantize_row(
+            GgmlType::Q6_K,
+            &[0u8; 210],
+            &mut vec![0.0; 256]
+        ));
         assert!(!dequantize_row(GgmlType::Q4_0, &[0u8; 18], &mut out[..31]));
         assert_eq!(GgmlType::Q4_1.row_bytes(576), Some(360));
         assert_eq!(GgmlType::Q4_1.row_bytes(30), None);

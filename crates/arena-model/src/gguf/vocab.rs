@@ -45,13 +45,21 @@ fn pre_tokenizer(pre: &str) -> Result<Value, GgufError> {
     Ok(match pre {
         "default" | "gpt2" | "gpt-2" | "mpt" | "olmo" | "jais" => byte_level(true),
         // llama.cpp: "\p{N}" first, then the GPT-2 regex.
-        "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva" => json!({
-            "type": "Sequence",
-            "pretokenizers": [{"type": "Digits", "individual_digits": true}, byte_level(true)],
-        }),
-        "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral" => split_then_bytes(LLAMA3_REGEX),
+        "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva" => {
+            json!({
+                "type": "Sequence",
+                "pretokenizers": [{"type": "Digits", "individual_digits": true}, byte_level(true)],
+            })
+        }
+        "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral" => {
+            split_then_bytes(LLAMA3_REGEX)
+        }
         "qwen2" | "stablelm2" | "deepseek-r1-qwen" => split_then_bytes(QWEN2_REGEX),
-        other => return Err(GgufError::Unsupported(format!("tokenizer.ggml.pre = {other:?}"))),
+        other => {
+            return Err(GgufError::Unsupported(format!(
+                "tokenizer.ggml.pre = {other:?}"
+            )))
+        }
     })
 }
 
@@ -62,11 +70,17 @@ pub fn build_tokenizer_files(
     n_embeddings: u64,
 ) -> Result<TokenizerFiles, GgufError> {
     let meta = Meta(metadata);
-    let model = meta.str("tokenizer.ggml.model")?.ok_or_else(|| Meta::missing("tokenizer.ggml.model", "missing"))?;
+    let model = meta
+        .str("tokenizer.ggml.model")?
+        .ok_or_else(|| Meta::missing("tokenizer.ggml.model", "missing"))?;
     if model != "gpt2" {
-        return Err(GgufError::Unsupported(format!("tokenizer.ggml.model = {model:?} (only gpt2 BPE)")));
+        return Err(GgufError::Unsupported(format!(
+            "tokenizer.ggml.model = {model:?} (only gpt2 BPE)"
+        )));
     }
-    let tokens = meta.strings("tokenizer.ggml.tokens")?.ok_or_else(|| Meta::missing("tokenizer.ggml.tokens", "missing"))?;
+    let tokens = meta
+        .strings("tokenizer.ggml.tokens")?
+        .ok_or_else(|| Meta::missing("tokenizer.ggml.tokens", "missing"))?;
     if tokens.is_empty() || tokens.len() as u64 > n_embeddings {
         return Err(Meta::missing(
             "tokenizer.ggml.tokens",
@@ -75,7 +89,10 @@ pub fn build_tokenizer_files(
     }
     let types = meta.ints("tokenizer.ggml.token_type")?.unwrap_or(&[]);
     if !types.is_empty() && types.len() != tokens.len() {
-        return Err(Meta::missing("tokenizer.ggml.token_type", "length differs from tokenizer.ggml.tokens"));
+        return Err(Meta::missing(
+            "tokenizer.ggml.token_type",
+            "length differs from tokenizer.ggml.tokens",
+        ));
     }
     let merges = meta.strings("tokenizer.ggml.merges")?.unwrap_or(&[]);
     let pre = meta.str("tokenizer.ggml.pre")?.unwrap_or("default");
@@ -84,7 +101,9 @@ pub fn build_tokenizer_files(
     let mut added = Vec::new();
     for (id, token) in tokens.iter().enumerate() {
         if vocab.insert(token.clone(), json!(id)).is_some() {
-            return Err(GgufError::Unsupported(format!("token {token:?} appears twice in the vocabulary")));
+            return Err(GgufError::Unsupported(format!(
+                "token {token:?} appears twice in the vocabulary"
+            )));
         }
         let kind = types.get(id).copied().unwrap_or(1);
         if kind == TOKEN_CONTROL || kind == TOKEN_USER_DEFINED {
@@ -98,21 +117,26 @@ pub fn build_tokenizer_files(
     let merge_pairs = merges
         .iter()
         .map(|m| match m.split_once(' ') {
-            Some((a, b)) if known.contains(a) && known.contains(b) && known.contains(format!("{a}{b}").as_str()) => {
+            Some((a, b))
+                if known.contains(a)
+                    && known.contains(b)
+                    && known.contains(format!("{a}{b}").as_str()) =>
+            {
                 Ok(json!([a, b]))
             }
-            _ => Err(Meta::missing("tokenizer.ggml.merges", &format!("merge {m:?} is not two known tokens"))),
+            _ => Err(Meta::missing(
+                "tokenizer.ggml.merges",
+                &format!("merge {m:?} is not two known tokens"),
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
 
     let token_of = |key: &str| -> Result<Option<String>, GgufError> {
         match meta.uint(key)? {
             None => Ok(None),
-            Some(id) => tokens
-                .get(id as usize)
-                .cloned()
-                .map(Some)
-                .ok_or_else(|| Meta::missing(key, &format!("token id {id} is outside the vocabulary"))),
+            Some(id) => tokens.get(id as usize).cloned().map(Some).ok_or_else(|| {
+                Meta::missing(key, &format!("token id {id} is outside the vocabulary"))
+            }),
         }
     };
     let bos = token_of("tokenizer.ggml.bos_token_id")?;
@@ -125,7 +149,9 @@ pub fn build_tokenizer_files(
                      {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
             "special_tokens": {bos.as_str(): {"id": bos, "ids": [bos_id], "tokens": [bos]}},
         }),
-        _ => json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true}),
+        _ => {
+            json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true})
+        }
     };
     let tokenizer_json = json!({
         "version": "1.0",
@@ -162,5 +188,8 @@ pub fn build_tokenizer_files(
     if let Some(template) = meta.str("tokenizer.chat_template")? {
         config["chat_template"] = json!(template);
     }
-    Ok(TokenizerFiles { tokenizer_json, tokenizer_config: config })
+    Ok(TokenizerFiles {
+        tokenizer_json,
+        tokenizer_config: config,
+    })
 }
