@@ -122,9 +122,12 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> ChainResult<()> {
     Ok(())
 }
 
+/// Raw `blocks` columns: number, hash, parent, timestamp, extrinsic count.
+type BlockRow = (i64, Vec<u8>, Vec<u8>, i64, i64);
+
 /// Block `number`, or the highest block when `None`.
 pub fn block(conn: &Connection, number: Option<BlockNumber>) -> ChainResult<Option<BlockInfo>> {
-    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, Vec<u8>, Vec<u8>, i64, i64)> {
+    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<BlockRow> {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     };
     let cols = "number, hash, parent, timestamp_ms, extrinsic_count";
