@@ -471,8 +471,30 @@ fn bad_input_gives_one_line_errors() {
     fails_with(sign(), "x/hotkeys/h: not a valid keyfile");
     std::fs::write(&hotkey_file, b"\x00\x01garbage").unwrap();
     fails_with(sign(), "x/hotkeys/h: not a valid keyfile");
+    std::fs::write(&hotkey_file, b"gAAAAABhZ0legacyFernetToken").unwrap();
+    fails_with(sign(), "x/hotkeys/h: encrypted with legacy (Fernet)");
     std::fs::write(&hotkey_file, b"$ANSIBLE_VAULT;1.1;AES256\n3132").unwrap();
-    fails_with(sign(), "Ansible Vault");
+    fails_with(
+        arena(
+            d,
+            &[
+                "wallet",
+                "sign",
+                "--root",
+                root_s,
+                "--name",
+                "x",
+                "--hotkey",
+                "h",
+                "--message",
+                "m",
+                "--password-env",
+                "ARENA_TEST_PW",
+            ],
+            &[("ARENA_TEST_PW", "pw")],
+        ),
+        "x/hotkeys/h: not a valid keyfile: Ansible Vault",
+    );
     fails_with(
         arena(
             d,

@@ -5,9 +5,11 @@
 //! never printed, except each new mnemonic once, when it is created (as btcli does).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use arena_keys::keyfile;
+use arena_keys::nacl::Encryption;
 use arena_keys::wallet::Wallet;
 use arena_keys::{Keypair, PublicKey, Signature};
 use serde_json::json;
@@ -121,7 +123,8 @@ pub struct SignArgs {
     /// Sign with the coldkey instead (asks for its password).
     #[arg(long)]
     pub coldkey: bool,
-    /// Read the coldkey password from this environment variable instead of prompting.
+    /// Read the key's password (coldkey, or an encrypted hotkey) from this environment
+    /// variable instead of prompting.
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
     /// The message, signed as its UTF-8 bytes.
@@ -152,20 +155,27 @@ pub struct VerifyArgs {
 /// Runs one `arena wallet` subcommand.
 pub fn run(args: WalletArgs, cfg: &Config) -> anyhow::Result<()> {
     let root = args.root.unwrap_or_else(|| cfg.wallet.root.clone());
-    let default_name = || cfg.wallet.name.clone();
     match args.command {
         WalletCmd::New(a) => new(&root, a, cfg),
         WalletCmd::List(a) => list(&root, a),
-        WalletCmd::Regen(a) => regen(&root, a, default_name()),
+        WalletCmd::Regen(a) => regen(&root, a, cfg.wallet.name.clone()),
         WalletCmd::Sign(a) => sign(&root, a, cfg),
         WalletCmd::Verify(a) => verify(a),
     }
 }
 
-fn new(root: &std::path::Path, a: NewArgs, cfg: &Config) -> anyhow::Result<()> {
+fn new(root: &Path, a: NewArgs, cfg: &Config) -> anyhow::Result<()> {
     let name = a.name.unwrap_or_else(|| cfg.wallet.name.clone());
     let hotkey = a.hotkey.unwrap_or_else(|| cfg.wallet.hotkey.clone());
     let wallet = Wallet::new(root, &name)?;
+    // Checked before asking for a password, so nobody types one only to see this error.
+    let hotkey_path = wallet.hotkey_path(&hotkey);
+    if !a.overwrite && hotkey_path.exists() {
+        bail!(
+            "{}: already exists; pass --overwrite to replace it",
+            hotkey_path.display()
+        );
+    }
     let needs_coldkey = a.overwrite || !wallet.coldkey_path().exists();
     let password = match (needs_coldkey, a.no_password) {
         (true, false) => Some(new_password(a.password_env.as_deref(), &wallet)?),
@@ -220,7 +230,7 @@ fn new(root: &std::path::Path, a: NewArgs, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list(root: &std::path::Path, a: ListArgs) -> anyhow::Result<()> {
+fn list(root: &Path, a: ListArgs) -> anyhow::Result<()> {
     let summaries: Vec<_> = Wallet::list(root)?.iter().map(Wallet::summary).collect();
     if a.json {
         println!("{}", serde_json::to_string(&summaries)?);
@@ -247,7 +257,7 @@ fn list(root: &std::path::Path, a: ListArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn regen(root: &std::path::Path, a: RegenArgs, default_name: String) -> anyhow::Result<()> {
+fn regen(root: &Path, a: RegenArgs, default_name: String) -> anyhow::Result<()> {
     let name = a.name.unwrap_or(default_name);
     let wallet = Wallet::new(root, &name)?;
     let phrase = match a.mnemonic {
@@ -290,18 +300,25 @@ fn regen(root: &std::path::Path, a: RegenArgs, default_name: String) -> anyhow::
     Ok(())
 }
 
-fn sign(root: &std::path::Path, a: SignArgs, cfg: &Config) -> anyhow::Result<()> {
+fn sign(root: &Path, a: SignArgs, cfg: &Config) -> anyhow::Result<()> {
     let name = a.name.unwrap_or_else(|| cfg.wallet.name.clone());
     let wallet = Wallet::open(root, &name)?;
     let keypair = if a.coldkey {
-        let password = match wallet.coldkey_is_encrypted()? {
-            true => Some(password(a.password_env.as_deref(), &wallet)?),
+        let path = wallet.coldkey_path();
+        let password = match needs_password(&path)? {
+            true => Some(password(a.password_env.as_deref(), &path)?),
             false => None,
         };
         wallet.coldkey(password.as_deref())?
     } else {
         let hotkey = a.hotkey.unwrap_or_else(|| cfg.wallet.hotkey.clone());
-        wallet.hotkey(&hotkey)?
+        // Hotkeys are plain by default, but bittensor lets users encrypt them too.
+        let path = wallet.hotkey_path(&hotkey);
+        let password = match path.exists() && needs_password(&path)? {
+            true => Some(password(a.password_env.as_deref(), &path)?),
+            false => None,
+        };
+        wallet.hotkey_with_password(&hotkey, password.as_deref())?
     };
     let signature = keypair.sign(a.message.as_bytes()).to_hex();
     if a.json {
@@ -336,14 +353,19 @@ fn parse_words(value: &str) -> Result<usize, String> {
     }
 }
 
-/// The password of an existing encrypted coldkey.
-fn password(env: Option<&str>, wallet: &Wallet) -> anyhow::Result<String> {
+/// Whether reading the keyfile at `path` needs a password (an encryption arena can decrypt).
+fn needs_password(path: &Path) -> anyhow::Result<bool> {
+    Ok(matches!(
+        keyfile::encryption(path)?,
+        Encryption::Nacl | Encryption::AnsibleVault
+    ))
+}
+
+/// The password of an existing encrypted keyfile.
+fn password(env: Option<&str>, path: &Path) -> anyhow::Result<String> {
     match env {
         Some(var) => password_from_env(var),
-        None => prompt_secret(&format!(
-            "Password for {}: ",
-            wallet.coldkey_path().display()
-        )),
+        None => prompt_secret(&format!("Password for {}: ", path.display())),
     }
 }
 
