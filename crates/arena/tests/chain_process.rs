@@ -223,3 +223,89 @@ async fn chain_survives_kill_9() {
     server.kill().ok();
     server.wait().ok();
 }
+
+/// `--endpoint local` opens `<home>/chain` in-process and seals a block after each signed
+/// call, so a sequence of CLI invocations builds up state without a server.
+#[test]
+fn cli_against_the_in_process_chain() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let created = cli(
+        h,
+        "local",
+        &["create-subnet", "--coldkey-uri", "//Owner", "--tempo", "5"],
+    );
+    assert_eq!(
+        (created["assigned"].as_u64(), created["block"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let reg = cli(
+        h,
+        "local",
+        &[
+            "register",
+            "--netuid",
+            "1",
+            "--coldkey-uri",
+            "//Cold",
+            "--hotkey-uri",
+            "//Hot",
+        ],
+    );
+    assert_eq!(
+        (reg["assigned"].as_u64(), reg["block"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let staked = cli(
+        h,
+        "local",
+        &[
+            "stake",
+            "--netuid",
+            "1",
+            "--coldkey-uri",
+            "//Cold",
+            "--hotkey-uri",
+            "//Hot",
+            "--amount",
+            "42",
+        ],
+    );
+    assert_eq!(staked["block"].as_u64(), Some(3));
+    let mg = cli(h, "local", &["metagraph", "--netuid", "1"]);
+    assert_eq!(mg["block"], 3);
+    assert_eq!(mg["neurons"][0]["hotkey"], key("//Hot").public().ss58());
+    assert_eq!(mg["neurons"][0]["coldkey"], key("//Cold").public().ss58());
+    assert_eq!(mg["neurons"][0]["stake"], 42);
+    // The same hotkey again is refused with subtensor's error name and a non-zero exit.
+    let out = Command::new(ARENA)
+        .args([
+            "chain",
+            "register",
+            "--netuid",
+            "1",
+            "--coldkey-uri",
+            "//Cold",
+        ])
+        .args([
+            "--hotkey-uri",
+            "//Hot",
+            "--endpoint",
+            "local",
+            "--home",
+            h.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HotKeyAlreadyRegisteredInSubNet"),
+        "{stderr}"
+    );
+    let status = cli(h, "local", &["status"]);
+    assert_eq!(
+        status["head"]["number"], 3,
+        "a rejected call must not seal a block"
+    );
+}
