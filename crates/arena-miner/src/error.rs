@@ -1,0 +1,103 @@
+//! Typed errors of the miner library. Each message is one line that names the file, repo,
+//! revision or block involved, so the CLI can print it as it is.
+
+use std::path::PathBuf;
+
+/// Everything a push can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum MinerError {
+    /// The hub refused or failed a request (upload, info, visibility, download).
+    #[error("hub: {0}")]
+    Hub(#[from] arena_hub::HubError),
+    /// The chain refused or failed a call.
+    #[error("chain: {0}")]
+    Chain(#[from] arena_chain::ChainError),
+    /// The commitment built from the repo id, revision and hash is not one validators accept
+    /// (for example a repo id of the wrong length).
+    #[error("commitment {text:?} is invalid: {source}")]
+    Commitment {
+        /// The text that failed to parse.
+        text: String,
+        /// The parser's reason.
+        source: arena_core::commitment::CommitmentError,
+    },
+    /// Reading or writing a local file failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`reading`, `writing`, …).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The push journal exists but cannot be read as one.
+    #[error("push journal {}: {message}", path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// Why it was refused.
+        message: String,
+    },
+    /// The uploaded revision does not hold the files of the local folder.
+    #[error("revision {revision} of {repo} does not match the local folder: {reason}")]
+    RevisionMismatch {
+        /// Repo id.
+        repo: String,
+        /// Revision checked.
+        revision: String,
+        /// The first difference found.
+        reason: String,
+    },
+    /// The hotkey spent this epoch's commitment budget; the next commit can land from `from_block`.
+    #[error(
+        "commitment budget of {hotkey} is spent for this epoch ({used} of {max} bytes used, \
+         this commitment costs {cost}); the next commit is possible from block {from_block} \
+         (head is {head}): re-run then, or pass --wait"
+    )]
+    BudgetExhausted {
+        /// The committing hotkey (SS58).
+        hotkey: String,
+        /// Bytes used this epoch.
+        used: u64,
+        /// Cost of the refused commitment.
+        cost: u64,
+        /// Budget per epoch.
+        max: u64,
+        /// Head block when refused.
+        head: u64,
+        /// First block that runs in the next epoch's budget.
+        from_block: u64,
+    },
+    /// The commitment was accepted but did not become readable in time.
+    #[error("commitment {text:?} not readable on subnet {netuid} after {waited_secs} s; re-run to resume")]
+    NotVisible {
+        /// The commitment sent.
+        text: String,
+        /// Subnet.
+        netuid: u16,
+        /// Seconds waited.
+        waited_secs: u64,
+    },
+    /// The hub still reports the repo private after it was made public.
+    #[error("repository {0} is still private after the visibility change")]
+    StillPrivate(String),
+    /// A blocking task (hashing) panicked or was cancelled.
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+impl MinerError {
+    /// A closure for `map_err` that wraps an I/O error with its action and path.
+    pub fn io(
+        action: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> MinerError {
+        let path = path.to_path_buf();
+        move |source| MinerError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
