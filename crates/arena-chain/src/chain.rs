@@ -60,6 +60,10 @@ pub trait Chain: Send + Sync {
     /// Stored weight rows of a subnet (only uids that set weights), ordered by uid.
     async fn weights(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>>;
 
+    /// Stored bond rows of a subnet (only non-empty rows), ordered by uid: the epoch's memory
+    /// (`Bonds`; u16 fractions under Yuma 3, column max-upscaled under classic bonds).
+    async fn bonds(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>>;
+
     /// The next nonce of an account, counting extrinsics accepted into the block being built
     /// (`system_accountNextIndex`).
     async fn account_nonce(&self, account: &PublicKey) -> ChainResult<u64>;

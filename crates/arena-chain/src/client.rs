@@ -163,6 +163,10 @@ impl Chain for ChainClient {
         self.call("subnet_weights", vec![netuid.into()]).await
     }
 
+    async fn bonds(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>> {
+        self.call("subnet_bonds", vec![netuid.into()]).await
+    }
+
     async fn account_nonce(&self, account: &PublicKey) -> ChainResult<u64> {
         self.call("system_accountNextIndex", vec![account.ss58().into()])
             .await

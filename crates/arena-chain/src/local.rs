@@ -433,6 +433,20 @@ impl Chain for LocalChain {
         })
     }
 
+    async fn bonds(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>> {
+        self.read(|c| {
+            store::subnet(c, netuid)?;
+            Ok(store::neurons(c, netuid)?
+                .into_iter()
+                .filter(|n| !n.bonds.is_empty())
+                .map(|n| WeightRow {
+                    uid: n.uid,
+                    weights: n.bonds,
+                })
+                .collect())
+        })
+    }
+
     async fn account_nonce(&self, account: &PublicKey) -> ChainResult<u64> {
         store::nonce(&self.writer()?.conn, account)
     }

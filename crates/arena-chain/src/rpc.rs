@@ -18,6 +18,7 @@
 //! | `subnet_hyperparameters` | `[netuid]` | [`crate::Hyperparameters`] |
 //! | `subnet_metagraph` | `[netuid]` | [`crate::Metagraph`] |
 //! | `subnet_weights` | `[netuid]` | `[WeightRow]` |
+//! | `subnet_bonds` | `[netuid]` | `[WeightRow]` (bond rows) |
 //! | `commitments_get` | `[netuid, hotkey_ss58]` | [`crate::Commitment`] or null |
 //! | `commitments_all` | `[netuid]` | `[Commitment]` |
 //! | `system_accountNextIndex` | `[ss58]` | u64 |
@@ -147,6 +148,10 @@ pub fn module(chain: Arc<LocalChain>) -> Result<RpcModule<LocalChain>, ChainErro
     .map_err(reg)?;
     m.register_blocking_method("subnet_weights", |p, c, _| {
         reply(block_on(c.weights(one_netuid(&p)?)))
+    })
+    .map_err(reg)?;
+    m.register_blocking_method("subnet_bonds", |p, c, _| {
+        reply(block_on(c.bonds(one_netuid(&p)?)))
     })
     .map_err(reg)?;
     m.register_blocking_method("commitments_get", |p, c, _| {

@@ -281,7 +281,8 @@ impl Commitment {
     }
 }
 
-/// Weight row of one uid: `(dest uid, u16 value)` as stored after max-upscaling.
+/// Sparse row of one uid: `(dest uid, u16 value)`. For weights, the values as stored after
+/// max-upscaling; for bonds, as the last epoch stored them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeightRow {
     /// Setter.

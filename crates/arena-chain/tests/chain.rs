@@ -152,6 +152,14 @@ async fn epoch_pays_miners_and_validators() {
     // Max-upscaled: 60000 → 65535, 20000 → round(20000·65535/60000) = 21845.
     assert_eq!(weights[0].weights, vec![(2, 65535), (3, 21845)]);
     assert_eq!(mg.neurons[0].last_update, 22);
+    // Bonds kept for the permitted validators (Yuma 3: u16 fractions), towards both miners.
+    let bonds = net.chain.bonds(net.netuid).await.unwrap();
+    assert_eq!(bonds.iter().map(|r| r.uid).collect::<Vec<_>>(), vec![0, 1]);
+    for row in &bonds {
+        let dests: Vec<u16> = row.weights.iter().map(|&(d, _)| d).collect();
+        assert_eq!(dests, vec![2, 3], "{row:?}");
+        assert!(row.weights.iter().all(|&(_, b)| b > 0));
+    }
     let sub = net.chain.subnet(net.netuid).await.unwrap();
     assert_eq!((sub.epoch_index, sub.last_epoch_block, sub.n), (2, 41, 4));
 }
@@ -472,6 +480,8 @@ async fn restart_keeps_produced_blocks_and_drops_the_unsealed_one() {
     net.chain.produce_block().unwrap();
     let before = snapshot(&net).await;
     let head = net.chain.block(None).await.unwrap().unwrap();
+    let net_bonds = net.chain.bonds(net.netuid).await.unwrap();
+    assert!(!net_bonds.is_empty());
     // Accepted but never sealed: lost on restart, like a transaction pool.
     net.chain
         .set_commitment(miner, net.netuid, b"unsealed")
@@ -492,6 +502,7 @@ async fn restart_keeps_produced_blocks_and_drops_the_unsealed_one() {
     assert_eq!(got.text(), Some("kept"));
     assert_eq!(reopened.commitments(1).await.unwrap(), before.commitments);
     assert_eq!(reopened.weights(1).await.unwrap(), before.weights);
+    assert_eq!(reopened.bonds(1).await.unwrap(), net_bonds);
     let mut mg = reopened.metagraph(1).await.unwrap();
     mg.block = 0;
     assert_eq!(mg, before.metagraph);
@@ -560,6 +571,11 @@ async fn rpc_client_matches_local_chain_and_rejects_malformed_requests() {
         remote.weights(1).await.unwrap(),
         local.weights(1).await.unwrap()
     );
+    assert_eq!(
+        remote.bonds(1).await.unwrap(),
+        local.bonds(1).await.unwrap()
+    );
+    assert!(!remote.bonds(1).await.unwrap().is_empty());
     // Chain errors come back as the same variant.
     let err = remote
         .set_commitment(&key("//Stranger"), 1, b"x")
