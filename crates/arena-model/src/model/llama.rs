@@ -10,7 +10,7 @@ use candle_core::{Device, Tensor};
 
 use crate::config::ModelConfig;
 use crate::error::Result;
-use crate::kernels::silu_mul;
+use crate::kernels::{masked_softmax, silu_mul, CausalMask};
 use crate::model::{CausalLm, KvCache};
 use crate::weights::Weights;
 
@@ -155,34 +155,6 @@ impl LlamaFamily {
         ))
     }
 
-    /// Additive mask `[group·len, past+len]`: 0 where a query may look, −∞ elsewhere.
-    /// `None` when every key is visible (one new token, no window).
-    fn mask(&self, past: usize, len: usize, window: Option<usize>) -> Result<Option<Tensor>> {
-        let total = past + len;
-        let visible = |i: usize, j: usize| j <= past + i && window.is_none_or(|w| past + i - j < w);
-        if len == 1 && (0..total).all(|j| visible(0, j)) {
-            return Ok(None);
-        }
-        let group = self.config.group_size();
-        let mut mask = Vec::with_capacity(group * len * total);
-        for _ in 0..group {
-            for i in 0..len {
-                mask.extend((0..total).map(|j| {
-                    if visible(i, j) {
-                        0.0
-                    } else {
-                        f32::NEG_INFINITY
-                    }
-                }));
-            }
-        }
-        Ok(Some(Tensor::from_vec(
-            mask,
-            (group * len, total),
-            &self.device,
-        )?))
-    }
-
     fn attention(
         &self,
         layer: &Layer,
@@ -217,11 +189,12 @@ impl LlamaFamily {
         let group = c.group_size();
         let q = q.reshape((batch, kv_heads, group * len, d))?;
         let scale = 1.0 / (d as f64).sqrt();
-        let mut scores = (q.matmul(&k.t()?)? * scale)?;
-        if let Some(mask) = self.mask(past, len, layer.window)? {
-            scores = scores.broadcast_add(&mask)?;
-        }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let mask = CausalMask {
+            past,
+            len,
+            window: layer.window,
+        };
+        let probs = masked_softmax(q.matmul(&k.t()?)?, scale, mask)?;
         let out = probs
             .matmul(&v)?
             .reshape((batch, heads, len, d))?
