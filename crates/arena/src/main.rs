@@ -31,6 +31,12 @@ pub enum Command {
     /// Run or query the chain: local chain service, metagraph, registration, stake, commitments, Yuma Consensus.
     #[command(subcommand)]
     Chain(cmd::chain::ChainCmd),
+    /// Load, check and score Hugging Face causal LMs.
+    #[command(subcommand)]
+    Model(cmd::model::ModelCmd),
+    /// Measure speed against the reference tools.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCmd),
 }
 
 fn main() {
@@ -46,6 +52,8 @@ fn main() {
                 Command::Config(c) => cmd::config::run(c, &cfg),
                 Command::Wallet(c) => cmd::wallet::run(c, &cfg),
                 Command::Chain(c) => cmd::chain::run(c, &cfg).await,
+                Command::Model(c) => cmd::model::run(c, &cfg),
+                Command::Bench(c) => cmd::bench::run(c, &cfg),
             }
         })
     })();

@@ -2,5 +2,7 @@
 pub mod chain;
 pub mod chain_node;
 pub mod chain_yuma;
+pub mod bench;
 pub mod config;
+pub mod model;
 pub mod wallet;
