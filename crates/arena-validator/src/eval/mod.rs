@@ -1,0 +1,175 @@
+//! One evaluation step of one competition (DESIGN §1, §5; SN37 `run_step`): draw the samples
+//! with the shared seed, evaluate every queued model in its own worker, score the step with
+//! the competition's policy, fold it into the EMA, and produce the [`StepRecord`] that the
+//! store writes in one transaction.
+
+mod score;
+
+pub use score::{score_step_record, EvaluatedModel, ScoreInputs, StepScoreError};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use arena_core::competition::{Competition, DatasetSpec};
+use arena_core::seed::Seed;
+use arena_data::source::{DataSource, DrawRequest, GeneratedSource};
+use arena_data::tasks::TaskKind;
+use async_trait::async_trait;
+
+use crate::store::StepRecord;
+use crate::worker::{
+    run_worker, EvalJob, EvalReport, TaskSamples, WorkerCommand, WorkerFailure, WorkerLimits,
+    PROTOCOL_VERSION,
+};
+
+/// Where evaluations run. The service uses [`SubprocessBackend`]; the trait lets tests and
+/// other deployments (a remote GPU box) put something else behind the same step logic.
+#[async_trait]
+pub trait EvalBackend: Send + Sync {
+    /// Evaluates one job; a failure costs only this model.
+    async fn evaluate(&self, job: &EvalJob) -> Result<EvalReport, WorkerFailure>;
+}
+
+/// Runs each job in a fresh worker process (see [`crate::worker`]).
+#[derive(Debug, Clone)]
+pub struct SubprocessBackend {
+    /// How to start the worker.
+    pub command: WorkerCommand,
+    /// Timeout and memory cap per model.
+    pub limits: WorkerLimits,
+}
+
+#[async_trait]
+impl EvalBackend for SubprocessBackend {
+    async fn evaluate(&self, job: &EvalJob) -> Result<EvalReport, WorkerFailure> {
+        run_worker(&self.command, &self.limits, job).await
+    }
+}
+
+/// A model selected for this step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedModel {
+    /// Metagraph uid.
+    pub uid: u16,
+    /// Hotkey (SS58).
+    pub hotkey: String,
+    /// Commit block.
+    pub commit_block: u64,
+    /// Verified snapshot folder.
+    pub model_dir: PathBuf,
+    /// Directory hash (exact-copy detection).
+    pub content_hash: Option<String>,
+}
+
+/// Draws every task's samples with the shared seed. Generator tasks need no source; the
+/// others are looked up in `named` by their dataset name (feed, corpus or file). A task whose
+/// source is missing or fails is skipped for everyone this step (`samples: None`).
+pub async fn draw_samples(
+    competition: &Competition,
+    seed: &Seed,
+    now_ms: u64,
+    not_before_ms: u64,
+    named: &mut BTreeMap<String, Box<dyn DataSource>>,
+) -> Vec<TaskSamples> {
+    let mut out = Vec::with_capacity(competition.tasks.len());
+    for task in &competition.tasks {
+        let request = DrawRequest {
+            seed: *seed,
+            count: task.samples as usize,
+            now_ms,
+            not_before_ms,
+        };
+        let drawn = match &task.dataset {
+            DatasetSpec::Generator(generator) => {
+                let name = serde_json::to_value(generator)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                match TaskKind::from_str(&name) {
+                    Ok(kind) => GeneratedSource::new(kind)
+                        .draw(&request)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no generator named {name:?}")),
+                }
+            }
+            DatasetSpec::Feed(name) | DatasetSpec::Corpus(name) | DatasetSpec::File(name) => {
+                match named.get_mut(name) {
+                    Some(source) => source.draw(&request).await.map_err(|e| e.to_string()),
+                    None => Err(format!("no data source configured for dataset {name:?}")),
+                }
+            }
+        };
+        let samples = match drawn {
+            Ok(draw) if !draw.samples.is_empty() => Some(draw.samples),
+            Ok(_) => {
+                tracing::warn!(task = %task.id, "no samples drawn; task skipped this step");
+                None
+            }
+            Err(reason) => {
+                tracing::warn!(task = %task.id, %reason, "data failed to load; task skipped this step");
+                None
+            }
+        };
+        out.push(TaskSamples {
+            task_id: task.id.clone(),
+            samples,
+        });
+    }
+    out
+}
+
+/// Evaluates every model on the same samples, one worker at a time (a GPU holds one model),
+/// and returns each model with its report or failure, in input order.
+pub async fn evaluate_models(
+    backend: &dyn EvalBackend,
+    competition: &Competition,
+    seed: &Seed,
+    tasks: &[TaskSamples],
+    tokenizer_dir: Option<PathBuf>,
+    models: &[QueuedModel],
+) -> Vec<EvaluatedModel> {
+    let mut out = Vec::with_capacity(models.len());
+    for model in models {
+        let job = EvalJob {
+            version: PROTOCOL_VERSION,
+            competition: competition.clone(),
+            model_dir: model.model_dir.clone(),
+            tokenizer_dir: tokenizer_dir.clone(),
+            tasks: tasks.to_vec(),
+            seed: seed.to_hex(),
+        };
+        let result = backend.evaluate(&job).await;
+        if let Err(e) = &result {
+            tracing::warn!(uid = model.uid, hotkey = %model.hotkey, error = %e, "evaluation failed");
+        }
+        out.push(EvaluatedModel {
+            model: model.clone(),
+            result: result.map_err(|e| e.to_string()),
+        });
+    }
+    out
+}
+
+/// Convenience for the service: draws, evaluates and scores one step.
+pub async fn run_step(
+    backend: &dyn EvalBackend,
+    inputs: &ScoreInputs<'_>,
+    tokenizer_dir: Option<PathBuf>,
+    named: &mut BTreeMap<String, Box<dyn DataSource>>,
+    now_ms: u64,
+    models: &[QueuedModel],
+) -> Result<StepRecord, StepScoreError> {
+    let tasks = draw_samples(inputs.competition, &inputs.seed, now_ms, 0, named).await;
+    let evaluated = evaluate_models(
+        backend,
+        inputs.competition,
+        &inputs.seed,
+        &tasks,
+        tokenizer_dir,
+        models,
+    )
+    .await;
+    score_step_record(inputs, &tasks, &evaluated)
+}

@@ -1,0 +1,33 @@
+//! The validator service of finetune-arena (DESIGN §1, §4, §5): it reads miners'
+//! commitments from the chain, downloads and checks their models, evaluates them in an
+//! isolated worker process on data drawn with the shared seed, scores each step with
+//! `arena-core`'s policies and sets weights on chain.
+//!
+//! Modules, in the order a model travels through them:
+//! * [`update`]: commitment → competition → eval delay → size before download → download →
+//!   secure hash against the committing hotkey → constraint checks ([`precheck`]), with a
+//!   typed [`Rejection`] recorded for every refusal;
+//! * [`worker`]: the JSON protocol of the evaluation worker, the [`worker::Evaluator`] trait its
+//!   body implements, and the runner that spawns it with a timeout and a memory cap;
+//! * [`store`]: the state in SQLite, one transaction per step.
+//!
+//! ```
+//! use arena_validator::store::Store;
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path().join("validator.sqlite"))?;
+//! assert!(store.step_keys()?.is_empty());
+//! assert!(store.tracker()?.weights.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod eval;
+pub mod metrics;
+pub mod precheck;
+pub mod service;
+pub mod store;
+pub mod update;
+mod verdict;
+pub mod weights;
+pub mod worker;
+
+pub use verdict::{Rejection, Verdict};

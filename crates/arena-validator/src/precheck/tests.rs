@@ -1,0 +1,152 @@
+use super::*;
+use arena_core::competition::{default_schedule, Violation};
+use std::path::PathBuf;
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("ARENA_TEST_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
+}
+
+fn constraints() -> Constraints {
+    default_schedule()
+        .unwrap()
+        .competition_at(1, 0)
+        .unwrap()
+        .constraints
+        .clone()
+}
+
+/// A writable copy of a fixture model.
+fn copy_model(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures().join(name)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+fn write_safetensors(path: &Path, header: &str, data_len: usize) {
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(std::iter::repeat(0u8).take(data_len));
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn fixture_models_pass_with_their_documented_parameter_counts() {
+    let llama = precheck(&fixtures().join("tiny-llama"), &constraints()).unwrap();
+    assert_eq!(llama.architecture, "LlamaForCausalLM");
+    assert_eq!(llama.params, 223_552);
+    let qwen = precheck(&fixtures().join("tiny-qwen2"), &constraints()).unwrap();
+    assert_eq!(qwen.params, 158_272);
+    assert_eq!(
+        qwen.tokenizer_sha256.as_deref(),
+        Some("62d37104af465a748adfac8aef3a9e2e8bee0dea7dd3e6bd3ffb6acead07eb7a")
+    );
+}
+
+#[test]
+fn header_claiming_huge_tensors_is_refused_without_reading_them() {
+    let dir = copy_model("tiny-llama");
+    let header = r#"{"w":{"dtype":"F32","shape":[1000000000,1000000],"data_offsets":[0,16]}}"#;
+    write_safetensors(&dir.path().join("model.safetensors"), header, 16);
+    let err = precheck(dir.path(), &constraints()).unwrap_err();
+    assert!(
+        matches!(&err, Rejection::BadFiles { reason } if reason.contains("tensor w")),
+        "{err}"
+    );
+    let overflow =
+        r#"{"w":{"dtype":"F32","shape":[18446744073709551615,2],"data_offsets":[0,16]}}"#;
+    write_safetensors(&dir.path().join("model.safetensors"), overflow, 16);
+    let err = precheck(dir.path(), &constraints()).unwrap_err();
+    assert!(
+        matches!(&err, Rejection::BadFiles { reason } if reason.contains("overflows")),
+        "{err}"
+    );
+    let mut huge_len = u64::MAX.to_le_bytes().to_vec();
+    huge_len.extend_from_slice(b"{}");
+    std::fs::write(dir.path().join("model.safetensors"), huge_len).unwrap();
+    assert!(matches!(
+        precheck(dir.path(), &constraints()),
+        Err(Rejection::BadFiles { .. })
+    ));
+}
+
+#[test]
+fn overlapping_or_trailing_tensor_data_is_refused() {
+    let dir = copy_model("tiny-llama");
+    let overlap = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#;
+    write_safetensors(&dir.path().join("model.safetensors"), overlap, 12);
+    assert!(matches!(
+        precheck(dir.path(), &constraints()),
+        Err(Rejection::BadFiles { .. })
+    ));
+    let trailing = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+    write_safetensors(&dir.path().join("model.safetensors"), trailing, 64);
+    assert!(matches!(
+        precheck(dir.path(), &constraints()),
+        Err(Rejection::BadFiles { .. })
+    ));
+}
+
+#[test]
+fn unknown_architecture_wrong_tokenizer_too_many_params_and_pickles() {
+    let dir = copy_model("tiny-llama");
+    let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        config.replace("LlamaForCausalLM", "LlamaForCausalLMX"),
+    )
+    .unwrap();
+    let err = precheck(dir.path(), &constraints()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Rejection::Constraint {
+                violation: Violation::Architecture { .. }
+            }
+        ),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("config.json"), &config).unwrap();
+
+    std::fs::write(dir.path().join("tokenizer.json"), "{\"model\":{}}").unwrap();
+    let err = precheck(dir.path(), &constraints()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Rejection::Constraint {
+                violation: Violation::TokenizerMismatch { .. }
+            }
+        ),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
+    assert!(
+        precheck(dir.path(), &constraints()).is_ok(),
+        "pinned tokenizer: none shipped is fine"
+    );
+
+    let mut small = constraints();
+    small.max_params = 200_000;
+    let err = precheck(dir.path(), &small).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Rejection::Constraint {
+                violation: Violation::ParamCount {
+                    params: 223_552,
+                    ..
+                }
+            }
+        ),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("pytorch_model.bin"), b"pickle").unwrap();
+    assert!(matches!(
+        precheck(dir.path(), &constraints()),
+        Err(Rejection::BadFiles { .. })
+    ));
+}

@@ -1,0 +1,452 @@
+//! The validator service loop: each tick reloads the schedule if its file changed, syncs the
+//! models, admits models to the queues, runs the step of the sync window if it has not run,
+//! and sets weights when the chain's rate limit allows. All state lives in the [`Store`], so a
+//! restart after a kill continues where the last committed step left off.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arena_chain::{Chain, ChainError, NetUid};
+use arena_core::competition::{CompetitionId, Schedule, ScheduleError};
+use arena_core::queue::{
+    plan_admissions, top_miners, QueueContext, QueuePolicy, UidState, ValidatorWeights,
+};
+use arena_core::scoring::MIN_COMPETITION_WEIGHT;
+use arena_core::seed::{sync_block, Seed};
+use arena_data::source::DataSource;
+use arena_keys::Keypair;
+
+use crate::eval::{run_step, EvalBackend, QueuedModel, ScoreInputs, StepScoreError};
+use crate::metrics::Metrics;
+use crate::store::{QueueEntry, StepKey, StepRecord, Store, StoreError};
+use crate::update::{UpdateError, Updater};
+use crate::verdict::Verdict;
+use crate::weights::{set_weights_if_due, SetOutcome, WeightSetError};
+
+/// Settings of the service (the binary fills them from `[validator]` in the config).
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The subnet validated.
+    pub netuid: NetUid,
+    /// Schedule file, re-read when its modification time changes; `None` = the built-in one.
+    pub schedule_path: Option<PathBuf>,
+    /// Blocks per sync window (one step per window; SN37: 360).
+    pub sync_cadence: u64,
+    /// Block the sync windows count from.
+    pub genesis_block: u64,
+    /// Queue limits and re-check cadence.
+    pub queue: QueuePolicy,
+    /// Pinned tokenizer folder handed to workers.
+    pub tokenizer_dir: Option<PathBuf>,
+    /// JSONL file that receives one event per step.
+    pub events_path: Option<PathBuf>,
+    /// `version_key` of `set_weights`.
+    pub version_key: u64,
+}
+
+/// Errors that end a tick (the loop logs them and tries again next tick).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Chain unreachable or refusing reads.
+    #[error("chain: {0}")]
+    Chain(#[from] ChainError),
+    /// State database failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Model update failure (chain or store).
+    #[error(transparent)]
+    Update(#[from] UpdateError),
+    /// A step could not be scored.
+    #[error(transparent)]
+    Score(#[from] StepScoreError),
+    /// Weights could not be set.
+    #[error(transparent)]
+    Weights(#[from] WeightSetError),
+    /// The schedule file is unreadable or invalid (at start; later reloads keep the old one).
+    #[error("schedule {path}: {reason}")]
+    Schedule {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The events file cannot be written.
+    #[error("events file {path}: {source}")]
+    Events {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickReport {
+    /// Chain block at the start of the tick.
+    pub block: u64,
+    /// The step recorded this tick, if one ran.
+    pub step: Option<StepKey>,
+    /// The weight-setting outcome, if weights were due.
+    pub weights: Option<SetOutcome>,
+}
+
+/// The running validator.
+pub struct Service {
+    chain: Arc<dyn Chain>,
+    hotkey: Keypair,
+    config: ServiceConfig,
+    updater: Updater,
+    store: Store,
+    backend: Box<dyn EvalBackend>,
+    sources: BTreeMap<String, Box<dyn DataSource>>,
+    schedule: Schedule,
+    schedule_mtime: Option<SystemTime>,
+    metrics: Arc<Metrics>,
+}
+
+fn load_schedule(path: &std::path::Path) -> Result<(Schedule, Option<SystemTime>), ServiceError> {
+    let err = |reason: String| ServiceError::Schedule {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let schedule = Schedule::from_toml_str(&text).map_err(|e: ScheduleError| err(e.to_string()))?;
+    Ok((schedule, mtime))
+}
+
+impl Service {
+    /// Builds the service; reads the schedule file once (an invalid file is an error here).
+    pub fn new(
+        chain: Arc<dyn Chain>,
+        hotkey: Keypair,
+        config: ServiceConfig,
+        updater: Updater,
+        store: Store,
+        backend: Box<dyn EvalBackend>,
+        sources: BTreeMap<String, Box<dyn DataSource>>,
+    ) -> Result<Service, ServiceError> {
+        let (schedule, schedule_mtime) = match &config.schedule_path {
+            Some(path) => load_schedule(path)?,
+            None => (
+                arena_core::competition::default_schedule().map_err(|e| {
+                    ServiceError::Schedule {
+                        path: "(built-in)".into(),
+                        reason: e.to_string(),
+                    }
+                })?,
+                None,
+            ),
+        };
+        Ok(Service {
+            chain,
+            hotkey,
+            config,
+            updater,
+            store,
+            backend,
+            sources,
+            schedule,
+            schedule_mtime,
+            metrics: Metrics::new(),
+        })
+    }
+
+    /// The metrics this service updates (serve them with [`crate::metrics::serve`]).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// The state database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Re-reads the schedule file if it changed; a bad new file is logged and ignored.
+    fn reload_schedule(&mut self) {
+        let Some(path) = self.config.schedule_path.clone() else {
+            return;
+        };
+        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        if mtime == self.schedule_mtime {
+            return;
+        }
+        match load_schedule(&path) {
+            Ok((schedule, mtime)) => {
+                for change in self.schedule.changes(&schedule) {
+                    tracing::info!(%change, "schedule changed");
+                }
+                self.schedule = schedule;
+                self.schedule_mtime = mtime;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "schedule reload failed; keeping the previous schedule");
+                self.schedule_mtime = mtime;
+            }
+        }
+    }
+
+    /// One pass of the loop.
+    pub async fn tick(&mut self) -> Result<TickReport, ServiceError> {
+        self.reload_schedule();
+        let block = self.chain.block_number().await?;
+        self.metrics.set_block(block);
+        self.updater
+            .sync(
+                self.chain.as_ref(),
+                self.config.netuid,
+                &self.schedule,
+                &mut self.store,
+            )
+            .await?;
+        self.admit(block).await?;
+        let step = self.maybe_step(block).await?;
+        let weights = self.maybe_set_weights(block).await?;
+        self.update_model_metrics()?;
+        Ok(TickReport {
+            block,
+            step,
+            weights,
+        })
+    }
+
+    /// Runs [`Service::tick`] every `interval` until `stop` resolves; tick errors are logged.
+    pub async fn run(
+        mut self,
+        interval: std::time::Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(stop);
+        loop {
+            match self.tick().await {
+                Ok(report) => tracing::debug!(?report, "tick"),
+                Err(e) => tracing::error!(error = %e, "tick failed"),
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    fn update_model_metrics(&self) -> Result<(), ServiceError> {
+        let mut by_verdict = BTreeMap::new();
+        for m in self.store.models()? {
+            *by_verdict.entry(m.verdict.kind().to_string()).or_insert(0) += 1;
+        }
+        self.metrics
+            .set_models(by_verdict, self.store.queued_total()? as u64);
+        Ok(())
+    }
+
+    /// Queues accepted models per the queue policy (new, retry after epsilon decay, top miners).
+    async fn admit(&mut self, block: u64) -> Result<(), ServiceError> {
+        let metagraph = self.chain.metagraph(self.config.netuid).await?;
+        let rows = self.chain.weights(self.config.netuid).await?;
+        let validators: Vec<ValidatorWeights> = rows
+            .iter()
+            .filter_map(|row| {
+                let n = metagraph.neurons.get(usize::from(row.uid))?;
+                Some(ValidatorWeights {
+                    stake: n.stake as f64 / 1e9,
+                    validator_permit: n.validator_permit,
+                    weights: row
+                        .weights
+                        .iter()
+                        .map(|&(u, w)| (u, f64::from(w)))
+                        .collect(),
+                })
+            })
+            .collect();
+        let top = top_miners(&validators, &self.config.queue);
+        for competition in self.schedule.active_at(block).to_vec() {
+            let mut states = Vec::new();
+            let mut hotkeys = BTreeMap::new();
+            let queued: Vec<String> = self
+                .store
+                .queue(competition.id)?
+                .into_iter()
+                .map(|e| e.hotkey)
+                .collect();
+            for m in self.store.models()? {
+                if m.verdict != Verdict::Accepted || m.competition_id != Some(competition.id) {
+                    continue;
+                }
+                let history = self.store.history(&m.hotkey, competition.id)?;
+                states.push(UidState {
+                    uid: m.uid,
+                    commit_block: m.commit_block,
+                    new_commitment: history.is_empty(),
+                    queued: queued.contains(&m.hotkey),
+                    delay_passed: true,
+                    last_evaluated: history.iter().map(|r| r.block).max(),
+                    history,
+                    top_miner: top.contains(&m.uid),
+                });
+                hotkeys.insert(m.uid, m.hotkey);
+            }
+            let ctx = QueueContext {
+                current_block: block,
+                queued_total: self.store.queued_total()?,
+                policy: self.config.queue,
+                epsilon: &competition.constraints.epsilon,
+            };
+            for (uid, reason) in plan_admissions(&states, &ctx).queued {
+                let Some(hotkey) = hotkeys.get(&uid) else {
+                    continue;
+                };
+                let entry = QueueEntry {
+                    competition_id: competition.id,
+                    hotkey: hotkey.clone(),
+                    reason,
+                    queued_block: block,
+                };
+                if self.store.enqueue(&entry)? {
+                    tracing::info!(uid, %hotkey, competition = competition.id, ?reason, "queued");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the step of the current sync window if it has not been recorded yet.
+    async fn maybe_step(&mut self, block: u64) -> Result<Option<StepKey>, ServiceError> {
+        let sync = sync_block(block, self.config.genesis_block, self.config.sync_cadence);
+        let active = self.schedule.active_at(block).to_vec();
+        if active.is_empty() {
+            return Ok(None);
+        }
+        let window = (sync - self.config.genesis_block) / self.config.sync_cadence.max(1);
+        let competition = &active[(window % active.len() as u64) as usize];
+        let key = StepKey {
+            competition_id: competition.id,
+            sync_block: sync,
+        };
+        if self.store.step(key)?.is_some() {
+            return Ok(None);
+        }
+        let queue = self.store.queue(competition.id)?;
+        let mut models = Vec::new();
+        for entry in &queue {
+            let Some(m) = self.store.model(&entry.hotkey)? else {
+                continue;
+            };
+            let Some(dir) = m
+                .download_path
+                .clone()
+                .filter(|_| m.verdict == Verdict::Accepted)
+            else {
+                continue;
+            };
+            models.push(QueuedModel {
+                uid: m.uid,
+                hotkey: m.hotkey,
+                commit_block: m.commit_block,
+                model_dir: dir.into(),
+                content_hash: m.content_hash,
+            });
+        }
+        if models.is_empty() {
+            return Ok(None);
+        }
+        let Some(hash) = self.chain.block_hash(Some(sync)).await? else {
+            return Ok(None);
+        };
+        let metagraph = self.chain.metagraph(self.config.netuid).await?;
+        let rewards: Vec<(CompetitionId, f64)> = active.iter().map(|c| (c.id, c.reward)).collect();
+        let inputs = ScoreInputs {
+            competition,
+            key,
+            seed: Seed::from_block_hash(&hash.0),
+            current_block: block,
+            n_uids: metagraph.neurons.len(),
+            tracker: self.store.tracker()?,
+            rewards,
+            keep_top: self.config.queue.keep_top,
+        };
+        let started = Instant::now();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let record = run_step(
+            self.backend.as_ref(),
+            &inputs,
+            self.config.tokenizer_dir.clone(),
+            &mut self.sources,
+            now_ms,
+            &models,
+        )
+        .await?;
+        self.store.record_step(&record)?;
+        let failures = record.models.iter().filter(|m| m.error.is_some()).count() as u64;
+        let scores: Vec<(u16, f64)> = record.models.iter().map(|m| (m.uid, m.score)).collect();
+        self.metrics
+            .step_done(started.elapsed().as_secs_f64(), failures, &scores);
+        self.write_event(&record)?;
+        tracing::info!(
+            competition = key.competition_id,
+            sync_block = sync,
+            models = record.models.len(),
+            "step recorded"
+        );
+        Ok(Some(key))
+    }
+
+    fn write_event(&self, record: &StepRecord) -> Result<(), ServiceError> {
+        let Some(path) = &self.config.events_path else {
+            return Ok(());
+        };
+        let err = |source| ServiceError::Events {
+            path: path.display().to_string(),
+            source,
+        };
+        let event = serde_json::json!({
+            "event": "step",
+            "competition_id": record.key.competition_id,
+            "sync_block": record.key.sync_block,
+            "block": record.block,
+            "seed": record.seed,
+            "models": record.models,
+            "subnet_weights": record.subnet_weights,
+        });
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(err)?;
+        writeln!(file, "{event}").map_err(err)
+    }
+
+    /// Sets the subnet weights from the stored EMA if any competition has run.
+    async fn maybe_set_weights(&mut self, block: u64) -> Result<Option<SetOutcome>, ServiceError> {
+        let tracker = self.store.tracker()?;
+        if tracker.weights.is_empty() {
+            return Ok(None);
+        }
+        let rewards: Vec<(CompetitionId, f64)> = self
+            .schedule
+            .active_at(block)
+            .iter()
+            .map(|c| (c.id, c.reward))
+            .collect();
+        let metagraph = self.chain.metagraph(self.config.netuid).await?;
+        let weights =
+            tracker.subnet_weights(&rewards, MIN_COMPETITION_WEIGHT, metagraph.neurons.len());
+        let outcome = set_weights_if_due(
+            self.chain.as_ref(),
+            &self.hotkey,
+            self.config.netuid,
+            &weights,
+            self.config.version_key,
+        )
+        .await?;
+        if let SetOutcome::Sent { .. } = outcome {
+            self.metrics.weights_set(&weights);
+        }
+        Ok(Some(outcome))
+    }
+}

@@ -1,0 +1,140 @@
+//! The evaluation worker: a separate process that loads ONE model and scores it, so a model
+//! that crashes the loader, loops forever or exhausts memory costs that model its step and
+//! nothing else (SN37 runs each evaluation in a subprocess with a timeout for the same reason).
+//!
+//! Protocol (version [`PROTOCOL_VERSION`]): the validator writes one [`EvalJob`] as JSON on the
+//! worker's stdin and closes it; the worker writes one [`WorkerReply`] as one JSON line on
+//! stdout and exits 0. Only the last non-empty line counts, so a library that prints to stdout
+//! cannot corrupt the reply. Anything else (a signal, a non-zero exit, no or bad JSON, the timeout) is a
+//! [`WorkerFailure`] for that model. The validator's side is [`run_worker`]; the worker's side
+//! is [`serve`] around an [`Evaluator`], which the binary implements with `arena-model`.
+
+mod runner;
+
+pub use runner::{run_worker, WorkerCommand, WorkerFailure, WorkerLimits};
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use arena_core::competition::Competition;
+use arena_data::Sample;
+use serde::{Deserialize, Serialize};
+
+/// Version of the job/reply JSON; a worker refuses a job of another version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest job a worker reads from stdin (samples of every task included).
+pub const MAX_JOB_BYTES: u64 = 256 << 20;
+
+/// One model to evaluate on one competition's samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalJob {
+    /// Must equal [`PROTOCOL_VERSION`].
+    pub version: u32,
+    /// The competition (constraints, tasks, sequence length, dtype).
+    pub competition: Competition,
+    /// The verified snapshot folder.
+    pub model_dir: PathBuf,
+    /// Folder of the pinned tokenizer, when the competition pins one.
+    pub tokenizer_dir: Option<PathBuf>,
+    /// Per task of the competition, in schedule order: the samples drawn with the shared seed,
+    /// or `None` when the task's data failed to load this step (skipped for every model).
+    pub tasks: Vec<TaskSamples>,
+    /// The shared seed (hex), for methods that sample (generation is greedy; kept for logs).
+    pub seed: String,
+}
+
+/// The samples of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSamples {
+    /// The task's id in the schedule.
+    pub task_id: String,
+    /// The samples, or `None` if this task is skipped this step.
+    pub samples: Option<Vec<Sample>>,
+}
+
+/// One task's result for one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskOutcome {
+    /// The task's id.
+    pub task_id: String,
+    /// Raw score, lower is better; `+inf` when the task failed for this model.
+    #[serde(with = "arena_core::serde_float")]
+    pub raw: f64,
+    /// Per-sample scores (the units of per-unit scoring policies).
+    #[serde(with = "arena_core::serde_float::vec")]
+    pub sample_scores: Vec<f64>,
+}
+
+/// A finished evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Per task that had samples, in job order.
+    pub tasks: Vec<TaskOutcome>,
+    /// Milliseconds spent loading the model.
+    pub load_ms: u64,
+    /// Milliseconds spent scoring.
+    pub compute_ms: u64,
+}
+
+/// What a worker prints: a report, or the reason the model could not be evaluated at all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum WorkerReply {
+    /// Evaluated.
+    Ok {
+        /// The scores.
+        report: EvalReport,
+    },
+    /// The model failed as a whole (load error, failed norm check, bad job).
+    Failed {
+        /// One line naming the cause.
+        message: String,
+    },
+}
+
+/// The worker's body: scores one model. Implementations must turn a per-sample failure into
+/// a `+inf` score and return `Err` only when the model cannot be evaluated at all.
+pub trait Evaluator {
+    /// Evaluates `job.model_dir` on `job.tasks`.
+    fn evaluate(&mut self, job: &EvalJob) -> Result<EvalReport, String>;
+}
+
+/// Runs the worker side of the protocol: reads one job from `input`, evaluates it, writes the
+/// reply to `output`. Only I/O on `output` fails this function; a bad job is a `Failed` reply.
+pub fn serve(
+    evaluator: &mut dyn Evaluator,
+    input: impl Read,
+    mut output: impl Write,
+) -> std::io::Result<()> {
+    let reply = match read_job(input) {
+        Ok(job) => match evaluator.evaluate(&job) {
+            Ok(report) => WorkerReply::Ok { report },
+            Err(message) => WorkerReply::Failed { message },
+        },
+        Err(message) => WorkerReply::Failed { message },
+    };
+    let json = serde_json::to_string(&reply).map_err(std::io::Error::other)?;
+    output.write_all(json.as_bytes())?;
+    output.write_all(b"\n")?;
+    output.flush()
+}
+
+fn read_job(input: impl Read) -> Result<EvalJob, String> {
+    let mut text = Vec::new();
+    input
+        .take(MAX_JOB_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("reading the job: {e}"))?;
+    if text.len() as u64 > MAX_JOB_BYTES {
+        return Err(format!("job is over {MAX_JOB_BYTES} bytes"));
+    }
+    let job: EvalJob = serde_json::from_slice(&text).map_err(|e| format!("job JSON: {e}"))?;
+    if job.version != PROTOCOL_VERSION {
+        return Err(format!(
+            "job protocol version {} (this worker speaks {PROTOCOL_VERSION})",
+            job.version
+        ));
+    }
+    Ok(job)
+}

@@ -1,0 +1,366 @@
+//! The validator against an in-process chain and hub: incentive integrity of the update loop
+//! (copied commitments, eval delay, byte limit), crafted bad models rejected with their reason
+//! while good ones are accepted, and the service loop from commitments to weights on chain and
+//! incentive after an epoch.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arena_chain::Chain;
+use arena_core::competition::{Schedule, Violation};
+use arena_hub::client::HubClient;
+use arena_validator::eval::EvalBackend;
+use arena_validator::service::{Service, ServiceConfig};
+use arena_validator::store::Store;
+use arena_validator::update::Updater;
+use arena_validator::weights::SetOutcome;
+use arena_validator::worker::{EvalJob, EvalReport, TaskOutcome, WorkerFailure};
+use arena_validator::{Rejection, Verdict};
+use async_trait::async_trait;
+use common::{copy_fixture, write_one_tensor, Net, SCHEDULE};
+
+fn verdict(store: &Store, miner: &common::Miner) -> Verdict {
+    store
+        .model(&miner.hotkey.public().ss58())
+        .unwrap()
+        .expect("model is tracked")
+        .verdict
+}
+
+fn rejection(store: &Store, miner: &common::Miner) -> Rejection {
+    match verdict(store, miner) {
+        Verdict::Rejected { rejection } => rejection,
+        other => panic!("{} was not rejected: {other:?}", miner.namespace),
+    }
+}
+
+fn snapshots_of(cache: &std::path::Path, repo: &str) -> bool {
+    cache
+        .join(format!("models--{}", repo.replace('/', "--")))
+        .join("snapshots")
+        .exists()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrity_and_bad_models_rejected_with_reasons() {
+    let net = Net::start().await;
+    let work = net.root.path().join("work");
+    let schedule = Schedule::from_toml_str(SCHEDULE).unwrap();
+    // Register everyone first so that every commitment lands in the same block.
+    let alice = net.miner("alice").await;
+    let mallory = net.miner("mallory").await;
+    let carol = net.miner("carol").await; // over the byte limit (3 MB)
+    let dave = net.miner("dave").await; // unknown architecture
+    let erin = net.miner("erin").await; // wrong tokenizer
+    let frank = net.miner("frank").await; // header claiming huge tensors
+    let grace = net.miner("grace").await; // too many parameters (a second shard)
+    let bob = net.miner("bob").await; // good, and two malformed pointers from other hotkeys
+    let oscar = net.miner("oscar").await;
+    let (hk_unknown, _) = net.register("//unknown-competition", 0).await;
+    let unknown = common::Miner {
+        hotkey: hk_unknown,
+        uid: 0,
+        namespace: "unknown".into(),
+        token: String::new(),
+    };
+
+    let dir = work.join("alice");
+    copy_fixture("tiny-llama", &dir);
+    let alice_text = net.publish(&alice, "tiny-a", &dir).await;
+
+    // Mallory commits Alice's exact commitment string under her own hotkey.
+    net.commit_text(&mallory, &alice_text).await;
+
+    let dir = work.join("carol");
+    copy_fixture("tiny-llama", &dir);
+    std::fs::write(dir.join("padding.bin.txt"), vec![b'x'; 2_500_000]).unwrap();
+    net.publish(&carol, "big", &dir).await;
+
+    let dir = work.join("dave");
+    copy_fixture("tiny-llama", &dir);
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        config.replace("LlamaForCausalLM", "GPT2LMHeadModel"),
+    )
+    .unwrap();
+    net.publish(&dave, "arch", &dir).await;
+
+    let dir = work.join("erin");
+    copy_fixture("tiny-llama", &dir);
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        "{\"version\":\"1.0\",\"model\":{\"type\":\"WordLevel\"}}",
+    )
+    .unwrap();
+    net.publish(&erin, "tok", &dir).await;
+
+    let dir = work.join("frank");
+    copy_fixture("tiny-llama", &dir);
+    let header =
+        r#"{"lm_head.weight":{"dtype":"F32","shape":[4000000000,4000000],"data_offsets":[0,64]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.resize(bytes.len() + 64, 0);
+    std::fs::write(dir.join("model.safetensors"), bytes).unwrap();
+    net.publish(&frank, "huge", &dir).await;
+
+    let dir = work.join("grace");
+    copy_fixture("tiny-llama", &dir);
+    write_one_tensor(
+        &dir.join("model-extra.safetensors"),
+        "extra.weight",
+        100_000,
+    );
+    net.publish(&grace, "params", &dir).await;
+
+    let dir = work.join("bob");
+    copy_fixture("tiny-qwen2", &dir);
+    let bob_text = net.publish(&bob, "tiny-b", &dir).await;
+    net.commit_text(&oscar, "not a model pointer").await;
+    let elsewhere = format!("{}:9", bob_text.strip_suffix(":1").unwrap());
+    net.commit_text(&unknown, &elsewhere).await;
+    net.produce(1);
+    let commit_block = net.block().await;
+
+    let cache = net.root.path().join("cache");
+    let updater = Updater::new(HubClient::new(&net.hub_url, None).unwrap(), &cache);
+    let mut store = Store::open(net.root.path().join("validator.sqlite")).unwrap();
+
+    // Before the eval delay: nothing is downloaded, models wait.
+    let report = updater
+        .sync(net.chain.as_ref(), net.netuid, &schedule, &mut store)
+        .await
+        .unwrap();
+    assert_eq!(report.checked.len(), 10);
+    assert!(
+        matches!(verdict(&store, &alice), Verdict::Waiting { eligible_at } if eligible_at >= commit_block)
+    );
+    assert!(matches!(verdict(&store, &mallory), Verdict::Waiting { .. }));
+    assert!(
+        !cache.exists() || std::fs::read_dir(&cache).unwrap().next().is_none(),
+        "nothing downloaded early"
+    );
+    assert!(matches!(
+        rejection(&store, &oscar),
+        Rejection::Unparseable { .. }
+    ));
+    assert!(matches!(
+        rejection(&store, &unknown),
+        Rejection::UnknownCompetition {
+            competition_id: 9,
+            ..
+        }
+    ));
+
+    net.produce(5);
+    updater
+        .sync(net.chain.as_ref(), net.netuid, &schedule, &mut store)
+        .await
+        .unwrap();
+    assert_eq!(verdict(&store, &alice), Verdict::Accepted);
+    assert_eq!(verdict(&store, &bob), Verdict::Accepted);
+    let alice_record = store.model(&alice.hotkey.public().ss58()).unwrap().unwrap();
+    assert!(
+        std::path::Path::new(alice_record.download_path.as_ref().unwrap())
+            .join("model.safetensors")
+            .exists()
+    );
+
+    assert!(
+        matches!(rejection(&store, &mallory), Rejection::HashMismatch { .. }),
+        "copied commitment"
+    );
+    assert_eq!(
+        verdict(&store, &alice),
+        Verdict::Accepted,
+        "the copy does not hurt the original"
+    );
+    assert!(matches!(
+        rejection(&store, &carol),
+        Rejection::Constraint {
+            violation: Violation::TooLarge { max: 3_000_000, .. }
+        }
+    ));
+    assert!(
+        !snapshots_of(&cache, "carol/big"),
+        "an oversize model is never downloaded"
+    );
+    assert!(matches!(
+        rejection(&store, &dave),
+        Rejection::Constraint {
+            violation: Violation::Architecture { .. }
+        }
+    ));
+    assert!(matches!(
+        rejection(&store, &erin),
+        Rejection::Constraint {
+            violation: Violation::TokenizerMismatch { .. }
+        }
+    ));
+    assert!(matches!(
+        rejection(&store, &frank),
+        Rejection::BadFiles { .. }
+    ));
+    assert!(matches!(
+        rejection(&store, &grace),
+        Rejection::Constraint {
+            violation: Violation::ParamCount {
+                params: 323_552,
+                ..
+            }
+        }
+    ));
+    assert!(
+        !snapshots_of(&cache, "dave/arch")
+            || std::fs::read_dir(cache.join("models--dave--arch/snapshots"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+
+    // Decided commitments are not checked again; a new commitment is.
+    let report = updater
+        .sync(net.chain.as_ref(), net.netuid, &schedule, &mut store)
+        .await
+        .unwrap();
+    assert!(report.checked.is_empty(), "{:?}", report.checked);
+    let dir = work.join("dave2");
+    copy_fixture("tiny-mistral", &dir);
+    net.publish(&dave, "fixed", &dir).await;
+    net.produce(6);
+    let report = updater
+        .sync(net.chain.as_ref(), net.netuid, &schedule, &mut store)
+        .await
+        .unwrap();
+    assert_eq!(report.checked.len(), 1);
+    assert_eq!(verdict(&store, &dave), Verdict::Accepted);
+}
+
+/// Test double of the evaluation engine (`arena-model` is not wired yet): the score of a model
+/// is fixed per repository, so the test knows which miner must win.
+struct FixedQuality(BTreeMap<&'static str, f64>);
+
+#[async_trait]
+impl EvalBackend for FixedQuality {
+    async fn evaluate(&self, job: &EvalJob) -> Result<EvalReport, WorkerFailure> {
+        let path = job.model_dir.display().to_string();
+        let (_, score) = self
+            .0
+            .iter()
+            .find(|(repo, _)| path.contains(*repo))
+            .ok_or_else(|| WorkerFailure::Evaluation(format!("unknown model {path}")))?;
+        let samples = job.tasks[0].samples.as_ref().map_or(0, Vec::len);
+        Ok(EvalReport {
+            tasks: vec![TaskOutcome {
+                task_id: job.tasks[0].task_id.clone(),
+                raw: *score,
+                sample_scores: vec![*score; samples],
+            }],
+            load_ms: 3,
+            compute_ms: 4,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_evaluates_sets_weights_and_best_gets_incentive() {
+    let net = Net::start().await;
+    let work = net.root.path().join("work");
+    let schedule_path = net.root.path().join("competitions.toml");
+    std::fs::write(&schedule_path, SCHEDULE).unwrap();
+    let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
+
+    let mut miners = Vec::new();
+    for (ns, fixture) in [
+        ("alice", "tiny-llama"),
+        ("bob", "tiny-qwen2"),
+        ("carol", "tiny-mistral"),
+    ] {
+        let miner = net.miner(ns).await;
+        let dir = work.join(ns);
+        copy_fixture(fixture, &dir);
+        net.publish(&miner, "m", &dir).await;
+        miners.push(miner);
+    }
+    net.produce(20); // past the eval delay and at least one epoch (validator permit)
+
+    let backend = FixedQuality(
+        [
+            ("models--alice--m", 2.0),
+            ("models--bob--m", 1.0),
+            ("models--carol--m", 3.0),
+        ]
+        .into(),
+    );
+    let config = ServiceConfig {
+        netuid: net.netuid,
+        schedule_path: Some(schedule_path),
+        sync_cadence: 20,
+        genesis_block: 0,
+        queue: Default::default(),
+        tokenizer_dir: None,
+        events_path: Some(net.root.path().join("events.jsonl")),
+        version_key: 0,
+    };
+    let updater = Updater::new(
+        HubClient::new(&net.hub_url, None).unwrap(),
+        net.root.path().join("cache"),
+    );
+    let store = Store::open(net.root.path().join("validator.sqlite")).unwrap();
+    let chain: Arc<dyn Chain> = net.chain.clone();
+    let mut service = Service::new(
+        chain,
+        validator,
+        config,
+        updater,
+        store,
+        Box::new(backend),
+        BTreeMap::new(),
+    )
+    .unwrap();
+
+    let tick = service.tick().await.unwrap();
+    let key = tick.step.expect("a step ran");
+    assert!(
+        matches!(tick.weights, Some(SetOutcome::Sent { .. })),
+        "{:?}",
+        tick.weights
+    );
+    let step = service.store().step(key).unwrap().unwrap();
+    assert_eq!(step.models.len(), 3);
+    let best = step.models.iter().find(|m| m.uid == miners[1].uid).unwrap();
+    assert_eq!((best.win_rate, best.step_weight), (1.0, 1.0));
+    assert_eq!(best.tasks[0].raw, 1.0);
+
+    // Same window again: no second step, and the rate limit holds the weights back.
+    net.produce(1);
+    let again = service.tick().await.unwrap();
+    assert_eq!(again.step, None);
+    assert!(
+        matches!(again.weights, Some(SetOutcome::RateLimited { .. })),
+        "{:?}",
+        again.weights
+    );
+
+    net.produce(12); // an epoch runs over the weights set above
+    let metagraph = net.chain.metagraph(net.netuid).await.unwrap();
+    let incentive = |uid: u16| metagraph.neurons[usize::from(uid)].incentive;
+    assert!(
+        incentive(miners[1].uid) > incentive(miners[0].uid),
+        "{:?}",
+        metagraph.neurons
+    );
+    assert!(incentive(miners[1].uid) > incentive(miners[2].uid));
+
+    let events = std::fs::read_to_string(net.root.path().join("events.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "step");
+    assert_eq!(first["models"].as_array().unwrap().len(), 3);
+    assert!(service
+        .metrics()
+        .render()
+        .contains("arena_validator_steps_total 1\n"));
+}
