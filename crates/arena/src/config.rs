@@ -37,6 +37,7 @@ pub struct Config {
     pub home: PathBuf,
     pub wallet: WalletConfig,
     pub chain: ChainConfig,
+    pub hub: HubConfig,
 }
 
 /// `[wallet]`: where keys live and which ones to use by default.
@@ -57,6 +58,7 @@ impl Default for Config {
             home: PathBuf::from(".arena"),
             wallet: WalletConfig::default(),
             chain: ChainConfig::default(),
+            hub: HubConfig::default(),
         }
     }
 }
@@ -73,6 +75,45 @@ pub struct ChainConfig {
     pub addr: String,
     /// Milliseconds between blocks of `arena chain serve` (subtensor: 12000).
     pub block_time_ms: u64,
+}
+
+/// `[hub]`: the model hub the client commands talk to, and how `arena hub serve` runs.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// Hub URL. HF_ENDPOINT overrides it; default https://huggingface.co.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Bearer token. HF_TOKEN overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Snapshot cache. Default: <home>/hub-cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
+    /// Listen address of `arena hub serve`.
+    pub addr: String,
+    /// Storage directory of `arena hub serve`. Default: <home>/hub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
+    /// Users file of `arena hub serve` (`[[user]] name, token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<PathBuf>,
+    /// `arena hub serve` stores files of at least this many bytes through LFS.
+    pub inline_threshold: u64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            endpoint: None,
+            token: None,
+            cache_dir: None,
+            addr: "127.0.0.1:8700".into(),
+            root: None,
+            users: None,
+            inline_threshold: 10 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ChainConfig {

@@ -28,6 +28,8 @@ pub enum Command {
     Config(cmd::config::ConfigCmd),
     /// Wallets in Bittensor's layout: create, list, regenerate, sign and verify.
     Wallet(cmd::wallet::WalletArgs),
+    /// Model hub: serve the Hugging Face Hub API, upload, download, and hash models.
+    Hub(cmd::hub::HubArgs),
     /// Run or query the chain: local chain service, metagraph, registration, stake, commitments, Yuma Consensus.
     #[command(subcommand)]
     Chain(cmd::chain::ChainCmd),
@@ -51,6 +53,7 @@ fn main() {
             match cli.command {
                 Command::Config(c) => cmd::config::run(c, &cfg),
                 Command::Wallet(c) => cmd::wallet::run(c, &cfg),
+                Command::Hub(c) => cmd::hub::run(c, &cfg).await,
                 Command::Chain(c) => cmd::chain::run(c, &cfg).await,
                 Command::Model(c) => cmd::model::run(c, &cfg),
                 Command::Bench(c) => cmd::bench::run(c, &cfg),

@@ -4,5 +4,6 @@ pub mod chain_node;
 pub mod chain_yuma;
 pub mod bench;
 pub mod config;
+pub mod hub;
 pub mod model;
 pub mod wallet;
