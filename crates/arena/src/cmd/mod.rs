@@ -6,4 +6,5 @@ pub mod bench;
 pub mod config;
 pub mod hub;
 pub mod model;
+pub mod model_check;
 pub mod wallet;

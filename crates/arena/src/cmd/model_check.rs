@@ -1,0 +1,180 @@
+//! `arena model import-gguf | inspect | check`: GGUF import and the constraint checks a
+//! validator runs before loading a model (library: `arena_model::gguf`, `arena_model::checks`).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use arena_core::competition::{Dtype, NormValidation};
+use arena_model::checks::{self, Limits};
+
+/// Flags of `arena model import-gguf`.
+#[derive(clap::Args, Debug)]
+pub struct ImportGgufArgs {
+    /// The GGUF file (llama or qwen2 architecture; F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 tensors).
+    pub file: PathBuf,
+    /// Folder to write config.json, model.safetensors (f32), tokenizer.json and tokenizer_config.json to.
+    pub out_dir: PathBuf,
+    /// Print the import report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `arena model inspect`.
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// Model folder (config.json, safetensors, tokenizer.json). Only headers are read.
+    pub dir: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Precision accepted by `--dtype`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum DtypeArg {
+    /// bfloat16.
+    Bf16,
+    /// IEEE half.
+    F16,
+    /// 32-bit float.
+    F32,
+}
+
+/// Flags of `arena model check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Model folder to check.
+    pub dir: PathBuf,
+    /// Largest accepted parameter count.
+    #[arg(long)]
+    pub max_params: Option<u64>,
+    /// Smallest accepted parameter count.
+    #[arg(long)]
+    pub min_params: Option<u64>,
+    /// Largest accepted total size of the folder's files, in bytes.
+    #[arg(long)]
+    pub max_bytes: Option<u64>,
+    /// Accepted architectures (config.json `architectures[0]`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub architectures: Option<Vec<String>>,
+    /// Sequence length the model must support (max_position_embeddings at least this).
+    #[arg(long)]
+    pub seq_len: Option<u64>,
+    /// Precision the competition evaluates in (weights must be stored in it or in f32).
+    #[arg(long, value_enum)]
+    pub dtype: Option<DtypeArg>,
+    /// sha256 (hex) tokenizer.json must have, when the competition pins a tokenizer.
+    #[arg(long)]
+    pub tokenizer_sha256: Option<String>,
+    /// Also read every weight: refuse NaN/inf and apply the per-layer norm rule (1000/200/0.15).
+    #[arg(long)]
+    pub weights: bool,
+    /// Print the report as JSON (failures carry a stable `code`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `arena model import-gguf FILE OUT_DIR`.
+pub fn import_gguf(args: ImportGgufArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let report = arena_model::gguf::import_gguf(&args.file, &args.out_dir)
+        .with_context(|| format!("cannot import {}", args.file.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{}: {} tensors, {} parameters, model.safetensors {} bytes, tied embeddings: {} ({:.1} s)",
+            report.architecture,
+            report.tensors,
+            report.parameters,
+            report.safetensors_bytes,
+            report.tie_word_embeddings,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// `arena model inspect DIR`.
+pub fn inspect(args: InspectArgs) -> anyhow::Result<()> {
+    let inspection = checks::inspect(&args.dir)
+        .map_err(|f| anyhow::anyhow!("{}: {f} [{}]", args.dir.display(), f.code()))?;
+    let s = &inspection.summary;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+        return Ok(());
+    }
+    println!("architecture      {}", s.architecture);
+    println!("parameters        {}", s.parameters);
+    println!("tensors           {}", s.tensors);
+    println!("dtypes            {}", s.dtypes.join(", "));
+    println!("weight bytes      {}", s.weight_bytes);
+    println!("total bytes       {}", s.total_bytes);
+    println!("layers            {}", s.num_hidden_layers);
+    println!("vocab size        {}", s.vocab_size);
+    println!("max positions     {}", s.max_position_embeddings);
+    println!("tied embeddings   {}", s.tie_word_embeddings);
+    println!(
+        "tokenizer sha256  {}",
+        s.tokenizer_sha256
+            .as_deref()
+            .unwrap_or("(no tokenizer.json)")
+    );
+    println!("weight files      {}", s.weight_files.join(", "));
+    Ok(())
+}
+
+/// `arena model check DIR [limits]`: exits non-zero when any check fails.
+pub fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let limits = Limits {
+        min_params: args.min_params,
+        max_params: args.max_params,
+        max_bytes: args.max_bytes,
+        architectures: args.architectures,
+        sequence_length: args.seq_len,
+        dtype: args.dtype.map(|d| match d {
+            DtypeArg::Bf16 => Dtype::Bf16,
+            DtypeArg::F16 => Dtype::F16,
+            DtypeArg::F32 => Dtype::F32,
+        }),
+        tokenizer_sha256: args.tokenizer_sha256,
+    };
+    let mut report = checks::check(&args.dir, &limits);
+    let mut norms = None;
+    if args.weights && report.passed {
+        match checks::validate_folder(&args.dir, &NormValidation::default()) {
+            Ok(n) => norms = Some(n),
+            Err(f) => {
+                report.failures.push(f);
+                report.passed = false;
+            }
+        }
+    }
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["norms"] = serde_json::to_value(&norms)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for f in &report.failures {
+            println!("FAIL {:<26} {f}", f.code());
+        }
+        if let Some(n) = &norms {
+            println!(
+                "norms: max {:.2} ({}), mean soft fraction {:.3}",
+                n.max_norm, n.max_norm_tensor, n.soft_fraction_mean
+            );
+        }
+        if report.passed {
+            let params = report.summary.as_ref().map_or(0, |s| s.parameters);
+            println!("PASS {} ({params} parameters)", args.dir.display());
+        }
+    }
+    if !report.passed {
+        bail!(
+            "{}: {} check(s) failed",
+            args.dir.display(),
+            report.failures.len()
+        );
+    }
+    Ok(())
+}
