@@ -26,7 +26,7 @@ pub struct FileDigest {
     pub size: u64,
     /// SHA-256, lowercase hex (the LFS oid).
     pub sha256_hex: String,
-    /// Git blob SHA-1, lowercase hex (the regular-file oid).
+    /// Git blob SHA-1, lowercase hex (the regular-file oid); empty when not asked for.
     pub git_sha1: String,
 }
 
@@ -72,6 +72,12 @@ impl ModelHash {
 
 /// Hashes one file in a streamed pass: SHA-256 and git blob SHA-1 together.
 pub fn digest_file(path: &Path, relative: &str) -> Result<FileDigest> {
+    digest_file_with(path, relative, true)
+}
+
+/// Hashes one file; the git blob SHA-1 only when `git_sha1` (LFS files and the model hash need
+/// SHA-256 alone, and skipping SHA-1 saves a second hash over gigabytes).
+pub fn digest_file_with(path: &Path, relative: &str, git_sha1: bool) -> Result<FileDigest> {
     let mut file = File::open(path).map_err(HubError::io("opening", path))?;
     let size = file
         .metadata()
@@ -87,7 +93,9 @@ pub fn digest_file(path: &Path, relative: &str) -> Result<FileDigest> {
             break;
         }
         sha256.update(&buf[..n]);
-        sha1.update(&buf[..n]);
+        if git_sha1 {
+            sha1.update(&buf[..n]);
+        }
         seen += n as u64;
     }
     if seen != size {
@@ -101,7 +109,11 @@ pub fn digest_file(path: &Path, relative: &str) -> Result<FileDigest> {
         path: relative.to_string(),
         size,
         sha256_hex: hex::encode(sha256.finalize()),
-        git_sha1: sha1.finish(),
+        git_sha1: if git_sha1 {
+            sha1.finish()
+        } else {
+            String::new()
+        },
     })
 }
 
@@ -146,6 +158,15 @@ pub fn list_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
 
 /// Digests many files on `workers` threads; the result is in the input order.
 pub fn digest_files(files: &[(PathBuf, String)], workers: usize) -> Result<Vec<FileDigest>> {
+    digest_files_with(files, workers, true)
+}
+
+/// As [`digest_files`], with the git blob SHA-1 only when `git_sha1`.
+pub fn digest_files_with(
+    files: &[(PathBuf, String)],
+    workers: usize,
+    git_sha1: bool,
+) -> Result<Vec<FileDigest>> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<FileDigest>>>> =
         Mutex::new((0..files.len()).map(|_| None).collect());
@@ -156,7 +177,7 @@ pub fn digest_files(files: &[(PathBuf, String)], workers: usize) -> Result<Vec<F
                 let Some((abs, rel)) = files.get(index) else {
                     break;
                 };
-                let digest = digest_file(abs, rel);
+                let digest = digest_file_with(abs, rel, git_sha1);
                 if let Ok(mut slots) = results.lock() {
                     slots[index] = Some(digest);
                 }
@@ -184,6 +205,6 @@ pub fn default_workers() -> usize {
 /// listed but excluded from the hash).
 pub fn hash_directory(dir: &Path) -> Result<ModelHash> {
     let files = list_files(dir)?;
-    let digests = digest_files(&files, default_workers())?;
+    let digests = digest_files_with(&files, default_workers(), false)?;
     Ok(ModelHash::from_digests(digests))
 }

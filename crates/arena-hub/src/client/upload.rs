@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{ErrCtx, HubClient};
 use crate::error::{HubError, Result};
-use crate::model_hash::{default_workers, digest_files, list_files, FileDigest};
+use crate::model_hash::{default_workers, digest_files_with, list_files, FileDigest};
 use crate::paths::split_repo_id;
 
 const LFS_JSON: &str = "application/vnd.git-lfs+json";
@@ -68,24 +68,25 @@ impl HubClient {
     pub async fn upload_folder(&self, repo_id: &str, dir: &Path, message: &str) -> Result<String> {
         split_repo_id(repo_id)?;
         let dir = dir.to_path_buf();
-        let (listed, digests) = tokio::task::spawn_blocking(move || {
-            let listed = list_files(&dir)?;
-            let digests = digest_files(&listed, default_workers())?;
-            Ok::<_, HubError>((listed, digests))
-        })
-        .await
-        .map_err(|e| HubError::Protocol(format!("hashing task failed: {e}")))??;
+        let listed = tokio::task::spawn_blocking(move || list_files(&dir))
+            .await
+            .map_err(|e| HubError::Protocol(format!("listing task failed: {e}")))??;
         let ctx = ErrCtx {
             repo: repo_id,
             revision: "main",
             path: "",
         };
-        let mut files = Vec::new();
-        for (chunk, digest_chunk) in listed.chunks(BATCH).zip(digests.chunks(BATCH)) {
+        // Pre-upload first: the mode decides which digest a file needs (SHA-256 for LFS, the
+        // git blob SHA-1 for inline files), so no file is hashed twice over.
+        let mut planned: Vec<(PathBuf, String, bool, Option<String>)> = Vec::new();
+        for chunk in listed.chunks(BATCH) {
             let mut request = Vec::new();
-            for ((abs, rel), digest) in chunk.iter().zip(digest_chunk) {
-                request
-                    .push(json!({"path": rel, "size": digest.size, "sample": sample(abs).await?}));
+            for (abs, rel) in chunk {
+                let size = tokio::fs::metadata(abs)
+                    .await
+                    .map_err(HubError::io("reading", abs))?
+                    .len();
+                request.push(json!({"path": rel, "size": size, "sample": sample(abs).await?}));
             }
             let url = format!("{}/api/models/{repo_id}/preupload/main", self.endpoint);
             let response = self
@@ -99,7 +100,7 @@ impl HubClient {
                 .into_iter()
                 .map(|f| (f.path.clone(), f))
                 .collect();
-            for ((abs, rel), digest) in chunk.iter().zip(digest_chunk) {
+            for (abs, rel) in chunk {
                 let mode = modes.get(rel).ok_or_else(|| {
                     HubError::Protocol(format!("pre-upload answer does not mention {rel}"))
                 })?;
@@ -110,21 +111,47 @@ impl HubClient {
                         return Err(HubError::Protocol(format!("{rel}: upload mode {other:?}")))
                     }
                 };
-                let local_oid = if lfs {
-                    &digest.sha256_hex
-                } else {
-                    &digest.git_sha1
-                };
-                if mode.should_ignore || mode.oid.as_deref() == Some(local_oid.as_str()) {
-                    tracing::debug!(path = %rel, "unchanged or ignored; not uploaded");
+                if mode.should_ignore {
+                    tracing::debug!(path = %rel, "ignored by the hub");
                     continue;
                 }
-                files.push(LocalFile {
-                    abs: abs.clone(),
-                    digest: digest.clone(),
-                    lfs,
-                });
+                planned.push((abs.clone(), rel.clone(), lfs, mode.oid.clone()));
             }
+        }
+        let to_hash = planned.clone();
+        let digests = tokio::task::spawn_blocking(move || {
+            let (lfs, regular): (Vec<_>, Vec<_>) = to_hash.into_iter().partition(|p| p.2);
+            let pairs =
+                |v: Vec<(PathBuf, String, bool, Option<String>)>| -> Vec<(PathBuf, String)> {
+                    v.into_iter().map(|(abs, rel, _, _)| (abs, rel)).collect()
+                };
+            let mut digests = digest_files_with(&pairs(lfs), default_workers(), false)?;
+            digests.extend(digest_files_with(&pairs(regular), default_workers(), true)?);
+            Ok::<_, HubError>(digests)
+        })
+        .await
+        .map_err(|e| HubError::Protocol(format!("hashing task failed: {e}")))??;
+        let by_path: HashMap<&str, &FileDigest> =
+            digests.iter().map(|d| (d.path.as_str(), d)).collect();
+        let mut files = Vec::new();
+        for (abs, rel, lfs, remote_oid) in &planned {
+            let digest = by_path
+                .get(rel.as_str())
+                .ok_or_else(|| HubError::Protocol(format!("{rel} was not hashed")))?;
+            let local_oid = if *lfs {
+                &digest.sha256_hex
+            } else {
+                &digest.git_sha1
+            };
+            if remote_oid.as_deref() == Some(local_oid.as_str()) {
+                tracing::debug!(path = %rel, "unchanged; not uploaded");
+                continue;
+            }
+            files.push(LocalFile {
+                abs: abs.clone(),
+                digest: (*digest).clone(),
+                lfs: *lfs,
+            });
         }
         if files.is_empty() {
             let info = self.repo_info(repo_id, "main").await?;
