@@ -1,0 +1,348 @@
+//! `arena data`: produce, serve, inspect and sample evaluation data (library: `arena-data`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use arena_core::seed::Seed;
+use arena_data::batch::{Batch, BatchLimits, DEFAULT_MAX_BATCH_BYTES};
+use arena_data::corpus::Corpus;
+use arena_data::feed::client::FeedClient;
+use arena_data::feed::server::{serve, FeedState};
+use arena_data::feed::store::FeedStore;
+use arena_data::phrases::PhraseFilter;
+use arena_data::producer::Producer;
+use arena_data::tasks::TaskKind;
+use arena_keys::wallet::Wallet;
+use arena_keys::Keypair;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::Config;
+
+/// `[data]`: the data subnet, the feed, and the producer's defaults.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The data subnet producers are registered on and sign batches for.
+    pub netuid: u16,
+    /// Feed URL producers publish to and validators pull from.
+    pub feed_url: String,
+    /// Listen address of `arena data serve`.
+    pub addr: String,
+    /// Largest batch the feed accepts, bytes of JSON.
+    pub max_batch_bytes: usize,
+    /// Least producer stake a validator accepts, in rao (100,000 TAO on a real chain).
+    pub min_stake: u64,
+    /// Oldest batch a validator uses, seconds (4 h).
+    pub freshness_secs: u64,
+    /// Replacement undesirable-phrase list (one per line); default: the shipped list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undesirable_phrases: Option<PathBuf>,
+    /// Seconds between two batches of `arena data produce`.
+    pub interval_secs: u64,
+    /// Samples per produced batch.
+    pub samples_per_batch: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            netuid: 1,
+            feed_url: "http://127.0.0.1:8790".into(),
+            addr: "127.0.0.1:8790".into(),
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            min_stake: 100_000 * 1_000_000_000,
+            freshness_secs: 4 * 3600,
+            undesirable_phrases: None,
+            interval_secs: 60,
+            samples_per_batch: 64,
+        }
+    }
+}
+
+/// Produce, serve, inspect and sample evaluation data.
+#[derive(clap::Subcommand, Debug)]
+pub enum DataCmd {
+    /// Generate, sign and publish a batch of fresh samples every --interval-secs.
+    Produce(ProduceArgs),
+    /// Run the HTTP data feed: verifies signatures, stores batches in SQLite, serves them.
+    ///
+    /// State: <home>/data/feed.sqlite (set the directory with the global --home).
+    Serve(ServeArgs),
+    /// Check a batch from a file or URL (a batch, a feed page, or JSON lines of batches).
+    Inspect(InspectArgs),
+    /// Print seeded samples of a task as JSON lines (`id`, `task`, `prompt`, `response`, …).
+    Sample(SampleArgs),
+}
+
+/// Flags of `arena data produce`.
+#[derive(clap::Args, Debug)]
+pub struct ProduceArgs {
+    /// Wallet holding the producer's hotkey. Default: `[wallet] name`.
+    #[arg(long)]
+    pub wallet: Option<String>,
+    /// Hotkey that signs the batches. Default: `[wallet] hotkey`.
+    #[arg(long)]
+    pub hotkey: Option<String>,
+    /// Sign with a secret URI instead of a wallet (development: `//Alice`).
+    #[arg(long, conflicts_with_all = ["wallet", "hotkey"])]
+    pub key_uri: Option<String>,
+    /// Feed to publish to. Default: `[data] feed_url`.
+    #[arg(long)]
+    pub feed: Option<String>,
+    /// Data subnet the batches are signed for. Default: `[data] netuid`.
+    #[arg(long)]
+    pub netuid: Option<u16>,
+    /// Seconds between batches. Default: `[data] interval_secs`.
+    #[arg(long)]
+    pub interval_secs: Option<u64>,
+    /// Tasks to generate, comma-separated (default: all seven).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<TaskKind>,
+    /// Samples per batch. Default: `[data] samples_per_batch`.
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Stop after this many published batches (default: run until Ctrl-C).
+    #[arg(long)]
+    pub batches: Option<u64>,
+}
+
+/// Flags of `arena data serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Listen address. Default: `[data] addr`.
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Largest accepted batch in bytes. Default: `[data] max_batch_bytes`.
+    #[arg(long)]
+    pub max_batch_bytes: Option<usize>,
+}
+
+/// Flags of `arena data inspect`.
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// A batch file, or an http(s) URL (a batch or a feed page such as <feed>/v1/batches).
+    pub source: String,
+    /// Print one JSON object per batch instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `arena data sample`.
+#[derive(clap::Args, Debug)]
+pub struct SampleArgs {
+    /// Task: word_sorting, arithmetic, unit_conversion, string_ops, dyck, multiple_choice,
+    /// if_eval, or `text` (pages of the shipped prose corpus).
+    #[arg(long)]
+    pub task: String,
+    /// Seed: 64 hex digits (e.g. from a block hash) or any text, which is hashed.
+    #[arg(long)]
+    pub seed: String,
+    /// Number of samples.
+    #[arg(long, default_value_t = 10)]
+    pub count: usize,
+}
+
+/// Runs `arena data …`.
+pub async fn run(cmd: DataCmd, cfg: &Config) -> anyhow::Result<()> {
+    match cmd {
+        DataCmd::Produce(args) => produce(args, cfg).await,
+        DataCmd::Serve(args) => serve_feed(args, cfg).await,
+        DataCmd::Inspect(args) => inspect(args, cfg).await,
+        DataCmd::Sample(args) => sample(args),
+    }
+}
+
+fn load_key(args: &ProduceArgs, cfg: &Config) -> anyhow::Result<Keypair> {
+    if let Some(uri) = &args.key_uri {
+        return Keypair::from_uri(uri).with_context(|| format!("--key-uri {uri:?}"));
+    }
+    let name = args.wallet.as_deref().unwrap_or(&cfg.wallet.name);
+    let hotkey = args.hotkey.as_deref().unwrap_or(&cfg.wallet.hotkey);
+    let wallet = Wallet::open(&cfg.wallet.root, name).with_context(|| {
+        format!(
+            "opening wallet {name:?} under {}",
+            cfg.wallet.root.display()
+        )
+    })?;
+    wallet
+        .hotkey(hotkey)
+        .with_context(|| format!("loading hotkey {hotkey:?} of wallet {name:?}"))
+}
+
+async fn produce(args: ProduceArgs, cfg: &Config) -> anyhow::Result<()> {
+    let keypair = load_key(&args, cfg)?;
+    let feed = args
+        .feed
+        .clone()
+        .unwrap_or_else(|| cfg.data.feed_url.clone());
+    let netuid = args.netuid.unwrap_or(cfg.data.netuid);
+    let interval = args.interval_secs.unwrap_or(cfg.data.interval_secs).max(1);
+    let samples = args.samples.unwrap_or(cfg.data.samples_per_batch);
+    if samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let client = FeedClient::new(&feed)?;
+    tracing::info!(producer = %keypair.public().ss58(), %feed, netuid, "producing data");
+    let producer = Producer::new(keypair, netuid, args.tasks.clone(), samples);
+    let published = producer
+        .run(
+            &client,
+            Duration::from_secs(interval),
+            args.batches,
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        )
+        .await?;
+    tracing::info!(published, "producer stopped");
+    Ok(())
+}
+
+async fn serve_feed(args: ServeArgs, cfg: &Config) -> anyhow::Result<()> {
+    let dir = cfg.home.join("data");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let store = FeedStore::open(&dir.join("feed.sqlite"))?;
+    let limits = BatchLimits {
+        max_bytes: args.max_batch_bytes.unwrap_or(cfg.data.max_batch_bytes),
+        ..BatchLimits::default()
+    };
+    let addr = args.addr.unwrap_or_else(|| cfg.data.addr.clone());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    eprintln!("data feed on http://{}", listener.local_addr()?);
+    serve(listener, FeedState::new(store, limits), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+/// Reads batches from a batch file/URL, a feed page, or JSON lines of batches.
+fn batches_in(text: &str, limits: &BatchLimits) -> anyhow::Result<Vec<Result<Batch, String>>> {
+    let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    let raw: Vec<String> = match value {
+        Some(serde_json::Value::Object(map)) if map.contains_key("items") => map["items"]
+            .as_array()
+            .map(|items| items.iter().map(|i| i["batch"].to_string()).collect())
+            .unwrap_or_default(),
+        Some(v) => vec![v.to_string()],
+        None => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    if raw.is_empty() {
+        bail!("no batches found");
+    }
+    Ok(raw
+        .iter()
+        .map(|r| Batch::parse(r.as_bytes(), limits).map_err(|e| e.to_string()))
+        .collect())
+}
+
+async fn inspect(args: InspectArgs, cfg: &Config) -> anyhow::Result<()> {
+    let limits = BatchLimits {
+        max_bytes: cfg.data.max_batch_bytes,
+        ..BatchLimits::default()
+    };
+    let bytes = if args.source.starts_with("http://") || args.source.starts_with("https://") {
+        FeedClient::new(&args.source)?
+            .get_bytes(&args.source)
+            .await?
+    } else {
+        std::fs::read(&args.source).with_context(|| format!("reading {}", args.source))?
+    };
+    let text = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", args.source))?;
+    let phrases = match &cfg.data.undesirable_phrases {
+        Some(path) => PhraseFilter::from_file(path)?,
+        None => PhraseFilter::default(),
+    };
+    let now = arena_data::now_ms();
+    let mut all_good = true;
+    for parsed in batches_in(&text, &limits).with_context(|| args.source.clone())? {
+        let batch = match parsed {
+            Ok(batch) => batch,
+            Err(err) => {
+                all_good = false;
+                if args.json {
+                    println!("{}", json!({ "error": err }));
+                } else {
+                    println!("invalid batch: {err}");
+                }
+                continue;
+            }
+        };
+        let signature_ok = batch.verify().is_ok();
+        let phrase_hits: Vec<String> = batch
+            .samples
+            .iter()
+            .filter_map(|s| phrases.find_in_sample(s).map(|p| format!("{}: {p}", s.id)))
+            .collect();
+        all_good &= signature_ok && phrase_hits.is_empty();
+        let mut tasks: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in &batch.samples {
+            *tasks.entry(s.task.as_str()).or_default() += 1;
+        }
+        let age_secs = now.saturating_sub(batch.created_at) / 1000;
+        if args.json {
+            println!(
+                "{}",
+                json!({
+                    "producer": batch.producer, "netuid": batch.netuid,
+                    "created_at": batch.created_at, "age_secs": age_secs, "block": batch.block,
+                    "samples": batch.samples.len(), "tasks": tasks,
+                    "signature_valid": signature_ok, "undesirable": phrase_hits,
+                })
+            );
+        } else {
+            println!(
+                "batch from {} (netuid {}, block {}, {} s old): {} samples {:?}; signature {}; {} undesirable",
+                batch.producer,
+                batch.netuid,
+                batch.block,
+                age_secs,
+                batch.samples.len(),
+                tasks,
+                if signature_ok { "valid" } else { "INVALID" },
+                phrase_hits.len()
+            );
+        }
+    }
+    if !all_good {
+        bail!("{}: some batches would be rejected", args.source);
+    }
+    Ok(())
+}
+
+fn sample(args: SampleArgs) -> anyhow::Result<()> {
+    let seed = Seed::from_text(&args.seed);
+    let samples = if args.task == "text" {
+        let corpus = Corpus::shipped();
+        let pages = corpus.pages(&seed, 50, args.count.div_ceil(50));
+        pages
+            .into_iter()
+            .flat_map(|page| {
+                let start = page.start;
+                page.documents.into_iter().enumerate().map(move |(i, doc)| {
+                    arena_data::Sample::new(format!("austen:{}", start + i), "text", "", doc)
+                })
+            })
+            .take(args.count)
+            .collect()
+    } else {
+        let task: TaskKind = args.task.parse()?;
+        task.generate_many(&seed, args.count)
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for s in samples {
+        writeln!(out, "{}", serde_json::to_string(&s)?)?;
+    }
+    Ok(())
+}
