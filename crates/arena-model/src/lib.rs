@@ -24,6 +24,7 @@ pub mod model;
 pub mod scoring;
 pub mod st_header;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use error::{ModelError, Result};

@@ -1,0 +1,262 @@
+//! The decoder of [`crate::model::llama`] with every weight a candle `Var` under its
+//! transformers name, run with differentiable operations only.
+//!
+//! The evaluation model fuses q/k/v and gate/up at load time and uses fast kernels that record
+//! no gradient (candle's `rms_norm`, `rope`, softmax, and our `masked_softmax`/`silu_mul`), so
+//! it cannot be trained. This one keeps the checkpoint's tensors as they are (so saving writes
+//! the same names and shapes back) and uses `rms_norm_slow`, `rope_slow`, `softmax` and
+//! `silu`. Its loss is tested equal to the evaluation engine's on the same weights.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::kernels::CausalMask;
+use crate::weights::Weights;
+
+/// A trainable Llama-family model.
+pub struct TrainModel {
+    /// The parsed config.json.
+    pub config: ModelConfig,
+    /// Every weight, by transformers name (sorted, so the order is stable).
+    pub params: BTreeMap<String, Var>,
+    inv_freq: Vec<f32>,
+    device: Device,
+}
+
+/// A right-padded batch: ids and, per row, the weight of each predicted token's loss.
+pub struct Batch {
+    /// `[batch, len]` token ids.
+    pub ids: Tensor,
+    /// Flattened positions whose next token is scored.
+    pub rows: Tensor,
+    /// Target id of each scored row.
+    pub targets: Tensor,
+    /// Weight of each scored row (they sum to 1 over the batch).
+    pub weights: Tensor,
+    /// Number of scored tokens.
+    pub scored: usize,
+}
+
+impl TrainModel {
+    /// Names and shapes of every tensor of the config's architecture.
+    pub fn expected_tensors(c: &ModelConfig) -> Vec<(String, Vec<usize>)> {
+        let (h, d, inter) = (c.hidden_size, c.head_dim, c.intermediate_size);
+        let (q, kv) = (c.num_attention_heads * d, c.num_key_value_heads * d);
+        let mut out = vec![(
+            "model.embed_tokens.weight".to_string(),
+            vec![c.vocab_size, h],
+        )];
+        for i in 0..c.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            out.push((format!("{p}.input_layernorm.weight"), vec![h]));
+            out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
+            for (name, rows, cols, bias) in [
+                ("self_attn.q_proj", q, h, c.qkv_bias),
+                ("self_attn.k_proj", kv, h, c.qkv_bias),
+                ("self_attn.v_proj", kv, h, c.qkv_bias),
+                ("self_attn.o_proj", h, q, c.o_bias),
+                ("mlp.gate_proj", inter, h, c.mlp_bias),
+                ("mlp.up_proj", inter, h, c.mlp_bias),
+                ("mlp.down_proj", h, inter, c.mlp_bias),
+            ] {
+                out.push((format!("{p}.{name}.weight"), vec![rows, cols]));
+                if bias {
+                    out.push((format!("{p}.{name}.bias"), vec![rows]));
+                }
+            }
+        }
+        out.push(("model.norm.weight".to_string(), vec![h]));
+        if !c.tie_word_embeddings {
+            out.push(("lm_head.weight".to_string(), vec![c.vocab_size, h]));
+        }
+        out
+    }
+
+    /// Loads the model folder `dir` (f32 copies of the weights, as trainable variables).
+    pub fn load(dir: &Path, device: &Device) -> Result<TrainModel> {
+        let config = ModelConfig::from_file(&dir.join("config.json"))?;
+        if !crate::model::SUPPORTED_ARCHITECTURES.contains(&config.architecture.as_str()) {
+            return Err(ModelError::UnsupportedArchitecture(
+                config.architecture.clone(),
+            ));
+        }
+        let weights = Weights::open(dir, device)?;
+        let mut params = BTreeMap::new();
+        for (name, shape) in Self::expected_tensors(&config) {
+            let tensor = weights.get(&name, &shape)?;
+            params.insert(name, Var::from_tensor(&tensor)?);
+        }
+        let d = config.head_dim;
+        let inv_freq = (0..d / 2)
+            .map(|i| 1.0 / (config.rope_theta as f32).powf((2 * i) as f32 / d as f32))
+            .collect();
+        Ok(TrainModel {
+            config,
+            params,
+            inv_freq,
+            device: device.clone(),
+        })
+    }
+
+    /// The device the variables live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn p(&self, name: &str) -> Result<&Tensor> {
+        self.params
+            .get(name)
+            .map(|v| v.as_tensor())
+            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))
+    }
+
+    fn linear(&self, x: &Tensor, name: &str) -> Result<Tensor> {
+        let y = x.matmul(&self.p(&format!("{name}.weight"))?.t()?)?;
+        match self.params.get(&format!("{name}.bias")) {
+            Some(b) => Ok(y.broadcast_add(b.as_tensor())?),
+            None => Ok(y),
+        }
+    }
+
+    fn rope_tables(&self, len: usize) -> Result<(Tensor, Tensor)> {
+        let half = self.inv_freq.len();
+        let (mut cos, mut sin) = (
+            Vec::with_capacity(len * half),
+            Vec::with_capacity(len * half),
+        );
+        for pos in 0..len {
+            for &f in &self.inv_freq {
+                cos.push((pos as f32 * f).cos());
+                sin.push((pos as f32 * f).sin());
+            }
+        }
+        Ok((
+            Tensor::from_vec(cos, (len, half), &self.device)?,
+            Tensor::from_vec(sin, (len, half), &self.device)?,
+        ))
+    }
+
+    /// Mean weighted cross-entropy of `batch` (a scalar with a gradient to every variable).
+    pub fn loss(&self, batch: &Batch) -> Result<Tensor> {
+        let c = &self.config;
+        let (b, len) = batch.ids.dims2()?;
+        let (heads, kvh, d) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
+        let group = heads / kvh;
+        let eps = c.rms_norm_eps as f32;
+        let (cos, sin) = self.rope_tables(len)?;
+        let mut x = self
+            .p("model.embed_tokens.weight")?
+            .index_select(&batch.ids.flatten_all()?, 0)?;
+        for i in 0..c.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let normed = candle_nn::ops::rms_norm_slow(
+                &x,
+                self.p(&format!("{p}.input_layernorm.weight"))?,
+                eps,
+            )?;
+            let heads_of = |name: &str, n: usize| -> Result<Tensor> {
+                let y = self.linear(&normed, &format!("{p}.self_attn.{name}"))?;
+                Ok(y.reshape((b, len, n, d))?.transpose(1, 2)?.contiguous()?)
+            };
+            let q = candle_nn::rotary_emb::rope_slow(&heads_of("q_proj", heads)?, &cos, &sin)?;
+            let k = candle_nn::rotary_emb::rope_slow(&heads_of("k_proj", kvh)?, &cos, &sin)?;
+            let v = heads_of("v_proj", kvh)?;
+            // Heads sharing a kv head are stacked as rows, as in the evaluation model.
+            let q = q.reshape((b, kvh, group * len, d))?;
+            let scores = (q.matmul(&k.t()?)? * (1.0 / (d as f64).sqrt()))?;
+            let mask = CausalMask {
+                past: 0,
+                len,
+                window: c.layer_windows.get(i).copied().flatten(),
+            };
+            let bias: Vec<f32> = (0..group * len)
+                .flat_map(|r| {
+                    let (lo, hi) = mask.range(r);
+                    (0..len).map(move |j| {
+                        if j >= lo && j < hi {
+                            0.0
+                        } else {
+                            f32::NEG_INFINITY
+                        }
+                    })
+                })
+                .collect();
+            let bias = Tensor::from_vec(bias, (group * len, len), &self.device)?;
+            let probs = candle_nn::ops::softmax(&scores.broadcast_add(&bias)?, D::Minus1)?;
+            let out = probs
+                .matmul(&v)?
+                .reshape((b, heads, len, d))?
+                .transpose(1, 2)?
+                .reshape((b * len, heads * d))?;
+            x = (x + self.linear(&out, &format!("{p}.self_attn.o_proj"))?)?;
+            let normed = candle_nn::ops::rms_norm_slow(
+                &x,
+                self.p(&format!("{p}.post_attention_layernorm.weight"))?,
+                eps,
+            )?;
+            let gate = self
+                .linear(&normed, &format!("{p}.mlp.gate_proj"))?
+                .silu()?;
+            let up = self.linear(&normed, &format!("{p}.mlp.up_proj"))?;
+            x = (x + self.linear(&(gate * up)?, &format!("{p}.mlp.down_proj"))?)?;
+        }
+        let rows = x.index_select(&batch.rows, 0)?;
+        let normed = candle_nn::ops::rms_norm_slow(&rows, self.p("model.norm.weight")?, eps)?;
+        let head = if c.tie_word_embeddings {
+            "model.embed_tokens.weight"
+        } else {
+            "lm_head.weight"
+        };
+        let logits = normed.matmul(&self.p(head)?.t()?)?;
+        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let picked = logp.gather(&batch.targets.unsqueeze(1)?, 1)?.squeeze(1)?;
+        Ok((picked * &batch.weights)?.sum_all()?.neg()?)
+    }
+
+    /// Writes the weights as `model.safetensors` in `dtype`, with transformers' names.
+    pub fn save_weights(&self, path: &Path, dtype: DType) -> Result<()> {
+        let mut tensors = std::collections::HashMap::new();
+        for (name, var) in &self.params {
+            tensors.insert(name.clone(), var.as_tensor().to_dtype(dtype)?);
+        }
+        candle_core::safetensors::save(&tensors, path).map_err(|e| ModelError::weights(path, e))?;
+        Ok(())
+    }
+}
+
+/// Builds a right-padded batch from `(ids, first_target)` sequences, weighting each scored
+/// token by 1 / (sequences · its sequence's scored tokens): the per-sample mean, then the mean
+/// over samples, exactly as `reference_loss` scores.
+pub fn make_batch(seqs: &[(&[u32], usize)], pad: u32, device: &Device) -> Result<Batch> {
+    let len = seqs.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
+    let mut ids = Vec::with_capacity(seqs.len() * len);
+    let (mut rows, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+    for (s, (seq, first)) in seqs.iter().enumerate() {
+        if *first == 0 || *first >= seq.len() {
+            return Err(ModelError::Config(format!(
+                "sequence {s} has no token to score"
+            )));
+        }
+        let scored = seq.len() - first;
+        let w = 1.0 / (seqs.len() * scored) as f32;
+        for (t, &target) in seq.iter().enumerate().skip(*first) {
+            rows.push((s * len + t - 1) as u32);
+            targets.push(target);
+            weights.push(w);
+        }
+        ids.extend_from_slice(seq);
+        ids.extend(std::iter::repeat_n(pad, len - seq.len()));
+    }
+    let scored = rows.len();
+    Ok(Batch {
+        ids: Tensor::from_vec(ids, (seqs.len(), len), device)?,
+        rows: Tensor::from_vec(rows, scored, device)?,
+        targets: Tensor::from_vec(targets, scored, device)?,
+        weights: Tensor::from_vec(weights, scored, device)?,
+        scored,
+    })
+}

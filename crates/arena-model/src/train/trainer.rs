@@ -1,0 +1,340 @@
+//! The training loop: seeded micro-batches, gradient accumulation, global-norm clipping, the
+//! fused AdamW step, warmup and decay, a progress bar, periodic checkpoints that a killed run
+//! resumes from, and the final Hugging Face folder.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::train::data::{draw, Example};
+use crate::train::model::{make_batch, TrainModel};
+use crate::train::optim::{global_norm, learning_rate, AdamW, AdamWConfig, Decay, Moments};
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Optimiser steps.
+    pub steps: u64,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Sequences per micro-batch.
+    pub batch: usize,
+    /// Micro-batches per optimiser step.
+    pub accumulation: usize,
+    /// Warmup steps.
+    pub warmup: u64,
+    /// Decay after warmup.
+    pub decay: Decay,
+    /// Final learning rate as a fraction of the peak.
+    pub min_lr_ratio: f64,
+    /// AdamW settings.
+    pub adamw: AdamWConfig,
+    /// Clip the global gradient norm to this (None: no clipping).
+    pub clip: Option<f64>,
+    /// Seed of the example order.
+    pub seed: u64,
+    /// Write a checkpoint every this many steps (0: never).
+    pub checkpoint_every: u64,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            steps: 100,
+            lr: 1e-3,
+            batch: 8,
+            accumulation: 1,
+            warmup: 10,
+            decay: Decay::Cosine,
+            min_lr_ratio: 0.1,
+            adamw: AdamWConfig::default(),
+            clip: Some(1.0),
+            seed: 0,
+            checkpoint_every: 0,
+            progress: false,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainReport {
+    /// Step the run started from (non-zero after a resume).
+    pub start_step: u64,
+    /// Loss of each step taken in this run.
+    pub losses: Vec<f64>,
+    /// Trained tokens per second over this run.
+    pub tokens_per_sec: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointState {
+    step: u64,
+    options: TrainOptions,
+}
+
+/// A model, its optimiser and the step reached.
+pub struct Trainer {
+    /// The model being trained.
+    pub model: TrainModel,
+    opt: AdamW,
+    /// Optimiser steps done.
+    pub step: u64,
+    options: TrainOptions,
+}
+
+impl Trainer {
+    /// A fresh run over every variable of `model`.
+    pub fn new(model: TrainModel, options: TrainOptions) -> Trainer {
+        let sizes: Vec<usize> = model.params.values().map(|v| v.elem_count()).collect();
+        Trainer {
+            opt: AdamW::new(options.adamw, &sizes),
+            model,
+            step: 0,
+            options,
+        }
+    }
+
+    /// Loss and gradients (in parameter order) of one micro-batch.
+    pub fn gradients(&self, examples: &[&Example]) -> Result<(f64, Vec<Tensor>, usize)> {
+        let seqs: Vec<(&[u32], usize)> = examples
+            .iter()
+            .map(|e| (&e.ids[..], e.first_target))
+            .collect();
+        let pad = self
+            .model
+            .config
+            .eos_token_ids
+            .first()
+            .copied()
+            .unwrap_or(0);
+        let batch = make_batch(&seqs, pad, self.model.device())?;
+        let loss = self.model.loss(&batch)?;
+        let grads = loss.backward()?;
+        let mut out = Vec::with_capacity(self.model.params.len());
+        for (name, var) in &self.model.params {
+            let g = match grads.get(var.as_tensor()) {
+                Some(g) => g.clone(),
+                None => {
+                    tracing::warn!(%name, "no gradient reached this tensor");
+                    var.as_tensor().zeros_like()?
+                }
+            };
+            out.push(g);
+        }
+        let tokens = examples.iter().map(|e| e.ids.len()).sum();
+        Ok((f64::from(loss.to_scalar::<f32>()?), out, tokens))
+    }
+
+    /// Trains until `options.steps`, checkpointing into `checkpoint` when set.
+    pub fn run(&mut self, examples: &[Example], checkpoint: Option<&Path>) -> Result<TrainReport> {
+        self.run_until(examples, checkpoint, self.options.steps)
+    }
+
+    /// Trains up to step `until` (at most `options.steps`) on the full run's schedule, so a
+    /// time-boxed session and its continuation train exactly as one run would.
+    pub fn run_until(
+        &mut self,
+        examples: &[Example],
+        checkpoint: Option<&Path>,
+        until: u64,
+    ) -> Result<TrainReport> {
+        if examples.is_empty() {
+            return Err(ModelError::Config("no training examples".into()));
+        }
+        let o = self.options.clone();
+        let start_step = self.step;
+        let bar = if o.progress {
+            let bar = ProgressBar::new(o.steps);
+            if let Ok(style) =
+                ProgressStyle::with_template("train [{bar:30}] {pos}/{len} {msg} {eta}")
+            {
+                bar.set_style(style);
+            }
+            bar.set_position(self.step);
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let started = Instant::now();
+        let (mut losses, mut tokens) = (Vec::new(), 0usize);
+        let per_step = (o.batch * o.accumulation) as u64;
+        while self.step < until.min(o.steps) {
+            let mut sum: Option<Vec<Tensor>> = None;
+            let mut loss = 0.0;
+            for micro in 0..o.accumulation {
+                let first = (self.step * per_step) + (micro * o.batch) as u64;
+                let picked: Vec<&Example> = (0..o.batch as u64)
+                    .map(|j| &examples[draw(o.seed, first + j, examples.len())])
+                    .collect();
+                let (l, grads, t) = self.gradients(&picked)?;
+                loss += l / o.accumulation as f64;
+                tokens += t;
+                sum = Some(match sum {
+                    None => grads,
+                    Some(acc) => acc
+                        .iter()
+                        .zip(&grads)
+                        .map(|(a, g)| a + g)
+                        .collect::<candle_core::Result<_>>()?,
+                });
+            }
+            let grads = sum.unwrap_or_default();
+            let mut scale = 1.0 / o.accumulation as f64;
+            if let Some(max) = o.clip {
+                let norm = global_norm(&grads)? * scale;
+                if norm > max {
+                    scale *= max / norm;
+                }
+            }
+            let lr = learning_rate(self.step, o.steps, o.warmup, o.lr, o.min_lr_ratio, o.decay);
+            let params: Vec<_> = self.model.params.values().collect();
+            self.opt.step(&params, &grads, lr as f32, scale as f32)?;
+            self.step += 1;
+            losses.push(loss);
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_position(self.step);
+            bar.set_message(format!(
+                "loss {loss:.4} lr {lr:.2e} {:.0} tok/s",
+                tokens as f64 / secs
+            ));
+            tracing::debug!(step = self.step, loss, lr, "step");
+            if let Some(dir) = checkpoint {
+                if o.checkpoint_every > 0
+                    && (self.step % o.checkpoint_every == 0 || self.step == until.min(o.steps))
+                {
+                    self.save_checkpoint(dir)?;
+                }
+            }
+        }
+        bar.finish_and_clear();
+        Ok(TrainReport {
+            start_step,
+            losses,
+            tokens_per_sec: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        })
+    }
+
+    /// Writes weights, optimiser moments and the step into `dir`, replacing it atomically
+    /// (written beside it, then renamed), so a kill never leaves half a checkpoint.
+    pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        let tmp = sibling(dir, "tmp");
+        let old = sibling(dir, "old");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
+        self.model
+            .save_weights(&tmp.join("weights.safetensors"), DType::F32)?;
+        let mut moments = std::collections::HashMap::new();
+        let dev = self.model.device();
+        for ((name, var), state) in self.model.params.iter().zip(&self.opt.moments) {
+            let state = state
+                .lock()
+                .map_err(|_| ModelError::Config("optimizer state poisoned".into()))?;
+            let shape = var.as_tensor().shape().clone();
+            moments.insert(
+                format!("m.{name}"),
+                Tensor::from_slice(&state.m, shape.clone(), dev)?,
+            );
+            moments.insert(
+                format!("v.{name}"),
+                Tensor::from_slice(&state.v, shape, dev)?,
+            );
+        }
+        let optim = tmp.join("optimizer.safetensors");
+        candle_core::safetensors::save(&moments, &optim)
+            .map_err(|e| ModelError::weights(&optim, e))?;
+        let state = serde_json::to_vec_pretty(&CheckpointState {
+            step: self.step,
+            options: self.options.clone(),
+        })
+        .map_err(|e| ModelError::json(&tmp, e))?;
+        std::fs::write(tmp.join("state.json"), state).map_err(|e| write_err(&tmp, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(|e| write_err(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| write_err(dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    /// Restores weights, moments and step from a checkpoint written by [`Self::save_checkpoint`].
+    /// The run's options come from the caller; a different seed or batch changes the order.
+    pub fn resume(&mut self, dir: &Path) -> Result<()> {
+        let state_path = dir.join("state.json");
+        let text = std::fs::read(&state_path).map_err(|e| ModelError::io(&state_path, e))?;
+        let state: CheckpointState =
+            serde_json::from_slice(&text).map_err(|e| ModelError::json(&state_path, e))?;
+        let dev = self.model.device().clone();
+        let weights = candle_core::safetensors::load(dir.join("weights.safetensors"), &dev)
+            .map_err(|e| ModelError::weights(dir, e))?;
+        let optim = candle_core::safetensors::load(dir.join("optimizer.safetensors"), &dev)
+            .map_err(|e| ModelError::weights(dir, e))?;
+        for ((name, var), slot) in self.model.params.iter().zip(&self.opt.moments) {
+            let get = |map: &std::collections::HashMap<String, Tensor>, key: &str| {
+                map.get(key)
+                    .cloned()
+                    .ok_or_else(|| ModelError::MissingTensor(format!("{key} in {}", dir.display())))
+            };
+            var.set(&get(&weights, name)?)?;
+            let m = get(&optim, &format!("m.{name}"))?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            let v = get(&optim, &format!("v.{name}"))?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            *slot
+                .lock()
+                .map_err(|_| ModelError::Config("optimizer state poisoned".into()))? =
+                Moments { m, v };
+        }
+        self.step = state.step;
+        self.opt.step = state.step;
+        tracing::info!(step = state.step, dir = %dir.display(), "resumed from checkpoint");
+        Ok(())
+    }
+}
+
+/// Writes a Hugging Face folder: the weights in the base model's dtype with transformers'
+/// names, and the base's config and tokenizer files unchanged.
+pub fn save_hf_folder(model: &TrainModel, base: &Path, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| write_err(out, e))?;
+    let dtype = match model.config.dtype.as_deref() {
+        Some("bfloat16") => DType::BF16,
+        Some("float16") => DType::F16,
+        _ => DType::F32,
+    };
+    model.save_weights(&out.join("model.safetensors"), dtype)?;
+    for name in [
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "chat_template.jinja",
+    ] {
+        let src = base.join(name);
+        if src.is_file() {
+            std::fs::copy(&src, out.join(name)).map_err(|e| write_err(&out.join(name), e))?;
+        }
+    }
+    Ok(())
+}
+
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.with_file_name(format!("{name}.{suffix}"))
+}
+
+fn write_err(path: &Path, e: std::io::Error) -> ModelError {
+    ModelError::weights(path, format!("writing: {e}"))
+}

@@ -1,0 +1,208 @@
+//! The trainer on the tiny fixture models: gradients reach every tensor, its loss is the
+//! evaluation engine's `reference_loss`, training lowers the held-out loss of a synthetic task
+//! by a clear margin, the saved folder reloads with the same loss, and a run resumed from a
+//! checkpoint ends where an uninterrupted one does.
+
+use std::path::{Path, PathBuf};
+
+use arena_model::scoring::{Evaluator, PromptReference};
+use arena_model::train::data::{encode, Example, Pair};
+use arena_model::train::model::TrainModel;
+use arena_model::train::trainer::{save_hf_folder, TrainOptions, Trainer};
+use arena_model::Device;
+
+fn fixture(name: &str) -> PathBuf {
+    std::env::var_os("ARENA_TEST_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
+        .join(name)
+}
+
+const WORDS: [&str; 24] = [
+    "apple", "river", "stone", "cloud", "green", "house", "light", "music", "ocean", "paper",
+    "quiet", "sugar", "table", "water", "zebra", "bread", "chair", "dream", "field", "grape",
+    "honey", "lemon", "mouse", "night",
+];
+
+/// "Repeat after me: A B" → "A B", over pairs of 24 words: 150 seeded pairs to train on and
+/// 30 other pairs held out (same distribution, never seen).
+fn pairs(held_out: bool) -> Vec<Pair> {
+    let mut all: Vec<(usize, usize)> = (0..24)
+        .flat_map(|a| (0..24).map(move |b| (a, b)))
+        .filter(|(a, b)| a != b)
+        .collect();
+    let mut state = 0x1234_5678u64;
+    for i in (1..all.len()).rev() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        all.swap(i, ((state >> 33) % (i as u64 + 1)) as usize);
+    }
+    let chosen = if held_out {
+        &all[150..180]
+    } else {
+        &all[..150]
+    };
+    chosen
+        .iter()
+        .map(|&(a, b)| Pair {
+            prompt: format!("Repeat after me: {} {}", WORDS[a], WORDS[b]),
+            response: format!("{} {}", WORDS[a], WORDS[b]),
+        })
+        .collect()
+}
+
+fn examples(dir: &Path, pairs: &[Pair]) -> Vec<Example> {
+    let tokenizer = arena_model::tokenizer::TextTokenizer::load(dir).unwrap();
+    pairs
+        .iter()
+        .map(|p| encode(&tokenizer, p).unwrap())
+        .collect()
+}
+
+/// The validator's number: `reference_loss` of the evaluation engine on the folder `dir`.
+fn validator_loss(dir: &Path, pairs: &[Pair]) -> f64 {
+    let eval = Evaluator::load(dir, &Device::Cpu).unwrap();
+    let samples: Vec<PromptReference> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PromptReference {
+            id: i.to_string(),
+            prompt: p.prompt.clone(),
+            reference: p.response.clone(),
+        })
+        .collect();
+    let result = eval.reference_loss(&samples);
+    assert!(result.failures.is_empty());
+    result.raw
+}
+
+fn trainer_loss(trainer: &Trainer, examples: &[Example]) -> f64 {
+    let refs: Vec<&Example> = examples.iter().collect();
+    trainer.gradients(&refs).unwrap().0
+}
+
+#[test]
+fn every_tensor_gets_a_gradient_and_the_loss_is_the_validators() {
+    for name in ["tiny-llama", "tiny-qwen2"] {
+        let dir = fixture(name);
+        let model = TrainModel::load(&dir, &Device::Cpu).unwrap();
+        let trainer = Trainer::new(model, TrainOptions::default());
+        let train = pairs(false);
+        let ex = examples(&dir, &train[..4]);
+        let refs: Vec<&Example> = ex.iter().collect();
+        let (loss, grads, _) = trainer.gradients(&refs).unwrap();
+        assert_eq!(grads.len(), trainer.model.params.len());
+        for ((tensor, _), g) in trainer.model.params.iter().zip(&grads) {
+            let norm = g
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                norm > 0.0 && norm.is_finite(),
+                "{name}: {tensor} has gradient norm {norm}"
+            );
+        }
+        let expected = validator_loss(&dir, &train[..4]);
+        assert!(
+            (loss - expected).abs() < 1e-4,
+            "{name}: trainer {loss} vs evaluator {expected}"
+        );
+    }
+}
+
+#[test]
+fn training_lowers_the_held_out_loss_and_saves_a_folder_that_scores_the_same() {
+    let base = fixture("tiny-llama");
+    let (train, held) = (pairs(false), pairs(true));
+    let train_ex = examples(&base, &train);
+    let held_ex = examples(&base, &held);
+    let before = validator_loss(&base, &held);
+
+    let options = TrainOptions {
+        steps: 300,
+        lr: 3e-3,
+        batch: 6,
+        warmup: 20,
+        seed: 11,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(TrainModel::load(&base, &Device::Cpu).unwrap(), options);
+    let report = trainer.run(&train_ex, None).unwrap();
+    assert_eq!(report.losses.len(), 300);
+    let after_in_memory = trainer_loss(&trainer, &held_ex);
+
+    let out = tempfile::tempdir().unwrap();
+    save_hf_folder(&trainer.model, &base, out.path()).unwrap();
+    let after = validator_loss(out.path(), &held);
+    assert!(
+        after < 0.5 * before,
+        "held-out reference loss {before:.3} -> {after:.3}: not a clear improvement"
+    );
+    assert!(
+        (after - after_in_memory).abs() < 1e-4,
+        "saved {after} vs in memory {after_in_memory}"
+    );
+    // HF layout: the same tensor names, shapes and dtypes as the base checkpoint.
+    let names = |dir: &Path| {
+        let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut v: Vec<_> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, t)| (n, t.shape().to_vec(), format!("{:?}", t.dtype())))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(out.path()), names(&base));
+    for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+        assert!(out.path().join(file).is_file(), "{file} missing");
+    }
+}
+
+#[test]
+fn a_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does() {
+    let base = fixture("tiny-llama");
+    let train_ex = examples(&base, &pairs(false));
+    let held_ex = examples(&base, &pairs(true));
+    let options = TrainOptions {
+        steps: 30,
+        batch: 4,
+        accumulation: 2,
+        warmup: 5,
+        checkpoint_every: 10,
+        seed: 3,
+        ..Default::default()
+    };
+
+    let mut straight = Trainer::new(
+        TrainModel::load(&base, &Device::Cpu).unwrap(),
+        options.clone(),
+    );
+    straight.run(&train_ex, None).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("checkpoint");
+    // "Killed" after 20 steps: the checkpoint at step 20 is the last thing it wrote.
+    let mut first = Trainer::new(
+        TrainModel::load(&base, &Device::Cpu).unwrap(),
+        options.clone(),
+    );
+    first.run_until(&train_ex, Some(&ckpt), 20).unwrap();
+    drop(first);
+    let mut resumed = Trainer::new(TrainModel::load(&base, &Device::Cpu).unwrap(), options);
+    resumed.resume(&ckpt).unwrap();
+    assert_eq!(resumed.step, 20);
+    let report = resumed.run(&train_ex, Some(&ckpt)).unwrap();
+    assert_eq!((report.start_step, report.losses.len()), (20, 10));
+
+    let (a, b) = (
+        trainer_loss(&straight, &held_ex),
+        trainer_loss(&resumed, &held_ex),
+    );
+    assert!((a - b).abs() < 1e-5, "uninterrupted {a} vs resumed {b}");
+}
