@@ -33,6 +33,9 @@ pub enum Command {
     /// Run or query the chain: local chain service, metagraph, registration, stake, commitments, Yuma Consensus.
     #[command(subcommand)]
     Chain(cmd::chain::ChainCmd),
+    /// Train, check and publish models: push to the hub and commit to the chain.
+    #[command(subcommand)]
+    Miner(cmd::miner::MinerCmd),
     /// Load, check and score Hugging Face causal LMs.
     #[command(subcommand)]
     Model(cmd::model::ModelCmd),
@@ -55,6 +58,7 @@ fn main() {
                 Command::Wallet(c) => cmd::wallet::run(c, &cfg),
                 Command::Hub(c) => cmd::hub::run(c, &cfg).await,
                 Command::Chain(c) => cmd::chain::run(c, &cfg).await,
+                Command::Miner(c) => cmd::miner::run(c, &cfg).await,
                 Command::Model(c) => cmd::model::run(c, &cfg),
                 Command::Bench(c) => cmd::bench::run(c, &cfg),
             }
