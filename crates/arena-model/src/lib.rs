@@ -27,8 +27,8 @@ pub mod tokenizer;
 pub mod train;
 pub mod weights;
 
+/// Where tensors live; re-exported so callers need not depend on candle.
+pub use candle_core::Device;
 pub use error::{ModelError, Result};
 pub use model::{load_model, CausalLm};
 pub use scoring::Evaluator;
-/// Where tensors live; re-exported so callers need not depend on candle.
-pub use candle_core::Device;

@@ -38,6 +38,10 @@ pub struct Config {
     pub wallet: WalletConfig,
     pub chain: ChainConfig,
     pub hub: HubConfig,
+    /// `[data]`: data subnet, feed and producer defaults.
+    pub data: crate::cmd::data::DataConfig,
+    /// `[validator]`: validator service settings.
+    pub validator: crate::cmd::validator::ValidatorConfig,
 }
 
 /// `[wallet]`: where keys live and which ones to use by default.
@@ -59,6 +63,8 @@ impl Default for Config {
             wallet: WalletConfig::default(),
             chain: ChainConfig::default(),
             hub: HubConfig::default(),
+            data: Default::default(),
+            validator: Default::default(),
         }
     }
 }

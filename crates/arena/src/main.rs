@@ -33,6 +33,12 @@ pub enum Command {
     /// Run or query the chain: local chain service, metagraph, registration, stake, commitments, Yuma Consensus.
     #[command(subcommand)]
     Chain(cmd::chain::ChainCmd),
+    /// Produce, serve, inspect and sample evaluation data.
+    #[command(subcommand)]
+    Data(cmd::data::DataCmd),
+    /// Run a validator: sync, download, check, evaluate, set weights.
+    #[command(subcommand)]
+    Validator(cmd::validator::ValidatorCmd),
     /// Train, check and publish models: push to the hub and commit to the chain.
     #[command(subcommand)]
     Miner(cmd::miner::MinerCmd),
@@ -58,7 +64,9 @@ fn main() {
                 Command::Wallet(c) => cmd::wallet::run(c, &cfg),
                 Command::Hub(c) => cmd::hub::run(c, &cfg).await,
                 Command::Chain(c) => cmd::chain::run(c, &cfg).await,
+                Command::Data(c) => cmd::data::run(c, &cfg).await,
                 Command::Miner(c) => cmd::miner::run(c, &cfg).await,
+                Command::Validator(c) => cmd::validator::run(c, &cfg).await,
                 Command::Model(c) => cmd::model::run(c, &cfg),
                 Command::Bench(c) => cmd::bench::run(c, &cfg),
             }

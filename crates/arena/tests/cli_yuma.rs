@@ -27,7 +27,12 @@ fn run_yuma(name: &str) -> Vec<Value> {
     let stdout = String::from_utf8(output.stdout).expect("utf-8 output");
     let expected_path = scenario_dir().join(format!("{name}.expected.jsonl"));
     let expected = std::fs::read_to_string(&expected_path).expect("expected output file");
-    assert_eq!(stdout, expected, "output differs from {}", expected_path.display());
+    assert_eq!(
+        stdout,
+        expected,
+        "output differs from {}",
+        expected_path.display()
+    );
     stdout
         .lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
@@ -35,7 +40,12 @@ fn run_yuma(name: &str) -> Vec<Value> {
 }
 
 fn u16s(value: &Value) -> Vec<u64> {
-    value.as_array().expect("array").iter().map(|v| v.as_u64().expect("integer")).collect()
+    value
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_u64().expect("integer"))
+        .collect()
 }
 
 /// Stored bond of `row` towards uid `col` (0 when absent).
@@ -81,7 +91,10 @@ fn check_dividends(name: &str, targets: [[f64; 3]; 6]) {
         let dividends = u16s(&epochs[k + 1]["dividends"]);
         for (v, want) in target.iter().enumerate() {
             let got = dividends[v] as f64 / 65535.0;
-            assert!((got - want).abs() <= 1e-3, "{name} epoch {k} validator {v}: {got:.4} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-3,
+                "{name} epoch {k} validator {v}: {got:.4} vs {want}"
+            );
         }
     }
 }
@@ -136,5 +149,8 @@ fn rejected_weights_name_the_epoch_uid_and_chain_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bad.json"), "{stderr}");
-    assert!(stderr.contains("epoch 1: set_weights from uid 4 rejected: NeuronNoValidatorPermit"), "{stderr}");
+    assert!(
+        stderr.contains("epoch 1: set_weights from uid 4 rejected: NeuronNoValidatorPermit"),
+        "{stderr}"
+    );
 }

@@ -1,0 +1,286 @@
+//! `arena validator`: the validator service (`run`) and its hidden evaluation worker
+//! (`eval-worker`, spawned by `run` once per model with a timeout and a memory cap).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
+use arena_core::competition::{EvalMethod, MultipleChoiceMode, TextLossMode};
+use arena_hub::client::HubClient;
+use arena_keys::wallet::Wallet;
+use arena_keys::Keypair;
+use arena_model::scoring::choice::ChoiceMode;
+use arena_model::scoring::loss::TextLossMode as ModelTextLoss;
+use arena_model::scoring::{ChoiceQuestion, Document, PromptReference};
+use arena_validator::eval::SubprocessBackend;
+use arena_validator::service::{Service, ServiceConfig};
+use arena_validator::store::Store;
+use arena_validator::update::Updater;
+use arena_validator::worker::{
+    EvalJob, EvalReport, Evaluator, TaskOutcome, WorkerCommand, WorkerLimits,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+/// Run a validator: sync, download, check, evaluate, set weights.
+#[derive(clap::Subcommand, Debug)]
+pub enum ValidatorCmd {
+    /// Run the validator service until Ctrl-C.
+    Run(RunArgs),
+    /// Evaluate one model: a job as JSON on stdin, the reply as JSON on stdout (internal).
+    #[command(hide = true)]
+    EvalWorker,
+}
+
+/// `[validator]`: the validator service.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidatorConfig {
+    /// Competition schedule TOML, reloaded when it changes. Default: the built-in schedule.
+    pub schedule: Option<PathBuf>,
+    /// State folder (SQLite, model cache, events). Default: `<home>/validator`.
+    pub state_dir: Option<PathBuf>,
+    /// Blocks per sync window; one step per window (SN37: 360).
+    pub sync_cadence: u64,
+    /// Seconds between ticks of the loop.
+    pub interval_secs: u64,
+    /// Seconds one model's evaluation may take before its worker is killed.
+    pub worker_timeout_secs: u64,
+    /// Address-space cap of a worker, MiB.
+    pub worker_memory_mib: u64,
+    /// Address of the Prometheus `/metrics` endpoint; empty to disable.
+    pub metrics_addr: String,
+    /// `version_key` sent with `set_weights`.
+    pub version_key: u64,
+}
+
+impl Default for ValidatorConfig {
+    fn default() -> Self {
+        ValidatorConfig {
+            schedule: None,
+            state_dir: None,
+            sync_cadence: arena_core::seed::DEFAULT_SYNC_CADENCE,
+            interval_secs: 12,
+            worker_timeout_secs: 600,
+            worker_memory_mib: 16 * 1024,
+            metrics_addr: "127.0.0.1:9108".into(),
+            version_key: 0,
+        }
+    }
+}
+
+/// Flags of `arena validator run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Wallet (coldkey) name. Default: `[wallet] name`.
+    #[arg(long)]
+    pub wallet: Option<String>,
+    /// Hotkey name inside the wallet; it signs `set_weights`. Default: `[wallet] hotkey`.
+    #[arg(long)]
+    pub hotkey: Option<String>,
+    /// Development hotkey as a secret URI (`//Alice/hot`), instead of the wallet's.
+    #[arg(long, value_name = "URI", conflicts_with_all = ["wallet", "hotkey"])]
+    pub hotkey_uri: Option<String>,
+    /// Subnet validated. Default: `[chain] netuid`.
+    #[arg(long)]
+    pub netuid: Option<u16>,
+    /// Chain endpoint: `http://HOST:PORT` or `local` (<home>/chain in-process). Default: `[chain] endpoint`.
+    #[arg(long, value_name = "URL")]
+    pub chain: Option<String>,
+    /// Hub URL. Default: HF_ENDPOINT, then `[hub] endpoint`, then huggingface.co.
+    #[arg(long, value_name = "URL")]
+    pub hub: Option<String>,
+    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+}
+
+/// Runs `arena validator …`.
+pub async fn run(cmd: ValidatorCmd, cfg: &Config) -> anyhow::Result<()> {
+    match cmd {
+        ValidatorCmd::Run(args) => run_service(args, cfg).await,
+        ValidatorCmd::EvalWorker => {
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            arena_validator::worker::serve(&mut ModelEvaluator, stdin.lock(), stdout.lock())
+                .context("writing the worker reply")
+        }
+    }
+}
+
+fn hotkey(args: &RunArgs, cfg: &Config) -> anyhow::Result<Keypair> {
+    if let Some(uri) = &args.hotkey_uri {
+        return Keypair::from_uri(uri).context("--hotkey-uri");
+    }
+    let wallet = args
+        .wallet
+        .clone()
+        .unwrap_or_else(|| cfg.wallet.name.clone());
+    let name = args
+        .hotkey
+        .clone()
+        .unwrap_or_else(|| cfg.wallet.hotkey.clone());
+    Ok(Wallet::open(&cfg.wallet.root, &wallet)?.hotkey(&name)?)
+}
+
+async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
+    let vcfg = &cfg.validator;
+    let hotkey = hotkey(&args, cfg)?;
+    let netuid = args.netuid.unwrap_or(cfg.chain.netuid);
+    let url = args.chain.as_deref().unwrap_or(&cfg.chain.endpoint);
+    let chain: Arc<dyn Chain> = if url == "local" {
+        let dir = cfg.home.join("chain");
+        Arc::new(
+            LocalChain::open(&dir, LocalChainOptions::default())
+                .with_context(|| format!("opening the local chain in {}", dir.display()))?,
+        )
+    } else if url.starts_with("http://") || url.starts_with("https://") {
+        Arc::new(ChainClient::new(url)?)
+    } else {
+        bail!("chain endpoint {url:?}: expected http://HOST:PORT or \"local\"");
+    };
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let endpoint = args
+        .hub
+        .clone()
+        .or_else(|| from_env("HF_ENDPOINT"))
+        .or_else(|| cfg.hub.endpoint.clone())
+        .unwrap_or_else(|| arena_hub::client::DEFAULT_ENDPOINT.to_string());
+    let hub = HubClient::new(
+        &endpoint,
+        from_env("HF_TOKEN").or_else(|| cfg.hub.token.clone()),
+    )?;
+    let state = vcfg
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| cfg.home.join("validator"));
+    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    let store = Store::open(state.join("validator.sqlite"))?;
+    let backend = SubprocessBackend {
+        command: WorkerCommand {
+            program: std::env::current_exe().context("locating the arena binary")?,
+            args: vec!["validator".into(), "eval-worker".into()],
+            env: Vec::new(),
+        },
+        limits: WorkerLimits {
+            timeout: Duration::from_secs(vcfg.worker_timeout_secs),
+            memory_bytes: Some(vcfg.worker_memory_mib << 20),
+            ..WorkerLimits::default()
+        },
+    };
+    let config = ServiceConfig {
+        netuid,
+        schedule_path: args.schedule.clone().or_else(|| vcfg.schedule.clone()),
+        sync_cadence: vcfg.sync_cadence,
+        genesis_block: 0,
+        queue: Default::default(),
+        tokenizer_dir: None,
+        events_path: Some(state.join("events.jsonl")),
+        version_key: vcfg.version_key,
+    };
+    let updater = Updater::new(hub, state.join("models"));
+    let service = Service::new(
+        chain,
+        hotkey,
+        config,
+        updater,
+        store,
+        Box::new(backend),
+        BTreeMap::new(),
+    )?;
+    if !vcfg.metrics_addr.is_empty() {
+        let listener = tokio::net::TcpListener::bind(&vcfg.metrics_addr)
+            .await
+            .with_context(|| format!("binding the metrics address {}", vcfg.metrics_addr))?;
+        tracing::info!(addr = %vcfg.metrics_addr, "metrics on /metrics");
+        tokio::spawn(arena_validator::metrics::serve(listener, service.metrics()));
+    }
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    service
+        .run(Duration::from_secs(vcfg.interval_secs.max(1)), stop)
+        .await;
+    Ok(())
+}
+
+/// The worker's evaluation engine: `arena-model` on the CPU.
+struct ModelEvaluator;
+
+impl Evaluator for ModelEvaluator {
+    fn evaluate(&mut self, job: &EvalJob) -> Result<EvalReport, String> {
+        let started = Instant::now();
+        let eval = arena_model::Evaluator::load(&job.model_dir, &arena_model::Device::Cpu)
+            .map_err(|e| format!("loading {}: {e}", job.model_dir.display()))?;
+        let load_ms = started.elapsed().as_millis() as u64;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (task, drawn) in job.competition.tasks.iter().zip(&job.tasks) {
+            let Some(samples) = &drawn.samples else {
+                continue;
+            };
+            let result = match task.method {
+                EvalMethod::ReferenceLoss => {
+                    let items: Vec<PromptReference> = samples
+                        .iter()
+                        .map(|s| PromptReference { id: s.id.clone(), prompt: s.prompt.clone(), reference: s.response.clone() })
+                        .collect();
+                    eval.reference_loss(&items)
+                }
+                EvalMethod::TextLoss { mode } => {
+                    let docs: Vec<Document> = samples
+                        .iter()
+                        .map(|s| Document { id: s.id.clone(), text: format!("{}{}", s.prompt, s.response) })
+                        .collect();
+                    let mode = match mode {
+                        TextLossMode::Packed => ModelTextLoss::Packed {
+                            sequence_length: job.competition.constraints.sequence_length as usize,
+                        },
+                        TextLossMode::PerDocument => ModelTextLoss::PerDocumentSum,
+                    };
+                    eval.text_loss(&docs, mode)
+                }
+                EvalMethod::MultipleChoice { mode } => {
+                    let mut questions = Vec::new();
+                    for s in samples {
+                        let choices = s.choices.clone().unwrap_or_default();
+                        let letter = s.answer.as_deref().unwrap_or(&s.response);
+                        let answer = letter
+                            .bytes()
+                            .next()
+                            .and_then(|b| b.checked_sub(b'A'))
+                            .map(usize::from)
+                            .filter(|&i| i < choices.len())
+                            .ok_or_else(|| format!("sample {}: answer {letter:?} is not a choice letter", s.id))?;
+                        questions.push(ChoiceQuestion { id: s.id.clone(), prompt: s.prompt.clone(), choices, answer });
+                    }
+                    let mode = match mode {
+                        MultipleChoiceMode::Loglik => ChoiceMode::LogLikelihood,
+                        MultipleChoiceMode::Generate => ChoiceMode::Generate { max_new_tokens: eval.max_new_tokens },
+                    };
+                    eval.multiple_choice(&questions, mode)
+                }
+                EvalMethod::IfEval => {
+                    return Err(format!(
+                        "task {}: if_eval is not wired in the worker yet (arena-data rules → arena-model rules)",
+                        task.id
+                    ))
+                }
+            };
+            tasks.push(TaskOutcome {
+                task_id: task.id.clone(),
+                raw: result.raw,
+                sample_scores: result.per_sample,
+            });
+        }
+        Ok(EvalReport {
+            tasks,
+            load_ms,
+            compute_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+}
