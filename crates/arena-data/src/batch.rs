@@ -166,8 +166,15 @@ impl Batch {
             )));
         }
         self.producer_key()?;
-        Signature::from_hex(&self.signature)
+        let signature = Signature::from_hex(&self.signature)
             .map_err(|e| BatchError::Invalid(format!("signature: {e}")))?;
+        // One spelling per signature (`0x` + lowercase hex), so the same signed batch can never be
+        // stored or counted twice under different strings.
+        if signature.to_hex() != self.signature {
+            return Err(BatchError::Invalid(
+                "signature: must be 0x followed by 128 lowercase hex digits".into(),
+            ));
+        }
         Ok(())
     }
 

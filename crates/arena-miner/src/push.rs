@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use arena_chain::{Chain, ChainError, NetUid};
 use arena_core::commitment::ModelCommitment;
 use arena_hub::client::HubClient;
-use arena_hub::model_hash::{hash_directory, ModelHash};
+use arena_hub::model_hash::{default_workers, digest_files_with, list_files, ModelHash};
 use arena_keys::Keypair;
 
 use crate::budget;
@@ -95,7 +95,9 @@ pub async fn push(
 ) -> Result<PushOutcome, MinerError> {
     let ss58 = hotkey.public().ss58();
     let dir = request.dir.clone();
-    let local = tokio::task::spawn_blocking(move || hash_directory(&dir))
+    // The git blob SHA-1 is needed too: the hub reports it as the oid of every inline file, and
+    // verification matches the uploaded revision against it.
+    let local = tokio::task::spawn_blocking(move || hash_directory_with_git_oids(&dir))
         .await
         .map_err(|e| MinerError::Task(e.to_string()))??;
     let path = journal::journal_path(&request.home, &ss58, &request.repo_id);
@@ -415,4 +417,11 @@ mod tests {
         let long = format!("alice/{}", "n".repeat(33));
         assert!(commitment_text(&long, rev, SECURE, 3).is_err());
     }
+}
+
+/// The model hash of `dir` with every file's git blob SHA-1 as well as its SHA-256.
+fn hash_directory_with_git_oids(dir: &std::path::Path) -> arena_hub::Result<ModelHash> {
+    let files = list_files(dir)?;
+    let digests = digest_files_with(&files, default_workers(), true)?;
+    Ok(ModelHash::from_digests(digests))
 }
