@@ -39,7 +39,7 @@ pub enum Command {
     /// Run a validator: sync, download, check, evaluate, set weights.
     #[command(subcommand)]
     Validator(cmd::validator::ValidatorCmd),
-    /// Train, check and publish models: push to the hub and commit to the chain.
+    /// Publish models: upload to the hub, commit the hash to the chain, make the repo public.
     #[command(subcommand)]
     Miner(cmd::miner::MinerCmd),
     /// Load, check and score Hugging Face causal LMs.

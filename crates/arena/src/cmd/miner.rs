@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::config::Config;
 
-/// Train, check and publish models: push to the hub and commit to the chain.
+/// Publish models: upload to the hub, commit the hash to the chain, make the repo public.
 #[derive(clap::Subcommand, Debug)]
 pub enum MinerCmd {
     /// Publish a model folder: upload (private), commit its hash to the chain, make it public.
