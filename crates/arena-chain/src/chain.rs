@@ -14,6 +14,7 @@ use arena_keys::{Keypair, PublicKey};
 use async_trait::async_trait;
 
 use crate::error::ChainResult;
+use crate::extrinsic::Call;
 use crate::types::{
     BlockHash, BlockInfo, BlockNumber, Commitment, Hyperparameters, Metagraph, NetUid, Receipt,
     SubnetInfo, WeightRow,
@@ -68,13 +69,20 @@ pub trait Chain: Send + Sync {
     /// (`system_accountNextIndex`).
     async fn account_nonce(&self, account: &PublicKey) -> ChainResult<u64>;
 
+    /// Signs `call` with `signer` (the account's next nonce) and submits it; every signed call
+    /// below goes through here, so an implementation writes the signing path once.
+    async fn submit_call(&self, signer: &Keypair, call: Call) -> ChainResult<Receipt>;
+
     /// `register_network`: a new subnet owned by `owner_coldkey`; the receipt's `assigned`
     /// holds the netuid.
     async fn create_subnet(
         &self,
         owner_coldkey: &Keypair,
         hyperparameters: Hyperparameters,
-    ) -> ChainResult<Receipt>;
+    ) -> ChainResult<Receipt> {
+        self.submit_call(owner_coldkey, Call::CreateSubnet { hyperparameters })
+            .await
+    }
 
     /// `burned_register`: gives `hotkey` a uid on `netuid`, owned by `coldkey`; the receipt's
     /// `assigned` holds the uid.
@@ -83,7 +91,11 @@ pub trait Chain: Send + Sync {
         coldkey: &Keypair,
         netuid: NetUid,
         hotkey: &PublicKey,
-    ) -> ChainResult<Receipt>;
+    ) -> ChainResult<Receipt> {
+        let hotkey = *hotkey;
+        self.submit_call(coldkey, Call::BurnedRegister { netuid, hotkey })
+            .await
+    }
 
     /// `add_stake`: adds `amount` rao of stake to `hotkey` on `netuid`.
     async fn add_stake(
@@ -92,7 +104,14 @@ pub trait Chain: Send + Sync {
         hotkey: &PublicKey,
         netuid: NetUid,
         amount: u64,
-    ) -> ChainResult<Receipt>;
+    ) -> ChainResult<Receipt> {
+        let call = Call::AddStake {
+            hotkey: *hotkey,
+            netuid,
+            amount,
+        };
+        self.submit_call(coldkey, call).await
+    }
 
     /// `Commitments.set_commitment` with one `Raw` field (≤ 128 bytes), signed by the hotkey.
     async fn set_commitment(
@@ -100,7 +119,11 @@ pub trait Chain: Send + Sync {
         hotkey: &Keypair,
         netuid: NetUid,
         data: &[u8],
-    ) -> ChainResult<Receipt>;
+    ) -> ChainResult<Receipt> {
+        let data = data.to_vec();
+        self.submit_call(hotkey, Call::SetCommitment { netuid, data })
+            .await
+    }
 
     /// `set_weights`, signed by the validator's hotkey. Values are max-upscaled by the chain.
     async fn set_weights(
@@ -110,5 +133,13 @@ pub trait Chain: Send + Sync {
         uids: &[u16],
         weights: &[u16],
         version_key: u64,
-    ) -> ChainResult<Receipt>;
+    ) -> ChainResult<Receipt> {
+        let call = Call::SetWeights {
+            netuid,
+            uids: uids.to_vec(),
+            weights: weights.to_vec(),
+            version_key,
+        };
+        self.submit_call(hotkey, call).await
+    }
 }

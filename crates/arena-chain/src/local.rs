@@ -451,66 +451,7 @@ impl Chain for LocalChain {
         store::nonce(&self.writer()?.conn, account)
     }
 
-    async fn create_subnet(
-        &self,
-        owner_coldkey: &Keypair,
-        hyperparameters: Hyperparameters,
-    ) -> ChainResult<Receipt> {
-        self.sign_and_submit(owner_coldkey, Call::CreateSubnet { hyperparameters })
-    }
-
-    async fn register(
-        &self,
-        coldkey: &Keypair,
-        netuid: NetUid,
-        hotkey: &PublicKey,
-    ) -> ChainResult<Receipt> {
-        let hotkey = *hotkey;
-        self.sign_and_submit(coldkey, Call::BurnedRegister { netuid, hotkey })
-    }
-
-    async fn add_stake(
-        &self,
-        coldkey: &Keypair,
-        hotkey: &PublicKey,
-        netuid: NetUid,
-        amount: u64,
-    ) -> ChainResult<Receipt> {
-        let hotkey = *hotkey;
-        self.sign_and_submit(
-            coldkey,
-            Call::AddStake {
-                hotkey,
-                netuid,
-                amount,
-            },
-        )
-    }
-
-    async fn set_commitment(
-        &self,
-        hotkey: &Keypair,
-        netuid: NetUid,
-        data: &[u8],
-    ) -> ChainResult<Receipt> {
-        let data = data.to_vec();
-        self.sign_and_submit(hotkey, Call::SetCommitment { netuid, data })
-    }
-
-    async fn set_weights(
-        &self,
-        hotkey: &Keypair,
-        netuid: NetUid,
-        uids: &[u16],
-        weights: &[u16],
-        version_key: u64,
-    ) -> ChainResult<Receipt> {
-        let call = Call::SetWeights {
-            netuid,
-            uids: uids.to_vec(),
-            weights: weights.to_vec(),
-            version_key,
-        };
-        self.sign_and_submit(hotkey, call)
+    async fn submit_call(&self, signer: &Keypair, call: Call) -> ChainResult<Receipt> {
+        self.sign_and_submit(signer, call)
     }
 }
