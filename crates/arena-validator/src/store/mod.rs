@@ -7,6 +7,7 @@
 //! refused. A `kill -9` at any moment loses at most the step in progress.
 
 mod models;
+pub mod query;
 mod step;
 
 pub use models::{ModelRecord, QueueEntry};
