@@ -1,0 +1,479 @@
+//! Reads the chain and the validators' state once ([`Snapshot`]) and joins them into the
+//! documents of [`crate::model`].
+//!
+//! Combining validators: for each competition the scores (score, win rate, per-task scores,
+//! history) come from ONE validator step, so the numbers in a row are consistent with each
+//! other: the latest step of the validator with the highest stake among those that scored the
+//! competition (ties: the more recent step, then the first store given). Weights come from the
+//! chain for every validator that set them: each row is normalised to sum 1, listed per
+//! validator, and `weight` is the stake-weighted mean of those rows (the plain mean when no
+//! setter has stake). Incentive and emission are the metagraph's, from the last epoch.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use arena_chain::{Commitment, Metagraph, NeuronInfo, WeightRow};
+use arena_core::commitment::ModelCommitment;
+use arena_core::competition::Competition;
+use arena_validator::store::query::{StepView, StoreReader};
+
+use crate::model::{
+    finite, CompetitionHistory, CompetitionStandings, History, ModelStanding, Point, ScoredBy,
+    Series, Standings, TaskScoreView, ValidatorInfo, ValidatorWeight,
+};
+use crate::{Sources, WebError};
+
+/// Steps per competition in `/api/history` (the chart's window).
+pub const HISTORY_STEPS: usize = 200;
+
+/// File name of a validator's state inside its state directory.
+pub const STORE_FILE: &str = "validator.sqlite";
+
+/// What one validator state database held when read.
+#[derive(Debug, Clone)]
+pub struct StoreState {
+    /// The database file.
+    pub path: PathBuf,
+    /// The owner's SS58 hotkey, if recorded.
+    pub hotkey: Option<String>,
+    /// Latest step per competition.
+    pub latest: Vec<StepView>,
+    /// Why it could not be read (then `latest` is empty).
+    pub error: Option<String>,
+}
+
+/// The chain and the stores, read once, so one document is built from one view.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The metagraph (its `block` is the document's block).
+    pub metagraph: Metagraph,
+    /// All commitments of the subnet.
+    pub commitments: Vec<Commitment>,
+    /// Stored weight rows.
+    pub weights: Vec<WeightRow>,
+    /// One entry per configured store, in the order given.
+    pub stores: Vec<StoreState>,
+}
+
+/// A competition as listed: its definition if the schedule has one.
+struct Listed<'a> {
+    id: u32,
+    def: Option<&'a Competition>,
+    active: bool,
+}
+
+/// `<dir>/validator.sqlite` for a directory, the path itself otherwise.
+pub fn store_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(STORE_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn read_store(path: &Path) -> StoreState {
+    let path = store_file(path);
+    let mut state = StoreState {
+        path: path.clone(),
+        hotkey: None,
+        latest: Vec::new(),
+        error: None,
+    };
+    if !path.exists() {
+        state.error = Some(format!("validator state {}: no such file", path.display()));
+        return state;
+    }
+    let read =
+        StoreReader::open(&path).and_then(|r| Ok((r.validator_hotkey()?, r.latest_steps()?)));
+    match read {
+        Ok((hotkey, latest)) => {
+            state.hotkey = hotkey;
+            state.latest = latest;
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "validator state unreadable");
+            state.error = Some(e.to_string());
+        }
+    }
+    state
+}
+
+impl Snapshot {
+    /// Reads the chain (errors fail the snapshot) and every store (errors are kept inside).
+    pub async fn take(src: &Sources) -> Result<Snapshot, WebError> {
+        let netuid = src.netuid;
+        let err = |what| {
+            move |source| WebError::Chain {
+                what,
+                netuid,
+                source,
+            }
+        };
+        let metagraph = src
+            .chain
+            .metagraph(netuid)
+            .await
+            .map_err(err("metagraph"))?;
+        let commitments = src
+            .chain
+            .commitments(netuid)
+            .await
+            .map_err(err("commitments"))?;
+        let weights = src.chain.weights(netuid).await.map_err(err("weights"))?;
+        let paths = src.validator_stores.clone();
+        let stores =
+            tokio::task::spawn_blocking(move || paths.iter().map(|p| read_store(p)).collect())
+                .await
+                .map_err(|e| WebError::Task(e.to_string()))?;
+        Ok(Snapshot {
+            metagraph,
+            commitments,
+            weights,
+            stores,
+        })
+    }
+
+    fn neuron(&self, uid: u16) -> Option<&NeuronInfo> {
+        self.metagraph.neurons.iter().find(|n| n.uid == uid)
+    }
+
+    fn neuron_of(&self, ss58: &str) -> Option<&NeuronInfo> {
+        self.metagraph
+            .neurons
+            .iter()
+            .find(|n| n.hotkey.ss58() == ss58)
+    }
+
+    fn store_stake(&self, store: &StoreState) -> u64 {
+        store
+            .hotkey
+            .as_deref()
+            .and_then(|h| self.neuron_of(h))
+            .map_or(0, |n| n.stake)
+    }
+
+    /// The step that supplies a competition's scores (see the module doc), with its store.
+    pub fn scorer(&self, competition_id: u32) -> Option<(&StoreState, &StepView)> {
+        self.stores
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let step = s
+                    .latest
+                    .iter()
+                    .find(|st| st.key.competition_id == competition_id)?;
+                Some((i, s, step))
+            })
+            .max_by_key(|(i, s, step)| (self.store_stake(s), step.block, Reverse(*i)))
+            .map(|(_, s, step)| (s, step))
+    }
+
+    fn scored_by(&self, store: &StoreState, step: &StepView) -> ScoredBy {
+        let neuron = store.hotkey.as_deref().and_then(|h| self.neuron_of(h));
+        ScoredBy {
+            hotkey: store.hotkey.clone(),
+            uid: neuron.map(|n| n.uid),
+            stake: neuron.map_or(0, |n| n.stake),
+            store: store.path.display().to_string(),
+            sync_block: step.key.sync_block,
+            step_block: step.block,
+        }
+    }
+
+    /// Weight rows normalised to sum 1: `(setter uid, hotkey, stake, uid → weight)`.
+    fn normalised_rows(&self) -> Vec<(u16, String, u64, BTreeMap<u16, f64>)> {
+        self.weights
+            .iter()
+            .filter_map(|row| {
+                let total: f64 = row.weights.iter().map(|&(_, w)| f64::from(w)).sum();
+                if total <= 0.0 {
+                    return None;
+                }
+                let n = self.neuron(row.uid);
+                let hotkey = n.map(|n| n.hotkey.ss58()).unwrap_or_default();
+                let map = row
+                    .weights
+                    .iter()
+                    .map(|&(u, w)| (u, f64::from(w) / total))
+                    .collect();
+                Some((row.uid, hotkey, n.map_or(0, |n| n.stake), map))
+            })
+            .collect()
+    }
+
+    /// Active competitions in schedule order, then others named by commitments, by id.
+    fn competitions<'a>(&self, src: &'a Sources) -> Vec<Listed<'a>> {
+        let active = src.schedule.active_at(self.metagraph.block);
+        let mut out: Vec<Listed<'a>> = active
+            .iter()
+            .map(|c| Listed {
+                id: c.id,
+                def: Some(c),
+                active: true,
+            })
+            .collect();
+        let named: BTreeSet<u32> = self.models().map(|(_, m)| m.competition_id).collect();
+        for id in named {
+            if out.iter().all(|l| l.id != id) {
+                let def = src
+                    .schedule
+                    .entries
+                    .iter()
+                    .rev()
+                    .find_map(|e| e.competitions.iter().find(|c| c.id == id));
+                out.push(Listed {
+                    id,
+                    def,
+                    active: false,
+                });
+            }
+        }
+        out
+    }
+
+    /// Parsed model commitments of registered hotkeys (others are not models).
+    fn models(&self) -> impl Iterator<Item = (&Commitment, ModelCommitment)> {
+        self.commitments.iter().filter_map(|c| {
+            let parsed = c.text()?.parse::<ModelCommitment>().ok()?;
+            self.metagraph.uid_of(&c.hotkey)?;
+            Some((c, parsed))
+        })
+    }
+
+    /// Builds `/api/standings`.
+    pub fn standings(&self, src: &Sources) -> Standings {
+        let rows = self.normalised_rows();
+        let competitions = self
+            .competitions(src)
+            .into_iter()
+            .map(|listed| self.competition(&listed, &rows))
+            .collect();
+        Standings {
+            block: self.metagraph.block,
+            netuid: self.metagraph.netuid,
+            validators: self.validators(),
+            competitions,
+        }
+    }
+
+    fn competition(
+        &self,
+        listed: &Listed<'_>,
+        rows: &[(u16, String, u64, BTreeMap<u16, f64>)],
+    ) -> CompetitionStandings {
+        let scorer = self.scorer(listed.id);
+        let total_stake: u64 = rows.iter().map(|r| r.2).sum();
+        let mut models: Vec<ModelStanding> = self
+            .models()
+            .filter(|(_, m)| m.competition_id == listed.id)
+            .filter_map(|(c, m)| {
+                let uid = self.metagraph.uid_of(&c.hotkey)?;
+                let neuron = self.neuron(uid)?;
+                let hotkey = c.hotkey.ss58();
+                let result = scorer.and_then(|(_, step)| {
+                    step.models
+                        .iter()
+                        .find(|r| r.uid == uid && r.hotkey == hotkey)
+                });
+                let validator_weights: Vec<ValidatorWeight> = rows
+                    .iter()
+                    .map(|(vuid, vkey, _, map)| ValidatorWeight {
+                        validator_uid: *vuid,
+                        hotkey: vkey.clone(),
+                        weight: map.get(&uid).copied().unwrap_or(0.0),
+                    })
+                    .collect();
+                let weight = if total_stake > 0 {
+                    rows.iter()
+                        .map(|r| r.2 as f64 * r.3.get(&uid).copied().unwrap_or(0.0))
+                        .sum::<f64>()
+                        / total_stake as f64
+                } else if rows.is_empty() {
+                    0.0
+                } else {
+                    validator_weights.iter().map(|w| w.weight).sum::<f64>() / rows.len() as f64
+                };
+                Some(ModelStanding {
+                    rank: 0,
+                    uid,
+                    hotkey,
+                    repo: m.repo_id(),
+                    revision: m.commit.clone(),
+                    commit_block: c.block,
+                    score: result.and_then(|r| finite(r.score)),
+                    win_rate: result.map(|r| r.win_rate),
+                    weight,
+                    incentive: neuron.incentive_f64(),
+                    emission: neuron.emission,
+                    tasks: result.map_or_else(Vec::new, |r| {
+                        r.tasks
+                            .iter()
+                            .map(|t| TaskScoreView {
+                                task_id: t.task_id.clone(),
+                                raw: finite(t.raw),
+                                normalised: finite(t.normalised),
+                                weight: t.weight,
+                                weighted: finite(t.weighted),
+                            })
+                            .collect()
+                    }),
+                    validator_weights,
+                    error: result.and_then(|r| match (&r.error, r.score.is_finite()) {
+                        (Some(e), _) => Some(e.clone()),
+                        (None, false) => Some("evaluation failed".to_string()),
+                        (None, true) => None,
+                    }),
+                })
+            })
+            .collect();
+        models.sort_by(|a, b| {
+            let key = |m: &ModelStanding| (m.score.is_none(), m.score.unwrap_or(0.0));
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0)
+                .then(ka.1.total_cmp(&kb.1))
+                .then(
+                    b.win_rate
+                        .unwrap_or(0.0)
+                        .total_cmp(&a.win_rate.unwrap_or(0.0)),
+                )
+                .then(a.uid.cmp(&b.uid))
+        });
+        for (i, m) in models.iter_mut().enumerate() {
+            m.rank = i + 1;
+        }
+        let reward = if listed.active {
+            listed.def.map_or(0.0, |d| d.reward)
+        } else {
+            0.0
+        };
+        CompetitionStandings {
+            id: listed.id,
+            name: listed
+                .def
+                .map_or_else(|| format!("competition {}", listed.id), |d| d.name.clone()),
+            reward,
+            active: listed.active,
+            tasks: listed
+                .def
+                .map_or_else(Vec::new, |d| d.tasks.iter().map(|t| t.id.clone()).collect()),
+            scored_by: scorer.map(|(s, step)| self.scored_by(s, step)),
+            models,
+        }
+    }
+
+    /// Weight setters from the chain and the configured stores, by stake (highest first).
+    fn validators(&self) -> Vec<ValidatorInfo> {
+        let mut out: Vec<ValidatorInfo> = Vec::new();
+        for row in &self.weights {
+            let n = self.neuron(row.uid);
+            out.push(ValidatorInfo {
+                uid: Some(row.uid),
+                hotkey: n.map(|n| n.hotkey.ss58()),
+                stake: n.map_or(0, |n| n.stake),
+                validator_permit: n.is_some_and(|n| n.validator_permit),
+                last_update: n.map(|n| n.last_update).filter(|&b| b > 0),
+                store: None,
+                latest_step_block: None,
+                error: None,
+            });
+        }
+        for s in &self.stores {
+            let latest = s.latest.iter().map(|st| st.block).max();
+            let known = s.hotkey.as_ref().and_then(|h| {
+                out.iter_mut()
+                    .find(|v| v.hotkey.as_ref() == Some(h) && v.store.is_none())
+            });
+            let entry = match known {
+                Some(v) => v,
+                None => {
+                    let n = s.hotkey.as_deref().and_then(|h| self.neuron_of(h));
+                    out.push(ValidatorInfo {
+                        uid: n.map(|n| n.uid),
+                        hotkey: s.hotkey.clone(),
+                        stake: n.map_or(0, |n| n.stake),
+                        validator_permit: n.is_some_and(|n| n.validator_permit),
+                        last_update: n.map(|n| n.last_update).filter(|&b| b > 0),
+                        store: None,
+                        latest_step_block: None,
+                        error: None,
+                    });
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            entry.store = Some(s.path.display().to_string());
+            entry.latest_step_block = latest;
+            entry.error = s.error.clone();
+        }
+        out.sort_by_key(|v| (Reverse(v.stake), v.uid.is_none(), v.uid));
+        out
+    }
+
+    /// Builds `/api/history` from the scoring validator of each competition.
+    pub async fn history(&self, src: &Sources) -> Result<History, WebError> {
+        let mut competitions = Vec::new();
+        for listed in self.competitions(src) {
+            let name = listed
+                .def
+                .map_or_else(|| format!("competition {}", listed.id), |d| d.name.clone());
+            let Some((store, step)) = self.scorer(listed.id) else {
+                competitions.push(CompetitionHistory {
+                    id: listed.id,
+                    name,
+                    scored_by: None,
+                    series: Vec::new(),
+                    error: None,
+                });
+                continue;
+            };
+            let path = store.path.clone();
+            let id = listed.id;
+            let steps = tokio::task::spawn_blocking(move || {
+                StoreReader::open(&path)?.recent_steps(id, HISTORY_STEPS)
+            })
+            .await
+            .map_err(|e| WebError::Task(e.to_string()))?;
+            let (series, error) = match steps {
+                Ok(steps) => (series_of(&steps), None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            };
+            competitions.push(CompetitionHistory {
+                id,
+                name,
+                scored_by: Some(self.scored_by(store, step)),
+                series,
+                error,
+            });
+        }
+        Ok(History {
+            block: self.metagraph.block,
+            competitions,
+        })
+    }
+}
+
+/// One series per uid over `steps` (oldest first).
+fn series_of(steps: &[StepView]) -> Vec<Series> {
+    let mut by_uid: BTreeMap<u16, Series> = BTreeMap::new();
+    for step in steps {
+        for m in &step.models {
+            let s = by_uid.entry(m.uid).or_insert_with(|| Series {
+                uid: m.uid,
+                hotkey: m.hotkey.clone(),
+                points: Vec::new(),
+            });
+            s.hotkey = m.hotkey.clone();
+            s.points.push(Point {
+                block: step.block,
+                score: finite(m.score),
+                win_rate: m.win_rate,
+                weight: step
+                    .subnet_weights
+                    .get(usize::from(m.uid))
+                    .copied()
+                    .unwrap_or(0.0),
+            });
+        }
+    }
+    by_uid.into_values().collect()
+}
