@@ -39,6 +39,7 @@ pub mod gather;
 pub mod model;
 mod server;
 mod table;
+pub mod testkit;
 
 use std::path::PathBuf;
 use std::sync::Arc;
