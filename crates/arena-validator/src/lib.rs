@@ -9,7 +9,8 @@
 //!   typed [`Rejection`] recorded for every refusal;
 //! * [`worker`]: the JSON protocol of the evaluation worker, the [`worker::Evaluator`] trait its
 //!   body implements, and the runner that spawns it with a timeout and a memory cap;
-//! * [`store`]: the state in SQLite, one transaction per step.
+//! * [`store`]: the state in SQLite, one transaction per step;
+//! * [`cleanup`]: removal of downloaded files no tracked model refers to.
 //!
 //! ```
 //! use arena_validator::store::Store;
@@ -20,6 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cleanup;
 pub mod eval;
 pub mod metrics;
 pub mod precheck;

@@ -41,6 +41,7 @@ pub fn precheck(dir: &Path, constraints: &Constraints) -> Result<Prechecked, Rej
         .map_err(|violation| Rejection::Constraint { violation })?;
     let mut params = 0u64;
     let mut shards = 0;
+    let mut tables = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
     for entry in entries {
         let entry = entry.map_err(|e| bad(format!("{}: {e}", dir.display())))?;
@@ -53,9 +54,11 @@ pub fn precheck(dir: &Path, constraints: &Constraints) -> Result<Prechecked, Rej
         }
         if name.ends_with(".safetensors") {
             shards += 1;
+            let table = read_table(&path)?;
             params = params
-                .checked_add(safetensors_params(&path)?)
+                .checked_add(table.params)
                 .ok_or_else(|| bad(format!("{name}: parameter count overflows")))?;
+            tables.push((path, table));
         }
     }
     if shards == 0 {
@@ -64,6 +67,10 @@ pub fn precheck(dir: &Path, constraints: &Constraints) -> Result<Prechecked, Rej
     constraints
         .check_params(params)
         .map_err(|violation| Rejection::Constraint { violation })?;
+    // Only after the cheap header checks: reading every weight is bounded by `max_bytes`.
+    for (path, table) in &tables {
+        check_finite(path, table)?;
+    }
     let tokenizer = dir.join("tokenizer.json");
     let tokenizer_sha256 = if tokenizer.is_file() {
         Some(sha256_file(&tokenizer)?)
@@ -119,6 +126,30 @@ fn dtype_bytes(dtype: &str) -> Option<u64> {
 /// Parameter count of one safetensors file from its header; every tensor's byte range must
 /// match its dtype and shape and lie inside the file, and ranges must tile the data exactly.
 pub fn safetensors_params(path: &Path) -> Result<u64, Rejection> {
+    read_table(path).map(|t| t.params)
+}
+
+/// One tensor's bytes in a safetensors file, relative to the start of the data.
+#[derive(Debug, Clone)]
+struct Span {
+    name: String,
+    dtype: String,
+    begin: u64,
+    end: u64,
+}
+
+/// The validated header of a safetensors file.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    /// Offset of the first data byte in the file.
+    data_start: u64,
+    /// Elements over all tensors.
+    params: u64,
+    /// Tensors sorted by offset; they tile the data exactly.
+    spans: Vec<Span>,
+}
+
+fn read_table(path: &Path) -> Result<Table, Rejection> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -141,7 +172,7 @@ pub fn safetensors_params(path: &Path) -> Result<u64, Rejection> {
     let map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&header).map_err(|e| err(format!("header: {e}")))?;
     let data_len = file_len - 8 - header_len;
-    let mut ranges = Vec::new();
+    let mut spans = Vec::new();
     let mut params = 0u64;
     for (tensor, info) in map.iter().filter(|(k, _)| k.as_str() != "__metadata__") {
         let terr = |m: &str| err(format!("tensor {tensor}: {m}"));
@@ -182,14 +213,19 @@ pub fn safetensors_params(path: &Path) -> Result<u64, Rejection> {
                 "claims {bytes} bytes at {begin}..{end}, the file holds {data_len} bytes of data"
             )));
         }
-        ranges.push((begin, end));
+        spans.push(Span {
+            name: tensor.clone(),
+            dtype: dtype.to_string(),
+            begin,
+            end,
+        });
         params = params
             .checked_add(count)
             .ok_or_else(|| terr("parameter count overflows"))?;
     }
-    ranges.sort_unstable();
+    spans.sort_by_key(|s| (s.begin, s.end));
     let mut cursor = 0;
-    for (begin, end) in ranges {
+    for &Span { begin, end, .. } in &spans {
         if begin != cursor {
             return Err(err(format!(
                 "tensor data overlaps or leaves a gap at byte {cursor}"
@@ -203,7 +239,62 @@ pub fn safetensors_params(path: &Path) -> Result<u64, Rejection> {
             data_len - cursor
         )));
     }
-    Ok(params)
+    Ok(Table {
+        data_start: 8 + header_len,
+        params,
+        spans,
+    })
+}
+
+/// Whether a little-endian element of a floating dtype is NaN or infinite (`None`: not a float).
+fn non_finite(dtype: &str, b: &[u8]) -> Option<bool> {
+    Some(match dtype {
+        "F64" => !f64::from_le_bytes(b.try_into().ok()?).is_finite(),
+        "F32" => !f32::from_le_bytes(b.try_into().ok()?).is_finite(),
+        // Exponent bits all ones: infinity or NaN.
+        "F16" => u16::from_le_bytes(b.try_into().ok()?) & 0x7c00 == 0x7c00,
+        "BF16" => u16::from_le_bytes(b.try_into().ok()?) & 0x7f80 == 0x7f80,
+        "F8_E5M2" => b[0] & 0x7c == 0x7c,
+        // E4M3 (fn) has no infinity; S.1111.111 is NaN.
+        "F8_E4M3" => b[0] & 0x7f == 0x7f,
+        _ => return None,
+    })
+}
+
+/// Reads every floating-point weight once and refuses the file at the first NaN or infinity
+/// (a model with one is either broken or built to poison comparisons).
+fn check_finite(path: &Path, table: &Table) -> Result<(), Rejection> {
+    use std::io::{BufReader, Seek, SeekFrom};
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let io = |e: std::io::Error| bad(format!("{file_name}: {e}"));
+    let mut file = File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(table.data_start)).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut chunk = vec![0u8; 1 << 20];
+    for span in &table.spans {
+        let width = dtype_bytes(&span.dtype).unwrap_or(1) as usize;
+        let mut left = span.end - span.begin;
+        let float = non_finite(&span.dtype, &vec![0u8; width]).is_some();
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            reader.read_exact(&mut chunk[..n]).map_err(io)?;
+            left -= n as u64;
+            if float
+                && chunk[..n]
+                    .chunks_exact(width)
+                    .any(|b| non_finite(&span.dtype, b) == Some(true))
+            {
+                return Err(Rejection::NonFinite {
+                    file: file_name,
+                    tensor: span.name.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

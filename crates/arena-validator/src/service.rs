@@ -26,6 +26,9 @@ use crate::update::{UpdateError, Updater};
 use crate::verdict::Verdict;
 use crate::weights::{set_weights_if_due, SetOutcome, WeightSetError};
 
+/// Unreferenced model files younger than this are left alone (SN37 waits 300 s too).
+pub const CLEAN_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Settings of the service (the binary fills them from `[validator]` in the config).
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -203,6 +206,7 @@ impl Service {
                 &mut self.store,
             )
             .await?;
+        self.clean_cache()?;
         self.admit(block).await?;
         let step = self.maybe_step(block).await?;
         let weights = self.maybe_set_weights(block).await?;
@@ -231,6 +235,19 @@ impl Service {
                 _ = tokio::time::sleep(interval) => {}
             }
         }
+    }
+
+    /// Removes downloaded snapshots that no tracked model names (replaced commitments,
+    /// hotkeys that left, copies), sparing anything touched within [`CLEAN_GRACE`].
+    fn clean_cache(&self) -> Result<(), ServiceError> {
+        let referenced = self
+            .store
+            .models()?
+            .into_iter()
+            .filter_map(|m| m.download_path.map(PathBuf::from))
+            .collect();
+        crate::cleanup::remove_unreferenced(self.updater.cache(), &referenced, CLEAN_GRACE);
+        Ok(())
     }
 
     fn update_model_metrics(&self) -> Result<(), ServiceError> {
@@ -372,12 +389,15 @@ impl Service {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        let not_before_ms = self
+            .data_time_bound(&models, competition.constraints.eval_block_delay)
+            .await?;
         let record = run_step(
             self.backend.as_ref(),
             &inputs,
             self.config.tokenizer_dir.clone(),
             &mut self.sources,
-            now_ms,
+            (now_ms, not_before_ms),
             &models,
         )
         .await?;
@@ -394,6 +414,25 @@ impl Service {
             "step recorded"
         );
         Ok(Some(key))
+    }
+
+    /// The time bound of this step's data: the wall-clock time of the block at which the
+    /// youngest model became eligible (commit block + eval delay). Samples created before it
+    /// could have been seen by that model's miner, so they are not used.
+    async fn data_time_bound(
+        &self,
+        models: &[QueuedModel],
+        delay: u64,
+    ) -> Result<u64, ServiceError> {
+        let Some(eligible) = models
+            .iter()
+            .map(|m| m.commit_block.saturating_add(delay))
+            .max()
+        else {
+            return Ok(0);
+        };
+        let info = self.chain.block(Some(eligible)).await?;
+        Ok(info.map_or(0, |b| b.timestamp_ms))
     }
 
     fn write_event(&self, record: &StepRecord) -> Result<(), ServiceError> {

@@ -50,6 +50,14 @@ pub enum Rejection {
         /// `secure_hash(directory_hash, committing hotkey)` of the downloaded files.
         computed: String,
     },
+    /// A weight is NaN or infinite: the model is broken or built to poison comparisons.
+    #[error("{file}: tensor {tensor} holds NaN or infinite values")]
+    NonFinite {
+        /// The safetensors file.
+        file: String,
+        /// The first tensor found with such a value.
+        tensor: String,
+    },
     /// A model file could not be read as what it claims to be (config.json, safetensors).
     #[error("bad model files: {reason}")]
     BadFiles {

@@ -56,6 +56,7 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
     let erin = net.miner("erin").await; // wrong tokenizer
     let frank = net.miner("frank").await; // header claiming huge tensors
     let grace = net.miner("grace").await; // too many parameters (a second shard)
+    let nancy = net.miner("nancy").await; // a NaN weight
     let bob = net.miner("bob").await; // good, and two malformed pointers from other hotkeys
     let oscar = net.miner("oscar").await;
     let (hk_unknown, _) = net.register("//unknown-competition", 0).await;
@@ -116,6 +117,14 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
     );
     net.publish(&grace, "params", &dir).await;
 
+    let dir = work.join("nancy");
+    copy_fixture("tiny-llama", &dir);
+    let mut weights = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let at = weights.len() - 4;
+    weights[at..].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(dir.join("model.safetensors"), weights).unwrap();
+    net.publish(&nancy, "nan", &dir).await;
+
     let dir = work.join("bob");
     copy_fixture("tiny-qwen2", &dir);
     let bob_text = net.publish(&bob, "tiny-b", &dir).await;
@@ -134,7 +143,7 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
         .sync(net.chain.as_ref(), net.netuid, &schedule, &mut store)
         .await
         .unwrap();
-    assert_eq!(report.checked.len(), 10);
+    assert_eq!(report.checked.len(), 11);
     assert!(
         matches!(verdict(&store, &alice), Verdict::Waiting { eligible_at } if eligible_at >= commit_block)
     );
@@ -187,6 +196,29 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
     assert!(
         !snapshots_of(&cache, "carol/big"),
         "an oversize model is never downloaded"
+    );
+    let requests = net.hub_log.lock().unwrap().clone();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("GET /api/models/carol/big/revision/")),
+        "its size was read from the repo info: {requests:?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.contains("/carol/big/resolve/")),
+        "the hub served no file of the oversize model: {requests:?}"
+    );
+    assert!(requests
+        .iter()
+        .any(|r| r.contains("/alice/tiny-a/resolve/")));
+    assert!(matches!(
+        rejection(&store, &nancy),
+        Rejection::NonFinite { ref file, .. } if file == "model.safetensors"
+    ));
+    let nancy_record = store.model(&nancy.hotkey.public().ss58()).unwrap().unwrap();
+    assert!(
+        nancy_record.download_path.is_none(),
+        "rejected files are not kept"
     );
     assert!(matches!(
         rejection(&store, &dave),
@@ -363,4 +395,198 @@ async fn service_evaluates_sets_weights_and_best_gets_incentive() {
         .metrics()
         .render()
         .contains("arena_validator_steps_total 1\n"));
+}
+
+/// A path escaping the snapshot folder: the hub refuses to store it, and when a hostile hub
+/// announces it anyway, the downloader refuses the revision before writing or fetching a byte
+/// and the reason is recorded for the hotkey.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traversal_file_names_refused_by_hub_and_downloader() {
+    use axum::response::IntoResponse;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let net = Net::start().await;
+    let trudy = net.miner("trudy").await;
+
+    // 1. Our hub: a commit with a file named `../../x` is refused and stores nothing.
+    let client = HubClient::new(&net.hub_url, Some(trudy.token.clone())).unwrap();
+    client.create_repo("trudy/evil", false, true).await.unwrap();
+    let line = r#"{"key":"file","value":{"path":"../../x","content":"aGk=","encoding":"base64"}}"#;
+    let addr = net.hub_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /api/models/trudy/evil/commit/main HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/x-ndjson\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{line}\n",
+        trudy.token,
+        line.len() + 1
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let files = client.list_files("trudy/evil", "main").await.unwrap();
+    assert!(files.iter().all(|f| !f.contains("..")), "{files:?}");
+    assert!(!net.root.path().join("x").exists() && !net.root.path().join("hub/x").exists());
+
+    // 2. A hostile hub announcing `../../x` in a revision.
+    let rev = "0123456789abcdef0123456789abcdef01234567";
+    let info = serde_json::json!({
+        "id": "trudy/evil", "sha": rev, "private": false,
+        "siblings": [
+            {"rfilename": "config.json", "size": 2, "blobId": "1".repeat(40)},
+            {"rfilename": "../../x", "size": 2, "blobId": "2".repeat(40)}
+        ]
+    });
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let info = info.clone();
+        async move {
+            if req
+                .uri()
+                .path()
+                .starts_with("/api/models/trudy/evil/revision/")
+            {
+                axum::Json(info).into_response()
+            } else {
+                "hi".into_response()
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_url = format!("http://{}", listener.local_addr().unwrap());
+    let (evil_log, _evil) = common::serve_logged(listener, app);
+    let text = format!("trudy:evil:{rev}:{}:1", "A".repeat(43) + "=");
+    net.commit_text(&trudy, &text).await;
+    net.produce(7);
+
+    let schedule = Schedule::from_toml_str(SCHEDULE).unwrap();
+    let cache = net.root.path().join("deep/cache");
+    let updater = Updater::new(HubClient::new(&evil_url, None).unwrap(), &cache);
+    let mut store = Store::open(net.root.path().join("validator.sqlite")).unwrap();
+    updater
+        .sync(net.chain.as_ref(), net.netuid, &schedule, &mut store)
+        .await
+        .unwrap();
+    match rejection(&store, &trudy) {
+        Rejection::Download { reason } => assert!(reason.contains("../../x"), "{reason}"),
+        other => panic!("expected a refused download, got {other:?}"),
+    }
+    let requests = evil_log.lock().unwrap().clone();
+    assert!(
+        requests.iter().all(|r| !r.contains("/resolve/")),
+        "nothing fetched: {requests:?}"
+    );
+    // `snapshots/<rev>/../../x` would have landed in the repo folder: nothing was created.
+    assert!(!cache.join("models--trudy--evil").exists());
+    assert!(!net.root.path().join("deep/x").exists());
+}
+
+/// DESIGN §5 "who is evaluated", through the service: a model that lost only on the older
+/// model's epsilon is dropped, then re-queued once epsilon has decayed enough and wins; a
+/// model that a high-stake validator weights is re-checked once it is stale, though it would
+/// never qualify for a retry on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_epsilon_decay_and_recheck_of_top_miners() {
+    let net = Net::start().await;
+    let work = net.root.path().join("work");
+    let schedule_path = net.root.path().join("competitions.toml");
+    let decaying = SCHEDULE.replace(
+        r#"epsilon = { kind = "fixed", value = 0.005 }"#,
+        r#"epsilon = { kind = "linear_decay", start = 0.2, end = 0.0, blocks = 200 }"#,
+    );
+    assert_ne!(decaying, SCHEDULE);
+    std::fs::write(&schedule_path, decaying).unwrap();
+    let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
+    let (big, _) = net.register("//big-validator", 1_000_000_000_000).await;
+    let mut miners = Vec::new();
+    for (ns, fixture) in [
+        ("alice", "tiny-llama"),
+        ("bob", "tiny-qwen2"),
+        ("carol", "tiny-mistral"),
+    ] {
+        let miner = net.miner(ns).await;
+        let dir = work.join(ns);
+        copy_fixture(fixture, &dir);
+        net.publish(&miner, "m", &dir).await;
+        net.produce(1); // alice is the oldest
+        miners.push(miner);
+    }
+    let (alice, bob, carol) = (miners[0].uid, miners[1].uid, miners[2].uid);
+    net.produce(20);
+    // bob is 10 % better than alice; alice's epsilon (20 % decaying to 0 over 200 blocks)
+    // protects her until she is about 100 blocks old.
+    let backend = FixedQuality(
+        [
+            ("models--alice--m", 1.0),
+            ("models--bob--m", 0.9),
+            ("models--carol--m", 2.0),
+        ]
+        .into(),
+    );
+    let config = ServiceConfig {
+        netuid: net.netuid,
+        schedule_path: Some(schedule_path),
+        sync_cadence: 20,
+        genesis_block: 0,
+        queue: arena_core::queue::QueuePolicy {
+            keep_top: 1,
+            retry_cadence_blocks: 50,
+            top_validator_min_stake: 100.0,
+            ..Default::default()
+        },
+        tokenizer_dir: None,
+        events_path: None,
+        version_key: 0,
+    };
+    let updater = Updater::new(
+        HubClient::new(&net.hub_url, None).unwrap(),
+        net.root.path().join("cache"),
+    );
+    let store = Store::open(net.root.path().join("validator.sqlite")).unwrap();
+    let chain: Arc<dyn Chain> = net.chain.clone();
+    let mut service = Service::new(
+        chain,
+        validator,
+        config,
+        updater,
+        store,
+        Box::new(backend),
+        BTreeMap::new(),
+    )
+    .unwrap();
+    let uids_of_step = |service: &Service, key| -> Vec<(u16, f64)> {
+        let step = service.store().step(key).unwrap().unwrap();
+        step.models.iter().map(|m| (m.uid, m.win_rate)).collect()
+    };
+    let next_window = |net: &Net| {
+        let block = net.chain.produce_block().unwrap().number;
+        net.produce(20 - block % 20);
+    };
+
+    let first = service.tick().await.unwrap().step.expect("step 1");
+    assert_eq!(
+        uids_of_step(&service, first),
+        vec![(alice, 1.0), (bob, 0.5), (carol, 0.0)],
+        "bob loses to alice only on epsilon"
+    );
+    // A high-stake validator puts its weight on carol, whom this validator just dropped.
+    net.chain
+        .set_weights(&big, net.netuid, &[carol], &[u16::MAX], 0)
+        .await
+        .unwrap();
+    next_window(&net);
+    let second = service.tick().await.unwrap().step.expect("step 2");
+    assert_eq!(
+        uids_of_step(&service, second),
+        vec![(alice, 1.0)],
+        "nobody else qualifies yet"
+    );
+    for _ in 0..4 {
+        next_window(&net);
+    }
+    let third = service.tick().await.unwrap().step.expect("step 3");
+    assert_eq!(
+        uids_of_step(&service, third),
+        vec![(alice, 0.5), (bob, 1.0), (carol, 0.0)],
+        "bob retried after the decay and now wins; carol re-checked for the big validator"
+    );
 }

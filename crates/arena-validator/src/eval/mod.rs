@@ -152,16 +152,25 @@ pub async fn evaluate_models(
     out
 }
 
-/// Convenience for the service: draws, evaluates and scores one step.
+/// Convenience for the service: draws, evaluates and scores one step. `not_before_ms` is the
+/// time bound of the data (DESIGN §3): only samples created after every scored model became
+/// eligible (commit + eval delay) may be used, so no model can have trained on them.
 pub async fn run_step(
     backend: &dyn EvalBackend,
     inputs: &ScoreInputs<'_>,
     tokenizer_dir: Option<PathBuf>,
     named: &mut BTreeMap<String, Box<dyn DataSource>>,
-    now_ms: u64,
+    (now_ms, not_before_ms): (u64, u64),
     models: &[QueuedModel],
 ) -> Result<StepRecord, StepScoreError> {
-    let tasks = draw_samples(inputs.competition, &inputs.seed, now_ms, 0, named).await;
+    let tasks = draw_samples(
+        inputs.competition,
+        &inputs.seed,
+        now_ms,
+        not_before_ms,
+        named,
+    )
+    .await;
     let evaluated = evaluate_models(
         backend,
         inputs.competition,

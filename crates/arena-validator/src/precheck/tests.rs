@@ -150,3 +150,39 @@ fn unknown_architecture_wrong_tokenizer_too_many_params_and_pickles() {
         Err(Rejection::BadFiles { .. })
     ));
 }
+
+/// Overwrites the last element of the file's data (the tensor with the highest offset).
+fn poison_last(dir: &Path, bytes: &[u8]) -> String {
+    let path = dir.join("model.safetensors");
+    let table = read_table(&path).unwrap();
+    let mut data = std::fs::read(&path).unwrap();
+    let len = data.len();
+    data[len - bytes.len()..].copy_from_slice(bytes);
+    std::fs::write(&path, data).unwrap();
+    table.spans.last().unwrap().name.clone()
+}
+
+#[test]
+fn nan_and_infinite_weights_are_refused_naming_the_tensor() {
+    let dir = copy_model("tiny-llama");
+    let tensor = poison_last(dir.path(), &f32::NAN.to_le_bytes());
+    assert_eq!(
+        precheck(dir.path(), &constraints()).unwrap_err(),
+        Rejection::NonFinite {
+            file: "model.safetensors".into(),
+            tensor
+        }
+    );
+    // bf16 +inf (0x7f80), little-endian.
+    let dir = copy_model("tiny-llama-bf16");
+    assert!(
+        precheck(dir.path(), &constraints()).is_ok(),
+        "clean bf16 passes"
+    );
+    let tensor = poison_last(dir.path(), &[0x80, 0x7f]);
+    let err = precheck(dir.path(), &constraints()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("model.safetensors: tensor {tensor} holds NaN or infinite values")
+    );
+}

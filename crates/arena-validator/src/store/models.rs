@@ -143,20 +143,34 @@ impl Store {
         raw.into_iter().map(|r| self.finish_model(r)).collect()
     }
 
-    /// Forgets a hotkey that left the metagraph: its record, history and queue entries.
+    /// Forgets a hotkey that left the metagraph: its record, history and queue entries, and the
+    /// competition EMA weight of the uid it held, in one transaction. The uid may be recycled
+    /// to a new hotkey, which must start from zero rather than inherit the old model's weight.
     pub fn remove_model(&mut self, hotkey: &str) -> StoreResult<()> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| StoreErrorCtx(&self.path).sql(e))?;
+        let tracker = self.tracker()?;
+        let ctx = StoreErrorCtx(&self.path);
+        let tx = self.conn.transaction().map_err(|e| ctx.sql(e))?;
+        let uid: Option<u16> = tx
+            .query_row(
+                "SELECT uid FROM models WHERE hotkey = ?1",
+                params![hotkey],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| ctx.sql(e))?;
         for table in ["models", "history", "queue"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE hotkey = ?1"),
                 params![hotkey],
             )
-            .map_err(|e| StoreErrorCtx(&self.path).sql(e))?;
+            .map_err(|e| ctx.sql(e))?;
         }
-        tx.commit().map_err(|e| StoreErrorCtx(&self.path).sql(e))
+        if let Some(uid) = uid {
+            let mut tracker = tracker;
+            tracker.reset_uid(uid);
+            super::put_tracker(&tx, &tracker).map_err(|e| ctx.sql(e))?;
+        }
+        tx.commit().map_err(|e| ctx.sql(e))
     }
 
     /// The last evaluations (at most 3, oldest first) of a hotkey in a competition.

@@ -3,12 +3,13 @@
 
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
 use arena_hub::client::HubClient;
-use arena_hub::server::{serve, ServerConfig, User};
+use arena_hub::server::{router, ServerConfig, User};
 use arena_keys::Keypair;
 
 pub const NETUID_PLACEHOLDER: u16 = 0;
@@ -75,7 +76,40 @@ pub struct Net {
     pub hub_url: String,
     pub owner: Keypair,
     pub root: tempfile::TempDir,
+    /// Every request the hub received, as `METHOD /path`.
+    pub hub_log: RequestLog,
     _hub: tokio::task::JoinHandle<()>,
+}
+
+/// Requests seen by a server, for assertions on what was (not) fetched.
+pub type RequestLog = Arc<Mutex<Vec<String>>>;
+
+/// Serves `app` on `listener`, logging every request into the returned log.
+pub fn serve_logged(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> (RequestLog, tokio::task::JoinHandle<()>) {
+    let log: RequestLog = Arc::default();
+    let seen = log.clone();
+    let app = app.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let seen = seen.clone();
+            async move {
+                let line = format!("{} {}", req.method(), req.uri().path());
+                seen.lock().unwrap().push(line);
+                next.run(req).await
+            }
+        },
+    ));
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    (log, task)
 }
 
 pub struct Miner {
@@ -105,7 +139,8 @@ impl Net {
             .unwrap();
         chain.produce_block().unwrap();
         let users = [
-            "alice", "bob", "carol", "dave", "erin", "frank", "grace", "mallory", "oscar",
+            "alice", "bob", "carol", "dave", "erin", "frank", "grace", "mallory", "oscar", "nancy",
+            "trudy",
         ]
         .iter()
         .map(|n| User {
@@ -116,15 +151,14 @@ impl Net {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let hub_url = format!("http://{}", listener.local_addr().unwrap());
         let config = ServerConfig::new(root.path().join("hub"), users);
-        let hub = tokio::spawn(async move {
-            serve(listener, config).await.unwrap();
-        });
+        let (hub_log, hub) = serve_logged(listener, router(config).unwrap());
         Net {
             chain,
             netuid,
             hub_url,
             owner,
             root,
+            hub_log,
             _hub: hub,
         }
     }

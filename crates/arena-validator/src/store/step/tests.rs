@@ -155,3 +155,34 @@ fn history_keeps_three_and_queue_follows_kept() {
     assert_eq!(store.queue(2).unwrap(), vec![other]);
     assert_eq!(store.queued_total().unwrap(), 2);
 }
+
+#[test]
+fn removing_a_hotkey_zeroes_its_uid_for_the_next_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("v.sqlite")).unwrap();
+    // Step at sync 20: uid 1 holds weight 20/21 of competition 1 (see `step`).
+    store.record_step(&step(20, 2)).unwrap();
+    let before = store.tracker().unwrap().get(1).unwrap().to_vec();
+    assert!(before[1] > 0.9, "{before:?}");
+    let record = crate::store::ModelRecord {
+        hotkey: "hk1".into(),
+        uid: 1,
+        commitment: "a/b:c:d:1".into(),
+        commit_block: 11,
+        competition_id: Some(1),
+        download_path: None,
+        content_hash: None,
+        verdict: crate::Verdict::Accepted,
+        checked_block: 12,
+    };
+    store.put_model(&record).unwrap();
+    store.remove_model("hk1").unwrap();
+    let after = store.tracker().unwrap().get(1).unwrap().to_vec();
+    assert_eq!(after, vec![before[0], 0.0], "uid 1 starts from zero");
+    assert!(store.model("hk1").unwrap().is_none());
+    assert!(store.history("hk1", 1).unwrap().is_empty());
+    assert!(store.queue(1).unwrap().iter().all(|e| e.hotkey != "hk1"));
+    // A hotkey without a record touches no weight.
+    store.remove_model("never-seen").unwrap();
+    assert_eq!(store.tracker().unwrap().get(1).unwrap(), &after[..]);
+}
