@@ -15,6 +15,7 @@ pub mod commitment;
 pub mod competition;
 pub mod epsilon;
 pub mod hash;
+pub mod ifeval;
 pub mod queue;
 pub mod scoring;
 pub mod seed;

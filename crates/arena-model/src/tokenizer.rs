@@ -4,7 +4,9 @@
 //! special token into the text explicitly (through the chat template), so what is scored is
 //! exactly what the text says.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use minijinja::{Environment, Error as JinjaError, ErrorKind, Value as JinjaValue};
 use serde::Serialize;
@@ -32,12 +34,39 @@ impl ChatMessage {
     }
 }
 
+/// Token ids already computed, so that the models of one step that share a tokenizer share
+/// its work: the first worker records, the others replay (see `arena-eval`'s token cache).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenMemo {
+    /// Plain encodings: text → ids.
+    pub plain: HashMap<String, Vec<u32>>,
+    /// User prompts → ids of the chat-rendered prompt with a generation prompt.
+    pub chat: HashMap<String, Vec<u32>>,
+    /// Lookups answered from the memo (not persisted).
+    pub hits: u64,
+    /// Lookups that had to tokenize (not persisted).
+    pub misses: u64,
+}
+
+impl TokenMemo {
+    /// Number of stored encodings.
+    pub fn len(&self) -> usize {
+        self.plain.len() + self.chat.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A model's tokenizer plus the pieces of tokenizer_config.json scoring needs.
 pub struct TextTokenizer {
     inner: tokenizers::Tokenizer,
     sha256: String,
     chat_template: Option<String>,
     special: serde_json::Map<String, Value>,
+    memo: Option<Mutex<TokenMemo>>,
 }
 
 impl TextTokenizer {
@@ -76,7 +105,72 @@ impl TextTokenizer {
             sha256,
             chat_template,
             special,
+            memo: None,
         })
+    }
+
+    /// Identity of everything that decides token ids here: tokenizer.json, the chat template
+    /// and the special tokens of tokenizer_config.json (sha256, hex). Two tokenizers with the
+    /// same fingerprint give the same ids for every text and prompt.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            self.sha256.as_str(),
+            self.chat_template.as_deref().unwrap_or("\0none"),
+            &Value::Object(self.special.clone()).to_string(),
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+
+    /// Starts memoising encodings, beginning with `memo` (e.g. one read from a cache).
+    pub fn enable_memo(&mut self, memo: TokenMemo) {
+        self.memo = Some(Mutex::new(memo));
+    }
+
+    /// A copy of the memo, if memoising is on.
+    pub fn memo(&self) -> Option<TokenMemo> {
+        let memo = self.memo.as_ref()?;
+        Some(memo.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// Looks `text` up in the memo table `pick` chooses, else computes and records it.
+    fn memoised(
+        &self,
+        text: &str,
+        pick: fn(&mut TokenMemo) -> &mut HashMap<String, Vec<u32>>,
+        compute: impl FnOnce() -> Result<Vec<u32>>,
+    ) -> Result<Vec<u32>> {
+        let Some(memo) = &self.memo else {
+            return compute();
+        };
+        {
+            let mut m = memo.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(ids) = pick(&mut m).get(text).cloned() {
+                m.hits += 1;
+                return Ok(ids);
+            }
+        }
+        let ids = compute()?;
+        let mut m = memo.lock().unwrap_or_else(|p| p.into_inner());
+        m.misses += 1;
+        pick(&mut m).insert(text.to_string(), ids.clone());
+        Ok(ids)
+    }
+
+    /// Ids of the single user message `prompt` rendered with the chat template and a
+    /// generation prompt: the context of every prompted scoring method.
+    pub fn encode_user_prompt(&self, prompt: &str) -> Result<Vec<u32>> {
+        self.memoised(
+            prompt,
+            |m| &mut m.chat,
+            || {
+                let text = self.apply_chat_template(&[ChatMessage::new("user", prompt)], true)?;
+                self.encode_uncached(&text)
+            },
+        )
     }
 
     /// sha256 of tokenizer.json: the tokenizer's identity when a competition pins one.
@@ -86,6 +180,10 @@ impl TextTokenizer {
 
     /// Token ids of `text`, no special tokens added.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.memoised(text, |m| &mut m.plain, || self.encode_uncached(text))
+    }
+
+    fn encode_uncached(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self
             .inner
             .encode(text, false)

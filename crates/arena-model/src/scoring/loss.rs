@@ -3,7 +3,6 @@
 use crate::error::{ModelError, Result};
 use crate::scoring::batch::{mean, token_losses, ScoredSeq};
 use crate::scoring::{Document, Evaluator, PromptReference, TaskResult};
-use crate::tokenizer::ChatMessage;
 
 /// How `text_loss` turns documents into sequences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,12 +19,9 @@ pub enum TextLossMode {
 }
 
 impl Evaluator {
-    /// Token ids of the chat context of `prompt` and of `reference`, encoded separately.
+    /// Token ids of the chat context of `prompt` (a user message and the generation prompt).
     pub fn reference_ids(&self, prompt: &str) -> Result<Vec<u32>> {
-        let context = self
-            .tokenizer
-            .apply_chat_template(&[ChatMessage::new("user", prompt)], true)?;
-        self.tokenizer.encode(&context)
+        self.tokenizer.encode_user_prompt(prompt)
     }
 
     /// Mean cross-entropy over the reference tokens of each sample, then mean over samples.

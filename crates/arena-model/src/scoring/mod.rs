@@ -61,7 +61,7 @@ pub struct InstructionPrompt {
     /// The instruction as shown to the model.
     pub prompt: String,
     /// Rules the response must follow.
-    pub rules: Vec<ifeval::Rule>,
+    pub rules: Vec<arena_core::ifeval::IfRule>,
 }
 
 /// Outcome of one task for one model.

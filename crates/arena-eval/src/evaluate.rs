@@ -1,0 +1,320 @@
+//! Loading a model for a competition and scoring it on every task's samples.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arena_core::competition::{
+    combine_task_scores, Competition, CompetitionScore, EvalMethod, MultipleChoiceMode, ScoreError,
+    Task, TextLossMode,
+};
+use arena_data::Sample;
+use arena_model::checks::{self, NormReport};
+use arena_model::model::load_model;
+use arena_model::scoring::choice::ChoiceMode;
+use arena_model::scoring::loss::TextLossMode as ModelTextLoss;
+use arena_model::scoring::{BatchLimits, TaskResult};
+use arena_model::tokenizer::{TextTokenizer, TokenMemo};
+use arena_model::{Device, Evaluator};
+
+use crate::cache::{cache_key, TokenCache};
+use crate::inputs::{Dropped, Inputs};
+use crate::EvalError;
+
+/// How a model is evaluated, beyond what the competition says.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Folder of the competition's pinned tokenizer; `None` uses the model's own.
+    pub tokenizer_dir: Option<PathBuf>,
+    /// Token-cache folder shared by the workers of a step; `None` disables the cache.
+    pub token_cache: Option<PathBuf>,
+    /// Cap on generated tokens (if_eval, generated multiple choice); in tokens, not seconds,
+    /// so a slow machine and a fast one agree.
+    pub max_new_tokens: usize,
+    /// Batch sizes of the loss engine (they change speed, never scores).
+    pub limits: BatchLimits,
+    /// Run the norm validation of the competition's constraints before scoring.
+    pub validate_norms: bool,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            tokenizer_dir: None,
+            token_cache: None,
+            max_new_tokens: 256,
+            limits: BatchLimits::default(),
+            validate_norms: true,
+        }
+    }
+}
+
+/// One task's outcome for one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskEval {
+    /// The task's id.
+    pub task_id: String,
+    /// Raw score, lower is better; `+inf` when any sample failed for this model.
+    pub raw: f64,
+    /// Score of each usable sample, in sample order (`+inf` for a failed one).
+    pub per_sample: Vec<f64>,
+    /// One line per sample that failed for this model.
+    pub failures: Vec<String>,
+    /// Samples left out for every model (unusable data).
+    pub dropped: Vec<Dropped>,
+}
+
+/// Whether the token cache helped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    /// No cache folder was given.
+    Off,
+    /// Every encoding was read from the cache.
+    Hit,
+    /// Tokenized here, and written for the next model.
+    Miss,
+}
+
+/// One model's evaluation on one competition.
+#[derive(Debug, Clone)]
+pub struct ModelEval {
+    /// Per task of the competition, in order; `None` for a task skipped this step (its data
+    /// did not load, or no sample was usable).
+    pub tasks: Vec<Option<TaskEval>>,
+    /// Norms of the projection weights, when validated.
+    pub norms: Option<NormReport>,
+    /// Milliseconds spent loading (and validating) the model.
+    pub load_ms: u64,
+    /// Milliseconds spent tokenizing (near zero on a cache hit).
+    pub tokenize_ms: u64,
+    /// Milliseconds spent in the model.
+    pub compute_ms: u64,
+    /// What the token cache did.
+    pub cache: CacheUse,
+}
+
+impl ModelEval {
+    /// The competition score: normalised, weighted and summed (`arena-core`'s rules).
+    pub fn score(&self, competition: &Competition) -> Result<CompetitionScore, ScoreError> {
+        let raw: Vec<Option<f64>> = self
+            .tasks
+            .iter()
+            .map(|t| t.as_ref().map(|t| t.raw))
+            .collect();
+        combine_task_scores(&competition.tasks, &raw)
+    }
+}
+
+/// Loads `model_dir` with the tokenizer of `tokenizer_dir` (the competition's pinned one)
+/// or, when `None`, its own.
+pub fn load_evaluator(
+    model_dir: &Path,
+    tokenizer_dir: Option<&Path>,
+    device: &Device,
+) -> Result<Evaluator, EvalError> {
+    let tok_dir = tokenizer_dir.unwrap_or(model_dir);
+    let tokenizer = TextTokenizer::load(tok_dir).map_err(|source| EvalError::Load {
+        path: tok_dir.to_path_buf(),
+        source,
+    })?;
+    let model = load_model(model_dir, device).map_err(|source| EvalError::Load {
+        path: model_dir.to_path_buf(),
+        source,
+    })?;
+    Ok(Evaluator {
+        model,
+        tokenizer,
+        limits: BatchLimits::default(),
+        max_new_tokens: 256,
+    })
+}
+
+/// Loads `model_dir`, validates its weight norms, and scores it on `drawn` (one entry per
+/// task of `competition`, `None` for a task skipped this step). A sample that fails costs
+/// its task +inf for this model; `Err` means the model cannot be evaluated at all.
+pub fn evaluate_model(
+    model_dir: &Path,
+    competition: &Competition,
+    drawn: &[Option<Vec<Sample>>],
+    options: &EvalOptions,
+    device: &Device,
+) -> Result<ModelEval, EvalError> {
+    let started = Instant::now();
+    let norms = if options.validate_norms {
+        let limits = &competition.constraints.norm_validation;
+        Some(checks::validate_folder(model_dir, limits).map_err(EvalError::Check)?)
+    } else {
+        None
+    };
+    let mut eval = load_evaluator(model_dir, options.tokenizer_dir.as_deref(), device)?;
+    eval.limits = options.limits;
+    eval.max_new_tokens = options.max_new_tokens;
+    let load_ms = started.elapsed().as_millis() as u64;
+    let mut result = evaluate_loaded(&mut eval, competition, drawn, options)?;
+    result.norms = norms;
+    result.load_ms = load_ms;
+    Ok(result)
+}
+
+/// Scores an already loaded model (see [`evaluate_model`]); `load_ms` is left 0.
+pub fn evaluate_loaded(
+    eval: &mut Evaluator,
+    competition: &Competition,
+    drawn: &[Option<Vec<Sample>>],
+    options: &EvalOptions,
+) -> Result<ModelEval, EvalError> {
+    if drawn.len() != competition.tasks.len() {
+        return Err(EvalError::TaskCount {
+            tasks: competition.tasks.len(),
+            drawn: drawn.len(),
+        });
+    }
+    let prepared: Vec<Option<(Inputs, Vec<Dropped>)>> = competition
+        .tasks
+        .iter()
+        .zip(drawn)
+        .map(|(task, samples)| {
+            let (inputs, dropped) = Inputs::from_samples(&task.method, samples.as_deref()?);
+            for d in &dropped {
+                tracing::warn!(task = %task.id, sample = %d.id, reason = %d.reason, "sample left out");
+            }
+            (!inputs.is_empty()).then_some((inputs, dropped))
+        })
+        .collect();
+
+    let started = Instant::now();
+    let (cache, key) = open_cache(eval, drawn, options);
+    let mut cache_use = CacheUse::Off;
+    if let (Some(cache), Some(key)) = (&cache, &key) {
+        let memo = match cache.load(key) {
+            Ok(Some(memo)) => {
+                cache_use = CacheUse::Hit;
+                memo
+            }
+            Ok(None) => {
+                cache_use = CacheUse::Miss;
+                TokenMemo::default()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "token cache entry unusable; tokenizing");
+                cache_use = CacheUse::Miss;
+                TokenMemo::default()
+            }
+        };
+        eval.tokenizer.enable_memo(memo);
+    }
+    for ((inputs, _), task) in prepared
+        .iter()
+        .zip(&competition.tasks)
+        .filter_map(|(p, t)| Some((p.as_ref()?, t)))
+    {
+        inputs.pretokenize(eval, uses_loglik(task));
+    }
+    if let (Some(cache), Some(key), CacheUse::Miss) = (&cache, &key, cache_use) {
+        if let Some(memo) = eval.tokenizer.memo() {
+            if let Err(e) = cache.store(key, &memo) {
+                tracing::warn!(error = %e, "could not write the token cache");
+            }
+        }
+    }
+    let tokenize_ms = started.elapsed().as_millis() as u64;
+
+    let started = Instant::now();
+    let tasks = competition
+        .tasks
+        .iter()
+        .zip(prepared)
+        .map(|(task, prepared)| {
+            let (inputs, dropped) = prepared?;
+            let result = score_task(eval, competition, task, &inputs);
+            for f in &result.failures {
+                tracing::info!(task = %task.id, failure = %f, "sample failed for this model");
+            }
+            Some(TaskEval {
+                task_id: task.id.clone(),
+                raw: result.raw,
+                per_sample: result.per_sample,
+                failures: result.failures,
+                dropped,
+            })
+        })
+        .collect();
+    if let Some(memo) = eval.tokenizer.memo() {
+        tracing::debug!(hits = memo.hits, misses = memo.misses, "token memo");
+    }
+    Ok(ModelEval {
+        tasks,
+        norms: None,
+        load_ms: 0,
+        tokenize_ms,
+        compute_ms: started.elapsed().as_millis() as u64,
+        cache: cache_use,
+    })
+}
+
+fn open_cache(
+    eval: &Evaluator,
+    drawn: &[Option<Vec<Sample>>],
+    options: &EvalOptions,
+) -> (Option<TokenCache>, Option<String>) {
+    let Some(dir) = &options.token_cache else {
+        return (None, None);
+    };
+    match TokenCache::open(dir) {
+        Ok(cache) => {
+            let key = cache_key(
+                &eval.tokenizer.fingerprint(),
+                drawn.iter().map(|d| d.as_deref()),
+            );
+            (Some(cache), Some(key))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "token cache disabled");
+            (None, None)
+        }
+    }
+}
+
+fn uses_loglik(task: &Task) -> bool {
+    matches!(
+        task.method,
+        EvalMethod::MultipleChoice {
+            mode: MultipleChoiceMode::Loglik
+        }
+    )
+}
+
+/// Runs the task's method on its inputs.
+pub fn score_task(
+    eval: &Evaluator,
+    competition: &Competition,
+    task: &Task,
+    inputs: &Inputs,
+) -> TaskResult {
+    match (&task.method, inputs) {
+        (EvalMethod::ReferenceLoss, Inputs::Reference(items)) => eval.reference_loss(items),
+        (EvalMethod::TextLoss { mode }, Inputs::Text(docs)) => {
+            let mode = match mode {
+                TextLossMode::Packed => ModelTextLoss::Packed {
+                    sequence_length: competition.constraints.sequence_length as usize,
+                },
+                TextLossMode::PerDocument => ModelTextLoss::PerDocumentSum,
+            };
+            eval.text_loss(docs, mode)
+        }
+        (EvalMethod::MultipleChoice { mode }, Inputs::Choice(questions)) => {
+            let mode = match mode {
+                MultipleChoiceMode::Loglik => ChoiceMode::LogLikelihood,
+                MultipleChoiceMode::Generate => ChoiceMode::Generate {
+                    max_new_tokens: eval.max_new_tokens,
+                },
+            };
+            eval.multiple_choice(questions, mode)
+        }
+        (EvalMethod::IfEval, Inputs::Instruction(prompts)) => eval.if_eval(prompts),
+        // Inputs are built from the same method, so this cannot happen; fail the task, not
+        // the process, if it ever does.
+        (method, _) => TaskResult::from_samples(vec![Err(arena_model::ModelError::Config(
+            format!("task {}: inputs do not match method {method:?}", task.id),
+        ))]),
+    }
+}
