@@ -73,3 +73,156 @@ fn score_follows_the_fixture_conventions() {
         rows[2]
     );
 }
+
+fn eval_json(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["model", "eval"])
+        .args(args)
+        .env("ARENA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn eval_scores_a_competition_like_a_validator() {
+    let model = fixtures().join("tiny-llama");
+    let model = model.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("tokens");
+    let base = [
+        model,
+        "--competition",
+        "1",
+        "--block",
+        "0",
+        "--samples",
+        "3",
+        "--seed",
+        "cli",
+        "--max-new-tokens",
+        "8",
+        "--json",
+    ];
+    let mut with_cache = base.to_vec();
+    with_cache.extend(["--token-cache", cache.to_str().unwrap()]);
+    let first = eval_json(&with_cache);
+    let second = eval_json(&with_cache);
+    let plain = eval_json(&base);
+    assert_eq!(first["token_cache"], "miss");
+    assert_eq!(second["token_cache"], "hit");
+    assert_eq!(plain["token_cache"], "off");
+    assert_eq!(first["score"], second["score"]);
+    assert_eq!(first["score"], plain["score"]);
+
+    let tasks = first["tasks"].as_array().unwrap();
+    let ids: Vec<&str> = tasks
+        .iter()
+        .map(|t| t["task_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["word_sorting", "arithmetic", "mmlu", "if_eval"]);
+    let mut total = 0.0;
+    for (t, weight) in tasks.iter().zip([0.3, 0.2, 0.3, 0.2]) {
+        let s = &t["score"];
+        let raw = s["raw"].as_f64().unwrap();
+        let normalised = s["normalised"].as_f64().unwrap();
+        assert_eq!(t["samples"], 3);
+        assert_eq!(s["weight"], weight);
+        match t["task_id"].as_str().unwrap() {
+            // Random weights: a few nats per reference token; inverse_exponential(40).
+            "word_sorting" | "arithmetic" => {
+                assert!(raw > 3.0 && raw < 20.0, "{t}");
+                let want = (1.0 - (-raw / 40.0).exp()) / (1.0 - (-1.0f64).exp());
+                assert!((normalised - want).abs() < 1e-12, "{t}");
+            }
+            "mmlu" => assert!(
+                [0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0]
+                    .iter()
+                    .any(|v| (v - raw).abs() < 1e-12),
+                "{t}"
+            ),
+            _ => assert!((0.0..=1.0).contains(&raw) && normalised == raw, "{t}"),
+        }
+        total += s["weighted"].as_f64().unwrap();
+    }
+    assert!((first["score"]["total"].as_f64().unwrap() - total).abs() < 1e-12);
+
+    // Competition 2 scores the shipped corpus (packed text loss); a random model is near ln 1024.
+    let prose = eval_json(&[model, "--competition", "2", "--samples", "4", "--json"]);
+    let raw = prose["tasks"][0]["score"]["raw"].as_f64().unwrap();
+    assert!(raw > 6.0 && raw < 9.0, "{prose}");
+}
+
+#[test]
+fn eval_skips_feed_tasks_without_data_and_reads_them_from_a_file() {
+    let model = fixtures().join("tiny-qwen2");
+    let model = model.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let schedule = tmp.path().join("schedule.toml");
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../arena-core/examples/competitions.toml"),
+    )
+    .unwrap()
+    .replace(
+        "dataset = { generator = \"word_sorting\" }",
+        "dataset = { feed = \"prompts\" }",
+    );
+    std::fs::write(&schedule, text).unwrap();
+    let schedule = schedule.to_str().unwrap();
+    let args = [
+        model,
+        "--competition",
+        "1",
+        "--block",
+        "0",
+        "--schedule",
+        schedule,
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "4",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["model", "eval"])
+        .args(args)
+        .env("ARENA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("word_sorting         skipped: feed \"prompts\" is not available here; pass --data FILE.jsonl"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("competition score"), "{stdout}");
+
+    let skipped = eval_json(&[&args[..], &["--json"]].concat());
+    assert!(skipped["tasks"][0]["score"].is_null());
+    // The remaining weights (0.2, 0.3, 0.2) are renormalised to sum to 1.
+    let w = skipped["tasks"][1]["score"]["weight"].as_f64().unwrap();
+    assert!((w - 0.2 / 0.7).abs() < 1e-12, "{skipped}");
+
+    let data = tmp.path().join("pairs.jsonl");
+    std::fs::write(
+        &data,
+        "{\"prompt\": \"Sort: pear apple\", \"response\": \"apple pear\"}\n{\"prompt\": \"Sort: b a c\", \"response\": \"a b c\"}\n",
+    )
+    .unwrap();
+    let with_data = eval_json(&[&args[..], &["--json", "--data", data.to_str().unwrap()]].concat());
+    let first = &with_data["tasks"][0];
+    assert_eq!(first["samples"], 2);
+    assert!(
+        first["score"]["raw"].as_f64().unwrap().is_finite(),
+        "{first}"
+    );
+    assert_eq!(first["score"]["weight"], 0.3);
+}

@@ -9,5 +9,6 @@ pub mod hub;
 pub mod miner;
 pub mod model;
 pub mod model_check;
+pub mod model_eval;
 pub mod validator;
 pub mod wallet;

@@ -28,6 +28,9 @@ pub enum ModelCmd {
     Inspect(super::model_check::InspectArgs),
     /// Check a model folder against competition constraints before loading any weight.
     Check(super::model_check::CheckArgs),
+    /// Score a model on a competition's tasks as a validator would: per-task raw and
+    /// normalised scores and the combined competition score.
+    Eval(super::model_eval::EvalArgs),
 }
 
 /// Flags of `arena model score`.
@@ -57,12 +60,13 @@ struct ScoreLine {
 }
 
 /// Runs an `arena model` subcommand.
-pub fn run(cmd: ModelCmd, _cfg: &Config) -> anyhow::Result<()> {
+pub fn run(cmd: ModelCmd, cfg: &Config) -> anyhow::Result<()> {
     match cmd {
         ModelCmd::Score(args) => score(args),
         ModelCmd::ImportGguf(args) => super::model_check::import_gguf(args),
         ModelCmd::Inspect(args) => super::model_check::inspect(args),
-        ModelCmd::Check(args) => super::model_check::check(args),
+        ModelCmd::Check(args) => super::model_check::check(args, cfg),
+        ModelCmd::Eval(args) => super::model_eval::eval(args, cfg),
     }
 }
 

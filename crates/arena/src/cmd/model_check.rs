@@ -1,11 +1,17 @@
 //! `arena model import-gguf | inspect | check`: GGUF import and the constraint checks a
 //! validator runs before loading a model (library: `arena_model::gguf`, `arena_model::checks`).
+//! `check --competition ID` takes the limits from the competition schedule, the one a
+//! validator uses (`[validator] schedule`, `--schedule`, or the built-in one).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use arena_core::competition::{Dtype, NormValidation};
+use arena_core::competition::{
+    default_schedule, Competition, CompetitionId, Dtype, NormValidation, Schedule,
+};
 use arena_model::checks::{self, Limits};
+
+use crate::config::Config;
 
 /// Flags of `arena model import-gguf`.
 #[derive(clap::Args, Debug)]
@@ -40,11 +46,67 @@ pub enum DtypeArg {
     F32,
 }
 
+/// Which competition of which schedule: shared by `model check` and `model eval`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompetitionArgs {
+    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in schedule.
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+    /// Block at which the schedule is read. Default: the latest entry that has the competition.
+    #[arg(long)]
+    pub block: Option<u64>,
+}
+
+impl CompetitionArgs {
+    /// Competition `id` from the schedule these flags (and `cfg`) name.
+    pub fn competition(&self, id: CompetitionId, cfg: &Config) -> anyhow::Result<Competition> {
+        let path = self
+            .schedule
+            .as_deref()
+            .or(cfg.validator.schedule.as_deref());
+        let schedule = load_schedule(path)?;
+        let found = match self.block {
+            Some(block) => schedule.competition_at(id, block),
+            None => schedule
+                .entries
+                .iter()
+                .rev()
+                .find_map(|e| e.competitions.iter().find(|c| c.id == id)),
+        };
+        let source = path.map_or("the built-in schedule".to_string(), |p| {
+            p.display().to_string()
+        });
+        match (found, self.block) {
+            (Some(c), _) => Ok(c.clone()),
+            (None, Some(block)) => {
+                bail!("{source}: no competition {id} is active at block {block}")
+            }
+            (None, None) => bail!("{source}: no competition {id}"),
+        }
+    }
+}
+
+fn load_schedule(path: Option<&Path>) -> anyhow::Result<Schedule> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read schedule {}", p.display()))?;
+            Schedule::from_toml_str(&text).with_context(|| format!("{}", p.display()))
+        }
+        None => Ok(default_schedule()?),
+    }
+}
+
 /// Flags of `arena model check`.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
     /// Model folder to check.
     pub dir: PathBuf,
+    /// Check against this competition's constraints (explicit limit flags still override).
+    #[arg(long, value_name = "ID")]
+    pub competition: Option<CompetitionId>,
+    #[command(flatten)]
+    pub schedule: CompetitionArgs,
     /// Largest accepted parameter count.
     #[arg(long)]
     pub max_params: Option<u64>,
@@ -124,25 +186,39 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `arena model check DIR [limits]`: exits non-zero when any check fails.
-pub fn check(args: CheckArgs) -> anyhow::Result<()> {
-    let limits = Limits {
-        min_params: args.min_params,
-        max_params: args.max_params,
-        max_bytes: args.max_bytes,
-        architectures: args.architectures,
-        sequence_length: args.seq_len,
-        dtype: args.dtype.map(|d| match d {
-            DtypeArg::Bf16 => Dtype::Bf16,
-            DtypeArg::F16 => Dtype::F16,
-            DtypeArg::F32 => Dtype::F32,
-        }),
-        tokenizer_sha256: args.tokenizer_sha256,
+/// `arena model check DIR [--competition ID] [limits]`: exits non-zero when any check fails.
+pub fn check(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
+    let competition = match args.competition {
+        Some(id) => Some(args.schedule.competition(id, cfg)?),
+        None => None,
     };
+    let base = competition
+        .as_ref()
+        .map(|c| Limits::from(&c.constraints))
+        .unwrap_or_default();
+    let limits = Limits {
+        min_params: args.min_params.or(base.min_params),
+        max_params: args.max_params.or(base.max_params),
+        max_bytes: args.max_bytes.or(base.max_bytes),
+        architectures: args.architectures.or(base.architectures),
+        sequence_length: args.seq_len.or(base.sequence_length),
+        dtype: args
+            .dtype
+            .map(|d| match d {
+                DtypeArg::Bf16 => Dtype::Bf16,
+                DtypeArg::F16 => Dtype::F16,
+                DtypeArg::F32 => Dtype::F32,
+            })
+            .or(base.dtype),
+        tokenizer_sha256: args.tokenizer_sha256.or(base.tokenizer_sha256),
+    };
+    let norm_limits = competition
+        .as_ref()
+        .map_or_else(NormValidation::default, |c| c.constraints.norm_validation);
     let mut report = checks::check(&args.dir, &limits);
     let mut norms = None;
     if args.weights && report.passed {
-        match checks::validate_folder(&args.dir, &NormValidation::default()) {
+        match checks::validate_folder(&args.dir, &norm_limits) {
             Ok(n) => norms = Some(n),
             Err(f) => {
                 report.failures.push(f);
@@ -153,6 +229,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<()> {
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         value["norms"] = serde_json::to_value(&norms)?;
+        value["competition"] = serde_json::to_value(competition.as_ref().map(|c| c.id))?;
+        value["limits"] = serde_json::to_value(&limits)?;
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         for f in &report.failures {
@@ -166,7 +244,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<()> {
         }
         if report.passed {
             let params = report.summary.as_ref().map_or(0, |s| s.parameters);
-            println!("PASS {} ({params} parameters)", args.dir.display());
+            let against = competition
+                .as_ref()
+                .map(|c| format!(", competition {} {:?}", c.id, c.name))
+                .unwrap_or_default();
+            println!("PASS {} ({params} parameters{against})", args.dir.display());
         }
     }
     if !report.passed {

@@ -4,17 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
-use arena_core::competition::{EvalMethod, MultipleChoiceMode, TextLossMode};
 use arena_hub::client::HubClient;
 use arena_keys::wallet::Wallet;
 use arena_keys::Keypair;
-use arena_model::scoring::choice::ChoiceMode;
-use arena_model::scoring::loss::TextLossMode as ModelTextLoss;
-use arena_model::scoring::{ChoiceQuestion, Document, PromptReference};
 use arena_validator::eval::SubprocessBackend;
 use arena_validator::service::{Service, ServiceConfig};
 use arena_validator::store::Store;
@@ -208,79 +204,70 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The worker's evaluation engine: `arena-model` on the CPU.
+/// The worker's evaluation engine: `arena-eval` over `arena-model`, on the GPU when built
+/// with the `cuda` feature and one is present, else on the CPU.
 struct ModelEvaluator;
+
+/// Token cache shared by the workers of a step: `ARENA_TOKEN_CACHE`, else a per-user folder
+/// in the temporary directory (refused, and the cache skipped, if another user owns it).
+fn worker_token_cache() -> PathBuf {
+    match std::env::var_os("ARENA_TOKEN_CACHE").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let user = std::env::var("USER").unwrap_or_default();
+            std::env::temp_dir().join(format!("arena-token-cache-{user}"))
+        }
+    }
+}
 
 impl Evaluator for ModelEvaluator {
     fn evaluate(&mut self, job: &EvalJob) -> Result<EvalReport, String> {
-        let started = Instant::now();
-        let eval = arena_model::Evaluator::load(&job.model_dir, &arena_model::Device::Cpu)
-            .map_err(|e| format!("loading {}: {e}", job.model_dir.display()))?;
-        let load_ms = started.elapsed().as_millis() as u64;
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for (task, drawn) in job.competition.tasks.iter().zip(&job.tasks) {
-            let Some(samples) = &drawn.samples else {
-                continue;
-            };
-            let result = match task.method {
-                EvalMethod::ReferenceLoss => {
-                    let items: Vec<PromptReference> = samples
-                        .iter()
-                        .map(|s| PromptReference { id: s.id.clone(), prompt: s.prompt.clone(), reference: s.response.clone() })
-                        .collect();
-                    eval.reference_loss(&items)
-                }
-                EvalMethod::TextLoss { mode } => {
-                    let docs: Vec<Document> = samples
-                        .iter()
-                        .map(|s| Document { id: s.id.clone(), text: format!("{}{}", s.prompt, s.response) })
-                        .collect();
-                    let mode = match mode {
-                        TextLossMode::Packed => ModelTextLoss::Packed {
-                            sequence_length: job.competition.constraints.sequence_length as usize,
-                        },
-                        TextLossMode::PerDocument => ModelTextLoss::PerDocumentSum,
-                    };
-                    eval.text_loss(&docs, mode)
-                }
-                EvalMethod::MultipleChoice { mode } => {
-                    let mut questions = Vec::new();
-                    for s in samples {
-                        let choices = s.choices.clone().unwrap_or_default();
-                        let letter = s.answer.as_deref().unwrap_or(&s.response);
-                        let answer = letter
-                            .bytes()
-                            .next()
-                            .and_then(|b| b.checked_sub(b'A'))
-                            .map(usize::from)
-                            .filter(|&i| i < choices.len())
-                            .ok_or_else(|| format!("sample {}: answer {letter:?} is not a choice letter", s.id))?;
-                        questions.push(ChoiceQuestion { id: s.id.clone(), prompt: s.prompt.clone(), choices, answer });
-                    }
-                    let mode = match mode {
-                        MultipleChoiceMode::Loglik => ChoiceMode::LogLikelihood,
-                        MultipleChoiceMode::Generate => ChoiceMode::Generate { max_new_tokens: eval.max_new_tokens },
-                    };
-                    eval.multiple_choice(&questions, mode)
-                }
-                EvalMethod::IfEval => {
-                    return Err(format!(
-                        "task {}: if_eval is not wired in the worker yet (arena-data rules → arena-model rules)",
-                        task.id
-                    ))
-                }
-            };
-            tasks.push(TaskOutcome {
-                task_id: task.id.clone(),
-                raw: result.raw,
-                sample_scores: result.per_sample,
-            });
+        let competition = &job.competition;
+        if let Some((task, drawn)) = competition
+            .tasks
+            .iter()
+            .zip(&job.tasks)
+            .find(|(t, d)| t.id != d.task_id)
+        {
+            return Err(format!(
+                "job lists samples of task {:?} where the competition has {:?}",
+                drawn.task_id, task.id
+            ));
         }
+        let drawn: Vec<Option<Vec<arena_data::Sample>>> =
+            job.tasks.iter().map(|t| t.samples.clone()).collect();
+        let options = arena_eval::EvalOptions {
+            tokenizer_dir: job.tokenizer_dir.clone(),
+            token_cache: Some(worker_token_cache()),
+            ..arena_eval::EvalOptions::default()
+        };
+        let device =
+            arena_model::Device::cuda_if_available(0).map_err(|e| format!("device: {e}"))?;
+        let result =
+            arena_eval::evaluate_model(&job.model_dir, competition, &drawn, &options, &device)
+                .map_err(|e| e.to_string())?;
+        tracing::info!(
+            model = %job.model_dir.display(),
+            load_ms = result.load_ms,
+            tokenize_ms = result.tokenize_ms,
+            compute_ms = result.compute_ms,
+            cache = ?result.cache,
+            "evaluated"
+        );
+        let tasks = result
+            .tasks
+            .into_iter()
+            .flatten()
+            .map(|t| TaskOutcome {
+                task_id: t.task_id,
+                raw: t.raw,
+                sample_scores: t.per_sample,
+            })
+            .collect();
         Ok(EvalReport {
             tasks,
-            load_ms,
-            compute_ms: started.elapsed().as_millis() as u64,
+            load_ms: result.load_ms,
+            compute_ms: result.tokenize_ms + result.compute_ms,
         })
     }
 }
