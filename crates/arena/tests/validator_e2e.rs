@@ -1,0 +1,679 @@
+//! The validator end to end with the REAL evaluator: every model is scored by the `arena
+//! validator eval-worker` subprocess of this binary (arena-model on the CPU) on the tiny fixture
+//! models, never by a test double.
+//!
+//! * `real_worker_best_wins_copies_lose_two_validators_agree`: an in-process local chain, hub and
+//!   signed data feed; four miners commit models of known quality (the tiny Llama with its
+//!   output head scaled by 0.25, 1 and 2: by convexity of cross-entropy in the logit scale,
+//!   a smaller scale is strictly better whenever the random head is worse than uniform, which
+//!   the test checks) plus a later re-upload of the best model's exact files under another
+//!   hotkey. Two validators evaluate them at the same block with the same feed: identical step
+//!   results, the best wins, the copy never beats the original, weights land on chain and after
+//!   an epoch the best miner has the largest incentive.
+//! * `kill_nine_the_validator_process_ten_times`: `arena validator run` against the chain over
+//!   JSON-RPC, killed with SIGKILL at ten seeded random moments; after each kill the state
+//!   opens, every step recorded before is still there unchanged, none is duplicated, and the
+//!   restarted process goes on recording steps and setting weights.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
+use arena_core::competition::Violation;
+use arena_data::accept::{AcceptancePolicy, StaticStakes};
+use arena_data::batch::BatchLimits;
+use arena_data::feed::client::FeedClient;
+use arena_data::feed::server::FeedState;
+use arena_data::feed::store::FeedStore;
+use arena_data::producer::Producer;
+use arena_data::source::{DataSource, FeedSource};
+use arena_data::tasks::TaskKind;
+use arena_hub::client::HubClient;
+use arena_hub::server::{ServerConfig, User};
+use arena_keys::Keypair;
+use arena_validator::eval::SubprocessBackend;
+use arena_validator::service::{Service, ServiceConfig};
+use arena_validator::store::{StepKey, StepRecord, Store};
+use arena_validator::update::Updater;
+use arena_validator::weights::SetOutcome;
+use arena_validator::worker::{WorkerCommand, WorkerLimits};
+use arena_validator::{Rejection, Verdict};
+
+const ARENA: &str = env!("CARGO_BIN_EXE_arena");
+const TOKENIZER_SHA256: &str = "62d37104af465a748adfac8aef3a9e2e8bee0dea7dd3e6bd3ffb6acead07eb7a";
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("ARENA_TEST_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
+}
+
+/// Competition 1 sized for the tiny models; `dataset` is the TOML of the one task's source.
+fn schedule(dataset: &str, samples: u32, delay: u64) -> String {
+    format!(
+        r#"
+[[entries]]
+start_block = 0
+  [[entries.competitions]]
+  id = 1
+  name = "tiny-e2e"
+  reward = 1.0
+  scoring = {{ policy = "pairwise", step_weights = "winner_takes_all" }}
+  [entries.competitions.constraints]
+  min_params = 100_000
+  max_params = 300_000
+  max_bytes = 3_000_000
+  sequence_length = 512
+  architectures = ["LlamaForCausalLM"]
+  tokenizer = {{ kind = "pinned", sha256 = "{TOKENIZER_SHA256}" }}
+  dtype = "f32"
+  eval_block_delay = {delay}
+  epsilon = {{ kind = "fixed", value = 0.005 }}
+  [[entries.competitions.tasks]]
+  id = "word_sorting"
+  method = {{ kind = "reference_loss" }}
+  dataset = {dataset}
+  samples = {samples}
+  weight = 1.0
+"#
+    )
+}
+
+/// Copies tiny-llama to `to` with `lm_head.weight` multiplied by `scale` (logits scale with it).
+fn tiny_llama_scaled(to: &Path, scale: f32) {
+    std::fs::create_dir_all(to).unwrap();
+    let from = fixtures().join("tiny-llama");
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "expected.json" {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    let path = to.join("model.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let head = &header["lm_head.weight"];
+    assert_eq!(head["dtype"], "F32");
+    let begin = 8 + header_len + head["data_offsets"][0].as_u64().unwrap() as usize;
+    let end = 8 + header_len + head["data_offsets"][1].as_u64().unwrap() as usize;
+    for chunk in bytes[begin..end].chunks_exact_mut(4) {
+        let v = f32::from_le_bytes(chunk.try_into().unwrap()) * scale;
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(&path, bytes).unwrap();
+}
+
+/// A local chain (tempo 10, weights every 5 blocks) and a hub, in this process.
+struct Net {
+    chain: Arc<LocalChain>,
+    netuid: u16,
+    hub_url: String,
+    owner: Keypair,
+    root: tempfile::TempDir,
+}
+
+struct Miner {
+    hotkey: Keypair,
+    uid: u16,
+    namespace: String,
+}
+
+impl Net {
+    async fn start(options: LocalChainOptions) -> Net {
+        let root = tempfile::tempdir().unwrap();
+        let chain = Arc::new(LocalChain::open(root.path().join("chain"), options).unwrap());
+        let owner = Keypair::from_uri("//Alice").unwrap();
+        let hp = Hyperparameters {
+            tempo: 10,
+            weights_rate_limit: 5,
+            ..Default::default()
+        };
+        let netuid = chain
+            .create_subnet(&owner, hp)
+            .await
+            .unwrap()
+            .assigned
+            .unwrap();
+        chain.produce_block().unwrap();
+        let users = ["alice", "bob", "carol", "dave", "erin", "nancy"]
+            .iter()
+            .map(|n| User {
+                name: n.to_string(),
+                token: format!("{n}-token-0123"),
+            })
+            .collect();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hub_url = format!("http://{}", listener.local_addr().unwrap());
+        let config = ServerConfig::new(root.path().join("hub"), users);
+        tokio::spawn(async move { arena_hub::server::serve(listener, config).await.unwrap() });
+        Net {
+            chain,
+            netuid,
+            hub_url,
+            owner,
+            root,
+        }
+    }
+
+    fn produce(&self, blocks: u64) {
+        for _ in 0..blocks {
+            self.chain.produce_block().unwrap();
+        }
+    }
+
+    async fn register(&self, uri: &str, stake: u64) -> (Keypair, u16) {
+        let hotkey = Keypair::from_uri(uri).unwrap();
+        let uid = self
+            .chain
+            .register(&self.owner, self.netuid, &hotkey.public())
+            .await
+            .unwrap()
+            .assigned
+            .unwrap();
+        if stake > 0 {
+            self.chain
+                .add_stake(&self.owner, &hotkey.public(), self.netuid, stake)
+                .await
+                .unwrap();
+        }
+        self.chain.produce_block().unwrap();
+        (hotkey, uid)
+    }
+
+    async fn miner(&self, namespace: &str) -> Miner {
+        let (hotkey, uid) = self.register(&format!("//{namespace}-miner"), 0).await;
+        Miner {
+            hotkey,
+            uid,
+            namespace: namespace.to_string(),
+        }
+    }
+
+    /// Uploads `dir` as `<namespace>/m` and commits it for competition 1.
+    async fn publish(&self, miner: &Miner, dir: &Path) {
+        let token = format!("{}-token-0123", miner.namespace);
+        let client = HubClient::new(&self.hub_url, Some(token)).unwrap();
+        let repo = format!("{}/m", miner.namespace);
+        client.create_repo(&repo, false, true).await.unwrap();
+        let commit = client.upload_folder(&repo, dir, "model").await.unwrap();
+        let hash = arena_hub::model_hash::hash_directory(dir).unwrap();
+        let secure = hash.secure_hash(&miner.hotkey.public().ss58());
+        let text = format!("{}:m:{commit}:{secure}:1", miner.namespace);
+        self.chain
+            .set_commitment(&miner.hotkey, self.netuid, text.as_bytes())
+            .await
+            .unwrap();
+    }
+}
+
+fn worker_backend() -> SubprocessBackend {
+    SubprocessBackend {
+        command: WorkerCommand {
+            program: PathBuf::from(ARENA),
+            args: vec!["validator".into(), "eval-worker".into()],
+            env: vec![("ARENA_LOG".into(), "warn".into())],
+        },
+        limits: WorkerLimits {
+            timeout: Duration::from_secs(300),
+            memory_bytes: Some(8 << 30),
+            ..WorkerLimits::default()
+        },
+    }
+}
+
+/// A validator service over the in-process network, reading the feed at `feed_url`.
+fn validator(
+    net: &Net,
+    name: &str,
+    hotkey: Keypair,
+    feed_url: &str,
+    producer: &Keypair,
+) -> Service {
+    let dir = net.root.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let schedule_path = dir.join("competitions.toml");
+    std::fs::write(&schedule_path, schedule(r#"{ feed = "fresh" }"#, 6, 5)).unwrap();
+    let stakes = StaticStakes::default().with(7, producer.public(), 1_000);
+    let source = FeedSource::new(
+        FeedClient::new(feed_url).unwrap(),
+        AcceptancePolicy::new(7, 1_000),
+        Arc::new(stakes),
+    )
+    .with_tasks(vec!["word_sorting".into()]);
+    let mut sources: BTreeMap<String, Box<dyn DataSource>> = BTreeMap::new();
+    sources.insert("fresh".into(), Box::new(source));
+    let config = ServiceConfig {
+        netuid: net.netuid,
+        schedule_path: Some(schedule_path),
+        sync_cadence: 20,
+        genesis_block: 0,
+        queue: Default::default(),
+        tokenizer_dir: None,
+        events_path: Some(dir.join("events.jsonl")),
+        version_key: 0,
+    };
+    let updater = Updater::new(
+        HubClient::new(&net.hub_url, None).unwrap(),
+        dir.join("models"),
+    );
+    let store = Store::open(dir.join("validator.sqlite")).unwrap();
+    let chain: Arc<dyn Chain> = net.chain.clone();
+    Service::new(
+        chain,
+        hotkey,
+        config,
+        updater,
+        store,
+        Box::new(worker_backend()),
+        sources,
+    )
+    .unwrap()
+}
+
+/// What must agree between validators: everything but timings.
+fn ranking(step: &StepRecord) -> Vec<(u16, u64, f64, f64, f64)> {
+    step.models
+        .iter()
+        .map(|m| {
+            (
+                m.uid,
+                m.score.to_bits(),
+                m.win_rate,
+                m.step_weight,
+                m.ema_weight,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_worker_best_wins_copies_lose_two_validators_agree() {
+    let net = Net::start(LocalChainOptions::default()).await;
+    let work = net.root.path().join("work");
+    let (v1, v1_uid) = net.register("//validator-one", 1_000_000_000_000).await;
+    let (v2, v2_uid) = net.register("//validator-two", 1_000_000_000_000).await;
+    let best = net.miner("alice").await;
+    let middle = net.miner("bob").await;
+    let worst = net.miner("carol").await;
+    let copier = net.miner("dave").await;
+    let nan = net.miner("nancy").await; // NaN weights
+    let wrong_arch = net.miner("erin").await; // would be the best, but not an allowed class
+    for (miner, scale) in [
+        (&best, 0.25f32),
+        (&middle, 1.0),
+        (&worst, 2.0),
+        (&nan, f32::NAN),
+        (&wrong_arch, 0.1),
+    ] {
+        let dir = work.join(&miner.namespace);
+        tiny_llama_scaled(&dir, scale);
+        if miner.namespace == "erin" {
+            let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+            let config = config.replace("LlamaForCausalLM", "Qwen2ForCausalLM");
+            std::fs::write(dir.join("config.json"), config).unwrap();
+        }
+        net.publish(miner, &dir).await;
+    }
+    net.produce(1);
+    // The copier re-uploads the best model's exact files later, under its own hotkey and repo.
+    net.publish(&copier, &work.join("alice")).await;
+    net.produce(20); // past the eval delay (5) and an epoch (validator permits)
+
+    // The feed: signed batches created now, after every model became eligible.
+    let feed_store = FeedStore::open(&net.root.path().join("feed.sqlite")).unwrap();
+    let state = FeedState::new(feed_store, BatchLimits::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let feed_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(arena_data::feed::server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let producer_key = Keypair::from_uri("//data-producer").unwrap();
+    let producer = Producer::new(producer_key.clone(), 7, vec![TaskKind::WordSorting], 4);
+    let client = FeedClient::new(&feed_url).unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    for _ in 0..3 {
+        client
+            .publish(&producer.make_batch(arena_data::now_ms(), 0))
+            .await
+            .unwrap();
+    }
+
+    let mut one = validator(&net, "v1", v1, &feed_url, &producer_key);
+    let mut two = validator(&net, "v2", v2, &feed_url, &producer_key);
+    let t = Instant::now();
+    let tick1 = one.tick().await.unwrap();
+    let tick2 = two.tick().await.unwrap();
+    eprintln!(
+        "two validator ticks with the real worker: {:?}",
+        t.elapsed()
+    );
+    let key = tick1.step.expect("validator one ran a step");
+    assert_eq!(tick2.step, Some(key), "same block, same step");
+    for tick in [&tick1, &tick2] {
+        assert!(
+            matches!(tick.weights, Some(SetOutcome::Sent { .. })),
+            "{:?}",
+            tick.weights
+        );
+    }
+    let s1 = one.store().step(key).unwrap().unwrap();
+    let s2 = two.store().step(key).unwrap().unwrap();
+    assert_eq!(s1.seed, s2.seed);
+    assert_eq!(
+        ranking(&s1),
+        ranking(&s2),
+        "same data and seed, same ranking"
+    );
+
+    // The bad models are rejected with their reason; the good ones are evaluated.
+    let verdict = |m: &Miner| {
+        let hotkey = m.hotkey.public().ss58();
+        one.store()
+            .model(&hotkey)
+            .unwrap()
+            .expect("tracked")
+            .verdict
+    };
+    match verdict(&nan) {
+        Verdict::Rejected {
+            rejection: Rejection::NonFinite { tensor, .. },
+        } => {
+            assert_eq!(tensor, "lm_head.weight")
+        }
+        other => panic!("NaN model: {other:?}"),
+    }
+    assert!(matches!(
+        verdict(&wrong_arch),
+        Verdict::Rejected {
+            rejection: Rejection::Constraint {
+                violation: Violation::Architecture { .. }
+            }
+        }
+    ));
+    let by_uid = |uid: u16| s1.models.iter().find(|m| m.uid == uid).unwrap();
+    assert_eq!(s1.models.len(), 4);
+    for m in &s1.models {
+        assert!(m.error.is_none() && m.score.is_finite(), "{m:?}");
+        assert_eq!(m.tasks.len(), 1, "{m:?}");
+    }
+    let (b, m, w, c) = (
+        by_uid(best.uid),
+        by_uid(middle.uid),
+        by_uid(worst.uid),
+        by_uid(copier.uid),
+    );
+    eprintln!(
+        "scores: best {} middle {} worst {} copy {}",
+        b.score, m.score, w.score, c.score
+    );
+    // The premise of the known order: the untouched random head is worse than uniform.
+    assert!(
+        m.score > (1024f64).ln(),
+        "random head {} vs ln 1024",
+        m.score
+    );
+    assert!(b.score < m.score && m.score < w.score, "quality order");
+    assert_eq!(
+        c.score.to_bits(),
+        b.score.to_bits(),
+        "an exact copy scores the same"
+    );
+    assert_eq!(
+        (b.win_rate, b.step_weight),
+        (1.0, 1.0),
+        "the original beats its copy"
+    );
+    assert!(c.win_rate < b.win_rate && c.step_weight == 0.0 && c.ema_weight == 0.0);
+
+    // Weights are on chain; an epoch later the best miner has the largest incentive.
+    net.produce(1); // the block that includes both set_weights
+    let rows = net.chain.weights(net.netuid).await.unwrap();
+    for uid in [v1_uid, v2_uid] {
+        let row = rows.iter().find(|r| r.uid == uid).expect("weights row");
+        assert_eq!(row.weights, vec![(best.uid, u16::MAX)], "winner takes all");
+    }
+    net.produce(11);
+    let metagraph = net.chain.metagraph(net.netuid).await.unwrap();
+    let incentive = |uid: u16| metagraph.neurons[usize::from(uid)].incentive;
+    for other in metagraph.neurons.iter().filter(|n| n.uid != best.uid) {
+        assert!(
+            incentive(best.uid) > other.incentive,
+            "{:?}",
+            metagraph.neurons
+        );
+    }
+    assert_eq!(incentive(copier.uid), 0);
+
+    // A later step (next sync window) still prefers the original over its copy.
+    net.produce(20 - (net.chain.block_number().await.unwrap() % 20));
+    for _ in 0..2 {
+        client
+            .publish(&producer.make_batch(arena_data::now_ms(), 0))
+            .await
+            .unwrap();
+    }
+    let tick = one.tick().await.unwrap();
+    let later = one
+        .store()
+        .step(tick.step.expect("second step"))
+        .unwrap()
+        .unwrap();
+    let copy_later = later.models.iter().find(|m| m.uid == copier.uid);
+    let best_later = later.models.iter().find(|m| m.uid == best.uid).unwrap();
+    assert_eq!(best_later.win_rate, 1.0);
+    assert!(copy_later.map_or(true, |c| c.step_weight == 0.0));
+}
+
+/// Seeded xorshift64*: reproducible kill moments, printed for the log.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn spawn_validator(home: &Path, chain_url: &str, hub_url: &str, netuid: u16, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let config = home.join("arena.toml");
+    Command::new(ARENA)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--home",
+            home.to_str().unwrap(),
+        ])
+        .args([
+            "--set",
+            "validator.sync_cadence=4",
+            "--set",
+            "validator.interval_secs=1",
+        ])
+        .args([
+            "--set",
+            "validator.metrics_addr=\"\"",
+            "--set",
+            "validator.worker_memory_mib=8192",
+        ])
+        .args(["validator", "run", "--hotkey-uri", "//crash-validator"])
+        .args([
+            "--netuid",
+            &netuid.to_string(),
+            "--chain",
+            chain_url,
+            "--hub",
+            hub_url,
+        ])
+        .args([
+            "--schedule",
+            home.join("competitions.toml").to_str().unwrap(),
+        ])
+        .env("ARENA_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("spawn arena validator run")
+}
+
+/// Every step in the store, as comparable JSON (the tracker column is the current one, so the
+/// per-step part only: block, seed, model results, subnet weights).
+fn recorded_steps(db: &Path) -> BTreeMap<StepKey, String> {
+    let store = Store::open(db).expect("the state opens after a kill");
+    let keys = store.step_keys().unwrap();
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let step = store.step(key).unwrap().expect("listed step reads back");
+        assert!(!step.models.is_empty(), "a recorded step is complete");
+        let json = serde_json::json!([step.block, step.seed, step.models, step.subnet_weights]);
+        assert!(
+            out.insert(key, json.to_string()).is_none(),
+            "duplicate step {key:?}"
+        );
+    }
+    store.tracker().expect("the EMA weights parse");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_the_validator_process_ten_times() {
+    let net = Net::start(LocalChainOptions::fast(Duration::from_millis(250))).await;
+    let (_, v_uid) = net.register("//crash-validator", 1_000_000_000_000).await;
+    let work = net.root.path().join("work");
+    let mut miners = Vec::new();
+    for (ns, scale) in [("alice", 0.5f32), ("bob", 1.0), ("carol", 1.5)] {
+        let miner = net.miner(ns).await;
+        let dir = work.join(ns);
+        tiny_llama_scaled(&dir, scale);
+        net.publish(&miner, &dir).await;
+        miners.push(miner);
+    }
+    let (addr, _rpc) = arena_chain::rpc::serve(net.chain.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let chain_url = format!("http://{addr}");
+    let _producer = net.chain.spawn_block_producer();
+    let home = net.root.path().join("validator-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("arena.toml"), "").unwrap();
+    let generated = r#"{ generator = "word_sorting" }"#;
+    std::fs::write(home.join("competitions.toml"), schedule(generated, 3, 2)).unwrap();
+    let db = home.join("validator/validator.sqlite");
+    let log = home.join("validator.log");
+    let last_update = || async {
+        let metagraph = net.chain.metagraph(net.netuid).await.unwrap();
+        metagraph.neurons[usize::from(v_uid)].last_update
+    };
+
+    let mut rng = Rng(0x7e57_c4a5_5eed_0001);
+    let mut seen: BTreeMap<StepKey, String> = BTreeMap::new();
+    let mut updates = Vec::new();
+    for round in 1..=10 {
+        let mut child = spawn_validator(&home, &chain_url, &net.hub_url, net.netuid, &log);
+        let delay = Duration::from_millis(400 + rng.next() % 3600);
+        tokio::time::sleep(delay).await;
+        child.kill().expect("SIGKILL"); // std's kill sends SIGKILL on Unix
+        let status = child.wait().unwrap();
+        let now = recorded_steps(&db);
+        for (key, record) in &seen {
+            assert_eq!(
+                now.get(key),
+                Some(record),
+                "round {round}: step {key:?} lost or changed"
+            );
+        }
+        updates.push(last_update().await);
+        eprintln!(
+            "round {round}: killed after {delay:?} ({status}); steps {} (+{}), weights last set at {}",
+            now.len(),
+            now.len() - seen.len(),
+            updates[round - 1]
+        );
+        seen = now;
+    }
+    // Restart once more and let it run: new steps and new weights after all those kills.
+    let mut child = spawn_validator(&home, &chain_url, &net.hub_url, net.netuid, &log);
+    let before = (seen.len(), updates[9]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut done = false;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let steps = Store::open(&db).unwrap().step_keys().unwrap().len();
+        if steps >= before.0 + 2 && last_update().await > before.1 {
+            done = true;
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let tail: String = log_text
+        .chars()
+        .rev()
+        .take(3000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert!(
+        done,
+        "no new steps or weights after the last restart; log tail:\n{tail}"
+    );
+    let now = recorded_steps(&db);
+    for (key, record) in &seen {
+        assert_eq!(
+            now.get(key),
+            Some(record),
+            "final: step {key:?} lost or changed"
+        );
+    }
+    assert!(now.len() >= 3, "{} steps", now.len());
+    assert!(
+        updates.windows(2).any(|w| w[1] > w[0]),
+        "weights set between kills: {updates:?}"
+    );
+    // Events are appended after each committed step: never duplicated, never invented.
+    let events = std::fs::read_to_string(home.join("validator/events.jsonl")).unwrap();
+    let mut event_keys = Vec::new();
+    for line in events.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = StepKey {
+            competition_id: v["competition_id"].as_u64().unwrap() as u32,
+            sync_block: v["sync_block"].as_u64().unwrap(),
+        };
+        assert!(
+            now.contains_key(&key),
+            "event for an unrecorded step {key:?}"
+        );
+        assert!(!event_keys.contains(&key), "duplicate event {key:?}");
+        event_keys.push(key);
+    }
+    // Every recorded step evaluated the three miners with the real worker.
+    let store = Store::open(&db).unwrap();
+    for key in now.keys() {
+        let step = store.step(*key).unwrap().unwrap();
+        let uids: Vec<u16> = step.models.iter().map(|m| m.uid).collect();
+        assert_eq!(uids, miners.iter().map(|m| m.uid).collect::<Vec<_>>());
+        let best = &step.models[0];
+        assert!(best.error.is_none() && best.win_rate == 1.0, "{best:?}");
+    }
+    eprintln!(
+        "{} steps, {} events, weights set at blocks {:?}",
+        now.len(),
+        event_keys.len(),
+        updates
+    );
+}
