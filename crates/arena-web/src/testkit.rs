@@ -38,6 +38,9 @@ pub enum TestkitError {
     /// Weights could not be converted.
     #[error("demo weights: {0}")]
     Weights(#[from] WeightError),
+    /// A directory could not be created.
+    #[error("demo: creating {0}: {1}")]
+    Io(PathBuf, std::io::Error),
     /// A development key URI did not parse.
     #[error("demo key {0}: invalid secret URI")]
     Key(String),
@@ -155,13 +158,8 @@ pub async fn build(dir: &Path, schedule: &Schedule) -> Result<DemoNetwork, Testk
     let mut stores = Vec::new();
     for (v, validator) in validators.iter().enumerate() {
         let path = dir.join(format!("validator-{v}")).join("validator.sqlite");
-        std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(|e| {
-            TestkitError::Store(StoreError::Corrupt {
-                path: path.clone(),
-                column: "(directory)",
-                message: e.to_string(),
-            })
-        })?;
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(|e| TestkitError::Io(parent.to_path_buf(), e))?;
         let mut store = Store::open(&path)?;
         store.set_validator_hotkey(&validator.public().ss58())?;
         let bias = 1.0 + 0.01 * v as f64;

@@ -48,6 +48,9 @@ pub enum Command {
     /// Measure speed against the reference tools.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
+    /// Show who leads each competition: web page and JSON API, or a table on the terminal.
+    #[command(subcommand)]
+    Leaderboard(cmd::leaderboard::LeaderboardCmd),
 }
 
 fn main() {
@@ -69,6 +72,7 @@ fn main() {
                 Command::Validator(c) => cmd::validator::run(c, &cfg).await,
                 Command::Model(c) => cmd::model::run(c, &cfg),
                 Command::Bench(c) => cmd::bench::run(c, &cfg),
+                Command::Leaderboard(c) => cmd::leaderboard::run(c, &cfg).await,
             }
         })
     })();
