@@ -1,7 +1,9 @@
 //! Training: fine-tune a causal LM on prompt/response pairs with the loss on the response
 //! tokens only, exactly as the validator's `reference_loss` scores them.
 //!
-//! * [`model`]: the Llama-family decoder with trainable variables and differentiable ops.
+//! * [`model`]: the Llama-family decoder with trainable variables and differentiable ops,
+//!   f32 or bf16 matrix products.
+//! * [`lora`]: low-rank adapters on the projections, merged into the weights when saved.
 //! * [`optim`]: fused in-place AdamW, gradient clipping, warmup and cosine/linear decay.
 //! * [`data`]: tokenization with the validator's masking, JSONL pairs, the seeded order.
 //! * [`trainer`]: the loop, checkpoints and resume, and the saved Hugging Face folder.
@@ -17,7 +19,11 @@
 //! # Ok(()) }
 //! ```
 
+/// The dtype of [`model::TrainModel::set_compute_dtype`], re-exported for crates without candle.
+pub use candle_core::DType;
+
 pub mod data;
+pub mod lora;
 pub mod model;
 pub mod optim;
 pub mod trainer;

@@ -6,6 +6,14 @@
 //! it cannot be trained. This one keeps the checkpoint's tensors as they are (so saving writes
 //! the same names and shapes back) and uses `rms_norm_slow`, `rope_slow`, `softmax` and
 //! `silu`. Its loss is tested equal to the evaluation engine's on the same weights.
+//!
+//! Two options change what is trained and how it is computed:
+//! * LoRA ([`TrainModel::enable_lora`]): the base weights are frozen and low-rank adapters on
+//!   the projections are the only trainable variables; saving writes merged weights.
+//! * The compute dtype ([`TrainModel::set_compute_dtype`]): with `BF16` every matrix product
+//!   (projections, attention scores and values, LM head) runs on bfloat16 copies of its
+//!   operands and returns f32, like PyTorch's CPU autocast; the master weights, the residual
+//!   stream, RMSNorm, softmax, the loss, the gradients and the optimiser stay f32.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +23,7 @@ use candle_core::{DType, Device, Tensor, Var, D};
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
 use crate::kernels::CausalMask;
+use crate::train::lora::{Adapter, LoraConfig};
 use crate::weights::Weights;
 
 /// A trainable Llama-family model.
@@ -23,6 +32,11 @@ pub struct TrainModel {
     pub config: ModelConfig,
     /// Every weight, by transformers name (sorted, so the order is stable).
     pub params: BTreeMap<String, Var>,
+    /// LoRA adapters by projection name (`model.layers.0.self_attn.q_proj`); empty for a full
+    /// fine-tune.
+    pub adapters: BTreeMap<String, Adapter>,
+    lora: Option<LoraConfig>,
+    compute: DType,
     inv_freq: Vec<f32>,
     device: Device,
 }
@@ -97,6 +111,9 @@ impl TrainModel {
         Ok(TrainModel {
             config,
             params,
+            adapters: BTreeMap::new(),
+            lora: None,
+            compute: DType::F32,
             inv_freq,
             device: device.clone(),
         })
@@ -107,17 +124,104 @@ impl TrainModel {
         &self.device
     }
 
-    fn p(&self, name: &str) -> Result<&Tensor> {
-        self.params
+    /// Freezes the base weights and adds fresh adapters (identity at the start) to the
+    /// configured projections of every layer.
+    pub fn enable_lora(&mut self, lora: &LoraConfig) -> Result<()> {
+        lora.validate()?;
+        let mut adapters = BTreeMap::new();
+        let mut stream = 0u64;
+        for i in 0..self.config.num_hidden_layers {
+            for target in &lora.targets {
+                let name = format!("model.layers.{i}.{target}");
+                let (out, inp) = self.p(&format!("{name}.weight"))?.dims2()?;
+                stream += 1;
+                let adapter = Adapter::new(out, inp, lora.rank, lora.seed, stream, &self.device)?;
+                adapters.insert(name, adapter);
+            }
+        }
+        self.adapters = adapters;
+        self.lora = Some(lora.clone());
+        Ok(())
+    }
+
+    /// The LoRA settings, when adapters are trained.
+    pub fn lora(&self) -> Option<&LoraConfig> {
+        self.lora.as_ref()
+    }
+
+    /// Runs matrix products in `dtype` (`F32` or `BF16`, see the module doc).
+    pub fn set_compute_dtype(&mut self, dtype: DType) -> Result<()> {
+        if !matches!(dtype, DType::F32 | DType::BF16) {
+            return Err(ModelError::Config(format!(
+                "training computes in f32 or bf16, not {dtype:?}"
+            )));
+        }
+        self.compute = dtype;
+        Ok(())
+    }
+
+    /// The dtype matrix products run in.
+    pub fn compute_dtype(&self) -> DType {
+        self.compute
+    }
+
+    /// The variables the optimiser updates, by name, in a stable order: every weight for a
+    /// full fine-tune, else `<projection>.lora_A.weight` / `.lora_B.weight` of each adapter
+    /// (PEFT's names).
+    pub fn trainable(&self) -> Vec<(String, &Var)> {
+        if self.lora.is_none() {
+            return self.params.iter().map(|(n, v)| (n.clone(), v)).collect();
+        }
+        self.adapters
+            .iter()
+            .flat_map(|(n, a)| {
+                [
+                    (format!("{n}.lora_A.weight"), &a.a),
+                    (format!("{n}.lora_B.weight"), &a.b),
+                ]
+            })
+            .collect()
+    }
+
+    /// A base weight as the forward pass reads it: detached (no gradient) under LoRA.
+    fn p(&self, name: &str) -> Result<Tensor> {
+        let var = self
+            .params
             .get(name)
-            .map(|v| v.as_tensor())
-            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))
+            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
+        Ok(if self.lora.is_some() {
+            var.as_tensor().detach()
+        } else {
+            var.as_tensor().clone()
+        })
+    }
+
+    /// `a · bᵀ` in the compute dtype, returned in f32.
+    fn mm_t(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if self.compute == DType::F32 {
+            return Ok(a.matmul(&b.t()?)?);
+        }
+        let (a, b) = (a.to_dtype(self.compute)?, b.to_dtype(self.compute)?);
+        Ok(a.matmul(&b.t()?)?.to_dtype(DType::F32)?)
+    }
+
+    /// `a · b` in the compute dtype, returned in f32.
+    fn mm(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if self.compute == DType::F32 {
+            return Ok(a.matmul(b)?);
+        }
+        let (a, b) = (a.to_dtype(self.compute)?, b.to_dtype(self.compute)?);
+        Ok(a.matmul(&b)?.to_dtype(DType::F32)?)
     }
 
     fn linear(&self, x: &Tensor, name: &str) -> Result<Tensor> {
-        let y = x.matmul(&self.p(&format!("{name}.weight"))?.t()?)?;
+        let mut y = self.mm_t(x, &self.p(&format!("{name}.weight"))?)?;
+        if let (Some(adapter), Some(lora)) = (self.adapters.get(name), &self.lora) {
+            let down = self.mm_t(x, adapter.a.as_tensor())?;
+            y = (y + (self.mm_t(&down, adapter.b.as_tensor())? * lora.scale())?)?;
+        }
         match self.params.get(&format!("{name}.bias")) {
-            Some(b) => Ok(y.broadcast_add(b.as_tensor())?),
+            Some(_) => Ok(y.broadcast_add(&self.p(&format!("{name}.bias"))?)?),
             None => Ok(y),
         }
     }
@@ -155,7 +259,7 @@ impl TrainModel {
             let p = format!("model.layers.{i}");
             let normed = candle_nn::ops::rms_norm_slow(
                 &x,
-                self.p(&format!("{p}.input_layernorm.weight"))?,
+                &self.p(&format!("{p}.input_layernorm.weight"))?,
                 eps,
             )?;
             let heads_of = |name: &str, n: usize| -> Result<Tensor> {
@@ -167,7 +271,7 @@ impl TrainModel {
             let v = heads_of("v_proj", kvh)?;
             // Heads sharing a kv head are stacked as rows, as in the evaluation model.
             let q = q.reshape((b, kvh, group * len, d))?;
-            let scores = (q.matmul(&k.t()?)? * (1.0 / (d as f64).sqrt()))?;
+            let scores = (self.mm_t(&q, &k)? * (1.0 / (d as f64).sqrt()))?;
             let mask = CausalMask {
                 past: 0,
                 len,
@@ -187,15 +291,15 @@ impl TrainModel {
                 .collect();
             let bias = Tensor::from_vec(bias, (group * len, len), &self.device)?;
             let probs = candle_nn::ops::softmax(&scores.broadcast_add(&bias)?, D::Minus1)?;
-            let out = probs
-                .matmul(&v)?
+            let out = self
+                .mm(&probs, &v)?
                 .reshape((b, heads, len, d))?
                 .transpose(1, 2)?
                 .reshape((b * len, heads * d))?;
             x = (x + self.linear(&out, &format!("{p}.self_attn.o_proj"))?)?;
             let normed = candle_nn::ops::rms_norm_slow(
                 &x,
-                self.p(&format!("{p}.post_attention_layernorm.weight"))?,
+                &self.p(&format!("{p}.post_attention_layernorm.weight"))?,
                 eps,
             )?;
             let gate = self
@@ -205,23 +309,41 @@ impl TrainModel {
             x = (x + self.linear(&(gate * up)?, &format!("{p}.mlp.down_proj"))?)?;
         }
         let rows = x.index_select(&batch.rows, 0)?;
-        let normed = candle_nn::ops::rms_norm_slow(&rows, self.p("model.norm.weight")?, eps)?;
+        let normed = candle_nn::ops::rms_norm_slow(&rows, &self.p("model.norm.weight")?, eps)?;
         let head = if c.tie_word_embeddings {
             "model.embed_tokens.weight"
         } else {
             "lm_head.weight"
         };
-        let logits = normed.matmul(&self.p(head)?.t()?)?;
+        let logits = self.mm_t(&normed, &self.p(head)?)?;
         let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
         let picked = logp.gather(&batch.targets.unsqueeze(1)?, 1)?.squeeze(1)?;
         Ok((picked * &batch.weights)?.sum_all()?.neg()?)
     }
 
-    /// Writes the weights as `model.safetensors` in `dtype`, with transformers' names.
+    /// Every weight under its transformers name, with the adapters merged in
+    /// (`W + (α/r)·B·A`): what the model computes, as a plain checkpoint.
+    pub fn merged_weights(&self) -> Result<BTreeMap<String, Tensor>> {
+        let mut out = BTreeMap::new();
+        for (name, var) in &self.params {
+            let base = var.as_tensor().detach();
+            let merged = match (name.strip_suffix(".weight"), &self.lora) {
+                (Some(proj), Some(lora)) => match self.adapters.get(proj) {
+                    Some(adapter) => (base + adapter.delta(lora.scale())?)?,
+                    None => base,
+                },
+                _ => base,
+            };
+            out.insert(name.clone(), merged);
+        }
+        Ok(out)
+    }
+
+    /// Writes the (merged) weights as `model.safetensors` in `dtype`, with transformers' names.
     pub fn save_weights(&self, path: &Path, dtype: DType) -> Result<()> {
         let mut tensors = std::collections::HashMap::new();
-        for (name, var) in &self.params {
-            tensors.insert(name.clone(), var.as_tensor().to_dtype(dtype)?);
+        for (name, tensor) in self.merged_weights()? {
+            tensors.insert(name, tensor.to_dtype(dtype)?);
         }
         candle_core::safetensors::save(&tensors, path).map_err(|e| ModelError::weights(path, e))?;
         Ok(())

@@ -62,6 +62,21 @@ impl Default for TrainOptions {
     }
 }
 
+/// One optimiser step, as reported to [`Trainer::on_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepLog {
+    /// Steps done, this one included (1 for the first step of a run).
+    pub step: u64,
+    /// Mean loss of the step's micro-batches (before the update).
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Global gradient norm before clipping (of the mean gradient).
+    pub grad_norm: f64,
+    /// Tokens per second since this run (or resumed run) started.
+    pub tokens_per_sec: f64,
+}
+
 /// What a run did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainReport {
@@ -73,10 +88,25 @@ pub struct TrainReport {
     pub tokens_per_sec: f64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct CheckpointState {
-    step: u64,
-    options: TrainOptions,
+/// `state.json` of a checkpoint: where the run is and what it was started with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// Optimiser steps done.
+    pub step: u64,
+    /// The options of the run that wrote it.
+    pub options: TrainOptions,
+    /// LoRA settings when adapters were trained (then the checkpoint holds only adapters).
+    #[serde(default)]
+    pub lora: Option<crate::train::lora::LoraConfig>,
+}
+
+impl CheckpointState {
+    /// Reads `dir/state.json`.
+    pub fn read(dir: &Path) -> Result<CheckpointState> {
+        let path = dir.join("state.json");
+        let text = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| ModelError::json(&path, e))
+    }
 }
 
 /// A model, its optimiser and the step reached.
@@ -87,38 +117,45 @@ pub struct Trainer {
     /// Optimiser steps done.
     pub step: u64,
     options: TrainOptions,
+    /// Called after every optimiser step (after its checkpoint, if one was due).
+    pub on_step: Option<Box<dyn FnMut(&StepLog) + Send>>,
 }
 
 impl Trainer {
-    /// A fresh run over every variable of `model`.
+    /// A fresh run over the trainable variables of `model` (every weight, or the LoRA
+    /// adapters when enabled before this call).
     pub fn new(model: TrainModel, options: TrainOptions) -> Trainer {
-        let sizes: Vec<usize> = model.params.values().map(|v| v.elem_count()).collect();
+        let sizes: Vec<usize> = model
+            .trainable()
+            .iter()
+            .map(|(_, v)| v.elem_count())
+            .collect();
         Trainer {
             opt: AdamW::new(options.adamw, &sizes),
             model,
             step: 0,
             options,
+            on_step: None,
         }
     }
 
-    /// Loss and gradients (in parameter order) of one micro-batch.
+    /// The options this run trains with.
+    pub fn options(&self) -> &TrainOptions {
+        &self.options
+    }
+
+    /// Loss, gradients (in [`TrainModel::trainable`] order) and token count of one micro-batch.
     pub fn gradients(&self, examples: &[&Example]) -> Result<(f64, Vec<Tensor>, usize)> {
         let seqs: Vec<(&[u32], usize)> = examples
             .iter()
             .map(|e| (&e.ids[..], e.first_target))
             .collect();
-        let pad = self
-            .model
-            .config
-            .eos_token_ids
-            .first()
-            .copied()
-            .unwrap_or(0);
-        let batch = make_batch(&seqs, pad, self.model.device())?;
+        let batch = make_batch(&seqs, self.pad_id(), self.model.device())?;
         let loss = self.model.loss(&batch)?;
         let grads = loss.backward()?;
-        let mut out = Vec::with_capacity(self.model.params.len());
-        for (name, var) in &self.model.params {
+        let trainable = self.model.trainable();
+        let mut out = Vec::with_capacity(trainable.len());
+        for (name, var) in trainable {
             let g = match grads.get(var.as_tensor()) {
                 Some(g) => g.clone(),
                 None => {
@@ -130,6 +167,32 @@ impl Trainer {
         }
         let tokens = examples.iter().map(|e| e.ids.len()).sum();
         Ok((f64::from(loss.to_scalar::<f32>()?), out, tokens))
+    }
+
+    /// The validator's number for the model as it is in memory: the mean over `examples` of
+    /// each one's mean response-token loss, forward only, in micro-batches of `batch`.
+    pub fn eval_loss(&self, examples: &[Example]) -> Result<f64> {
+        if examples.is_empty() {
+            return Err(ModelError::Config("no examples to evaluate".into()));
+        }
+        let mut total = 0.0;
+        for chunk in examples.chunks(self.options.batch.max(1)) {
+            let seqs: Vec<(&[u32], usize)> =
+                chunk.iter().map(|e| (&e.ids[..], e.first_target)).collect();
+            let batch = make_batch(&seqs, self.pad_id(), self.model.device())?;
+            let loss = self.model.loss(&batch)?.detach();
+            total += f64::from(loss.to_scalar::<f32>()?) * chunk.len() as f64;
+        }
+        Ok(total / examples.len() as f64)
+    }
+
+    fn pad_id(&self) -> u32 {
+        self.model
+            .config
+            .eos_token_ids
+            .first()
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Trains until `options.steps`, checkpointing into `checkpoint` when set.
@@ -187,22 +250,22 @@ impl Trainer {
             }
             let grads = sum.unwrap_or_default();
             let mut scale = 1.0 / o.accumulation as f64;
+            let grad_norm = global_norm(&grads)? * scale;
             if let Some(max) = o.clip {
-                let norm = global_norm(&grads)? * scale;
-                if norm > max {
-                    scale *= max / norm;
+                if grad_norm > max {
+                    scale *= max / grad_norm;
                 }
             }
             let lr = learning_rate(self.step, o.steps, o.warmup, o.lr, o.min_lr_ratio, o.decay);
-            let params: Vec<_> = self.model.params.values().collect();
+            let trainable = self.model.trainable();
+            let params: Vec<_> = trainable.iter().map(|(_, v)| *v).collect();
             self.opt.step(&params, &grads, lr as f32, scale as f32)?;
             self.step += 1;
             losses.push(loss);
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            let tokens_per_sec = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
             bar.set_position(self.step);
             bar.set_message(format!(
-                "loss {loss:.4} lr {lr:.2e} {:.0} tok/s",
-                tokens as f64 / secs
+                "loss {loss:.4} lr {lr:.2e} {tokens_per_sec:.0} tok/s"
             ));
             tracing::debug!(step = self.step, loss, lr, "step");
             if let Some(dir) = checkpoint {
@@ -211,6 +274,15 @@ impl Trainer {
                 {
                     self.save_checkpoint(dir)?;
                 }
+            }
+            if let Some(callback) = self.on_step.as_mut() {
+                callback(&StepLog {
+                    step: self.step,
+                    loss,
+                    lr,
+                    grad_norm,
+                    tokens_per_sec,
+                });
             }
         }
         bar.finish_and_clear();
@@ -221,18 +293,25 @@ impl Trainer {
         })
     }
 
-    /// Writes weights, optimiser moments and the step into `dir`, replacing it atomically
-    /// (written beside it, then renamed), so a kill never leaves half a checkpoint.
+    /// Writes the trainable variables (every weight, or only the adapters under LoRA),
+    /// optimiser moments and the step into `dir`, replacing it atomically (written beside
+    /// it, then renamed), so a kill never leaves half a checkpoint.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
         let tmp = sibling(dir, "tmp");
         let old = sibling(dir, "old");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
-        self.model
-            .save_weights(&tmp.join("weights.safetensors"), DType::F32)?;
+        let trainable = self.model.trainable();
+        let weights: std::collections::HashMap<String, Tensor> = trainable
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
+            .collect();
+        let weights_path = tmp.join("weights.safetensors");
+        candle_core::safetensors::save(&weights, &weights_path)
+            .map_err(|e| ModelError::weights(&weights_path, e))?;
         let mut moments = std::collections::HashMap::new();
         let dev = self.model.device();
-        for ((name, var), state) in self.model.params.iter().zip(&self.opt.moments) {
+        for ((name, var), state) in trainable.iter().zip(&self.opt.moments) {
             let state = state
                 .lock()
                 .map_err(|_| ModelError::Config("optimizer state poisoned".into()))?;
@@ -252,6 +331,7 @@ impl Trainer {
         let state = serde_json::to_vec_pretty(&CheckpointState {
             step: self.step,
             options: self.options.clone(),
+            lora: self.model.lora().cloned(),
         })
         .map_err(|e| ModelError::json(&tmp, e))?;
         std::fs::write(tmp.join("state.json"), state).map_err(|e| write_err(&tmp, e))?;
@@ -266,23 +346,29 @@ impl Trainer {
 
     /// Restores weights, moments and step from a checkpoint written by [`Self::save_checkpoint`].
     /// The run's options come from the caller; a different seed or batch changes the order.
+    /// A checkpoint of adapters only resumes a model with the same LoRA settings.
     pub fn resume(&mut self, dir: &Path) -> Result<()> {
-        let state_path = dir.join("state.json");
-        let text = std::fs::read(&state_path).map_err(|e| ModelError::io(&state_path, e))?;
-        let state: CheckpointState =
-            serde_json::from_slice(&text).map_err(|e| ModelError::json(&state_path, e))?;
+        let state = CheckpointState::read(dir)?;
+        if state.lora.as_ref() != self.model.lora() {
+            return Err(ModelError::Config(format!(
+                "checkpoint {} was written with LoRA {:?}, this run has {:?}",
+                dir.display(),
+                state.lora,
+                self.model.lora()
+            )));
+        }
         let dev = self.model.device().clone();
         let weights = candle_core::safetensors::load(dir.join("weights.safetensors"), &dev)
             .map_err(|e| ModelError::weights(dir, e))?;
         let optim = candle_core::safetensors::load(dir.join("optimizer.safetensors"), &dev)
             .map_err(|e| ModelError::weights(dir, e))?;
-        for ((name, var), slot) in self.model.params.iter().zip(&self.opt.moments) {
+        for ((name, var), slot) in self.model.trainable().into_iter().zip(&self.opt.moments) {
             let get = |map: &std::collections::HashMap<String, Tensor>, key: &str| {
                 map.get(key)
                     .cloned()
                     .ok_or_else(|| ModelError::MissingTensor(format!("{key} in {}", dir.display())))
             };
-            var.set(&get(&weights, name)?)?;
+            var.set(&get(&weights, &name)?)?;
             let m = get(&optim, &format!("m.{name}"))?
                 .flatten_all()?
                 .to_vec1::<f32>()?;
