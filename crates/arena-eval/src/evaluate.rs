@@ -297,7 +297,9 @@ pub fn score_task(
                 TextLossMode::Packed => ModelTextLoss::Packed {
                     sequence_length: competition.constraints.sequence_length as usize,
                 },
-                TextLossMode::PerDocument => ModelTextLoss::PerDocumentSum,
+                TextLossMode::PerDocument => ModelTextLoss::PerDocumentSum {
+                    sequence_length: competition.constraints.sequence_length as usize,
+                },
             };
             eval.text_loss(docs, mode)
         }

@@ -333,3 +333,64 @@ fn smollm2_answers_an_easy_question_and_follows_simple_rules() {
     // A real model writes mixed case, so "all uppercase" fails and b cannot score 0.
     assert!(r.per_sample[1] > 0.0);
 }
+
+#[test]
+fn per_document_loss_scores_long_documents_in_windows() {
+    use arena_core::competition::TextLossMode;
+    let mut c = single_task(EvalMethod::TextLoss {
+        mode: TextLossMode::PerDocument,
+    });
+    let mut eval = tiny("tiny-llama");
+    let doc = Sample::new(
+        "doc",
+        "text",
+        "",
+        "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.",
+    );
+    let ids = eval.tokenizer.encode(&doc.response).unwrap();
+    assert!(ids.len() > 40, "{} tokens", ids.len());
+    let sum_of = |eval: &Evaluator, window: &[u32]| -> f64 {
+        let seq = ScoredSeq {
+            id: "w".into(),
+            ids: window.to_vec(),
+            first_target: 1,
+        };
+        let l = eval.token_losses(vec![Ok(seq)]).remove(0).unwrap();
+        l.iter().map(|&v| v as f64).sum()
+    };
+    // Long enough: one window, the plain summed loss.
+    c.constraints.sequence_length = 512;
+    let whole = run(
+        &mut eval,
+        &c,
+        std::slice::from_ref(&doc),
+        &EvalOptions::default(),
+    );
+    let whole = whole.tasks[0].as_ref().unwrap().raw;
+    assert!((whole - sum_of(&eval, &ids)).abs() < 1e-4);
+    // Windows of 16 tokens overlapping by one: every token after the first predicted once.
+    c.constraints.sequence_length = 16;
+    let windowed = run(
+        &mut eval,
+        &c,
+        std::slice::from_ref(&doc),
+        &EvalOptions::default(),
+    );
+    let windowed = windowed.tasks[0].as_ref().unwrap().raw;
+    let mut expected = 0.0;
+    let mut start = 0;
+    loop {
+        let end = (start + 16).min(ids.len());
+        expected += sum_of(&eval, &ids[start..end]);
+        if end == ids.len() {
+            break;
+        }
+        start = end - 1;
+    }
+    // Windows share batches here and not there: f32 sums differ in the last digits.
+    assert!(
+        (windowed - expected).abs() < 1e-4,
+        "{windowed} vs {expected}"
+    );
+    assert!(windowed.is_finite() && windowed != whole);
+}

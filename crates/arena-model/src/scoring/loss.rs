@@ -14,8 +14,14 @@ pub enum TextLossMode {
         sequence_length: usize,
     },
     /// One sequence per document, score = mean over documents of the summed loss in nats,
-    /// which makes models with different tokenizers comparable (SN29).
-    PerDocumentSum,
+    /// which makes models with different tokenizers comparable (SN29). A document longer
+    /// than `sequence_length` tokens is scored in consecutive windows of that length, each
+    /// starting with the previous window's last token, so every token after the first is
+    /// predicted exactly once and no document is too long to score.
+    PerDocumentSum {
+        /// Longest window in tokens.
+        sequence_length: usize,
+    },
 }
 
 impl Evaluator {
@@ -45,24 +51,53 @@ impl Evaluator {
     /// Next-token loss of a corpus, packed or per document.
     pub fn text_loss(&self, docs: &[Document], mode: TextLossMode) -> TaskResult {
         match mode {
-            TextLossMode::PerDocumentSum => {
-                let seqs: Vec<Result<ScoredSeq>> = docs
-                    .iter()
-                    .map(|d| {
-                        Ok(ScoredSeq {
-                            id: d.id.clone(),
-                            ids: self.tokenizer.encode(&d.text)?,
-                            first_target: 1,
-                        })
-                    })
-                    .collect();
-                let sums = self.score(seqs, |l| l.iter().map(|&v| v as f64).sum());
-                TaskResult::from_samples(sums)
+            TextLossMode::PerDocumentSum { sequence_length } => {
+                self.per_document_loss(docs, sequence_length)
             }
             TextLossMode::Packed { sequence_length } => {
                 self.packed_text_loss(docs, sequence_length)
             }
         }
+    }
+
+    fn per_document_loss(&self, docs: &[Document], window: usize) -> TaskResult {
+        let window = window.max(2);
+        // Each document becomes one or more windows; `owner[k]` is the document of window k.
+        let mut seqs: Vec<Result<ScoredSeq>> = Vec::new();
+        let mut owner = Vec::new();
+        for (i, d) in docs.iter().enumerate() {
+            match self.tokenizer.encode(&d.text) {
+                Ok(ids) => {
+                    let mut start = 0;
+                    loop {
+                        let end = (start + window).min(ids.len());
+                        seqs.push(Ok(ScoredSeq {
+                            id: d.id.clone(),
+                            ids: ids[start..end].to_vec(),
+                            first_target: 1,
+                        }));
+                        owner.push(i);
+                        if end >= ids.len() {
+                            break;
+                        }
+                        start = end - 1;
+                    }
+                }
+                Err(e) => {
+                    seqs.push(Err(e));
+                    owner.push(i);
+                }
+            }
+        }
+        let sums = self.score(seqs, |l| l.iter().map(|&v| v as f64).sum());
+        let mut per_doc: Vec<Result<f64>> = docs.iter().map(|_| Ok(0.0)).collect();
+        for (i, sum) in owner.into_iter().zip(sums) {
+            per_doc[i] = match (std::mem::replace(&mut per_doc[i], Ok(0.0)), sum) {
+                (Ok(total), Ok(part)) => Ok(total + part),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+        }
+        TaskResult::from_samples(per_doc)
     }
 
     fn packed_text_loss(&self, docs: &[Document], window: usize) -> TaskResult {
