@@ -590,3 +590,111 @@ async fn retry_after_epsilon_decay_and_recheck_of_top_miners() {
         "bob retried after the decay and now wins; carol re-checked for the big validator"
     );
 }
+
+/// Records what the service asks of a data source and answers with generated samples.
+struct RecordingSource(Arc<std::sync::Mutex<Vec<arena_data::source::DrawRequest>>>);
+
+#[async_trait]
+impl arena_data::source::DataSource for RecordingSource {
+    fn describe(&self) -> String {
+        "recording".into()
+    }
+
+    async fn draw(
+        &mut self,
+        request: &arena_data::source::DrawRequest,
+    ) -> Result<arena_data::source::Draw, arena_data::DataError> {
+        self.0.lock().unwrap().push(request.clone());
+        let kind = arena_data::tasks::TaskKind::WordSorting;
+        let mut generated = arena_data::source::GeneratedSource::new(kind);
+        generated.draw(request).await
+    }
+}
+
+/// DESIGN §3: a step uses only data created after every scored model became eligible (commit
+/// block + eval delay), so no miner can have trained on it. The bound is the timestamp of the
+/// youngest model's eligibility block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_is_drawn_only_after_the_youngest_model_became_eligible() {
+    let net = Net::start().await;
+    let work = net.root.path().join("work");
+    let schedule_path = net.root.path().join("competitions.toml");
+    let fed = SCHEDULE.replace(
+        r#"dataset = { generator = "word_sorting" }"#,
+        r#"dataset = { feed = "fresh" }"#,
+    );
+    assert_ne!(fed, SCHEDULE);
+    std::fs::write(&schedule_path, fed).unwrap();
+    let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
+    let alice = net.miner("alice").await;
+    let bob = net.miner("bob").await;
+    for (miner, fixture) in [(&alice, "tiny-llama"), (&bob, "tiny-qwen2")] {
+        let dir = work.join(&miner.namespace);
+        copy_fixture(fixture, &dir);
+        net.publish(miner, "m", &dir).await;
+        net.produce(1);
+    }
+    // Blocks a few milliseconds apart, so each has its own timestamp.
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        net.produce(1);
+    }
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut sources: BTreeMap<String, Box<dyn arena_data::source::DataSource>> = BTreeMap::new();
+    sources.insert("fresh".into(), Box::new(RecordingSource(requests.clone())));
+    let backend = FixedQuality([("models--alice--m", 1.0), ("models--bob--m", 2.0)].into());
+    let config = ServiceConfig {
+        netuid: net.netuid,
+        schedule_path: Some(schedule_path),
+        sync_cadence: 20,
+        genesis_block: 0,
+        queue: Default::default(),
+        tokenizer_dir: None,
+        events_path: None,
+        version_key: 0,
+    };
+    let updater = Updater::new(
+        HubClient::new(&net.hub_url, None).unwrap(),
+        net.root.path().join("cache"),
+    );
+    let store = Store::open(net.root.path().join("validator.sqlite")).unwrap();
+    let chain: Arc<dyn Chain> = net.chain.clone();
+    let mut service = Service::new(
+        chain,
+        validator,
+        config,
+        updater,
+        store,
+        Box::new(backend),
+        sources,
+    )
+    .unwrap();
+    let key = service.tick().await.unwrap().step.expect("a step ran");
+    assert_eq!(service.store().step(key).unwrap().unwrap().models.len(), 2);
+    let commit_block = |m: &common::Miner| {
+        let record = service.store().model(&m.hotkey.public().ss58()).unwrap();
+        record.unwrap().commit_block
+    };
+    let (a, b) = (commit_block(&alice), commit_block(&bob));
+    assert!(b > a, "bob committed later");
+    let eligible_ms = |block: u64| {
+        let chain = net.chain.clone();
+        async move {
+            chain
+                .block(Some(block + 5))
+                .await
+                .unwrap()
+                .unwrap()
+                .timestamp_ms
+        }
+    };
+    let (alice_ms, bob_ms) = (eligible_ms(a).await, eligible_ms(b).await);
+    assert!(bob_ms > alice_ms, "{alice_ms} {bob_ms}");
+    let seen = requests.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].not_before_ms, bob_ms,
+        "bounded by the youngest model"
+    );
+    assert!(seen[0].now_ms >= bob_ms);
+}

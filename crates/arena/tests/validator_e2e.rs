@@ -139,7 +139,7 @@ impl Net {
             .assigned
             .unwrap();
         chain.produce_block().unwrap();
-        let users = ["alice", "bob", "carol", "dave", "erin", "nancy"]
+        let users = ["alice", "bob", "carol", "dave", "erin", "frank", "nancy"]
             .iter()
             .map(|n| User {
                 name: n.to_string(),
@@ -450,8 +450,16 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
     }
     assert_eq!(incentive(copier.uid), 0);
 
-    // A later step (next sync window) still prefers the original over its copy.
-    net.produce(20 - (net.chain.block_number().await.unwrap() % 20));
+    // A later step (next sync window) still prefers the original over its copy, and a better
+    // model committed 2 blocks before it is not evaluated: its eval delay (5) has not passed.
+    let late = net.miner("frank").await;
+    let dir = work.join("frank");
+    tiny_llama_scaled(&dir, 0.1);
+    let block = net.chain.block_number().await.unwrap();
+    net.produce(19 - block % 20);
+    net.publish(&late, &dir).await;
+    net.produce(2);
+    assert_eq!(net.chain.block_number().await.unwrap() % 20, 1);
     for _ in 0..2 {
         client
             .publish(&producer.make_batch(arena_data::now_ms(), 0))
@@ -468,6 +476,20 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
     let best_later = later.models.iter().find(|m| m.uid == best.uid).unwrap();
     assert_eq!(best_later.win_rate, 1.0);
     assert!(copy_later.map_or(true, |c| c.step_weight == 0.0));
+    assert!(
+        later.models.iter().all(|m| m.uid != late.uid),
+        "evaluated before its delay"
+    );
+    let hotkey = late.hotkey.public().ss58();
+    let waiting = one
+        .store()
+        .model(&hotkey)
+        .unwrap()
+        .expect("tracked")
+        .verdict;
+    assert!(matches!(waiting, Verdict::Waiting { .. }), "{waiting:?}");
+    let cache = net.root.path().join("v1/models/models--frank--m");
+    assert!(!cache.exists(), "nothing of it downloaded before its delay");
 }
 
 /// Seeded xorshift64*: reproducible kill moments, printed for the log.
