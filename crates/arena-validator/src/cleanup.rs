@@ -36,7 +36,7 @@ fn newest_mtime(path: &Path) -> Option<SystemTime> {
 
 fn old_enough(path: &Path, grace: Duration, now: SystemTime) -> bool {
     match newest_mtime(path) {
-        Some(t) => now.duration_since(t).map_or(false, |age| age >= grace),
+        Some(t) => now.duration_since(t).is_ok_and(|age| age >= grace),
         None => false,
     }
 }
@@ -46,7 +46,7 @@ fn child_dirs(path: &Path) -> Vec<PathBuf> {
         .map(|entries| {
             entries
                 .flatten()
-                .filter(|e| e.file_type().map_or(false, |t| t.is_dir()))
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
                 .map(|e| e.path())
                 .collect()
         })

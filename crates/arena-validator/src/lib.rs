@@ -10,7 +10,8 @@
 //! * [`worker`]: the JSON protocol of the evaluation worker, the [`worker::Evaluator`] trait its
 //!   body implements, and the runner that spawns it with a timeout and a memory cap;
 //! * [`store`]: the state in SQLite, one transaction per step;
-//! * [`cleanup`]: removal of downloaded files no tracked model refers to.
+//! * [`cleanup`]: removal of downloaded files no tracked model refers to;
+//! * [`sources`]: the feed, corpus and file sources a schedule names.
 //!
 //! ```
 //! use arena_validator::store::Store;
@@ -26,6 +27,7 @@ pub mod eval;
 pub mod metrics;
 pub mod precheck;
 pub mod service;
+pub mod sources;
 pub mod store;
 pub mod update;
 mod verdict;

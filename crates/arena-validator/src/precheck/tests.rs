@@ -30,7 +30,7 @@ fn copy_model(name: &str) -> tempfile::TempDir {
 fn write_safetensors(path: &Path, header: &str, data_len: usize) {
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
     bytes.extend_from_slice(header.as_bytes());
-    bytes.extend(std::iter::repeat(0u8).take(data_len));
+    bytes.extend(std::iter::repeat_n(0u8, data_len));
     std::fs::write(path, bytes).unwrap();
 }
 
