@@ -80,20 +80,22 @@ function chart(series, field, title) {
   const xs = pts.map((p) => p.block), ys = pts.map((p) => p[field]);
   let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   if (x0 === x1) { x0 -= 1; x1 += 1; }
+  if (field === "weight") { y0 = 0; y1 = Math.max(y1, 1e-6); }
   if (y0 === y1) { y0 -= 0.5; y1 += 0.5; }
   const pad = (y1 - y0) * 0.08;
-  y0 -= pad; y1 += pad;
+  y0 -= field === "weight" ? 0 : pad; y1 += pad;
   const X = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
   const Y = (y) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
   root.append(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }));
   root.append(svg("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" }));
-  for (const [v, y] of [[y0 + pad, Y(y0 + pad)], [y1 - pad, Y(y1 - pad)]]) {
+  const lo = field === "weight" ? y0 : y0 + pad;
+  for (const [v, y] of [[lo, Y(lo)], [y1 - pad, Y(y1 - pad)]]) {
     const t = svg("text", { x: L - 4, y: y + 4, "text-anchor": "end", class: "tick" });
     t.textContent = fmt(v, 3);
     root.append(t);
   }
-  for (const x of [Math.min(...xs), Math.max(...xs)]) {
-    const t = svg("text", { x: X(x), y: H - B + 16, "text-anchor": "middle", class: "tick" });
+  for (const [x, anchor] of [[Math.min(...xs), "start"], [Math.max(...xs), "end"]]) {
+    const t = svg("text", { x: X(x), y: H - B + 16, "text-anchor": anchor, class: "tick" });
     t.textContent = "block " + x;
     root.append(t);
   }

@@ -135,7 +135,7 @@ pub async fn build(dir: &Path, schedule: &Schedule) -> Result<DemoNetwork, Testk
     chain.produce_block()?;
     let mut demo_miners = Vec::new();
     for &(i, competition_id, score) in &MODELS {
-        let revision = format!("{:040x}", 0xa11ce_u64 * (i as u64 + 1));
+        let revision = demo_revision(i as u64);
         let repo = format!("miner{i}/tiny-{competition_id}");
         let secure_hash = format!("{:A<43}=", format!("demo{i}"));
         let text =
@@ -290,6 +290,19 @@ fn task_scores(competition: &arena_core::competition::Competition, score: f64) -
                 weight: t.weight,
                 weighted: normalised * t.weight,
             }
+        })
+        .collect()
+}
+
+/// A revision-shaped id (40 hex digits) that differs in every digit between miners.
+fn demo_revision(i: u64) -> String {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i + 1);
+    (0..40)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap_or('0')
         })
         .collect()
 }

@@ -106,7 +106,11 @@ fn leaderboard_page_renders_standings_and_charts_in_chromium() {
     source(&mut show);
     let out = show.output().unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for m in &miners {
         assert!(table.contains(&m.repo), "{table}");
     }
@@ -131,7 +135,11 @@ fn leaderboard_page_renders_standings_and_charts_in_chromium() {
     let ready: serde_json::Value = serde_json::from_str(&line).expect("readiness line");
     let url = ready["listening"].as_str().unwrap().to_string();
 
-    let out = run_chromium(&url, &dir.path().join("profile-dom"), &["--dump-dom".into()]);
+    let out = run_chromium(
+        &url,
+        &dir.path().join("profile-dom"),
+        &["--dump-dom".into()],
+    );
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -139,17 +147,31 @@ fn leaderboard_page_renders_standings_and_charts_in_chromium() {
         chromium_path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(dom.matches("class=\"model-row\"").count(), miners.len(), "{dom}");
+    assert_eq!(
+        dom.matches("class=\"model-row\"").count(),
+        miners.len(),
+        "{dom}"
+    );
     for m in &miners {
         assert!(dom.contains(&m.repo), "row of {} missing", m.repo);
     }
-    assert!(dom.contains(&format!("block {block}")), "status line missing");
+    assert!(
+        dom.contains(&format!("block {block}")),
+        "status line missing"
+    );
     assert!(dom.contains("<svg class=\"chart\""), "no chart");
     // Points: competition 1 has 3 uids × 3 steps of weights and 2 finite uids × 3 of scores;
     // competition 2 one uid × 3 of each.
     let steps = testkit::STEP_SYNC_BLOCKS.len();
-    assert_eq!(dom.matches("class=\"pt\"").count(), (3 + 2 + 1 + 1) * steps, "{dom}");
-    assert!(dom.contains("id=\"error\" hidden"), "error banner shown: {dom}");
+    assert_eq!(
+        dom.matches("class=\"pt\"").count(),
+        (3 + 2 + 1 + 1) * steps,
+        "{dom}"
+    );
+    assert!(
+        dom.contains("id=\"error\" hidden"),
+        "error banner shown: {dom}"
+    );
 
     let artifacts = root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -164,18 +186,100 @@ fn leaderboard_page_renders_standings_and_charts_in_chromium() {
             "--hide-scrollbars".into(),
         ],
     );
-    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
     let bytes = std::fs::read(&png).expect("screenshot written");
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert_eq!((width, height), (1280, 900));
-    assert!(bytes.len() > 20_000, "screenshot of {} bytes looks blank", bytes.len());
+    assert!(
+        bytes.len() > 20_000,
+        "screenshot of {} bytes looks blank",
+        bytes.len()
+    );
 
     // SIGTERM stops the server cleanly.
     let mut server = server;
     let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let status = server.0.wait().unwrap();
     assert!(status.success(), "leaderboard exited with {status}");
+}
+
+/// Bad sources end `show` with exit 1 and one line naming the bad path; a missing validator
+/// state is a warning under the table, not a failure.
+#[test]
+fn leaderboard_show_names_bad_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = arena(dir.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr,
+        )
+    };
+    let nochain = dir.path().join("nochain");
+    let (code, _, err) = run(&["leaderboard", "show", "--chain", nochain.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("nochain") && err.contains("chain.sqlite"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let schedule = dir.path().join("bad.toml");
+    std::fs::write(&schedule, "[[entries]]\nstart_block = \"zero\"\n").unwrap();
+    let (code, _, err) = run(&[
+        "leaderboard",
+        "show",
+        "--schedule",
+        schedule.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("bad.toml"), "{err}");
+
+    // A chain with a subnet but a validator state that does not exist: table plus warning.
+    let schedule_ok = arena_core::competition::default_schedule().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let net = runtime
+        .block_on(testkit::build(&dir.path().join("net"), &schedule_ok))
+        .unwrap();
+    let chain_dir = net.chain_dir.clone();
+    drop(net);
+    let ghost = dir.path().join("ghost");
+    let (code, out, err) = run(&[
+        "leaderboard",
+        "show",
+        "--chain",
+        chain_dir.to_str().unwrap(),
+        "--validator-state",
+        ghost.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("miner0/tiny-1"), "{out}");
+    assert!(
+        out.contains("warning: validator state") && out.contains("ghost"),
+        "{out}"
+    );
+    let (code, _, err) = run(&[
+        "leaderboard",
+        "show",
+        "--chain",
+        chain_dir.to_str().unwrap(),
+        "--netuid",
+        "7",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("subnet 7"), "{err}");
 }
