@@ -294,3 +294,49 @@ async fn broken_stores_are_reported_and_a_missing_subnet_is_a_json_error() {
     );
     assert!(js.contains("/api/standings") && js.contains("/api/history"));
 }
+
+/// The same documents through the JSON-RPC client as through the in-process chain, and a
+/// served page: what `arena leaderboard serve --chain http://…` shows equals the local view.
+#[tokio::test]
+async fn the_json_rpc_chain_gives_the_same_documents_over_real_http() {
+    let (_dir, net, src) = demo().await;
+    let (addr, handle) = arena_chain::rpc::serve(net.chain.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = arena_chain::ChainClient::new(&format!("http://{addr}")).unwrap();
+    let remote = Arc::new(Sources {
+        chain: Arc::new(client),
+        netuid: src.netuid,
+        validator_stores: src.validator_stores.clone(),
+        schedule: src.schedule.clone(),
+    });
+    let local_doc = arena_web::standings(&src).await.unwrap();
+    assert_eq!(arena_web::standings(&remote).await.unwrap(), local_doc);
+    assert_eq!(
+        arena_web::history(&remote).await.unwrap(),
+        arena_web::history(&src).await.unwrap()
+    );
+
+    // Over a real socket, with graceful shutdown.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(arena_web::serve(listener, remote, async {
+        stopped.await.ok();
+    }));
+    let mut stream = tokio::net::TcpStream::connect(web).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /api/standings HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let body = &raw[raw.find("\r\n\r\n").unwrap() + 4..];
+    let served: arena_web::Standings = serde_json::from_str(body).unwrap();
+    assert_eq!(served, local_doc);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    handle.stop().ok();
+}
