@@ -212,6 +212,33 @@ fn leaderboard_page_renders_standings_and_charts_in_chromium() {
         .success());
     let status = server.0.wait().unwrap();
     assert!(status.success(), "leaderboard exited with {status}");
+
+    // A subnet that does not exist: the page says why instead of rendering nothing.
+    let mut serve = arena(dir.path());
+    serve.args(["leaderboard", "serve", "--addr", "127.0.0.1:0"]);
+    serve
+        .arg("--chain")
+        .arg(&chain_dir)
+        .args(["--netuid", "99"]);
+    let mut child = serve.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("readiness line");
+    let url = ready["listening"].as_str().unwrap().to_string();
+    let out = run_chromium(
+        &url,
+        &dir.path().join("profile-err"),
+        &["--dump-dom".into()],
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("Could not load the standings: chain: reading metagraph of subnet 99"),
+        "{dom}"
+    );
+    assert_eq!(dom.matches("class=\"model-row\"").count(), 0);
 }
 
 /// Bad sources end `show` with exit 1 and one line naming the bad path; a missing validator
