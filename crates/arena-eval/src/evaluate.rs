@@ -155,7 +155,8 @@ pub fn evaluate_model(
     Ok(result)
 }
 
-/// Scores an already loaded model (see [`evaluate_model`]); `load_ms` is left 0.
+/// Scores an already loaded model (see [`evaluate_model`]) with `eval`'s own batch limits and
+/// token cap; of `options` only the token cache is used. `load_ms` is left 0.
 pub fn evaluate_loaded(
     eval: &mut Evaluator,
     competition: &Competition,

@@ -226,3 +226,81 @@ fn eval_skips_feed_tasks_without_data_and_reads_them_from_a_file() {
     );
     assert_eq!(first["score"]["weight"], 0.3);
 }
+
+/// The validator's worker (`arena validator eval-worker`) scores through arena-eval: every
+/// task of competition 1, if_eval included, with the pinned tokenizer and the token cache.
+#[test]
+fn validator_worker_scores_every_method_with_the_pinned_tokenizer() {
+    use arena_validator::worker::{EvalJob, TaskSamples, WorkerReply, PROTOCOL_VERSION};
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let schedule = arena_core::competition::default_schedule().unwrap();
+    let competition = schedule.competition_at(1, 0).unwrap().clone();
+    let seed = arena_core::seed::Seed::from_text("worker");
+    let kinds = ["word_sorting", "arithmetic", "multiple_choice", "if_eval"];
+    let tasks = competition
+        .tasks
+        .iter()
+        .zip(kinds)
+        .map(|(t, kind)| TaskSamples {
+            task_id: t.id.clone(),
+            samples: Some(
+                kind.parse::<arena_data::tasks::TaskKind>()
+                    .unwrap()
+                    .generate_many(&seed, 2),
+            ),
+        })
+        .collect();
+    let job = EvalJob {
+        version: PROTOCOL_VERSION,
+        competition,
+        model_dir: fixtures().join("tiny-mistral"),
+        tokenizer_dir: Some(fixtures().join("tokenizer-bpe1k")),
+        tasks,
+        seed: seed.to_hex(),
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("tokens");
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_arena"))
+            .args(["validator", "eval-worker"])
+            .env("ARENA_LOG", "warn")
+            .env("ARENA_TOKEN_CACHE", &cache)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&serde_json::to_vec(&job).unwrap()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let last = String::from_utf8(out.stdout).unwrap();
+        let reply: WorkerReply = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+        let WorkerReply::Ok { report } = reply else {
+            panic!("worker failed: {reply:?}")
+        };
+        replies.push(report.tasks);
+    }
+    assert_eq!(replies[0], replies[1]);
+    let ids: Vec<&str> = replies[0].iter().map(|t| t.task_id.as_str()).collect();
+    assert_eq!(ids, ["word_sorting", "arithmetic", "mmlu", "if_eval"]);
+    for t in &replies[0] {
+        assert_eq!(t.sample_scores.len(), 2, "{t:?}");
+        assert!(t.raw.is_finite(), "{t:?}");
+    }
+    let if_eval = &replies[0][3];
+    assert!(if_eval
+        .sample_scores
+        .iter()
+        .all(|s| (0.0..=1.0).contains(s)));
+    let entries = std::fs::read_dir(&cache).unwrap().count();
+    assert_eq!(entries, 1, "one token cache entry for the step");
+}
