@@ -394,3 +394,42 @@ fn per_document_loss_scores_long_documents_in_windows() {
     );
     assert!(windowed.is_finite() && windowed != whole);
 }
+
+#[test]
+fn a_model_with_nan_weights_is_refused_as_a_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = fixtures().join("tiny-llama");
+    for f in std::fs::read_dir(&src).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, tmp.path().join(f.file_name().unwrap())).unwrap();
+    }
+    // The tensors tile the data to the end of the file: the last 4 bytes are one f32 weight.
+    let weights = tmp.path().join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let n = bytes.len();
+    bytes[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&weights, bytes).unwrap();
+    let c = single_task(EvalMethod::ReferenceLoss);
+    let samples = TaskKind::WordSorting.generate_many(&Seed::from_text("nan"), 2);
+    let err = arena_eval::evaluate_model(
+        tmp.path(),
+        &c,
+        &[Some(samples.clone())],
+        &EvalOptions::default(),
+        &Device::Cpu,
+    )
+    .unwrap_err();
+    assert!(matches!(err, arena_eval::EvalError::Check(_)), "{err}");
+    assert!(err.to_string().contains("[non_finite_weights]"), "{err}");
+    // The untouched fixture passes the same checks and scores finite.
+    let ok = arena_eval::evaluate_model(
+        &src,
+        &c,
+        &[Some(samples)],
+        &EvalOptions::default(),
+        &Device::Cpu,
+    )
+    .unwrap();
+    assert!(ok.norms.is_some());
+    assert!(ok.tasks[0].as_ref().unwrap().raw.is_finite());
+}
