@@ -505,6 +505,17 @@ impl Rng {
 }
 
 fn spawn_validator(home: &Path, chain_url: &str, hub_url: &str, netuid: u16, log: &Path) -> Child {
+    spawn_validator_with(home, chain_url, hub_url, netuid, log, &[])
+}
+
+fn spawn_validator_with(
+    home: &Path,
+    chain_url: &str,
+    hub_url: &str,
+    netuid: u16,
+    log: &Path,
+    extra: &[String],
+) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -530,6 +541,7 @@ fn spawn_validator(home: &Path, chain_url: &str, hub_url: &str, netuid: u16, log
             "--set",
             "validator.worker_memory_mib=8192",
         ])
+        .args(extra)
         .args(["validator", "run", "--hotkey-uri", "//crash-validator"])
         .args([
             "--netuid",
@@ -697,5 +709,103 @@ async fn kill_nine_the_validator_process_ten_times() {
         now.len(),
         event_keys.len(),
         updates
+    );
+}
+
+/// `arena validator run` draws a feed dataset from `[data] feed_url`, accepting only batches
+/// signed by a producer staked on the data subnet: without the feed the task has no data and
+/// no step could be recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validator_run_scores_on_the_signed_feed() {
+    let net = Net::start(LocalChainOptions::fast(Duration::from_millis(250))).await;
+    net.register("//crash-validator", 1_000_000_000_000).await;
+    let data_netuid = net
+        .chain
+        .create_subnet(&net.owner, Hyperparameters::default())
+        .await
+        .unwrap()
+        .assigned
+        .unwrap();
+    net.produce(1);
+    let producer_key = Keypair::from_uri("//feed-producer").unwrap();
+    net.chain
+        .register(&net.owner, data_netuid, &producer_key.public())
+        .await
+        .unwrap();
+    net.chain
+        .add_stake(&net.owner, &producer_key.public(), data_netuid, 5_000_000)
+        .await
+        .unwrap();
+    let work = net.root.path().join("work");
+    let mut uids = Vec::new();
+    for (ns, scale) in [("alice", 0.5f32), ("bob", 1.0)] {
+        let miner = net.miner(ns).await;
+        let dir = work.join(ns);
+        tiny_llama_scaled(&dir, scale);
+        net.publish(&miner, &dir).await;
+        uids.push(miner.uid);
+    }
+    let (addr, _rpc) = arena_chain::rpc::serve(net.chain.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let _blocks = net.chain.spawn_block_producer();
+    let feed_store = FeedStore::open(&net.root.path().join("feed.sqlite")).unwrap();
+    let state = FeedState::new(feed_store, BatchLimits::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let feed_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(arena_data::feed::server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let producer = Producer::new(producer_key, data_netuid, vec![TaskKind::WordSorting], 4);
+    let client = FeedClient::new(&feed_url).unwrap();
+    tokio::spawn(async move {
+        let every = Duration::from_millis(300);
+        producer
+            .run(&client, every, None, std::future::pending())
+            .await
+    });
+
+    let home = net.root.path().join("validator-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("arena.toml"), "").unwrap();
+    let feed = r#"{ feed = "word_sorting" }"#;
+    std::fs::write(home.join("competitions.toml"), schedule(feed, 4, 2)).unwrap();
+    let extra: Vec<String> = [
+        format!("data.feed_url=\"{feed_url}\""),
+        format!("data.netuid={data_netuid}"),
+        "data.min_stake=1000000".to_string(),
+    ]
+    .iter()
+    .flat_map(|kv| ["--set".to_string(), kv.clone()])
+    .collect();
+    let log = home.join("validator.log");
+    let chain_url = format!("http://{addr}");
+    let mut child = spawn_validator_with(&home, &chain_url, &net.hub_url, net.netuid, &log, &extra);
+    let db = home.join("validator/validator.sqlite");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut step = None;
+    while step.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let store = Store::open(&db).unwrap();
+        if let Some(key) = store.step_keys().unwrap().first() {
+            step = store.step(*key).unwrap();
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let step = step.unwrap_or_else(|| panic!("no step recorded; log:\n{log_text}"));
+    assert!(log_text.contains(&format!("feed {feed_url}")), "{log_text}");
+    let evaluated: Vec<u16> = step.models.iter().map(|m| m.uid).collect();
+    assert_eq!(evaluated, uids);
+    for m in &step.models {
+        assert!(m.error.is_none() && m.score.is_finite(), "{m:?}");
+        assert_eq!(m.tasks[0].raw, m.score, "one task of weight 1");
+    }
+    assert_eq!(
+        step.models[0].win_rate, 1.0,
+        "the better model wins on feed data"
     );
 }

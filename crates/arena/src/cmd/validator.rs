@@ -123,6 +123,39 @@ fn hotkey(args: &RunArgs, cfg: &Config) -> anyhow::Result<Keypair> {
     Ok(Wallet::open(&cfg.wallet.root, &wallet)?.hotkey(&name)?)
 }
 
+/// The data sources the schedule names (see `arena_validator::sources`): the feed at
+/// `[data] feed_url`, judged by `[data]`'s subnet, stake, freshness and phrase rules; the
+/// shipped corpus; local JSONL files.
+fn data_sources(
+    schedule: Option<&std::path::Path>,
+    cfg: &Config,
+    chain: Arc<dyn Chain>,
+) -> anyhow::Result<BTreeMap<String, Box<dyn arena_data::source::DataSource>>> {
+    let schedule = match schedule {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the schedule {}", path.display()))?;
+            arena_core::competition::Schedule::from_toml_str(&text)
+                .with_context(|| format!("schedule {}", path.display()))?
+        }
+        None => arena_core::competition::default_schedule()?,
+    };
+    let mut policy = arena_data::accept::AcceptancePolicy::new(cfg.data.netuid, cfg.data.min_stake);
+    policy.freshness_ms = cfg.data.freshness_secs.saturating_mul(1000);
+    if let Some(path) = &cfg.data.undesirable_phrases {
+        policy.phrases = arena_data::phrases::PhraseFilter::from_file(path)?;
+    }
+    let feed = arena_validator::sources::FeedSettings {
+        url: cfg.data.feed_url.clone(),
+        policy,
+        oracle: arena_data::chain_stake::chain_oracle(chain),
+    };
+    Ok(arena_validator::sources::schedule_sources(
+        &schedule,
+        Some(&feed),
+    ))
+}
+
 async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     let vcfg = &cfg.validator;
     let hotkey = hotkey(&args, cfg)?;
@@ -178,6 +211,7 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
         events_path: Some(state.join("events.jsonl")),
         version_key: vcfg.version_key,
     };
+    let sources = data_sources(config.schedule_path.as_deref(), cfg, chain.clone())?;
     let updater = Updater::new(hub, state.join("models"));
     let service = Service::new(
         chain,
@@ -186,7 +220,7 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
         updater,
         store,
         Box::new(backend),
-        BTreeMap::new(),
+        sources,
     )?;
     if !vcfg.metrics_addr.is_empty() {
         let listener = tokio::net::TcpListener::bind(&vcfg.metrics_addr)
