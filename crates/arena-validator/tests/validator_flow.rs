@@ -269,10 +269,60 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
         .unwrap();
     assert_eq!(report.checked.len(), 1);
     assert_eq!(verdict(&store, &dave), Verdict::Accepted);
+
+    // The service goes on: the three good models are evaluated, none of the bad ones (eight
+    // still committed: dave replaced his).
+    let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
+    net.produce(11);
+    let schedule_path = net.root.path().join("competitions.toml");
+    std::fs::write(&schedule_path, SCHEDULE).unwrap();
+    let backend = FixedQuality(
+        [
+            ("models--alice--tiny-a", 2.0),
+            ("models--bob--tiny-b", 1.0),
+            ("models--dave--fixed", 3.0),
+        ]
+        .into(),
+    );
+    let config = ServiceConfig {
+        netuid: net.netuid,
+        schedule_path: Some(schedule_path),
+        sync_cadence: 20,
+        genesis_block: 0,
+        queue: Default::default(),
+        tokenizer_dir: None,
+        events_path: None,
+        version_key: 0,
+    };
+    let chain: Arc<dyn Chain> = net.chain.clone();
+    let mut service = Service::new(
+        chain,
+        validator,
+        config,
+        updater,
+        store,
+        Box::new(backend),
+        BTreeMap::new(),
+    )
+    .unwrap();
+    let key = service.tick().await.unwrap().step.expect("a step ran");
+    let step = service.store().step(key).unwrap().unwrap();
+    let evaluated: Vec<u16> = step.models.iter().map(|m| m.uid).collect();
+    assert_eq!(evaluated, vec![alice.uid, dave.uid, bob.uid]);
+    assert!(step.models.iter().all(|m| m.error.is_none()));
+    let rejected = service
+        .store()
+        .models()
+        .unwrap()
+        .into_iter()
+        .filter(|m| matches!(m.verdict, Verdict::Rejected { .. }))
+        .count();
+    assert_eq!(rejected, 8, "each bad model keeps its recorded reason");
 }
 
-/// Test double of the evaluation engine (`arena-model` is not wired yet): the score of a model
-/// is fixed per repository, so the test knows which miner must win.
+/// Test double of the evaluation engine (this crate has no model code; the real worker is
+/// exercised in `crates/arena/tests/validator_e2e.rs`): the score of a model is fixed per
+/// repository, so these tests of the service logic know which miner must win.
 struct FixedQuality(BTreeMap<&'static str, f64>);
 
 #[async_trait]
