@@ -47,7 +47,7 @@ async fn get_json(src: &Arc<Sources>, uri: &str) -> (StatusCode, Value) {
     (status, serde_json::from_str(&body).unwrap())
 }
 
-fn competition<'a>(doc: &'a Value, id: u64) -> &'a Value {
+fn competition(doc: &Value, id: u64) -> &Value {
     doc["competitions"]
         .as_array()
         .unwrap()
