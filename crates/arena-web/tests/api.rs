@@ -340,3 +340,53 @@ async fn the_json_rpc_chain_gives_the_same_documents_over_real_http() {
     server.await.unwrap().unwrap();
     handle.stop().ok();
 }
+
+/// A validator keeps committing steps while the leaderboard reads: every document is built
+/// without a store error, and the scoring step's block only moves forward.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_stay_consistent_while_a_validator_writes() {
+    let (_dir, net, src) = demo().await;
+    let path = net.validator_stores[0].clone();
+    let writer = std::thread::spawn(move || {
+        let mut store = Store::open(&path).unwrap();
+        let last = *testkit::STEP_SYNC_BLOCKS.last().unwrap();
+        let template = store
+            .step(StepKey {
+                competition_id: 1,
+                sync_block: last,
+            })
+            .unwrap()
+            .unwrap();
+        for i in 1..=40u64 {
+            let mut step = template.clone();
+            step.key.sync_block = last + i;
+            step.block = last + i + 2;
+            store.record_step(&step).unwrap();
+        }
+    });
+    let mut seen = 0;
+    while !writer.is_finished() || seen < 5 {
+        let doc = arena_web::standings(&src).await.unwrap();
+        assert!(
+            doc.validators.iter().all(|v| v.error.is_none()),
+            "{:?}",
+            doc.validators
+        );
+        let by = doc.competitions[0].scored_by.clone().unwrap();
+        assert!(
+            by.step_block >= seen,
+            "went back from {seen} to {}",
+            by.step_block
+        );
+        seen = by.step_block;
+        let hist = arena_web::history(&src).await.unwrap();
+        assert!(hist.competitions[0].error.is_none());
+    }
+    writer.join().unwrap();
+    let doc = arena_web::standings(&src).await.unwrap();
+    let last = *testkit::STEP_SYNC_BLOCKS.last().unwrap();
+    assert_eq!(
+        doc.competitions[0].scored_by.as_ref().unwrap().step_block,
+        last + 42
+    );
+}
