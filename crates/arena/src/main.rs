@@ -23,6 +23,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The whole network on this machine: chain, hub, data feed, miners, validators, leaderboard.
+    Localnet(cmd::localnet::LocalnetArgs),
     /// Show the effective configuration (file, environment and flags merged).
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),
@@ -55,7 +57,12 @@ pub enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    init_tracing(&cli.global);
+    // The localnet prints its own progress and tables on stdout; its logs default to warnings.
+    let default_level = match cli.command {
+        Command::Localnet(_) => "warn",
+        _ => "info",
+    };
+    init_tracing(&cli.global, default_level);
     let result = (|| -> anyhow::Result<()> {
         let cfg = config::Config::load(&cli.global)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -63,6 +70,7 @@ fn main() {
             .build()?;
         runtime.block_on(async move {
             match cli.command {
+                Command::Localnet(c) => cmd::localnet::run(c, &cfg).await,
                 Command::Config(c) => cmd::config::run(c, &cfg),
                 Command::Wallet(c) => cmd::wallet::run(c, &cfg),
                 Command::Hub(c) => cmd::hub::run(c, &cfg).await,
@@ -83,10 +91,10 @@ fn main() {
     }
 }
 
-fn init_tracing(global: &config::GlobalArgs) {
+fn init_tracing(global: &config::GlobalArgs, default_level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ARENA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(global.log_level.as_deref().unwrap_or("info")));
+        .unwrap_or_else(|_| EnvFilter::new(global.log_level.as_deref().unwrap_or(default_level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -6,6 +6,7 @@ pub mod chain_yuma;
 pub mod config;
 pub mod data;
 pub mod hub;
+pub mod localnet;
 pub mod leaderboard;
 pub mod miner;
 pub mod model;

@@ -1,0 +1,267 @@
+//! Miners: fine-tune the base model with the trainer library, then publish it with
+//! `arena-miner`'s push (private upload, commitment on chain, read back, public).
+//!
+//! Each miner trains on word-sorting and arithmetic pairs drawn from the data generators with
+//! its own seed — the kinds of samples the competition scores, never the validators' draws
+//! (those come from the block hash of the sync window). A trained folder is kept with a marker
+//! of its plan, so a later run retrains only when the plan changed, and a miner whose
+//! commitment is already on chain is left alone.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arena_chain::Chain;
+use arena_core::seed::Seed;
+use arena_data::tasks::TaskKind;
+use arena_hub::client::HubClient;
+use arena_miner::journal::Stage;
+use arena_miner::push::{push, PushRequest};
+use arena_model::tokenizer::TextTokenizer;
+use arena_model::train::data::{encode, Pair};
+use arena_model::train::model::TrainModel;
+use arena_model::train::trainer::{save_hf_folder, TrainOptions, Trainer};
+use serde::{Deserialize, Serialize};
+
+use crate::base::Base;
+use crate::config::MinerPlan;
+use crate::error::{LocalnetError, Result};
+use crate::home::{write_atomic, Layout};
+use crate::network::MinerNode;
+use crate::schedule::COMPETITION_ID;
+
+/// Training pairs generated per task kind.
+const PAIRS_PER_TASK: usize = 512;
+/// Optimiser steps between two checks of the stop flag.
+const CHUNK: u64 = 10;
+
+/// `trained.json` beside a miner's model: which plan produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trained {
+    /// Optimiser steps taken.
+    pub steps: u64,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Data and order seed.
+    pub seed: u64,
+    /// sha256 of the base tokenizer (stands for the base model).
+    pub base: String,
+    /// Mean training loss of the last steps (`None` for 0 steps).
+    pub final_loss: Option<f64>,
+    /// Seconds the training took.
+    pub seconds: f64,
+}
+
+/// The folder a miner publishes.
+pub fn model_dir(layout: &Layout, name: &str) -> PathBuf {
+    layout.miner_dir(name).join("model")
+}
+
+/// Trains `plan` on `base` (or reuses the folder trained earlier with the same plan). Returns
+/// `Ok(None)` when `stop` was raised before the end; nothing half-trained is kept.
+pub fn train(
+    layout: &Layout,
+    base: &Base,
+    plan: &MinerPlan,
+    stop: &AtomicBool,
+) -> Result<Option<Trained>> {
+    let dir = layout.miner_dir(&plan.name);
+    let out = model_dir(layout, &plan.name);
+    let marker = dir.join("trained.json");
+    if let Some(done) = read_marker(&marker) {
+        let same = done.steps == plan.steps
+            && done.seed == plan.seed
+            && done.lr == plan.lr
+            && done.base == base.tokenizer_sha256;
+        if same && out.join("model.safetensors").is_file() {
+            return Ok(Some(done));
+        }
+    }
+    let started = Instant::now();
+    let err = |e: &dyn std::fmt::Display| LocalnetError::miner(&plan.name, e);
+    let tmp = dir.join("model.training");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let mut final_loss = None;
+    if plan.steps == 0 {
+        copy_folder(&base.dir, &tmp)?;
+    } else {
+        let tokenizer = TextTokenizer::load(&base.dir).map_err(|e| err(&e))?;
+        let mut examples = Vec::new();
+        for kind in [TaskKind::WordSorting, TaskKind::Arithmetic] {
+            let seed = Seed::from_text(&format!(
+                "localnet/{}/{}/{}",
+                plan.name,
+                plan.seed,
+                kind.name()
+            ));
+            for s in kind.generate_many(&seed, PAIRS_PER_TASK) {
+                let pair = Pair {
+                    prompt: s.prompt,
+                    response: s.response,
+                };
+                examples.push(encode(&tokenizer, &pair).map_err(|e| err(&e))?);
+            }
+        }
+        let model = TrainModel::load(&base.dir, &arena_model::Device::Cpu).map_err(|e| err(&e))?;
+        let options = TrainOptions {
+            steps: plan.steps,
+            lr: plan.lr,
+            batch: 8,
+            warmup: (plan.steps / 10).max(1),
+            seed: plan.seed,
+            progress: false,
+            ..TrainOptions::default()
+        };
+        let mut trainer = Trainer::new(model, options);
+        let mut losses = Vec::new();
+        while trainer.step < plan.steps {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            let until = (trainer.step + CHUNK).min(plan.steps);
+            let report = trainer
+                .run_until(&examples, None, until)
+                .map_err(|e| err(&e))?;
+            losses.extend(report.losses);
+        }
+        let tail = &losses[losses.len().saturating_sub(10)..];
+        final_loss = (!tail.is_empty()).then(|| tail.iter().sum::<f64>() / tail.len() as f64);
+        save_hf_folder(&trainer.model, &base.dir, &tmp).map_err(|e| err(&e))?;
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::rename(&tmp, &out).map_err(LocalnetError::io(&out))?;
+    let done = Trained {
+        steps: plan.steps,
+        lr: plan.lr,
+        seed: plan.seed,
+        base: base.tokenizer_sha256.clone(),
+        final_loss,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let text = serde_json::to_vec_pretty(&done).map_err(|e| err(&e))?;
+    write_atomic(&marker, &text)?;
+    Ok(Some(done))
+}
+
+fn read_marker(path: &Path) -> Option<Trained> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+fn copy_folder(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(LocalnetError::io(to))?;
+    for entry in std::fs::read_dir(from).map_err(LocalnetError::io(from))? {
+        let entry = entry.map_err(LocalnetError::io(from))?;
+        if entry.path().is_file() {
+            let dest = to.join(entry.file_name());
+            std::fs::copy(entry.path(), &dest).map_err(LocalnetError::io(dest))?;
+        }
+    }
+    Ok(())
+}
+
+/// The hub repo of a miner's model: `<miner>/<base>-<steps>-steps`.
+pub fn repo_id(base: &Base, miner: &MinerNode) -> String {
+    format!(
+        "{}/{}-{}-steps",
+        miner.plan.name, base.name, miner.plan.steps
+    )
+}
+
+/// Whether the miner's hotkey already has a commitment on the subnet (then nothing is redone).
+pub async fn committed(
+    chain: &dyn Chain,
+    netuid: u16,
+    miner: &MinerNode,
+) -> Result<Option<String>> {
+    let c = chain.commitment(netuid, &miner.hotkey.public()).await?;
+    Ok(c.and_then(|c| c.text().map(str::to_string)))
+}
+
+/// Publishes the trained folder: upload, commit (waiting for commitment budget), make public.
+/// With `stop_after`, stops at that stage; a later call resumes from the push journal. The
+/// localnet uploads every model first and then commits them all at once, so the models land
+/// in the same block and validators compare all of them from their first step.
+pub async fn publish(
+    layout: &Layout,
+    hub: &HubClient,
+    chain: &dyn Chain,
+    netuid: u16,
+    base: &Base,
+    miner: &MinerNode,
+    stop_after: Option<Stage>,
+) -> Result<Option<String>> {
+    let name = &miner.plan.name;
+    let mut request = PushRequest::new(
+        model_dir(layout, name),
+        &repo_id(base, miner),
+        netuid,
+        COMPETITION_ID,
+        layout.miner_dir(name),
+    );
+    request.wait_for_budget = true;
+    request.readback_timeout = Duration::from_secs(120);
+    request.poll = Duration::from_millis(200);
+    request.stop_after = stop_after;
+    let outcome = push(hub, chain, &miner.hotkey, &request)
+        .await
+        .map_err(|e| LocalnetError::miner(name, e))?;
+    Ok(outcome.journal.commitment)
+}
+
+/// Hub user token of a miner. The hub is on loopback and private to this machine, so the token
+/// only has to be stable across runs: it is derived from the miner's public hotkey.
+pub fn hub_token(miner: &MinerNode) -> String {
+    format!("localnet-{}", &miner.hotkey.public().to_hex()[..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BaseModel;
+
+    #[test]
+    fn a_few_steps_lower_the_loss_and_a_rerun_reuses_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let base = crate::base::prepare(&layout, BaseModel::Tiny).unwrap();
+        let stop = AtomicBool::new(false);
+        let plan = MinerPlan {
+            name: "miner2".into(),
+            steps: 30,
+            lr: 2e-3,
+            seed: 7,
+        };
+        let done = train(&layout, &base, &plan, &stop).unwrap().unwrap();
+        let loss = done.final_loss.unwrap();
+        // The random fixture scores 7 to 8.5 nats per token (above ln 1024 = 6.93): 30 steps
+        // must already beat uniform guessing.
+        assert!(loss < 6.6, "loss after 30 steps: {loss}");
+        assert!(model_dir(&layout, "miner2")
+            .join("model.safetensors")
+            .is_file());
+        let again = train(&layout, &base, &plan, &stop).unwrap().unwrap();
+        assert_eq!(again, done, "the second run must reuse the trained folder");
+
+        let zero = MinerPlan {
+            name: "miner1".into(),
+            steps: 0,
+            lr: 2e-3,
+            seed: 1,
+        };
+        let done = train(&layout, &base, &zero, &stop).unwrap().unwrap();
+        assert_eq!(done.final_loss, None);
+        let a = std::fs::read(base.dir.join("model.safetensors")).unwrap();
+        let b = std::fs::read(model_dir(&layout, "miner1").join("model.safetensors")).unwrap();
+        assert_eq!(a, b, "0 steps publishes the base model");
+
+        stop.store(true, Ordering::Relaxed);
+        let stopped = MinerPlan {
+            name: "miner3".into(),
+            steps: 50,
+            lr: 2e-3,
+            seed: 3,
+        };
+        assert_eq!(train(&layout, &base, &stopped, &stop).unwrap(), None);
+        assert!(!model_dir(&layout, "miner3").exists());
+    }
+}
