@@ -475,7 +475,7 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
     let copy_later = later.models.iter().find(|m| m.uid == copier.uid);
     let best_later = later.models.iter().find(|m| m.uid == best.uid).unwrap();
     assert_eq!(best_later.win_rate, 1.0);
-    assert!(copy_later.map_or(true, |c| c.step_weight == 0.0));
+    assert!(copy_later.is_none_or(|c| c.step_weight == 0.0));
     assert!(
         later.models.iter().all(|m| m.uid != late.uid),
         "evaluated before its delay"
