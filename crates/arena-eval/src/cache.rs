@@ -138,7 +138,7 @@ impl TokenCache {
             .filter(|e| e.path().extension().is_some_and(|x| x == "tok"))
             .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
             .collect();
-        files.sort_by(|a, b| b.0.cmp(&a.0));
+        files.sort_by_key(|f| std::cmp::Reverse(f.0));
         for (_, old) in files.into_iter().skip(KEEP_ENTRIES) {
             if let Err(e) = std::fs::remove_file(&old) {
                 tracing::debug!(path = %old.display(), error = %e, "could not prune a token cache entry");

@@ -134,13 +134,17 @@ impl ModelConfig {
         }
         let heads = raw.num_attention_heads;
         let kv_heads = raw.num_key_value_heads.unwrap_or(heads);
-        if kv_heads == 0 || heads % kv_heads != 0 {
+        if kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
             return Err(ModelError::Config(format!(
                 "num_key_value_heads = {kv_heads} does not divide num_attention_heads = {heads}"
             )));
         }
         let head_dim = raw.head_dim.unwrap_or(raw.hidden_size / heads);
-        if head_dim == 0 || head_dim % 2 != 0 || head_dim > MAX_DIM || head_dim * heads > MAX_DIM {
+        if head_dim == 0
+            || !head_dim.is_multiple_of(2)
+            || head_dim > MAX_DIM
+            || head_dim * heads > MAX_DIM
+        {
             return Err(ModelError::Config(format!(
                 "head_dim = {head_dim} is not a positive even size"
             )));

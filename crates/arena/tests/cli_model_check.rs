@@ -186,7 +186,7 @@ fn check_against_a_competition_of_the_schedule() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("model");
     std::fs::create_dir(&copy).unwrap();
-    for f in std::fs::read_dir(&llama).unwrap() {
+    for f in std::fs::read_dir(llama).unwrap() {
         let f = f.unwrap().path();
         std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
     }

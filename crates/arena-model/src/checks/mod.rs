@@ -156,8 +156,11 @@ fn read_small(path: &Path) -> Result<Option<String>, CheckFailure> {
     Ok(Some(text))
 }
 
+/// A safetensors file and, when an index names it, the tensors the index puts in it.
+type Shard = (PathBuf, Option<BTreeSet<String>>);
+
 /// The safetensors files of `dir`: the shards named by the index, or model.safetensors.
-fn weight_paths(dir: &Path) -> Result<Vec<(PathBuf, Option<BTreeSet<String>>)>, CheckFailure> {
+fn weight_paths(dir: &Path) -> Result<Vec<Shard>, CheckFailure> {
     let index_path = dir.join("model.safetensors.index.json");
     let Some(text) = read_small(&index_path)? else {
         let single = dir.join("model.safetensors");

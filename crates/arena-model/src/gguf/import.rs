@@ -379,7 +379,7 @@ fn write_tensor(
             .row_bytes(row_len)
             .ok_or_else(|| bad(format!("rows of {row_len} split blocks")))? as usize;
     if let Some(heads) = p.unpermute_heads {
-        if heads == 0 || rows % heads != 0 || (rows / heads) % 2 != 0 {
+        if heads == 0 || !rows.is_multiple_of(heads) || !(rows / heads).is_multiple_of(2) {
             return Err(bad(format!(
                 "{rows} rows do not split into {heads} heads of even size"
             )));

@@ -108,7 +108,7 @@ impl GgmlType {
     /// Bytes of one row of `row_len` weights, or `None` if rows do not split into whole blocks.
     pub fn row_bytes(self, row_len: u64) -> Option<u64> {
         let (block, size) = self.block_layout();
-        (row_len > 0 && row_len % block == 0).then_some(row_len / block * size)
+        (row_len > 0 && row_len.is_multiple_of(block)).then_some(row_len / block * size)
     }
 
     /// Whether [`dequantize_row`] supports this type.

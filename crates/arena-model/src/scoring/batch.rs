@@ -60,12 +60,11 @@ pub fn token_losses(
                 "{} tokens exceed max_position_embeddings {max_len}",
                 s.ids.len()
             ))
-        } else if let Some(bad) = s.ids.iter().find(|&&t| t as usize >= vocab) {
-            Some(format!(
-                "token id {bad} is outside the vocabulary of {vocab}"
-            ))
         } else {
-            None
+            s.ids
+                .iter()
+                .find(|&&t| t as usize >= vocab)
+                .map(|bad| format!("token id {bad} is outside the vocabulary of {vocab}"))
         };
         match problem {
             Some(message) => {

@@ -77,7 +77,7 @@ pub fn build(kv: &[(&str, Val)], tensors: &[RawTensor]) -> Vec<u8> {
         offset += (t.data.len() as u64).div_ceil(32) * 32;
     }
     for t in tensors {
-        while out.len() % 32 != 0 {
+        while !out.len().is_multiple_of(32) {
             out.push(0);
         }
         out.extend(&t.data);
