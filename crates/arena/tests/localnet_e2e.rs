@@ -65,7 +65,9 @@ fn http_get(base: &str, path: &str) -> Option<String> {
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+    // hyper answers an HTTP/1.0 request with an HTTP/1.0 status line.
+    let status = head.lines().next()?;
+    status.contains(" 200 ").then(|| body.to_string())
 }
 
 struct RunOutput {
