@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// Everything a push can fail with.
+/// Everything a push, a training run or a check can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum MinerError {
     /// The hub refused or failed a request (upload, info, visibility, download).
@@ -82,6 +82,23 @@ pub enum MinerError {
     /// The hub still reports the repo private after it was made public.
     #[error("repository {0} is still private after the visibility change")]
     StillPrivate(String),
+    /// Loading, training, saving or scoring a model failed.
+    #[error("model: {0}")]
+    Model(#[from] arena_model::ModelError),
+    /// A training run was asked for something it cannot do (bad data, a checkpoint of a
+    /// different run, a competition that does not exist).
+    #[error("{0}")]
+    Train(String),
+    /// A committed model could not be fetched or was refused by the validator's checks.
+    #[error("uid {uid} ({hotkey}): {reason}")]
+    Fetch {
+        /// The uid whose commitment was followed.
+        uid: u16,
+        /// Its hotkey (SS58).
+        hotkey: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// A blocking task (hashing) panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),

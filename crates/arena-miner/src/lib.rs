@@ -1,5 +1,9 @@
-//! The miner's side of finetune-arena (DESIGN §1): publish a trained model so validators can
-//! find, verify and evaluate it.
+//! The miner's side of finetune-arena (DESIGN §1): train a model, compare it with the
+//! competition's incumbent, and publish it so validators can find, verify and evaluate it.
+//!
+//! [`train::train`] fine-tunes a base model (full or LoRA, f32 or bf16 products) on
+//! prompt/response pairs with the validator's masking, resumably; [`fetch::fetch_uid`]
+//! downloads and verifies a committed model exactly as a validator does.
 //!
 //! [`push::push`] uploads a folder to the hub as a private repo, computes the model hash of the
 //! uploaded revision exactly as validators will (checked against what the hub reports for that
@@ -20,9 +24,12 @@
 //! ```
 
 pub mod budget;
+pub mod check;
 pub mod error;
+pub mod fetch;
 pub mod journal;
 pub mod push;
+pub mod train;
 pub mod verify;
 
 pub use error::MinerError;

@@ -23,6 +23,8 @@ const TORCH_PACKAGES: &[&str] = &["torch==2.15.0", "transformers==5.23.0"];
 pub enum BenchCmd {
     /// Reference-loss scoring speed: arena-model against PyTorch + transformers.
     Eval(EvalArgs),
+    /// Training speed and peak memory: our trainer against PyTorch + transformers.
+    Train(super::bench_train::TrainBenchArgs),
 }
 
 /// Flags of `arena bench eval`.
@@ -61,6 +63,7 @@ pub struct EvalArgs {
 pub fn run(cmd: BenchCmd, _cfg: &Config) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Eval(args) => eval(args),
+        BenchCmd::Train(args) => super::bench_train::run(args),
     }
 }
 
@@ -187,34 +190,37 @@ fn samples(eval: &Evaluator, corpus: &Path, n: usize) -> anyhow::Result<Vec<Scor
     Ok(seqs)
 }
 
-/// Runs the PyTorch side on the same sequences and batches; returns its JSON line.
-fn run_torch(args: &EvalArgs, seqs: &[ScoredSeq]) -> anyhow::Result<Value> {
-    let python = args.venv.join("bin/python");
+/// The venv's python, creating the venv with torch + transformers when it is absent.
+pub(crate) fn ensure_venv(venv: &Path) -> anyhow::Result<PathBuf> {
+    let python = venv.join("bin/python");
     if !python.is_file() {
         eprintln!(
             "creating {} with {} (about 5.6 GB)…",
-            args.venv.display(),
+            venv.display(),
             TORCH_PACKAGES.join(" ")
         );
         let ok = Command::new("python3")
             .arg("-m")
             .arg("venv")
-            .arg(&args.venv)
+            .arg(venv)
             .status()?
             .success()
-            && Command::new(args.venv.join("bin/pip"))
+            && Command::new(venv.join("bin/pip"))
                 .arg("install")
                 .arg("-q")
                 .args(TORCH_PACKAGES)
                 .status()?
                 .success();
         if !ok {
-            bail!(
-                "could not create the benchmark venv {}",
-                args.venv.display()
-            );
+            bail!("could not create the benchmark venv {}", venv.display());
         }
     }
+    Ok(python)
+}
+
+/// Runs the PyTorch side on the same sequences and batches; returns its JSON line.
+fn run_torch(args: &EvalArgs, seqs: &[ScoredSeq]) -> anyhow::Result<Value> {
+    let python = ensure_venv(&args.venv)?;
     let lengths: Vec<usize> = seqs.iter().map(|s| s.ids.len()).collect();
     let job = json!({
         "model": std::fs::canonicalize(&args.model)?.display().to_string(),

@@ -1,6 +1,7 @@
-//! `arena miner`: the miner's commands. `push` publishes a model folder: private upload, hash
-//! of the uploaded revision, commitment on chain (read back), then public. Interrupted pushes
-//! resume from the journal under `<home>/miner/push/`.
+//! `arena miner`: the miner's commands. `train` fine-tunes a base model (see
+//! [`super::miner_train`]); `push` publishes a model folder: private upload, hash of the
+//! uploaded revision, commitment on chain (read back), then public. Interrupted pushes resume
+//! from the journal under `<home>/miner/push/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,9 +18,14 @@ use serde_json::json;
 
 use crate::config::Config;
 
-/// Publish models: upload to the hub, commit the hash to the chain, make the repo public.
+/// Train models, and publish them: upload to the hub, commit the hash to the chain, make the
+/// repo public.
 #[derive(clap::Subcommand, Debug)]
 pub enum MinerCmd {
+    /// Fine-tune a base model (full or LoRA) on prompt/response data for a competition.
+    Train(super::miner_train::TrainArgs),
+    /// Run the validators' checks on a folder and match it against the competition's top model.
+    Check(super::miner_check::CheckArgs),
     /// Publish a model folder: upload (private), commit its hash to the chain, make it public.
     Push(PushArgs),
 }
@@ -83,15 +89,17 @@ pub struct PushArgs {
 pub async fn run(cmd: MinerCmd, cfg: &Config) -> anyhow::Result<()> {
     match cmd {
         MinerCmd::Push(args) => push_cmd(args, cfg).await,
+        MinerCmd::Train(args) => super::miner_train::run(args, cfg).await,
+        MinerCmd::Check(args) => super::miner_check::run(args, cfg).await,
     }
 }
 
-fn hub_client(args: &PushArgs, cfg: &Config) -> anyhow::Result<HubClient> {
+/// The hub client: `--hub`, else HF_ENDPOINT, else `[hub] endpoint`; token HF_TOKEN or `[hub] token`.
+pub(crate) fn hub_client(hub: Option<&str>, cfg: &Config) -> anyhow::Result<HubClient> {
     let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let token = from_env("HF_TOKEN").or_else(|| cfg.hub.token.clone());
-    let endpoint = args
-        .hub
-        .clone()
+    let endpoint = hub
+        .map(str::to_string)
         .or_else(|| from_env("HF_ENDPOINT"))
         .or_else(|| cfg.hub.endpoint.clone())
         .unwrap_or_else(|| arena_hub::client::DEFAULT_ENDPOINT.to_string());
@@ -115,11 +123,11 @@ fn hotkey(args: &PushArgs, cfg: &Config) -> anyhow::Result<Keypair> {
 
 /// The chain, plus a block producer when it is opened in-process (nothing else would seal
 /// the block holding the commitment).
-fn chain(
-    args: &PushArgs,
+pub(crate) fn chain(
+    endpoint: Option<&str>,
     cfg: &Config,
 ) -> anyhow::Result<(Arc<dyn Chain>, Option<tokio::task::JoinHandle<()>>)> {
-    let url = args.chain.as_deref().unwrap_or(&cfg.chain.endpoint);
+    let url = endpoint.unwrap_or(&cfg.chain.endpoint);
     if url == "local" {
         let dir = cfg.home.join("chain");
         let local = Arc::new(
@@ -142,9 +150,9 @@ async fn push_cmd(args: PushArgs, cfg: &Config) -> anyhow::Result<()> {
             args.dir.display()
         );
     }
-    let hub = hub_client(&args, cfg)?;
+    let hub = hub_client(args.hub.as_deref(), cfg)?;
     let hotkey = hotkey(&args, cfg)?;
-    let (chain, producer) = chain(&args, cfg)?;
+    let (chain, producer) = chain(args.chain.as_deref(), cfg)?;
     let mut request = PushRequest::new(
         args.dir.clone(),
         &args.repo,

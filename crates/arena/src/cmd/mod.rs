@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 pub mod bench;
+pub mod bench_train;
 pub mod chain;
 pub mod chain_node;
 pub mod chain_yuma;
@@ -9,6 +10,8 @@ pub mod hub;
 pub mod localnet;
 pub mod leaderboard;
 pub mod miner;
+pub mod miner_check;
+pub mod miner_train;
 pub mod model;
 pub mod model_check;
 pub mod model_eval;

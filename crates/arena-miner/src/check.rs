@@ -1,0 +1,256 @@
+//! `arena miner check` as a library: would this folder win its competition right now?
+//!
+//! Every step is the validator's own code: the constraint checks are
+//! `arena_validator::precheck::precheck`; the incumbent is found from the chain (the
+//! competition's committed model with the highest incentive, the oldest on a tie) and fetched
+//! and verified by [`crate::fetch::fetch_uid`]; the samples are drawn by
+//! `arena_validator::eval::draw_samples` with the seed validators use now (the hash of the
+//! current sync block); both models are scored by `arena_eval::evaluate_model`; and the
+//! comparison is `arena_core::scoring::pairwise::beats` with the incumbent's epsilon.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arena_chain::{Chain, NetUid};
+use arena_core::commitment::ModelCommitment;
+use arena_core::competition::{Competition, Schedule};
+use arena_core::scoring::{pairwise, Contender};
+use arena_core::seed::{sync_block, Seed};
+use arena_data::sample::Sample;
+use arena_eval::{evaluate_model, EvalOptions};
+use arena_hub::client::HubClient;
+use serde::Serialize;
+
+use crate::error::MinerError;
+use crate::fetch::fetch_uid;
+
+/// Where the chain and validators stand, for [`check_against_incumbent`].
+#[derive(Debug, Clone)]
+pub struct CheckContext {
+    /// Subnet.
+    pub netuid: NetUid,
+    /// First block of sync window 0 (validators' `genesis_block`).
+    pub genesis_block: u64,
+    /// Blocks per sync window (validators' `sync_cadence`).
+    pub sync_cadence: u64,
+    /// Where fetched models are kept.
+    pub cache: PathBuf,
+}
+
+/// One model's scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelScore {
+    /// Competition score (normalised, weighted; lower is better).
+    pub total: f64,
+    /// Raw score per task id; `None` for a task skipped this step.
+    pub tasks: Vec<(String, Option<f64>)>,
+}
+
+/// The incumbent and how it was chosen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incumbent {
+    /// Its uid.
+    pub uid: u16,
+    /// Its hotkey (SS58).
+    pub hotkey: String,
+    /// Its commitment text.
+    pub commitment: String,
+    /// Its commitment block.
+    pub block: u64,
+    /// Its incentive on chain (u16 fraction of 65535).
+    pub incentive: u16,
+    /// Its epsilon at the current block.
+    pub epsilon: f64,
+    /// Its scores on the drawn samples.
+    pub score: ModelScore,
+}
+
+/// The verdict of a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Competition id.
+    pub competition: u32,
+    /// Head block when checked.
+    pub current_block: u64,
+    /// The sync block whose hash seeded the samples.
+    pub sync_block: u64,
+    /// The seed (hex).
+    pub seed: String,
+    /// Samples drawn per task (0 when skipped: a feed or corpus this check cannot read).
+    pub samples: Vec<(String, usize)>,
+    /// Our model's scores.
+    pub ours: ModelScore,
+    /// The model to beat; `None` when the competition has no committed model yet.
+    pub incumbent: Option<Incumbent>,
+    /// Whether ours beats the incumbent now (our block counts as the current block).
+    pub would_win: bool,
+    /// `1 − ours / (incumbent · (1 − ε))`: positive is the relative margin of a win,
+    /// negative how much lower our score must get.
+    pub margin: Option<f64>,
+}
+
+/// Runs the validator's constraint checks on `dir`; `Err` names the violated constraint.
+pub fn constraint_check(dir: &Path, competition: &Competition) -> Result<(), MinerError> {
+    arena_validator::precheck::precheck(dir, &competition.constraints)
+        .map(|_| ())
+        .map_err(|r| {
+            MinerError::Train(format!(
+                "{} fails the validators' checks: {r}",
+                dir.display()
+            ))
+        })
+}
+
+fn score_of(
+    dir: &Path,
+    competition: &Competition,
+    drawn: &[Option<Vec<Sample>>],
+) -> Result<ModelScore, MinerError> {
+    let eval = evaluate_model(
+        dir,
+        competition,
+        drawn,
+        &EvalOptions::default(),
+        &arena_model::Device::Cpu,
+    )
+    .map_err(|e| MinerError::Train(format!("evaluating {}: {e}", dir.display())))?;
+    let total = eval
+        .score(competition)
+        .map_err(|e| MinerError::Train(format!("scoring {}: {e}", dir.display())))?
+        .total;
+    let tasks = competition
+        .tasks
+        .iter()
+        .zip(&eval.tasks)
+        .map(|(t, e)| (t.id.clone(), e.as_ref().map(|e| e.raw)))
+        .collect();
+    Ok(ModelScore { total, tasks })
+}
+
+/// The competition's committed model with the highest incentive (oldest on a tie).
+async fn find_incumbent(
+    chain: &dyn Chain,
+    netuid: NetUid,
+    competition: u32,
+) -> Result<Option<(u16, u16, u64)>, MinerError> {
+    let metagraph = chain.metagraph(netuid).await?;
+    let mut best: Option<(u16, u16, u64)> = None;
+    for c in chain.commitments(netuid).await? {
+        let Some(parsed) = c.text().and_then(|t| t.parse::<ModelCommitment>().ok()) else {
+            continue;
+        };
+        if parsed.competition_id != competition {
+            continue;
+        }
+        let Some(n) = metagraph.neurons.iter().find(|n| n.hotkey == c.hotkey) else {
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((_, inc, block)) => {
+                (n.incentive, std::cmp::Reverse(c.block)) > (inc, std::cmp::Reverse(block))
+            }
+        };
+        if better {
+            best = Some((n.uid, n.incentive, c.block));
+        }
+    }
+    Ok(best)
+}
+
+/// Checks `dir` for `competition` and compares it with the incumbent on freshly drawn samples.
+pub async fn check_against_incumbent(
+    dir: &Path,
+    competition: &Competition,
+    schedule: &Schedule,
+    chain: &dyn Chain,
+    hub: HubClient,
+    ctx: &CheckContext,
+) -> Result<CheckReport, MinerError> {
+    constraint_check(dir, competition)?;
+    let current_block = chain.block_number().await?;
+    let sync = sync_block(current_block, ctx.genesis_block, ctx.sync_cadence);
+    let hash = chain
+        .block_hash(Some(sync))
+        .await?
+        .ok_or_else(|| MinerError::Train(format!("the chain has no hash for sync block {sync}")))?;
+    let seed = Seed::from_block_hash(&hash.0);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let drawn =
+        arena_validator::eval::draw_samples(competition, &seed, now_ms, 0, &mut BTreeMap::new())
+            .await;
+    let drawn: Vec<Option<Vec<Sample>>> = drawn.into_iter().map(|t| t.samples).collect();
+    let samples = competition
+        .tasks
+        .iter()
+        .zip(&drawn)
+        .map(|(t, d)| (t.id.clone(), d.as_ref().map_or(0, Vec::len)))
+        .collect();
+
+    let incumbent = match find_incumbent(chain, ctx.netuid, competition.id).await? {
+        None => None,
+        Some((uid, incentive, _)) => {
+            let fetched = fetch_uid(chain, hub, ctx.netuid, uid, schedule, &ctx.cache).await?;
+            Some((fetched, incentive))
+        }
+    };
+    let (ours, theirs) = tokio::task::spawn_blocking({
+        let (dir, competition, drawn) = (dir.to_path_buf(), competition.clone(), drawn.clone());
+        let other = incumbent.as_ref().map(|(f, _)| f.dir.clone());
+        move || -> Result<_, MinerError> {
+            let ours = score_of(&dir, &competition, &drawn)?;
+            let theirs = other
+                .map(|d| score_of(&d, &competition, &drawn))
+                .transpose()?;
+            Ok((ours, theirs))
+        }
+    })
+    .await
+    .map_err(|e| MinerError::Task(e.to_string()))??;
+
+    let eps = &competition.constraints.epsilon;
+    let (incumbent, would_win, margin) = match (incumbent, theirs) {
+        (Some((f, incentive)), Some(score)) => {
+            let epsilon = eps.epsilon(current_block, f.block);
+            let contender = |uid, block, score| Contender {
+                uid,
+                block,
+                score,
+                unit_losses: Vec::new(),
+                content_hash: None,
+            };
+            let a = contender(u16::MAX, current_block, ours.total);
+            let b = contender(f.uid, f.block, score.total);
+            let win = pairwise::beats(&a, &b, current_block, eps);
+            let bar = if f.block < current_block {
+                score.total * (1.0 - epsilon)
+            } else {
+                score.total
+            };
+            let inc = Incumbent {
+                uid: f.uid,
+                hotkey: f.hotkey,
+                commitment: f.commitment.to_string(),
+                block: f.block,
+                incentive,
+                epsilon,
+                score,
+            };
+            (Some(inc), win, Some(1.0 - ours.total / bar))
+        }
+        _ => (None, ours.total.is_finite(), None),
+    };
+    Ok(CheckReport {
+        competition: competition.id,
+        current_block,
+        sync_block: sync,
+        seed: seed.to_hex(),
+        samples,
+        ours,
+        incumbent,
+        would_win,
+        margin,
+    })
+}
