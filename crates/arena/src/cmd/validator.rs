@@ -189,11 +189,17 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
         .unwrap_or_else(|| cfg.home.join("validator"));
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let store = Store::open(state.join("validator.sqlite"))?;
+    // The leaderboard finds whose scores these are (and so their stake) through this key.
+    store.set_validator_hotkey(&hotkey.public().ss58())?;
     let backend = SubprocessBackend {
         command: WorkerCommand {
             program: std::env::current_exe().context("locating the arena binary")?,
             args: vec!["validator".into(), "eval-worker".into()],
-            env: Vec::new(),
+            // Workers of one step share tokenized samples through the validator's own folder.
+            env: vec![(
+                "ARENA_TOKEN_CACHE".into(),
+                state.join("token-cache").to_string_lossy().into_owned(),
+            )],
         },
         limits: WorkerLimits {
             timeout: Duration::from_secs(vcfg.worker_timeout_secs),
