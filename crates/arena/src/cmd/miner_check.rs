@@ -107,7 +107,9 @@ pub async fn run(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
                         100.0 * margin
                     );
                 } else {
-                    println!("would LOSE: needs a score {:.2}% lower", -100.0 * margin);
+                    // margin = 1 − ours/bar, so ours must drop by 1 − bar/ours = 1 − 1/(1 − margin).
+                    let needed = 1.0 - 1.0 / (1.0 - margin);
+                    println!("would LOSE: needs a score {:.2}% lower", 100.0 * needed);
                 }
             }
             None => println!("no model is committed to this competition yet: it would lead"),
