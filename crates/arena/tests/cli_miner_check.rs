@@ -281,10 +281,12 @@ async fn check_and_train_from_uid_against_the_incumbent() {
     tiny_llama_scaled(&incumbent_dir, 1.0);
     let bob_dir = work.join("bob");
     tiny_llama_scaled(&bob_dir, 2.0);
-    net.publish("alice", &alice, &alice, &incumbent_dir).await;
+    // Alice commits last: the incumbent is found by incentive, not by age.
     net.publish("bob", &bob, &bob, &bob_dir).await;
     net.publish("mallory", &mallory, &alice, &incumbent_dir)
         .await;
+    net.produce(1);
+    net.publish("alice", &alice, &alice, &incumbent_dir).await;
     net.produce(20); // an epoch: the validator gets its permit
 
     net.chain
@@ -463,7 +465,7 @@ async fn check_and_train_from_uid_against_the_incumbent() {
     eprintln!("trained: {summary}");
     assert!(
         log.contains("base model fetched and verified")
-            && log.contains(&format!("uid={alice_uid}")),
+            && log.contains(&format!("uid={alice_uid} hotkey={}", alice.public().ss58())),
         "{log}"
     );
     let before = summary["held_out_before"].as_f64().unwrap();
