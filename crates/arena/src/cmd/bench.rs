@@ -239,9 +239,15 @@ fn run_torch(args: &EvalArgs, seqs: &[ScoredSeq]) -> anyhow::Result<Value> {
         .env("OMP_NUM_THREADS", args.threads.to_string())
         .output()?;
     std::fs::remove_dir_all(&dir).ok();
+    last_json_line(&out, "torch benchmark")
+}
+
+/// The JSON object a benchmark subprocess prints as its last line, or its last stderr line as
+/// the error when it failed.
+pub(crate) fn last_json_line(out: &std::process::Output, what: &str) -> anyhow::Result<Value> {
     if !out.status.success() {
         bail!(
-            "torch benchmark failed: {}",
+            "{what} failed: {}",
             String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .last()
@@ -252,6 +258,6 @@ fn run_torch(args: &EvalArgs, seqs: &[ScoredSeq]) -> anyhow::Result<Value> {
     let line = stdout
         .lines()
         .last()
-        .context("torch benchmark printed nothing")?;
+        .with_context(|| format!("{what} printed nothing"))?;
     Ok(serde_json::from_str(line)?)
 }

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+
+use super::bench::last_json_line;
 use arena_model::train::data::Example;
 use arena_model::train::lora::LoraConfig;
 use arena_model::train::model::TrainModel;
@@ -159,24 +161,6 @@ fn worker(args: &TrainBenchArgs) -> anyhow::Result<()> {
                "trainable_params": trainable})
     );
     Ok(())
-}
-
-fn last_json_line(out: &std::process::Output, what: &str) -> anyhow::Result<Value> {
-    if !out.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .last()
-        .with_context(|| format!("{what} printed nothing"))?;
-    Ok(serde_json::from_str(line)?)
 }
 
 /// Runs `arena bench train`.
