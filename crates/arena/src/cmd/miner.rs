@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
 use arena_hub::client::HubClient;
-use arena_keys::wallet::Wallet;
 use arena_keys::Keypair;
 use arena_miner::journal::Stage;
 use arena_miner::push::{push, PushRequest};
@@ -107,18 +106,12 @@ pub(crate) fn hub_client(hub: Option<&str>, cfg: &Config) -> anyhow::Result<HubC
 }
 
 fn hotkey(args: &PushArgs, cfg: &Config) -> anyhow::Result<Keypair> {
-    if let Some(uri) = &args.hotkey_uri {
-        return Keypair::from_uri(uri).context("--hotkey-uri");
-    }
-    let wallet = args
-        .wallet
-        .clone()
-        .unwrap_or_else(|| cfg.wallet.name.clone());
-    let name = args
-        .hotkey
-        .clone()
-        .unwrap_or_else(|| cfg.wallet.hotkey.clone());
-    Ok(Wallet::open(&cfg.wallet.root, &wallet)?.hotkey(&name)?)
+    super::wallet::signing_hotkey(
+        args.hotkey_uri.as_deref(),
+        args.wallet.as_deref(),
+        args.hotkey.as_deref(),
+        cfg,
+    )
 }
 
 /// The chain, plus a block producer when it is opened in-process (nothing else would seal

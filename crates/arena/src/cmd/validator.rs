@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
-use arena_hub::client::HubClient;
-use arena_keys::wallet::Wallet;
 use arena_keys::Keypair;
 use arena_validator::eval::SubprocessBackend;
 use arena_validator::service::{Service, ServiceConfig};
@@ -109,18 +107,12 @@ pub async fn run(cmd: ValidatorCmd, cfg: &Config) -> anyhow::Result<()> {
 }
 
 fn hotkey(args: &RunArgs, cfg: &Config) -> anyhow::Result<Keypair> {
-    if let Some(uri) = &args.hotkey_uri {
-        return Keypair::from_uri(uri).context("--hotkey-uri");
-    }
-    let wallet = args
-        .wallet
-        .clone()
-        .unwrap_or_else(|| cfg.wallet.name.clone());
-    let name = args
-        .hotkey
-        .clone()
-        .unwrap_or_else(|| cfg.wallet.hotkey.clone());
-    Ok(Wallet::open(&cfg.wallet.root, &wallet)?.hotkey(&name)?)
+    super::wallet::signing_hotkey(
+        args.hotkey_uri.as_deref(),
+        args.wallet.as_deref(),
+        args.hotkey.as_deref(),
+        cfg,
+    )
 }
 
 /// The data sources the schedule names (see `arena_validator::sources`): the feed at
@@ -172,17 +164,7 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     } else {
         bail!("chain endpoint {url:?}: expected http://HOST:PORT or \"local\"");
     };
-    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let endpoint = args
-        .hub
-        .clone()
-        .or_else(|| from_env("HF_ENDPOINT"))
-        .or_else(|| cfg.hub.endpoint.clone())
-        .unwrap_or_else(|| arena_hub::client::DEFAULT_ENDPOINT.to_string());
-    let hub = HubClient::new(
-        &endpoint,
-        from_env("HF_TOKEN").or_else(|| cfg.hub.token.clone()),
-    )?;
+    let hub = super::miner::hub_client(args.hub.as_deref(), cfg)?;
     let state = vcfg
         .state_dir
         .clone()

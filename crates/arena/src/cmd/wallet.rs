@@ -403,3 +403,20 @@ fn prompt_secret(prompt: &str) -> anyhow::Result<String> {
     }
     rpassword::prompt_password(prompt).context("reading from the terminal")
 }
+
+/// The hotkey a service signs with: `--hotkey-uri` (a dev URI such as `//Alice`) when given,
+/// else hotkey `hotkey` (default `[wallet] hotkey`) of wallet `wallet` (default `[wallet] name`)
+/// under `[wallet] root`. Shared by `arena miner push` and `arena validator run`.
+pub(crate) fn signing_hotkey(
+    uri: Option<&str>,
+    wallet: Option<&str>,
+    hotkey: Option<&str>,
+    cfg: &Config,
+) -> anyhow::Result<Keypair> {
+    if let Some(uri) = uri {
+        return Keypair::from_uri(uri).context("--hotkey-uri");
+    }
+    let wallet = wallet.unwrap_or(&cfg.wallet.name);
+    let name = hotkey.unwrap_or(&cfg.wallet.hotkey);
+    Ok(Wallet::open(&cfg.wallet.root, wallet)?.hotkey(name)?)
+}
