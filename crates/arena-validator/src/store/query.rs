@@ -12,9 +12,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use arena_core::queue::{EvalRecord, QueueReason};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::{int, ModelStepResult, StepKey, Store, StoreError, StoreResult};
+use super::models::reason_text;
+use super::{
+    int, ModelRecord, ModelStepResult, QueueEntry, StepKey, Store, StoreError, StoreResult,
+};
+use crate::verdict::Verdict;
 
 /// Key in `meta` of the SS58 hotkey of the validator that owns the database.
 pub const VALIDATOR_HOTKEY_KEY: &str = "validator_hotkey";
@@ -32,6 +37,19 @@ pub struct StepView {
     pub models: Vec<ModelStepResult>,
     /// Subnet weights (uid-indexed) the validator computed after this step.
     pub subnet_weights: Vec<f64>,
+}
+
+/// One tracked hotkey as the leaderboard needs it: the validator's verdict on its current
+/// commitment, whether it waits in a queue, and its latest evaluation of that commitment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelView {
+    /// The tracker's record (commitment text and block identify the model).
+    pub record: ModelRecord,
+    /// Its queue entry, if queued (the one of its own competition when there are several).
+    pub queued: Option<QueueEntry>,
+    /// Its most recent evaluation in its competition at or after its commit block (an older
+    /// one belongs to a previous commitment of the hotkey).
+    pub last_evaluation: Option<EvalRecord>,
 }
 
 impl Store {
@@ -143,6 +161,154 @@ impl StoreReader {
             }
             Ok(out)
         })
+    }
+
+    /// Every tracked model with its queue entry and latest evaluation, by uid, read in one
+    /// snapshot.
+    pub fn model_views(&self) -> StoreResult<Vec<ModelView>> {
+        self.snapshot(|| {
+            let records = self.model_records()?;
+            let queue = self.queue_entries()?;
+            let evaluations = self.latest_evaluations()?;
+            Ok(records
+                .into_iter()
+                .map(|record| {
+                    let mine = |entry: &&QueueEntry| entry.hotkey == record.hotkey;
+                    let queued = queue
+                        .iter()
+                        .filter(mine)
+                        .find(|e| Some(e.competition_id) == record.competition_id)
+                        .or_else(|| queue.iter().find(mine))
+                        .cloned();
+                    let last_evaluation = record.competition_id.and_then(|id| {
+                        evaluations
+                            .iter()
+                            .find(|(h, c, r)| {
+                                *h == record.hotkey && *c == id && r.block >= record.commit_block
+                            })
+                            .map(|(_, _, r)| r.clone())
+                    });
+                    ModelView {
+                        record,
+                        queued,
+                        last_evaluation,
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn model_records(&self) -> StoreResult<Vec<ModelRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT hotkey, uid, commitment, commit_block, competition_id, download_path,
+                 content_hash, verdict, checked_block FROM models ORDER BY uid, hotkey",
+            )
+            .map_err(|e| self.sql(e))?;
+        type Row = (
+            String,
+            u16,
+            String,
+            i64,
+            Option<u32>,
+            Option<String>,
+            Option<String>,
+            String,
+            i64,
+        );
+        let rows: Vec<Row> = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.sql(e))?;
+        rows.into_iter()
+            .map(
+                |(hotkey, uid, commitment, commit, competition_id, path, hash, v, checked)| {
+                    let verdict: Verdict =
+                        serde_json::from_str(&v).map_err(|e| self.corrupt("models.verdict", e))?;
+                    Ok(ModelRecord {
+                        hotkey,
+                        uid,
+                        commitment,
+                        commit_block: commit as u64,
+                        competition_id,
+                        download_path: path,
+                        content_hash: hash,
+                        verdict,
+                        checked_block: checked as u64,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn queue_entries(&self) -> StoreResult<Vec<QueueEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT competition_id, hotkey, reason, queued_block FROM queue
+                 ORDER BY competition_id, queued_block, hotkey",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<(u32, String, String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.sql(e))?;
+        rows.into_iter()
+            .map(|(competition_id, hotkey, reason, block)| {
+                let reason = [
+                    QueueReason::New,
+                    QueueReason::Retry,
+                    QueueReason::TopMinerRecheck,
+                ]
+                .into_iter()
+                .find(|r| reason_text(*r) == reason)
+                .ok_or_else(|| self.corrupt("queue.reason", &reason))?;
+                Ok(QueueEntry {
+                    competition_id,
+                    hotkey,
+                    reason,
+                    queued_block: block as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// The most recent history record of every `(hotkey, competition)`.
+    fn latest_evaluations(&self) -> StoreResult<Vec<(String, u32, EvalRecord)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT h.hotkey, h.competition_id, h.record FROM history h
+                 JOIN (SELECT hotkey, competition_id, max(block) AS block FROM history
+                       GROUP BY hotkey, competition_id) m
+                 ON h.hotkey = m.hotkey AND h.competition_id = m.competition_id
+                    AND h.block = m.block",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<(String, u32, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.sql(e))?;
+        rows.into_iter()
+            .map(|(hotkey, competition_id, text)| {
+                let record: EvalRecord =
+                    serde_json::from_str(&text).map_err(|e| self.corrupt("history.record", e))?;
+                Ok((hotkey, competition_id, record))
+            })
+            .collect()
     }
 
     /// The last `limit` steps of `competition_id`, oldest first.

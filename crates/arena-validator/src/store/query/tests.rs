@@ -105,3 +105,108 @@ fn a_corrupt_result_column_is_named() {
     let err = reader.latest_steps().err().expect("corrupt");
     assert!(err.to_string().contains("step_models.result"), "{err}");
 }
+
+fn record(hotkey: &str, uid: u16, commit_block: u64, verdict: Verdict) -> ModelRecord {
+    ModelRecord {
+        hotkey: hotkey.into(),
+        uid,
+        commitment: format!("ns:{hotkey}:rev:hash:1"),
+        commit_block,
+        competition_id: Some(1),
+        download_path: None,
+        content_hash: None,
+        verdict,
+        checked_block: commit_block + 1,
+    }
+}
+
+#[test]
+fn model_views_give_verdicts_queue_entries_and_evaluations_of_the_current_commitment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("validator.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    let rejection = crate::verdict::Rejection::HashMismatch {
+        committed: "a".into(),
+        computed: "b".into(),
+    };
+    store
+        .put_model(&record("hkw", 3, 40, Verdict::Waiting { eligible_at: 50 }))
+        .unwrap();
+    store
+        .put_model(&record("hkr", 1, 30, Verdict::Rejected { rejection }))
+        .unwrap();
+    store
+        .put_model(&record("hkq", 2, 20, Verdict::Accepted))
+        .unwrap();
+    store
+        .put_model(&record("hke", 4, 10, Verdict::Accepted))
+        .unwrap();
+    // hke was evaluated at blocks 12 and 16 (the latest counts); hkq's evaluation at block 15
+    // precedes its commit block 20, so it was of an older commitment and does not count.
+    let mut s = step(1, 10, vec![0.0; 5]);
+    s.history = vec![
+        (
+            "hke".into(),
+            EvalRecord {
+                block: 12,
+                score: 3.0,
+                winning_block: 10,
+                winning_score: 3.0,
+            },
+        ),
+        (
+            "hkq".into(),
+            EvalRecord {
+                block: 15,
+                score: 9.0,
+                winning_block: 10,
+                winning_score: 3.0,
+            },
+        ),
+    ];
+    store.record_step(&s).unwrap();
+    let mut s2 = step(1, 14, vec![0.0; 5]);
+    s2.history = vec![(
+        "hke".into(),
+        EvalRecord {
+            block: 16,
+            score: 2.5,
+            winning_block: 10,
+            winning_score: 2.5,
+        },
+    )];
+    store.record_step(&s2).unwrap();
+    store
+        .enqueue(&QueueEntry {
+            competition_id: 1,
+            hotkey: "hkq".into(),
+            reason: QueueReason::New,
+            queued_block: 25,
+        })
+        .unwrap();
+
+    let views = StoreReader::open(&path).unwrap().model_views().unwrap();
+    let hotkeys: Vec<&str> = views.iter().map(|v| v.record.hotkey.as_str()).collect();
+    assert_eq!(hotkeys, ["hkr", "hkq", "hkw", "hke"], "by uid");
+    let by = |h: &str| views.iter().find(|v| v.record.hotkey == h).unwrap();
+    assert!(matches!(
+        &by("hkr").record.verdict,
+        Verdict::Rejected {
+            rejection: crate::verdict::Rejection::HashMismatch { .. }
+        }
+    ));
+    assert_eq!(
+        by("hkw").record.verdict,
+        Verdict::Waiting { eligible_at: 50 }
+    );
+    let q = by("hkq").queued.clone().unwrap();
+    assert_eq!((q.reason, q.queued_block), (QueueReason::New, 25));
+    assert_eq!(
+        by("hkq").last_evaluation,
+        None,
+        "an evaluation before the commit block belongs to an older commitment"
+    );
+    let e = by("hke").last_evaluation.clone().unwrap();
+    assert_eq!((e.block, e.score), (16, 2.5));
+    assert!(by("hke").queued.is_none());
+}
