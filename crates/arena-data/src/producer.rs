@@ -1,10 +1,13 @@
 //! The producer: generates fresh batches from entropy, signs them and publishes them.
 //!
 //! Producers draw from operating-system entropy, not the shared seed: their data must be
-//! unpredictable until published, so no miner can have trained on it.
+//! unpredictable until published, so no miner can have trained on it. Each batch is stamped
+//! with the chain's current block when the producer is given the chain ([`Producer::with_chain`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use arena_chain::Chain;
 use arena_keys::Keypair;
 
 use crate::batch::Batch;
@@ -19,6 +22,7 @@ pub struct Producer {
     netuid: u16,
     tasks: Vec<TaskKind>,
     samples_per_batch: usize,
+    chain: Option<Arc<dyn Chain>>,
 }
 
 impl Producer {
@@ -39,6 +43,25 @@ impl Producer {
             netuid,
             tasks,
             samples_per_batch: samples_per_batch.max(1),
+            chain: None,
+        }
+    }
+
+    /// Stamps every batch [`Producer::run`] makes with `chain`'s block at that moment (without
+    /// a chain, batches carry block 0).
+    pub fn with_chain(mut self, chain: Arc<dyn Chain>) -> Producer {
+        self.chain = Some(chain);
+        self
+    }
+
+    /// The block to stamp on the next batch: the chain's head, or 0 without a chain.
+    async fn current_block(&self) -> Result<u64, DataError> {
+        match &self.chain {
+            Some(chain) => chain
+                .block_number()
+                .await
+                .map_err(|e| DataError::Invalid(format!("reading the chain's block: {e}"))),
+            None => Ok(0),
         }
     }
 
@@ -56,7 +79,8 @@ impl Producer {
     }
 
     /// Publishes a batch every `interval` until `max_batches` (if any) or `shutdown`.
-    /// A failed publish is logged and retried at the next tick; the loop never stops on it.
+    /// A failed publish (or chain read) is logged and retried at the next tick; the loop never
+    /// stops on it.
     pub async fn run(
         &self,
         client: &FeedClient,
@@ -72,12 +96,20 @@ impl Producer {
                 _ = &mut shutdown => break,
                 _ = ticker.tick() => {}
             }
-            let batch = self.make_batch(crate::now_ms(), 0);
+            let block = match self.current_block().await {
+                Ok(block) => block,
+                Err(err) => {
+                    tracing::warn!(%err, "no block to stamp; retrying next tick");
+                    continue;
+                }
+            };
+            let batch = self.make_batch(crate::now_ms(), block);
             match client.publish(&batch).await {
                 Ok(receipt) => {
                     published += 1;
                     tracing::info!(
                         cursor = receipt.cursor,
+                        block,
                         samples = batch.samples.len(),
                         "batch published"
                     );

@@ -8,7 +8,7 @@ use arena_data::accept::{AcceptancePolicy, Rejection, StaticStakes};
 use arena_data::batch::{Batch, BatchLimits};
 use arena_data::feed::client::FeedClient;
 use arena_data::feed::server::{serve, FeedState};
-use arena_data::feed::store::FeedStore;
+use arena_data::feed::store::{FeedStore, Retention};
 use arena_data::producer::Producer;
 use arena_data::rng::DrawRng;
 use arena_data::source::{DataSource, DrawRequest, FeedSource};
@@ -28,13 +28,17 @@ struct Feed {
 }
 
 async fn start_feed(max_bytes: usize) -> Feed {
+    start_feed_with(max_bytes, Retention::default()).await
+}
+
+async fn start_feed_with(max_bytes: usize, retention: Retention) -> Feed {
     let dir = tempfile::tempdir().unwrap();
     let store = FeedStore::open(&dir.path().join("feed.sqlite")).unwrap();
     let limits = BatchLimits {
         max_bytes,
         ..BatchLimits::default()
     };
-    let state = FeedState::new(store, limits);
+    let state = FeedState::with_retention(store, limits, retention);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -371,4 +375,120 @@ async fn stake_is_read_through_the_local_chain() {
     assert_eq!(draw.stats.rejected(Rejection::LowStake), 1);
     assert_eq!(draw.stats.rejected(Rejection::NotRegistered), 1);
     assert!(draw.samples.iter().all(|s| s.id.starts_with("staked-")));
+}
+
+fn cursors(page: &arena_data::feed::FeedPage) -> Vec<u64> {
+    page.items.iter().map(|i| i.cursor).collect()
+}
+
+/// The store's prune: batches received before the age cut-off go, then all but the newest
+/// `max_batches`; cursors are not reused afterwards.
+#[test]
+fn prune_deletes_by_age_then_by_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FeedStore::open(&dir.path().join("feed.sqlite")).unwrap();
+    let producer = Producer::new(key("//Alice"), NETUID, vec![TaskKind::Arithmetic], 2);
+    let now = 10 * HOUR;
+    // Received 9 h, 8 h, …, 1 h ago.
+    for age in (1..=9u64).rev() {
+        let batch = producer.make_batch(now - age * HOUR, 1);
+        store.insert(&batch, now - age * HOUR).unwrap();
+    }
+    let retention = Retention {
+        max_age: std::time::Duration::from_secs(5 * 3600),
+        max_batches: 3,
+        every: std::time::Duration::from_secs(60),
+    };
+    // Ages 9..=6 h are older than 5 h (4 batches); of the 5 left, the 2 oldest exceed the cap.
+    assert_eq!(store.prune(&retention, now).unwrap(), 6);
+    let left: Vec<u64> = store
+        .since(0, 100)
+        .unwrap()
+        .iter()
+        .map(|i| i.cursor)
+        .collect();
+    assert_eq!(left, [7, 8, 9]);
+    assert_eq!(store.prune(&retention, now).unwrap(), 0, "idempotent");
+    let stored = store.insert(&producer.make_batch(now, 1), now).unwrap();
+    assert_eq!(stored.cursor, 10, "cursors are never reused");
+    assert_eq!(store.prune(&retention, now).unwrap(), 1);
+    assert_eq!(store.count().unwrap(), 3);
+}
+
+/// A running feed applies its retention on its own: a burst beyond the cap is cut to the
+/// newest batches, batches past their age disappear, and a batch published afterwards is
+/// served from the old cursor on.
+#[tokio::test]
+async fn running_feed_prunes_old_batches_and_serves_new_ones() {
+    let retention = Retention {
+        max_age: std::time::Duration::from_millis(1500),
+        max_batches: 4,
+        every: std::time::Duration::from_millis(100),
+    };
+    let feed = start_feed_with(1 << 20, retention).await;
+    let client = FeedClient::new(&feed.url).unwrap();
+    let producer = Producer::new(key("//Alice"), NETUID, vec![TaskKind::Arithmetic], 2);
+    let now = arena_data::now_ms();
+    for i in 0..6u64 {
+        publish(&client, &producer.make_batch(now + i, 1)).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let wait_for = |want: u64| {
+        let state = feed.state.clone();
+        async move {
+            while state.store().count().unwrap() != want {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "feed never pruned to {want} batches"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_for(4).await;
+    assert_eq!(cursors(&client.since(0, 100).await.unwrap()), [3, 4, 5, 6]);
+    // Past max_age, everything published above is gone…
+    wait_for(0).await;
+    assert!(client.since(0, 100).await.unwrap().items.is_empty());
+    // …and a new batch is served to a validator still holding cursor 6.
+    publish(&client, &producer.make_batch(arena_data::now_ms(), 1)).await;
+    let page = client.since(6, 100).await.unwrap();
+    assert_eq!(cursors(&page), [7]);
+    assert_eq!(page.next_cursor, 7);
+}
+
+/// A producer given the chain stamps each batch with the chain's current block.
+#[tokio::test]
+async fn producer_stamps_the_current_block() {
+    use arena_chain::{Chain, LocalChain, LocalChainOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Arc::new(LocalChain::open(dir.path(), LocalChainOptions::default()).unwrap());
+    for _ in 0..7 {
+        chain.produce_block().unwrap();
+    }
+    assert_eq!(chain.block_number().await.unwrap(), 7);
+    let feed = start_feed(1 << 20).await;
+    let client = FeedClient::new(&feed.url).unwrap();
+    let producer = Producer::new(key("//Alice"), NETUID, vec![TaskKind::Arithmetic], 2)
+        .with_chain(chain.clone());
+    let every = std::time::Duration::from_millis(10);
+    let published = producer
+        .run(&client, every, Some(1), std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(published, 1);
+    chain.produce_block().unwrap();
+    chain.produce_block().unwrap();
+    producer
+        .run(&client, every, Some(1), std::future::pending())
+        .await
+        .unwrap();
+    let page = client.since(0, 100).await.unwrap();
+    let blocks: Vec<u64> = page
+        .items
+        .iter()
+        .map(|i| i.batch["block"].as_u64().unwrap())
+        .collect();
+    assert_eq!(blocks, [7, 9]);
 }

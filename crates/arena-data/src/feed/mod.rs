@@ -10,6 +10,8 @@
 //!
 //! The feed checks signatures but not stake: that is each validator's job, through its own
 //! view of the chain.
+//!
+//! A running feed deletes old batches by its [`store::Retention`] (age and count).
 
 pub mod client;
 pub mod server;

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::batch::{BatchError, BatchLimits};
 use crate::error::DataError;
-use crate::feed::store::FeedStore;
+use crate::feed::store::{FeedStore, Retention};
 use crate::feed::{FeedPage, IngestStats};
 
 /// Default and largest page size of `GET /v1/batches`.
@@ -24,17 +24,34 @@ pub const MAX_PAGE: usize = 100;
 pub struct FeedState {
     store: FeedStore,
     limits: BatchLimits,
+    retention: Retention,
     stats: Mutex<IngestStats>,
 }
 
 impl FeedState {
-    /// A feed over `store` that refuses batches beyond `limits`.
+    /// A feed over `store` that refuses batches beyond `limits` and keeps batches for the
+    /// default [`Retention`].
     pub fn new(store: FeedStore, limits: BatchLimits) -> Arc<FeedState> {
+        FeedState::with_retention(store, limits, Retention::default())
+    }
+
+    /// A feed that prunes its store by `retention` while it runs.
+    pub fn with_retention(
+        store: FeedStore,
+        limits: BatchLimits,
+        retention: Retention,
+    ) -> Arc<FeedState> {
         Arc::new(FeedState {
             store,
             limits,
+            retention,
             stats: Mutex::new(IngestStats::default()),
         })
+    }
+
+    /// How long this feed keeps batches.
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     /// The ingest counters so far.
@@ -61,21 +78,48 @@ pub fn router(state: Arc<FeedState>) -> Router {
         .with_state(state)
 }
 
-/// Serves the feed on `listener` until `shutdown` resolves.
+/// Serves the feed on `listener` until `shutdown` resolves, pruning the store by the state's
+/// [`Retention`] at start and then every `retention.every`.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<FeedState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), DataError> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(?addr, "data feed listening");
-    axum::serve(listener, router(state))
+    tracing::info!(?addr, retention = ?state.retention, "data feed listening");
+    let pruner = tokio::spawn(prune_loop(state.clone()));
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| DataError::Http {
             url: addr.map(|a| a.to_string()).unwrap_or_default(),
             reason: e.to_string(),
-        })
+        });
+    pruner.abort();
+    served
+}
+
+/// Applies the retention now and then every `retention.every`; a failed prune is logged and
+/// tried again at the next tick.
+async fn prune_loop(state: Arc<FeedState>) {
+    let every = state
+        .retention
+        .every
+        .max(std::time::Duration::from_millis(10));
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let s = state.clone();
+        let pruned =
+            tokio::task::spawn_blocking(move || s.store.prune(&s.retention, crate::now_ms())).await;
+        match pruned {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(pruned = n, "old feed batches deleted"),
+            Ok(Err(err)) => tracing::warn!(%err, "pruning the feed failed; retrying later"),
+            Err(err) => tracing::warn!(%err, "pruning task failed; retrying later"),
+        }
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -13,6 +14,35 @@ use crate::feed::FeedItem;
 pub struct FeedStore {
     conn: Mutex<Connection>,
     path: PathBuf,
+}
+
+/// How long a feed keeps batches: a running feed ([`crate::feed::server::serve`]) deletes,
+/// every `every`, the batches received more than `max_age` ago and all but the newest
+/// `max_batches`. Cursors are never reused, so a validator's `since` cursor stays valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Batches received longer ago than this are deleted.
+    pub max_age: Duration,
+    /// At most this many batches are kept (the newest by cursor); at least 1.
+    pub max_batches: u64,
+    /// Time between two prunes of a running feed.
+    pub every: Duration,
+}
+
+/// Default [`Retention::max_age`]: 8 hours, twice the 4-hour freshness window validators
+/// accept, so nothing a validator may still draw is deleted.
+pub const DEFAULT_RETENTION_SECS: u64 = 8 * 3600;
+/// Default [`Retention::max_batches`].
+pub const DEFAULT_RETENTION_BATCHES: u64 = 10_000;
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_age: Duration::from_secs(DEFAULT_RETENTION_SECS),
+            max_batches: DEFAULT_RETENTION_BATCHES,
+            every: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Result of storing a batch.
@@ -149,6 +179,28 @@ impl FeedStore {
              ORDER BY created_at, cursor LIMIT ?3",
             &[clamp(from_ms), clamp(to_ms), limit as i64],
         )
+    }
+
+    /// Applies `retention` at `now_ms` (Unix ms): deletes the batches received before
+    /// `now_ms - max_age` and all but the newest `max_batches`. Returns how many were deleted.
+    pub fn prune(&self, retention: &Retention, now_ms: u64) -> Result<u64, DataError> {
+        let cutoff = now_ms.saturating_sub(retention.max_age.as_millis() as u64);
+        let conn = self.lock();
+        let by_age = conn
+            .execute(
+                "DELETE FROM batches WHERE received_at < ?1",
+                params![clamp(cutoff)],
+            )
+            .map_err(|e| self.error(e))?;
+        // The cursor of the newest batch beyond the cap (none when under it): it and older go.
+        let by_count = conn
+            .execute(
+                "DELETE FROM batches WHERE cursor <= (
+                     SELECT cursor FROM batches ORDER BY cursor DESC LIMIT 1 OFFSET ?1)",
+                params![clamp(retention.max_batches.max(1))],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok((by_age + by_count) as u64)
     }
 
     /// Number of stored batches.
