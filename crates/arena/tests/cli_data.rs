@@ -153,6 +153,18 @@ fn serve_produce_inspect() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The producer stamps the chain's current block: a local chain at height 4.
+    {
+        use arena_chain::{LocalChain, LocalChainOptions};
+        let chain = LocalChain::open(
+            dir.path().join(".arena/chain"),
+            LocalChainOptions::default(),
+        )
+        .unwrap();
+        for _ in 0..4 {
+            chain.produce_block().unwrap();
+        }
+    }
     let (code, _, err) = arena(
         dir.path(),
         &[
@@ -160,6 +172,8 @@ fn serve_produce_inspect() {
             "produce",
             "--key-uri",
             "//Alice",
+            "--chain",
+            "local",
             "--feed",
             &url,
             "--netuid",
@@ -190,6 +204,7 @@ fn serve_produce_inspect() {
             "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
         );
         assert_eq!(b["netuid"], 3);
+        assert_eq!(b["block"], 4);
         assert_eq!(b["samples"], 7);
         assert_eq!(b["signature_valid"], true);
         assert_eq!(b["tasks"]["arithmetic"], 4);
@@ -206,6 +221,38 @@ fn serve_produce_inspect() {
     assert_eq!(code, 1);
     assert!(out.contains("signature INVALID"), "{out}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // No chain to read the block from: a one-line error naming the flag, nothing published.
+    let (code, _, err) = arena(
+        dir.path(),
+        &[
+            "data",
+            "produce",
+            "--key-uri",
+            "//Alice",
+            "--feed",
+            &url,
+            "--chain",
+            "http://127.0.0.1:1",
+            "--batches",
+            "1",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--chain"), "{err}");
+    let (code, _, err) = arena(
+        dir.path(),
+        &[
+            "data",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--retention-batches",
+            "0",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--retention-batches"), "{err}");
 
     let (code, _, err) = arena(dir.path(), &["data", "inspect", "/nonexistent/batch.json"]);
     assert_eq!(code, 1);

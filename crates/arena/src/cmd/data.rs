@@ -11,7 +11,9 @@ use arena_data::batch::{Batch, BatchLimits, DEFAULT_MAX_BATCH_BYTES};
 use arena_data::corpus::Corpus;
 use arena_data::feed::client::FeedClient;
 use arena_data::feed::server::{serve, FeedState};
-use arena_data::feed::store::FeedStore;
+use arena_data::feed::store::{
+    FeedStore, Retention, DEFAULT_RETENTION_BATCHES, DEFAULT_RETENTION_SECS,
+};
 use arena_data::phrases::PhraseFilter;
 use arena_data::producer::Producer;
 use arena_data::tasks::TaskKind;
@@ -45,6 +47,10 @@ pub struct DataConfig {
     pub interval_secs: u64,
     /// Samples per produced batch.
     pub samples_per_batch: usize,
+    /// `arena data serve` deletes batches received more than this many seconds ago (8 h).
+    pub retention_secs: u64,
+    /// `arena data serve` keeps at most this many batches, the newest.
+    pub retention_batches: u64,
 }
 
 impl Default for DataConfig {
@@ -59,6 +65,8 @@ impl Default for DataConfig {
             undesirable_phrases: None,
             interval_secs: 60,
             samples_per_batch: 64,
+            retention_secs: DEFAULT_RETENTION_SECS,
+            retention_batches: DEFAULT_RETENTION_BATCHES,
         }
     }
 }
@@ -93,6 +101,10 @@ pub struct ProduceArgs {
     /// Feed to publish to. Default: `[data] feed_url`.
     #[arg(long)]
     pub feed: Option<String>,
+    /// Chain whose current block each batch is stamped with: `http://HOST:PORT` or `local`
+    /// (<home>/chain). Default: `[chain] endpoint`.
+    #[arg(long, value_name = "URL")]
+    pub chain: Option<String>,
     /// Data subnet the batches are signed for. Default: `[data] netuid`.
     #[arg(long)]
     pub netuid: Option<u16>,
@@ -119,6 +131,12 @@ pub struct ServeArgs {
     /// Largest accepted batch in bytes. Default: `[data] max_batch_bytes`.
     #[arg(long)]
     pub max_batch_bytes: Option<usize>,
+    /// Delete batches received more than this many seconds ago. Default: `[data] retention_secs`.
+    #[arg(long)]
+    pub retention_secs: Option<u64>,
+    /// Keep at most this many batches (the newest). Default: `[data] retention_batches`.
+    #[arg(long)]
+    pub retention_batches: Option<u64>,
 }
 
 /// Flags of `arena data inspect`.
@@ -186,8 +204,18 @@ async fn produce(args: ProduceArgs, cfg: &Config) -> anyhow::Result<()> {
         bail!("--samples must be at least 1");
     }
     let client = FeedClient::new(&feed)?;
-    tracing::info!(producer = %keypair.public().ss58(), %feed, netuid, "producing data");
-    let producer = Producer::new(keypair, netuid, args.tasks.clone(), samples);
+    let endpoint = super::chain_node::EndpointArgs {
+        endpoint: args.chain.clone(),
+    };
+    let chain = super::chain_node::connect(&endpoint, cfg)?.chain;
+    let block = chain.block_number().await.with_context(|| {
+        format!(
+            "reading the current block from {} (batches carry it; pass --chain)",
+            args.chain.as_deref().unwrap_or(&cfg.chain.endpoint)
+        )
+    })?;
+    tracing::info!(producer = %keypair.public().ss58(), %feed, netuid, block, "producing data");
+    let producer = Producer::new(keypair, netuid, args.tasks.clone(), samples).with_chain(chain);
     let published = producer
         .run(
             &client,
@@ -210,14 +238,31 @@ async fn serve_feed(args: ServeArgs, cfg: &Config) -> anyhow::Result<()> {
         max_bytes: args.max_batch_bytes.unwrap_or(cfg.data.max_batch_bytes),
         ..BatchLimits::default()
     };
+    let retention = Retention {
+        max_age: Duration::from_secs(args.retention_secs.unwrap_or(cfg.data.retention_secs)),
+        max_batches: args.retention_batches.unwrap_or(cfg.data.retention_batches),
+        ..Retention::default()
+    };
+    if retention.max_batches == 0 || retention.max_age.is_zero() {
+        bail!("--retention-secs and --retention-batches must be at least 1");
+    }
     let addr = args.addr.unwrap_or_else(|| cfg.data.addr.clone());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    eprintln!("data feed on http://{}", listener.local_addr()?);
-    serve(listener, FeedState::new(store, limits), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
+    eprintln!(
+        "data feed on http://{} (keeps batches for {} s, at most {})",
+        listener.local_addr()?,
+        retention.max_age.as_secs(),
+        retention.max_batches
+    );
+    serve(
+        listener,
+        FeedState::with_retention(store, limits, retention),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
     .await?;
     Ok(())
 }
