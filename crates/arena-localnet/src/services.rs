@@ -201,7 +201,8 @@ pub async fn start(
         chain: dyn_chain.clone(),
         netuid: nodes.netuid,
         validator_stores: stores,
-        schedule,
+        // Re-read when the file changes, as the validators do.
+        schedule: arena_web::ScheduleSource::file_with(layout.schedule_file(), schedule),
     });
     let listener = bind("leaderboard", config.leaderboard_addr).await?;
     let web_addr = listener

@@ -24,10 +24,30 @@ const short = (s) => (s ? s.slice(0, 6) + "…" + s.slice(-4) : "–");
 const tao = (rao) => (rao / 1e9).toLocaleString("en-US", { maximumFractionDigits: 3 });
 const color = (uid) => COLORS[uid % COLORS.length];
 
+const VALIDATOR_STATUS = { ok: "ok", no_permit: "no validator permit", not_registered: "not registered", store_error: "state unreadable" };
+
+function validatorStatus(v) {
+  if (v.status === "ok") return "ok";
+  const label = VALIDATOR_STATUS[v.status] || v.status;
+  const detail = [v.status_detail, v.status === "store_error" ? "" : v.error].filter(Boolean).join("; ");
+  return el("span", { class: "err", title: detail }, label + (detail ? ": " + detail : ""));
+}
+
+// The state of a model: why it has a score, or why it has none.
+function stateText(st) {
+  switch (st.state) {
+    case "evaluated": return "evaluated";
+    case "waiting": return "waiting until block " + st.block;
+    case "queued": return "queued (" + (st.code || "?") + ")";
+    case "rejected": return "rejected: " + (st.code || "?");
+    default: return st.block !== null && st.block !== undefined ? "not evaluated since block " + st.block : "not evaluated";
+  }
+}
+
 function validatorsTable(validators) {
   const head = el("tr", {}, ...["uid", "hotkey", "stake (TAO)", "permit", "last weights", "state", "latest step", "status"].map((h) => el("th", {}, h)));
   const rows = validators.map((v) =>
-    el("tr", { class: v.error ? "validator-row bad" : "validator-row" },
+    el("tr", { class: v.status !== "ok" ? "validator-row bad" : "validator-row", "data-status": v.status },
       el("td", {}, v.uid ?? "–"),
       el("td", { title: v.hotkey || "" }, short(v.hotkey)),
       el("td", { class: "num" }, tao(v.stake)),
@@ -35,13 +55,13 @@ function validatorsTable(validators) {
       el("td", { class: "num" }, v.last_update ?? "never"),
       el("td", { class: "path" }, v.store || "(chain only)"),
       el("td", { class: "num" }, v.latest_step_block ?? "–"),
-      el("td", {}, v.error ? el("span", { class: "err" }, v.error) : "ok")));
+      el("td", { class: "status" }, validatorStatus(v))));
   return el("table", { class: "validators" }, el("thead", {}, head), el("tbody", {}, ...rows));
 }
 
 function standingsTable(c) {
   const validators = c.models.length ? c.models[0].validator_weights : [];
-  const heads = ["#", "uid", "model", "score", "win rate", "weight", "incentive", "emission (rao)"]
+  const heads = ["#", "uid", "model", "score", "state", "win rate", "weight", "incentive", "emission (rao)"]
     .concat(c.tasks.map((t) => "task " + t))
     .concat(validators.map((v) => "w[v" + v.validator_uid + "]"));
   const rows = c.models.map((m) => {
@@ -52,8 +72,10 @@ function standingsTable(c) {
     const weights = m.validator_weights.map((w) => el("td", { class: "num" }, fmt(w.weight, 4)));
     const model = el("td", { title: m.hotkey }, el("span", { class: "swatch", style: "background:" + color(m.uid) }), m.repo + "@" + m.revision.slice(0, 8));
     const score = el("td", { class: "num" }, m.error ? el("span", { class: "err", title: m.error }, "failed") : fmt(m.score, 4));
+    const st = m.status;
+    const state = el("td", { class: "state state-" + st.state, title: st.detail + (st.validator ? " (validator " + short(st.validator) + ")" : "") }, stateText(st));
     return el("tr", { class: "model-row", "data-uid": m.uid },
-      el("td", { class: "num" }, m.rank), el("td", { class: "num" }, m.uid), model, score,
+      el("td", { class: "num" }, m.rank), el("td", { class: "num" }, m.uid), model, score, state,
       el("td", { class: "num" }, fmt(m.win_rate, 3)), el("td", { class: "num" }, fmt(m.weight, 4)),
       el("td", { class: "num" }, fmt(m.incentive, 4)), el("td", { class: "num" }, m.emission.toLocaleString("en-US")),
       ...tasks, ...weights);
@@ -106,7 +128,7 @@ function chart(series, field, title) {
     for (const p of own) {
       const c = svg("circle", { cx: X(p.block), cy: Y(p[field]), r: 3, fill: color(s.uid), class: "pt", "data-uid": s.uid, "data-block": p.block });
       const tip = svg("title");
-      tip.textContent = `uid ${s.uid} @ block ${p.block}: ${fmt(p[field], 4)}`;
+      tip.textContent = `uid ${p.uid ?? s.uid} (${short(s.hotkey)}) @ block ${p.block}: ${fmt(p[field], 4)}`;
       c.append(tip);
       root.append(c);
     }
@@ -117,6 +139,7 @@ function chart(series, field, title) {
 function render(standings, history) {
   const app = document.getElementById("app");
   const parts = [el("h2", {}, "Validators"), validatorsTable(standings.validators)];
+  if (standings.schedule_error) parts.push(el("p", { class: "err schedule-error" }, standings.schedule_error));
   for (const c of standings.competitions) {
     const h = (history.competitions || []).find((x) => x.id === c.id) || { series: [] };
     const by = c.scored_by;

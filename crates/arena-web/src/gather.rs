@@ -4,23 +4,38 @@
 //! Combining validators: for each competition the scores (score, win rate, per-task scores,
 //! history) come from ONE validator step, so the numbers in a row are consistent with each
 //! other: the latest step of the validator with the highest stake among those that scored the
-//! competition (ties: the more recent step, then the first store given). Weights come from the
-//! chain for every validator that set them: each row is normalised to sum 1, listed per
-//! validator, and `weight` is the stake-weighted mean of those rows (the plain mean when no
-//! setter has stake). Incentive and emission are the metagraph's, from the last epoch.
+//! competition (ties: the more recent step, then the first store given). A row's score is shown
+//! only if that step evaluated the model now committed (same hotkey, uid and commit block).
+//!
+//! Model states: `evaluated` when that step scored the current commitment; otherwise the state
+//! comes from the validator with the highest stake (ties: the first store given) whose state
+//! tracks the hotkey's current commitment (same text and commit block): `rejected` (with the
+//! rejection's code), `waiting` (until its eligible block), `queued` (with the queue reason),
+//! else `not_evaluated` (with its last evaluation, if any); `not_evaluated` too when no
+//! configured validator has checked the commitment yet.
+//!
+//! Weights come from the chain for every validator that set them: each row is normalised to sum
+//! 1 and listed per validator, and `weight` is the stake-weighted mean of the rows of validators
+//! that hold a validator permit, as Yuma counts them (of all rows if none holds one; the plain
+//! mean when no setter has stake). A validator without a permit is listed with status
+//! `no_permit`. Incentive and emission are the metagraph's, from the last epoch.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arena_chain::{Commitment, Metagraph, NeuronInfo, WeightRow};
 use arena_core::commitment::ModelCommitment;
-use arena_core::competition::Competition;
-use arena_validator::store::query::{StepView, StoreReader};
+use arena_core::competition::{Competition, Schedule};
+use arena_validator::store::query::{ModelView, StepView, StoreReader};
+use arena_validator::store::ModelStepResult;
+use arena_validator::Verdict;
 
 use crate::model::{
-    finite, CompetitionHistory, CompetitionStandings, History, ModelStanding, Point, ScoredBy,
-    Series, Standings, TaskScoreView, ValidatorInfo, ValidatorWeight,
+    finite, CompetitionHistory, CompetitionStandings, History, ModelStanding, ModelState,
+    ModelStatus, Point, ScoredBy, Series, Standings, TaskScoreView, ValidatorInfo, ValidatorStatus,
+    ValidatorWeight,
 };
 use crate::{Sources, WebError};
 
@@ -39,7 +54,9 @@ pub struct StoreState {
     pub hotkey: Option<String>,
     /// Latest step per competition.
     pub latest: Vec<StepView>,
-    /// Why it could not be read (then `latest` is empty).
+    /// Every model it tracks, with queue entry and latest evaluation.
+    pub models: Vec<ModelView>,
+    /// Why it could not be read (then `latest` and `models` are empty).
     pub error: Option<String>,
 }
 
@@ -54,6 +71,21 @@ pub struct Snapshot {
     pub weights: Vec<WeightRow>,
     /// One entry per configured store, in the order given.
     pub stores: Vec<StoreState>,
+    /// The schedule in force when the snapshot was taken.
+    pub schedule: Arc<Schedule>,
+    /// Why the schedule file's current version could not be used, if it could not.
+    pub schedule_error: Option<String>,
+    /// Validator permits the subnet grants per epoch.
+    pub max_allowed_validators: u16,
+}
+
+/// A weight row normalised to sum 1.
+struct Row {
+    uid: u16,
+    hotkey: String,
+    stake: u64,
+    permit: bool,
+    weights: BTreeMap<u16, f64>,
 }
 
 /// A competition as listed: its definition if the schedule has one.
@@ -78,18 +110,20 @@ fn read_store(path: &Path) -> StoreState {
         path: path.clone(),
         hotkey: None,
         latest: Vec::new(),
+        models: Vec::new(),
         error: None,
     };
     if !path.exists() {
         state.error = Some(format!("validator state {}: no such file", path.display()));
         return state;
     }
-    let read =
-        StoreReader::open(&path).and_then(|r| Ok((r.validator_hotkey()?, r.latest_steps()?)));
+    let read = StoreReader::open(&path)
+        .and_then(|r| Ok((r.validator_hotkey()?, r.latest_steps()?, r.model_views()?)));
     match read {
-        Ok((hotkey, latest)) => {
+        Ok((hotkey, latest, models)) => {
             state.hotkey = hotkey;
             state.latest = latest;
+            state.models = models;
         }
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "validator state unreadable");
@@ -121,16 +155,27 @@ impl Snapshot {
             .await
             .map_err(err("commitments"))?;
         let weights = src.chain.weights(netuid).await.map_err(err("weights"))?;
+        let hyperparameters = src
+            .chain
+            .hyperparameters(netuid)
+            .await
+            .map_err(err("hyperparameters"))?;
         let paths = src.validator_stores.clone();
-        let stores =
-            tokio::task::spawn_blocking(move || paths.iter().map(|p| read_store(p)).collect())
-                .await
-                .map_err(|e| WebError::Task(e.to_string()))?;
+        let schedule = src.schedule.clone();
+        let (stores, (schedule, schedule_error)) = tokio::task::spawn_blocking(move || {
+            let stores = paths.iter().map(|p| read_store(p)).collect();
+            (stores, schedule.current())
+        })
+        .await
+        .map_err(|e| WebError::Task(e.to_string()))?;
         Ok(Snapshot {
             metagraph,
             commitments,
             weights,
             stores,
+            schedule,
+            schedule_error,
+            max_allowed_validators: hyperparameters.max_allowed_validators,
         })
     }
 
@@ -181,8 +226,8 @@ impl Snapshot {
         }
     }
 
-    /// Weight rows normalised to sum 1: `(setter uid, hotkey, stake, uid → weight)`.
-    fn normalised_rows(&self) -> Vec<(u16, String, u64, BTreeMap<u16, f64>)> {
+    /// Weight rows normalised to sum 1.
+    fn normalised_rows(&self) -> Vec<Row> {
         self.weights
             .iter()
             .filter_map(|row| {
@@ -197,15 +242,21 @@ impl Snapshot {
                     .iter()
                     .map(|&(u, w)| (u, f64::from(w) / total))
                     .collect();
-                Some((row.uid, hotkey, n.map_or(0, |n| n.stake), map))
+                Some(Row {
+                    uid: row.uid,
+                    hotkey,
+                    stake: n.map_or(0, |n| n.stake),
+                    permit: n.is_some_and(|n| n.validator_permit),
+                    weights: map,
+                })
             })
             .collect()
     }
 
     /// Active competitions in schedule order, then others named by commitments, by id.
-    fn competitions<'a>(&self, src: &'a Sources) -> Vec<Listed<'a>> {
-        let active = src.schedule.active_at(self.metagraph.block);
-        let mut out: Vec<Listed<'a>> = active
+    fn competitions(&self) -> Vec<Listed<'_>> {
+        let active = self.schedule.active_at(self.metagraph.block);
+        let mut out: Vec<Listed<'_>> = active
             .iter()
             .map(|c| Listed {
                 id: c.id,
@@ -216,7 +267,7 @@ impl Snapshot {
         let named: BTreeSet<u32> = self.models().map(|(_, m)| m.competition_id).collect();
         for id in named {
             if out.iter().all(|l| l.id != id) {
-                let def = src
+                let def = self
                     .schedule
                     .entries
                     .iter()
@@ -242,10 +293,10 @@ impl Snapshot {
     }
 
     /// Builds `/api/standings`.
-    pub fn standings(&self, src: &Sources) -> Standings {
+    pub fn standings(&self) -> Standings {
         let rows = self.normalised_rows();
         let competitions = self
-            .competitions(src)
+            .competitions()
             .into_iter()
             .map(|listed| self.competition(&listed, &rows))
             .collect();
@@ -254,16 +305,19 @@ impl Snapshot {
             netuid: self.metagraph.netuid,
             validators: self.validators(),
             competitions,
+            schedule_error: self.schedule_error.clone(),
         }
     }
 
-    fn competition(
-        &self,
-        listed: &Listed<'_>,
-        rows: &[(u16, String, u64, BTreeMap<u16, f64>)],
-    ) -> CompetitionStandings {
+    fn competition(&self, listed: &Listed<'_>, rows: &[Row]) -> CompetitionStandings {
         let scorer = self.scorer(listed.id);
-        let total_stake: u64 = rows.iter().map(|r| r.2).sum();
+        // Yuma counts the weights of permit holders only.
+        let counted: Vec<&Row> = if rows.iter().any(|r| r.permit) {
+            rows.iter().filter(|r| r.permit).collect()
+        } else {
+            rows.iter().collect()
+        };
+        let total_stake: u64 = counted.iter().map(|r| r.stake).sum();
         let mut models: Vec<ModelStanding> = self
             .models()
             .filter(|(_, m)| m.competition_id == listed.id)
@@ -274,26 +328,25 @@ impl Snapshot {
                 let result = scorer.and_then(|(_, step)| {
                     step.models
                         .iter()
-                        .find(|r| r.uid == uid && r.hotkey == hotkey)
+                        .find(|r| r.uid == uid && r.hotkey == hotkey && r.commit_block == c.block)
                 });
                 let validator_weights: Vec<ValidatorWeight> = rows
                     .iter()
-                    .map(|(vuid, vkey, _, map)| ValidatorWeight {
-                        validator_uid: *vuid,
-                        hotkey: vkey.clone(),
-                        weight: map.get(&uid).copied().unwrap_or(0.0),
+                    .map(|r| ValidatorWeight {
+                        validator_uid: r.uid,
+                        hotkey: r.hotkey.clone(),
+                        weight: r.weights.get(&uid).copied().unwrap_or(0.0),
                     })
                     .collect();
+                let of = |r: &Row| r.weights.get(&uid).copied().unwrap_or(0.0);
                 let weight = if total_stake > 0 {
-                    rows.iter()
-                        .map(|r| r.2 as f64 * r.3.get(&uid).copied().unwrap_or(0.0))
-                        .sum::<f64>()
-                        / total_stake as f64
-                } else if rows.is_empty() {
+                    counted.iter().map(|r| r.stake as f64 * of(r)).sum::<f64>() / total_stake as f64
+                } else if counted.is_empty() {
                     0.0
                 } else {
-                    validator_weights.iter().map(|w| w.weight).sum::<f64>() / rows.len() as f64
+                    counted.iter().map(|r| of(r)).sum::<f64>() / counted.len() as f64
                 };
+                let status = self.model_status(c, scorer, result);
                 Some(ModelStanding {
                     rank: 0,
                     uid,
@@ -324,6 +377,7 @@ impl Snapshot {
                         (None, false) => Some("evaluation failed".to_string()),
                         (None, true) => None,
                     }),
+                    status,
                 })
             })
             .collect();
@@ -362,6 +416,123 @@ impl Snapshot {
         }
     }
 
+    /// The state of the model `c` commits, from the scoring step if it scored it, else from
+    /// the highest-stake validator tracking this commitment (see the module doc).
+    fn model_status(
+        &self,
+        c: &Commitment,
+        scorer: Option<(&StoreState, &StepView)>,
+        result: Option<&ModelStepResult>,
+    ) -> ModelStatus {
+        if let (Some((store, step)), Some(r)) = (scorer, result) {
+            let detail = match (&r.error, r.score.is_finite()) {
+                (Some(e), _) => format!("evaluated in the step at block {}: {e}", step.block),
+                (None, false) => format!(
+                    "evaluated in the step at block {}: evaluation failed",
+                    step.block
+                ),
+                (None, true) => format!("scored in the step at block {}", step.block),
+            };
+            return ModelStatus {
+                state: ModelState::Evaluated,
+                code: None,
+                block: Some(step.block),
+                last_score: finite(r.score),
+                detail,
+                validator: store.hotkey.clone(),
+            };
+        }
+        let hotkey = c.hotkey.ss58();
+        let text = String::from_utf8_lossy(&c.data);
+        let known = self
+            .stores
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let view = s.models.iter().find(|v| {
+                    v.record.hotkey == hotkey
+                        && v.record.commitment == text
+                        && v.record.commit_block == c.block
+                })?;
+                Some((i, s, view))
+            })
+            .min_by_key(|(i, s, _)| (Reverse(self.store_stake(s)), *i));
+        let Some((_, store, view)) = known else {
+            let detail = if self.stores.is_empty() {
+                "no validator state is configured: its state is unknown".to_string()
+            } else {
+                "no validator has checked this commitment yet".to_string()
+            };
+            return ModelStatus {
+                state: ModelState::NotEvaluated,
+                code: None,
+                block: None,
+                last_score: None,
+                detail,
+                validator: None,
+            };
+        };
+        let record = &view.record;
+        let mut status = ModelStatus {
+            state: ModelState::NotEvaluated,
+            code: None,
+            block: None,
+            last_score: None,
+            detail: String::new(),
+            validator: store.hotkey.clone(),
+        };
+        match (&record.verdict, &view.queued) {
+            (Verdict::Rejected { rejection }, _) => {
+                status.state = ModelState::Rejected;
+                status.code = serde_json::to_value(rejection)
+                    .ok()
+                    .and_then(|v| v.get("kind")?.as_str().map(String::from));
+                status.block = Some(record.checked_block);
+                status.detail = format!("rejected: {rejection}");
+            }
+            (Verdict::Waiting { eligible_at }, _) => {
+                status.state = ModelState::Waiting;
+                status.block = Some(*eligible_at);
+                status.detail = format!("waiting for its eval delay until block {eligible_at}");
+            }
+            (Verdict::Accepted, Some(q)) => {
+                status.state = ModelState::Queued;
+                let reason = serde_json::to_value(q.reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from));
+                status.detail = format!(
+                    "queued ({}) at block {} for the next step of competition {}",
+                    reason.as_deref().unwrap_or("?"),
+                    q.queued_block,
+                    q.competition_id
+                );
+                status.code = reason;
+                status.block = Some(q.queued_block);
+            }
+            (Verdict::Accepted, None) => match &view.last_evaluation {
+                Some(e) => {
+                    status.block = Some(e.block);
+                    status.last_score = finite(e.score);
+                    status.detail = match finite(e.score) {
+                        Some(v) => format!(
+                            "last evaluated at block {} (score {v:.4}); not re-evaluated since",
+                            e.block
+                        ),
+                        None => format!(
+                            "last evaluated at block {} (evaluation failed); not re-evaluated since",
+                            e.block
+                        ),
+                    };
+                }
+                None => {
+                    status.detail =
+                        "accepted, not queued: its competition has no step for it yet".to_string();
+                }
+            },
+        }
+        status
+    }
+
     /// Weight setters from the chain and the configured stores, by stake (highest first).
     fn validators(&self) -> Vec<ValidatorInfo> {
         let mut out: Vec<ValidatorInfo> = Vec::new();
@@ -372,6 +543,8 @@ impl Snapshot {
                 hotkey: n.map(|n| n.hotkey.ss58()),
                 stake: n.map_or(0, |n| n.stake),
                 validator_permit: n.is_some_and(|n| n.validator_permit),
+                status: ValidatorStatus::Ok,
+                status_detail: None,
                 last_update: n.map(|n| n.last_update).filter(|&b| b > 0),
                 store: None,
                 latest_step_block: None,
@@ -393,6 +566,8 @@ impl Snapshot {
                         hotkey: s.hotkey.clone(),
                         stake: n.map_or(0, |n| n.stake),
                         validator_permit: n.is_some_and(|n| n.validator_permit),
+                        status: ValidatorStatus::Ok,
+                        status_detail: None,
                         last_update: n.map(|n| n.last_update).filter(|&b| b > 0),
                         store: None,
                         latest_step_block: None,
@@ -405,14 +580,42 @@ impl Snapshot {
             entry.latest_step_block = latest;
             entry.error = s.error.clone();
         }
+        for v in &mut out {
+            // A state that could not be read does not name its hotkey: that is its error.
+            let unreadable = v.hotkey.is_none() && v.error.is_some();
+            let (status, detail) = if v.uid.is_none() && !unreadable {
+                let detail = match &v.hotkey {
+                    Some(h) => format!(
+                        "hotkey {h} is not registered on subnet {}",
+                        self.metagraph.netuid
+                    ),
+                    None => "its state does not record its hotkey".to_string(),
+                };
+                (ValidatorStatus::NotRegistered, Some(detail))
+            } else if v.uid.is_some() && !v.validator_permit {
+                let detail = format!(
+                    "no validator permit: the last epoch gave the subnet's {} permits \
+                     (max_allowed_validators) to higher stakes, so its weights are ignored \
+                     and new ones are refused (NeuronNoValidatorPermit)",
+                    self.max_allowed_validators
+                );
+                (ValidatorStatus::NoPermit, Some(detail))
+            } else if let Some(e) = &v.error {
+                (ValidatorStatus::StoreError, Some(e.clone()))
+            } else {
+                (ValidatorStatus::Ok, None)
+            };
+            v.status = status;
+            v.status_detail = detail;
+        }
         out.sort_by_key(|v| (Reverse(v.stake), v.uid.is_none(), v.uid));
         out
     }
 
     /// Builds `/api/history` from the scoring validator of each competition.
-    pub async fn history(&self, src: &Sources) -> Result<History, WebError> {
+    pub async fn history(&self) -> Result<History, WebError> {
         let mut competitions = Vec::new();
-        for listed in self.competitions(src) {
+        for listed in self.competitions() {
             let name = listed
                 .def
                 .map_or_else(|| format!("competition {}", listed.id), |d| d.name.clone());
@@ -452,19 +655,20 @@ impl Snapshot {
     }
 }
 
-/// One series per uid over `steps` (oldest first).
+/// One series per hotkey over `steps` (oldest first), ordered by latest uid, then hotkey.
 fn series_of(steps: &[StepView]) -> Vec<Series> {
-    let mut by_uid: BTreeMap<u16, Series> = BTreeMap::new();
+    let mut by_hotkey: BTreeMap<&str, Series> = BTreeMap::new();
     for step in steps {
         for m in &step.models {
-            let s = by_uid.entry(m.uid).or_insert_with(|| Series {
+            let s = by_hotkey.entry(&m.hotkey).or_insert_with(|| Series {
                 uid: m.uid,
                 hotkey: m.hotkey.clone(),
                 points: Vec::new(),
             });
-            s.hotkey = m.hotkey.clone();
+            s.uid = m.uid;
             s.points.push(Point {
                 block: step.block,
+                uid: m.uid,
                 score: finite(m.score),
                 win_rate: m.win_rate,
                 weight: step
@@ -475,5 +679,7 @@ fn series_of(steps: &[StepView]) -> Vec<Series> {
             });
         }
     }
-    by_uid.into_values().collect()
+    let mut series: Vec<Series> = by_hotkey.into_values().collect();
+    series.sort_by(|a, b| a.uid.cmp(&b.uid).then_with(|| a.hotkey.cmp(&b.hotkey)));
+    series
 }

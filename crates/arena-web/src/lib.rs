@@ -13,9 +13,14 @@
 //!
 //! How several validators combine (see [`gather`]): the scores of a competition come from the
 //! validator with the **highest stake** among those whose state has a step for it (ties: the
-//! most recent step); every validator's on-chain weight is listed separately, and `weight` is
-//! their stake-weighted mean. A store that is missing or unreadable does not fail the page: its
-//! error is reported in the document next to the other validators.
+//! most recent step); each model's state (evaluated, waiting, queued, rejected, not evaluated)
+//! comes from the highest-stake validator whose state knows the model's current commitment;
+//! every validator's on-chain weight is listed separately, and `weight` is the stake-weighted
+//! mean of those of validators holding a permit. A store that is missing or unreadable does not
+//! fail the page: its error is reported in the document next to the other validators.
+//!
+//! The schedule ([`ScheduleSource`]) may be a file: it is re-read whenever it changes, so the
+//! active competitions and rewards follow schedule edits without a restart.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,7 +32,7 @@
 //!     chain,
 //!     netuid: 1,
 //!     validator_stores: vec![".arena/validator/validator.sqlite".into()],
-//!     schedule: arena_core::competition::default_schedule()?,
+//!     schedule: arena_core::competition::default_schedule()?.into(),
 //! });
 //! println!("{}", arena_web::render_table(&arena_web::standings(&src).await?));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
@@ -37,6 +42,7 @@
 
 pub mod gather;
 pub mod model;
+mod schedule;
 mod server;
 mod table;
 pub mod testkit;
@@ -45,12 +51,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arena_chain::{Chain, ChainError, NetUid};
-use arena_core::competition::Schedule;
 
 pub use model::{
-    CompetitionHistory, CompetitionStandings, History, ModelStanding, Point, ScoredBy, Series,
-    Standings, TaskScoreView, ValidatorInfo, ValidatorWeight,
+    CompetitionHistory, CompetitionStandings, History, ModelStanding, ModelState, ModelStatus,
+    Point, ScoredBy, Series, Standings, TaskScoreView, ValidatorInfo, ValidatorStatus,
+    ValidatorWeight,
 };
+pub use schedule::{ScheduleLoadError, ScheduleSource};
 pub use server::{router, serve};
 pub use table::render_table;
 
@@ -62,8 +69,8 @@ pub struct Sources {
     pub netuid: NetUid,
     /// Paths of validators' `validator.sqlite` (a directory means `<dir>/validator.sqlite`).
     pub validator_stores: Vec<PathBuf>,
-    /// Competition names, rewards and task lists.
-    pub schedule: Schedule,
+    /// Competition names, rewards and task lists (a file is re-read when it changes).
+    pub schedule: ScheduleSource,
 }
 
 /// Why a document could not be built at all (stores never fail it; their errors are listed
@@ -73,7 +80,7 @@ pub enum WebError {
     /// A chain read failed: the chain is down, or the subnet does not exist.
     #[error("chain: reading {what} of subnet {netuid}: {source}")]
     Chain {
-        /// What was being read (`metagraph`, `commitments`, `weights`, `block number`).
+        /// What was being read (`metagraph`, `hyperparameters`, `commitments`, `weights`).
         what: &'static str,
         /// The subnet.
         netuid: NetUid,
@@ -88,11 +95,11 @@ pub enum WebError {
 /// The `/api/standings` document: the standings as of the chain's latest block.
 pub async fn standings(src: &Sources) -> Result<Standings, WebError> {
     let snap = gather::Snapshot::take(src).await?;
-    Ok(snap.standings(src))
+    Ok(snap.standings())
 }
 
 /// The `/api/history` document: per competition, per uid, the series of the scoring validator.
 pub async fn history(src: &Sources) -> Result<History, WebError> {
     let snap = gather::Snapshot::take(src).await?;
-    snap.history(src).await
+    snap.history().await
 }

@@ -15,6 +15,9 @@ pub struct Standings {
     pub validators: Vec<ValidatorInfo>,
     /// Active competitions, then any other competition a commitment names.
     pub competitions: Vec<CompetitionStandings>,
+    /// Why the schedule file could not be re-read after it changed, if it could not (the
+    /// previous schedule is still shown).
+    pub schedule_error: Option<String>,
 }
 
 /// A validator as the leaderboard sees it: its chain identity and its state database.
@@ -28,6 +31,10 @@ pub struct ValidatorInfo {
     pub stake: u64,
     /// Whether the last epoch granted it a validator permit.
     pub validator_permit: bool,
+    /// `ok`, or why its weights do not count or its state cannot be read.
+    pub status: ValidatorStatus,
+    /// The status in a sentence (`None` when `ok`).
+    pub status_detail: Option<String>,
     /// Block of its last `set_weights` (`None`: never set weights).
     pub last_update: Option<u64>,
     /// Path of its state database, if one was given.
@@ -36,6 +43,23 @@ pub struct ValidatorInfo {
     pub latest_step_block: Option<u64>,
     /// Why its state database could not be read, if it could not.
     pub error: Option<String>,
+}
+
+/// What the leaderboard can say about a validator: the first of `not_registered`,
+/// `no_permit`, `store_error` that applies, else `ok`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValidatorStatus {
+    /// Registered, holding a validator permit, state readable (if one was given).
+    Ok,
+    /// Its state database could not be read (`error` says why).
+    StoreError,
+    /// Its hotkey is not registered on the subnet (or not known).
+    NotRegistered,
+    /// Registered but without a validator permit: the last epoch gave the subnet's
+    /// `max_allowed_validators` permits to higher stakes, so its weights are ignored (and the
+    /// chain refuses new ones with `NeuronNoValidatorPermit`).
+    NoPermit,
 }
 
 /// One competition's standings.
@@ -105,6 +129,47 @@ pub struct ModelStanding {
     pub validator_weights: Vec<ValidatorWeight>,
     /// Why the evaluation failed, if it did.
     pub error: Option<String>,
+    /// Where the model stands with the validators: why it has a score or why it has none.
+    pub status: ModelStatus,
+}
+
+/// Where a model stands with the validators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelState {
+    /// Scored in the scoring validator's latest step (the row's score).
+    Evaluated,
+    /// Its eval delay has not passed: it is not downloaded before `block`.
+    Waiting,
+    /// In the validator's queue for its competition's next step.
+    Queued,
+    /// Never evaluated, for the reason `code`, until the hotkey commits something else.
+    Rejected,
+    /// Not (or no longer) evaluated: accepted but not queued (it lost its slot among the
+    /// re-evaluated models, or its competition is not active), or no validator has checked
+    /// this commitment yet.
+    NotEvaluated,
+}
+
+/// A model's state, from one validator's view (see [`crate::gather`] for which).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelStatus {
+    /// The state.
+    pub state: ModelState,
+    /// `rejected`: the rejection's code (`hash_mismatch`, `constraint`, `repo_unavailable`, …);
+    /// `queued`: the queue reason (`new`, `retry`, `top_miner_recheck`).
+    pub code: Option<String>,
+    /// `waiting`: the first block at which it may be evaluated; `queued`: when it was queued;
+    /// `evaluated`: the scoring step's block; `rejected`: when it was checked;
+    /// `not_evaluated`: its last evaluation, if it had one.
+    pub block: Option<u64>,
+    /// Score of its last evaluation (`not_evaluated` models that were evaluated before).
+    pub last_score: Option<f64>,
+    /// The state in a sentence.
+    pub detail: String,
+    /// Hotkey of the validator whose state this is (`None`: no configured validator state
+    /// knows this commitment).
+    pub validator: Option<String>,
 }
 
 /// A task's part of a model's score.
@@ -151,28 +216,32 @@ pub struct CompetitionHistory {
     pub name: String,
     /// Whose steps these are (the same validator as the standings' scores).
     pub scored_by: Option<ScoredBy>,
-    /// One series per uid that appears in a step, by uid.
+    /// One series per hotkey that appears in a step, by latest uid (then hotkey).
     pub series: Vec<Series>,
     /// Why the scoring validator's steps could not be read, if they could not.
     pub error: Option<String>,
 }
 
-/// One uid over time.
+/// One miner (hotkey) over time: a series follows its hotkey across uid changes (a hotkey that
+/// deregisters and registers again keeps one series), and a recycled uid starts a new series
+/// under its new hotkey.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
-    /// Metagraph uid.
+    /// Metagraph uid at its latest point.
     pub uid: u16,
-    /// Hotkey at its latest point.
+    /// SS58 hotkey.
     pub hotkey: String,
     /// Points, oldest first.
     pub points: Vec<Point>,
 }
 
-/// A uid in one step.
+/// A miner in one step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// Chain block at which the step was scored.
     pub block: u64,
+    /// Its uid in that step.
+    pub uid: u16,
     /// Its score (`null` if its evaluation failed).
     pub score: Option<f64>,
     /// Its win rate.

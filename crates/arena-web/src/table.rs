@@ -2,29 +2,48 @@
 
 use std::fmt::Write;
 
-use crate::model::Standings;
+use crate::model::{ModelState, ModelStatus, Standings, ValidatorStatus};
 
-const HEADERS: [&str; 8] = [
+const HEADERS: [&str; 9] = [
     "competition",
     "uid",
     "model",
     "score",
+    "state",
     "win rate",
     "weight",
     "incentive",
     "emission",
 ];
 
+/// The state column: the state with its block or code, short enough for a terminal.
+pub(crate) fn state_cell(status: &ModelStatus) -> String {
+    let block = status.block.map_or_else(String::new, |b| b.to_string());
+    let code = status.code.as_deref().unwrap_or("?");
+    match status.state {
+        ModelState::Evaluated => "evaluated".into(),
+        ModelState::Waiting => format!("waiting until {block}"),
+        ModelState::Queued => format!("queued ({code})"),
+        ModelState::Rejected => format!("rejected: {code}"),
+        ModelState::NotEvaluated if status.block.is_some() => {
+            format!("not evaluated since {block}")
+        }
+        ModelState::NotEvaluated => "not evaluated".into(),
+    }
+}
+
 /// Renders one line per model (competitions in order, models ranked), with aligned columns,
-/// preceded by the block and followed by one line per unreadable validator state.
+/// preceded by the block and followed by one warning line per validator that is not `ok`
+/// (no permit, not registered, unreadable state) and for a schedule file that did not reload.
 pub fn render_table(s: &Standings) -> String {
-    let mut rows: Vec<[String; 8]> = Vec::new();
+    let mut rows: Vec<[String; 9]> = Vec::new();
     for c in &s.competitions {
         if c.models.is_empty() {
             rows.push([
                 format!("{} ({})", c.name, c.id),
                 "-".into(),
                 "(no models)".into(),
+                "-".into(),
                 "-".into(),
                 "-".into(),
                 "-".into(),
@@ -39,6 +58,7 @@ pub fn render_table(s: &Standings) -> String {
                 m.uid.to_string(),
                 format!("{}@{short}", m.repo),
                 m.score.map_or("-".into(), |v| format!("{v:.4}")),
+                state_cell(&m.status),
                 m.win_rate.map_or("-".into(), |v| format!("{v:.3}")),
                 format!("{:.4}", m.weight),
                 format!("{:.4}", m.incentive),
@@ -57,7 +77,7 @@ pub fn render_table(s: &Standings) -> String {
         let mut text = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             // Text columns left-aligned, numbers right-aligned.
-            if i == 0 || i == 2 {
+            if i == 0 || i == 2 || i == 4 {
                 let _ = write!(text, "{cell:<w$}  ");
             } else {
                 let _ = write!(text, "{cell:>w$}  ");
@@ -70,8 +90,23 @@ pub fn render_table(s: &Standings) -> String {
     for row in &rows {
         line(&mut out, row);
     }
-    for v in s.validators.iter().filter(|v| v.error.is_some()) {
-        let _ = writeln!(out, "warning: {}", v.error.as_deref().unwrap_or_default());
+    for v in &s.validators {
+        if v.status != ValidatorStatus::Ok {
+            let who = match (v.uid, v.hotkey.as_deref()) {
+                (Some(uid), _) => format!("validator {uid}"),
+                (None, Some(h)) => format!("validator {h}"),
+                (None, None) => "validator".to_string(),
+            };
+            let detail = v.status_detail.as_deref().unwrap_or_default();
+            let _ = writeln!(out, "warning: {who}: {detail}");
+        }
+        // A store error is printed even when another status comes first.
+        if let (Some(e), false) = (&v.error, v.status == ValidatorStatus::StoreError) {
+            let _ = writeln!(out, "warning: {e}");
+        }
+    }
+    if let Some(e) = &s.schedule_error {
+        let _ = writeln!(out, "warning: {e}");
     }
     out
 }

@@ -2,6 +2,8 @@
 //! subnet, two staked validators, four miners with model commitments, weights set and an epoch
 //! paid out, plus each validator's state database holding three steps per competition.
 //!
+//! The subnet grants [`MAX_VALIDATORS`] validator permits per epoch.
+//!
 //! Everything is deterministic: the same call gives the same chain hashes and the same scores.
 //! Validator `//Web/V0` (3000 TAO) and `//Web/V1` (1000 TAO) see the same models, V1 scoring
 //! each 1% worse, so a reader can tell whose scores it shows. Miner qualities, best first:
@@ -22,6 +24,10 @@ use arena_validator::store::{ModelStepResult, StepKey, StepRecord, Store, StoreE
 
 /// Blocks between epochs of the demo subnet.
 pub const TEMPO: u16 = 10;
+
+/// Validator permits per epoch: V0 and V1 hold them; a third staked hotkey with more stake than
+/// V1 takes V1's at the next epoch.
+pub const MAX_VALIDATORS: u16 = 2;
 
 /// Sync blocks of the recorded steps (each scored two blocks later).
 pub const STEP_SYNC_BLOCKS: [u64; 3] = [4, 8, 12];
@@ -108,6 +114,7 @@ pub async fn build(dir: &Path, schedule: &Schedule) -> Result<DemoNetwork, Testk
     let params = Hyperparameters {
         tempo: TEMPO,
         weights_rate_limit: 1,
+        max_allowed_validators: MAX_VALIDATORS,
         ..Default::default()
     };
     let netuid = chain

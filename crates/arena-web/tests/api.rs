@@ -23,7 +23,7 @@ async fn demo() -> (tempfile::TempDir, DemoNetwork, Arc<Sources>) {
         chain: net.chain.clone(),
         netuid: net.netuid,
         validator_stores: net.validator_stores.clone(),
-        schedule,
+        schedule: schedule.into(),
     });
     (dir, net, src)
 }

@@ -11,8 +11,9 @@ pub enum ChainCmd {
     Status(super::chain_node::StatusArgs),
     /// Show every uid of a subnet: keys, stake, permits, incentive, dividends, emission.
     Metagraph(super::chain_node::SubnetQueryArgs),
-    /// Show the commitments of a subnet.
-    Commitments(super::chain_node::SubnetQueryArgs),
+    /// Show the commitments of hotkeys registered on a subnet (`--all`: also of hotkeys that
+    /// left it).
+    Commitments(super::chain_node::CommitmentsArgs),
     /// Create a subnet owned by the coldkey.
     CreateSubnet(super::chain_node::CreateSubnetArgs),
     /// Register a hotkey on a subnet, signed by its coldkey.

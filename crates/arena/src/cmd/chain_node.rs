@@ -86,6 +86,17 @@ pub struct SubnetQueryArgs {
     pub json: bool,
 }
 
+/// Flags of `arena chain commitments`.
+#[derive(clap::Args, Debug)]
+pub struct CommitmentsArgs {
+    #[command(flatten)]
+    pub query: SubnetQueryArgs,
+    /// Also list commitments of hotkeys no longer registered on the subnet (pruned or
+    /// replaced); they are marked `not registered` (`"uid": null` in JSON).
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Flags of `arena chain create-subnet`.
 #[derive(clap::Args, Debug)]
 pub struct CreateSubnetArgs {
@@ -279,7 +290,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Head block, genesis and subnets.
+/// Head block, genesis and subnets, with each subnet's validator permits (granted of
+/// `max_allowed_validators`: one more staked validator than that evicts the lowest stake).
 pub async fn status(args: StatusArgs, cfg: &Config) -> anyhow::Result<()> {
     let chain = connect(&args.endpoint, cfg)?.chain;
     let head = chain
@@ -288,21 +300,39 @@ pub async fn status(args: StatusArgs, cfg: &Config) -> anyhow::Result<()> {
         .context("the chain has no blocks")?;
     let genesis = chain.genesis_hash().await?;
     let mut subnets = Vec::new();
+    let mut permits = Vec::new();
     for netuid in chain.subnets().await? {
         subnets.push(chain.subnet(netuid).await?);
+        let mg = chain.metagraph(netuid).await?;
+        permits.push(mg.neurons.iter().filter(|n| n.validator_permit).count());
     }
     if args.json {
+        let permits: Vec<_> = subnets
+            .iter()
+            .zip(&permits)
+            .map(|(s, &held)| {
+                json!({"netuid": s.netuid, "validator_permits": held,
+                       "max_allowed_validators": s.hyperparameters.max_allowed_validators})
+            })
+            .collect();
         println!(
             "{}",
-            json!({"head": head, "genesis": genesis, "subnets": subnets})
+            json!({"head": head, "genesis": genesis, "subnets": subnets, "permits": permits})
         );
     } else {
         println!("block {} {}", head.number, head.hash);
         println!("genesis {genesis}");
-        for s in &subnets {
+        for (s, held) in subnets.iter().zip(&permits) {
             println!(
-                "subnet {}: {} uids, tempo {}, epoch {} at block {}, owner {}",
-                s.netuid, s.n, s.hyperparameters.tempo, s.epoch_index, s.last_epoch_block, s.owner
+                "subnet {}: {} uids, tempo {}, epoch {} at block {}, owner {}, \
+                 max_allowed_validators {} ({held} validator permits held)",
+                s.netuid,
+                s.n,
+                s.hyperparameters.tempo,
+                s.epoch_index,
+                s.last_epoch_block,
+                s.owner,
+                s.hyperparameters.max_allowed_validators
             );
         }
     }
@@ -344,21 +374,38 @@ pub async fn metagraph(args: SubnetQueryArgs, cfg: &Config) -> anyhow::Result<()
     Ok(())
 }
 
-/// All commitments of a subnet.
-pub async fn commitments(args: SubnetQueryArgs, cfg: &Config) -> anyhow::Result<()> {
-    let chain = connect(&args.endpoint, cfg)?.chain;
-    let netuid = args.netuid.unwrap_or(cfg.chain.netuid);
+/// The commitments of hotkeys registered on a subnet now, with their uids (`--all`: also those
+/// of hotkeys that left, which the chain keeps, marked as not registered).
+pub async fn commitments(args: CommitmentsArgs, cfg: &Config) -> anyhow::Result<()> {
+    let query = &args.query;
+    let chain = connect(&query.endpoint, cfg)?.chain;
+    let netuid = query.netuid.unwrap_or(cfg.chain.netuid);
     let all = chain.commitments(netuid).await?;
-    if args.json {
-        println!("{}", serde_json::to_string(&all)?);
+    let metagraph = chain.metagraph(netuid).await?;
+    let listed: Vec<(Option<u16>, &arena_chain::Commitment)> = all
+        .iter()
+        .map(|c| (metagraph.uid_of(&c.hotkey), c))
+        .filter(|(uid, _)| args.all || uid.is_some())
+        .collect();
+    if query.json {
+        let mut rows = Vec::with_capacity(listed.len());
+        for (uid, c) in &listed {
+            let mut row = serde_json::to_value(c)?;
+            if let Some(obj) = row.as_object_mut() {
+                obj.insert("uid".into(), json!(uid));
+            }
+            rows.push(row);
+        }
+        println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
-    for c in &all {
+    for (uid, c) in &listed {
         let text = c
             .text()
             .map(str::to_string)
             .unwrap_or_else(|| format!("0x{}", hex_string(&c.data)));
-        println!("{} block {} {}", c.hotkey, c.block, text);
+        let who = uid.map_or_else(|| "not registered".to_string(), |u| format!("uid {u}"));
+        println!("{who} {} block {} {}", c.hotkey, c.block, text);
     }
     Ok(())
 }

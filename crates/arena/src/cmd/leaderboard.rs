@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
-use arena_core::competition::{default_schedule, Schedule};
-use arena_web::Sources;
+use arena_core::competition::default_schedule;
+use arena_web::{ScheduleSource, Sources};
 
 use crate::config::Config;
 
@@ -36,8 +36,8 @@ pub struct SourceArgs {
     /// validator). Default: `[validator] state_dir` (or <home>/validator) if it exists.
     #[arg(long = "validator-state", value_name = "PATH")]
     pub validator_state: Vec<PathBuf>,
-    /// Competition schedule TOML (names, rewards, tasks). Default: `[validator] schedule`,
-    /// else the built-in schedule.
+    /// Competition schedule TOML (names, rewards, tasks), re-read whenever it changes.
+    /// Default: `[validator] schedule`, else the built-in schedule.
     #[arg(long, value_name = "FILE")]
     pub schedule: Option<PathBuf>,
 }
@@ -127,8 +127,10 @@ pub fn sources(args: &SourceArgs, cfg: &Config) -> anyhow::Result<Sources> {
         args.validator_state.clone()
     };
     let schedule = match args.schedule.as_ref().or(cfg.validator.schedule.as_ref()) {
-        Some(path) => load_schedule(path)?,
-        None => default_schedule().context("the built-in competition schedule")?,
+        Some(path) => ScheduleSource::file(path)?,
+        None => default_schedule()
+            .context("the built-in competition schedule")?
+            .into(),
     };
     Ok(Sources {
         chain,
@@ -153,12 +155,6 @@ fn open_chain_dir(dir: &Path) -> anyhow::Result<LocalChain> {
             dir.display()
         )
     })
-}
-
-fn load_schedule(path: &Path) -> anyhow::Result<Schedule> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the schedule {}", path.display()))?;
-    Schedule::from_toml_str(&text).with_context(|| format!("schedule {}", path.display()))
 }
 
 async fn shutdown_signal() {
