@@ -318,7 +318,17 @@ pub struct Standing {
 /// `_update_uids_to_eval`): priority `1 + ema_weight` if `ema_weight ≥ 0.001` (models being
 /// paid always stay first), else the win rate; the `keep_top` highest stay, ties to the older
 /// block, then the lower uid. Both lists come back in priority order.
-pub fn select_kept(standings: &[Standing], keep_top: usize) -> (Vec<u16>, Vec<u16>) {
+///
+/// `leader` is the step's top model. It always stays (in place of the last kept model when
+/// it is not among the `keep_top` highest): a new model that won its first step has only one
+/// step of EMA behind it, less than every paid incumbent's, and under SN37's rule alone it
+/// would be dropped and, having won, never retried, so a better model could never take the
+/// weight. Keeping it bounds the re-evaluated models to `keep_top` all the same.
+pub fn select_kept(
+    standings: &[Standing],
+    keep_top: usize,
+    leader: Option<u16>,
+) -> (Vec<u16>, Vec<u16>) {
     let priority = |s: &Standing| {
         if s.ema_weight >= 0.001 {
             1.0 + s.ema_weight
@@ -335,8 +345,14 @@ pub fn select_kept(standings: &[Standing], keep_top: usize) -> (Vec<u16>, Vec<u1
             .then(a.block.cmp(&b.block))
             .then(a.uid.cmp(&b.uid))
     });
-    let uids: Vec<u16> = order.iter().map(|s| s.uid).collect();
+    let mut uids: Vec<u16> = order.iter().map(|s| s.uid).collect();
     let split = keep_top.min(uids.len());
+    if let Some(at) = leader.and_then(|l| uids.iter().position(|&u| u == l)) {
+        if split > 0 && at >= split {
+            let leader = uids.remove(at);
+            uids.insert(split - 1, leader);
+        }
+    }
     (uids[..split].to_vec(), uids[split..].to_vec())
 }
 

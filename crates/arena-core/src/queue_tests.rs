@@ -216,16 +216,43 @@ fn keep_top_three() {
         s(4, 5, 0.5, 0.0),       // 0.5, older than uid 3
         s(5, 40, f64::NAN, 0.0), // 0
     ];
-    let (kept, dropped) = select_kept(&standings, 3);
+    let (kept, dropped) = select_kept(&standings, 3, None);
     assert_eq!(kept, [2, 1, 4]);
     assert_eq!(dropped, [3, 5]);
-    let (kept, dropped) = select_kept(&standings, 10);
+    let (kept, dropped) = select_kept(&standings, 10, None);
     assert_eq!((kept.len(), dropped.len()), (5, 0));
-    let (kept, dropped) = select_kept(&[], 3);
+    let (kept, dropped) = select_kept(&[], 3, None);
     assert!(kept.is_empty() && dropped.is_empty());
     // Equal priority and block: lower uid.
-    let (kept, _) = select_kept(&[s(9, 1, 0.5, 0.0), s(8, 1, 0.5, 0.0)], 1);
+    let (kept, _) = select_kept(&[s(9, 1, 0.5, 0.0), s(8, 1, 0.5, 0.0)], 1, None);
     assert_eq!(kept, [8]);
+}
+
+#[test]
+fn the_step_leader_is_always_kept() {
+    let s = |uid: u16, block: u64, win_rate: f64, ema_weight: f64| Standing {
+        uid,
+        block,
+        win_rate,
+        ema_weight,
+    };
+    // Three paid incumbents and a newcomer that beat them all in its first step: its one-step
+    // EMA is the smallest, so SN37's priority alone would drop it.
+    let standings = [
+        s(0, 10, 0.0, 0.50),
+        s(1, 20, 1.0 / 3.0, 0.30),
+        s(2, 30, 2.0 / 3.0, 0.15),
+        s(7, 90, 1.0, 0.05),
+    ];
+    assert_eq!(select_kept(&standings, 3, None).0, [0, 1, 2]);
+    let (kept, dropped) = select_kept(&standings, 3, Some(7));
+    assert_eq!(kept, [0, 1, 7]);
+    assert_eq!(dropped, [2]);
+    // A leader already kept changes nothing; keep_top 0 keeps nothing, leader or not.
+    assert_eq!(select_kept(&standings, 3, Some(1)).0, [0, 1, 2]);
+    assert!(select_kept(&standings, 0, Some(7)).0.is_empty());
+    // An unknown leader uid is ignored.
+    assert_eq!(select_kept(&standings, 3, Some(99)).0, [0, 1, 2]);
 }
 
 #[test]

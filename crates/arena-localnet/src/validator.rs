@@ -75,6 +75,7 @@ pub fn build(layout: &Layout, node: &ValidatorNode, ep: &Endpoints<'_>) -> Resul
         tokenizer_dir: None,
         events_path: Some(dir.join("events.jsonl")),
         version_key: 0,
+        retention: Default::default(),
     };
     let updater = Updater::new(hub, dir.join("models"));
     Service::new(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arena_chain::{Chain, ChainError, NetUid};
-use arena_core::competition::{CompetitionId, Schedule, ScheduleError};
+use arena_core::competition::{Competition, CompetitionId, Schedule, ScheduleError};
 use arena_core::queue::{
     plan_admissions, top_miners, QueueContext, QueuePolicy, UidState, ValidatorWeights,
 };
@@ -48,6 +48,29 @@ pub struct ServiceConfig {
     pub events_path: Option<PathBuf>,
     /// `version_key` of `set_weights`.
     pub version_key: u64,
+    /// How much history the validator keeps on disk.
+    pub retention: Retention,
+}
+
+/// Bounds on what a long-running validator keeps on disk, applied while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Steps kept per competition in the state database (the newest by sync block); older
+    /// ones are deleted after each recorded step. Histories, queue and EMA do not need them.
+    pub keep_steps: usize,
+    /// Size at which the events file is rotated to `<events>.1` (replacing an older one), so
+    /// events take at most about twice this.
+    pub events_max_bytes: u64,
+}
+
+impl Default for Retention {
+    /// 2000 steps per competition (100 days at SN37's 72-minute windows) and 16 MiB of events.
+    fn default() -> Self {
+        Retention {
+            keep_steps: 2000,
+            events_max_bytes: 16 << 20,
+        }
+    }
 }
 
 /// Errors that end a tick (the loop logs them and tries again next tick).
@@ -109,6 +132,8 @@ pub struct Service {
     schedule: Schedule,
     schedule_mtime: Option<SystemTime>,
     metrics: Arc<Metrics>,
+    /// Why the chain refuses this validator's weights, while it holds no validator permit.
+    permit_missing: Option<String>,
 }
 
 fn load_schedule(path: &std::path::Path) -> Result<(Schedule, Option<SystemTime>), ServiceError> {
@@ -156,12 +181,18 @@ impl Service {
             schedule,
             schedule_mtime,
             metrics: Metrics::new(),
+            permit_missing: None,
         })
     }
 
     /// The metrics this service updates (serve them with [`crate::metrics::serve`]).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// Why this validator's weights are refused, while it holds no validator permit.
+    pub fn permit_missing(&self) -> Option<&str> {
+        self.permit_missing.as_deref()
     }
 
     /// The state database.
@@ -207,6 +238,16 @@ impl Service {
             )
             .await?;
         self.clean_cache()?;
+        // Competitions are stepped and weighted per sync window: the set is the window's.
+        let sync = sync_block(block, self.config.genesis_block, self.config.sync_cadence);
+        let active: Vec<CompetitionId> =
+            self.schedule.active_at(sync).iter().map(|c| c.id).collect();
+        for id in self.store.retain_competitions(&active)? {
+            tracing::info!(
+                competition = id,
+                "competition left the schedule; its EMA weights are dropped"
+            );
+        }
         self.admit(block).await?;
         let step = self.maybe_step(block).await?;
         let weights = self.maybe_set_weights(block).await?;
@@ -330,22 +371,38 @@ impl Service {
         Ok(())
     }
 
-    /// Runs the step of the current sync window if it has not been recorded yet.
+    /// Runs the next step of the current sync window that has not been recorded yet: every
+    /// competition active at the window's sync block gets one step per window (as SN37), in
+    /// schedule order, one per tick. The set is read at the sync block, not the current one,
+    /// so a schedule change inside a window cannot give that window a second step.
     async fn maybe_step(&mut self, block: u64) -> Result<Option<StepKey>, ServiceError> {
         let sync = sync_block(block, self.config.genesis_block, self.config.sync_cadence);
-        let active = self.schedule.active_at(block).to_vec();
-        if active.is_empty() {
-            return Ok(None);
+        let active = self.schedule.active_at(sync).to_vec();
+        for competition in &active {
+            let key = StepKey {
+                competition_id: competition.id,
+                sync_block: sync,
+            };
+            if self.store.step(key)?.is_some() {
+                continue;
+            }
+            if let Some(key) = self.step(block, key, competition, &active).await? {
+                return Ok(Some(key));
+            }
         }
-        let window = (sync - self.config.genesis_block) / self.config.sync_cadence.max(1);
-        let competition = &active[(window % active.len() as u64) as usize];
-        let key = StepKey {
-            competition_id: competition.id,
-            sync_block: sync,
-        };
-        if self.store.step(key)?.is_some() {
-            return Ok(None);
-        }
+        Ok(None)
+    }
+
+    /// Evaluates the queue of one competition at sync block `key.sync_block` and records the
+    /// step; `None` when nothing is queued.
+    async fn step(
+        &mut self,
+        block: u64,
+        key: StepKey,
+        competition: &Competition,
+        active: &[Competition],
+    ) -> Result<Option<StepKey>, ServiceError> {
+        let sync = key.sync_block;
         let queue = self.store.queue(competition.id)?;
         let mut models = Vec::new();
         for entry in &queue {
@@ -402,6 +459,16 @@ impl Service {
         )
         .await?;
         self.store.record_step(&record)?;
+        let pruned = self
+            .store
+            .prune_steps(key.competition_id, self.config.retention.keep_steps)?;
+        if pruned > 0 {
+            tracing::debug!(
+                competition = key.competition_id,
+                pruned,
+                "old steps deleted"
+            );
+        }
         let failures = record.models.iter().filter(|m| m.error.is_some()).count() as u64;
         let scores: Vec<(u16, f64)> = record.models.iter().map(|m| (m.uid, m.score)).collect();
         self.metrics
@@ -443,6 +510,14 @@ impl Service {
             path: path.display().to_string(),
             source,
         };
+        // Only the uids with weight: a subnet has up to 256 uids and most have none.
+        let weights: Vec<(usize, f64)> = record
+            .subnet_weights
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0.0)
+            .map(|(uid, w)| (uid, *w))
+            .collect();
         let event = serde_json::json!({
             "event": "step",
             "competition_id": record.key.competition_id,
@@ -450,8 +525,14 @@ impl Service {
             "block": record.block,
             "seed": record.seed,
             "models": record.models,
-            "subnet_weights": record.subnet_weights,
+            "subnet_weights": weights,
         });
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        if size >= self.config.retention.events_max_bytes {
+            let mut old = path.as_os_str().to_owned();
+            old.push(".1");
+            std::fs::rename(path, &old).map_err(err)?;
+        }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -466,9 +547,10 @@ impl Service {
         if tracker.weights.is_empty() {
             return Ok(None);
         }
+        let sync = sync_block(block, self.config.genesis_block, self.config.sync_cadence);
         let rewards: Vec<(CompetitionId, f64)> = self
             .schedule
-            .active_at(block)
+            .active_at(sync)
             .iter()
             .map(|c| (c.id, c.reward))
             .collect();
@@ -483,8 +565,24 @@ impl Service {
             self.config.version_key,
         )
         .await?;
-        if let SetOutcome::Sent { .. } = outcome {
-            self.metrics.weights_set(&weights);
+        match &outcome {
+            SetOutcome::Sent { .. } => {
+                self.metrics.weights_set(&weights);
+                if self.permit_missing.take().is_some() {
+                    tracing::warn!("validator permit regained: weights are being set again");
+                }
+            }
+            SetOutcome::NoPermit { reason } => {
+                // Said once per loss, not every tick: the service keeps evaluating meanwhile.
+                if self.permit_missing.is_none() {
+                    tracing::warn!(
+                        hotkey = %self.hotkey.public().ss58(),
+                        "weights not set: {reason}; evaluation continues and weights are retried every tick"
+                    );
+                }
+                self.permit_missing = Some(reason.clone());
+            }
+            SetOutcome::RateLimited { .. } | SetOutcome::Empty => {}
         }
         Ok(Some(outcome))
     }

@@ -23,6 +23,13 @@ pub enum SetOutcome {
     },
     /// Nothing to send (no model has weight yet).
     Empty,
+    /// The chain refused the weights because this hotkey holds no validator permit: the
+    /// subnet gives permits to its `max_allowed_validators` highest-stake neurons at each
+    /// epoch. Not an error of the service: it keeps evaluating and tries again next tick.
+    NoPermit {
+        /// Why, in words (the limit, this hotkey's stake and the lowest permitted stake).
+        reason: String,
+    },
 }
 
 /// Why weights could not be set (other than the rate limit, which is an outcome).
@@ -84,6 +91,34 @@ pub async fn set_weights_if_due(
         }) => Ok(SetOutcome::RateLimited {
             next_block: last_update + limit,
         }),
+        Err(ChainError::NeuronNoValidatorPermit { .. }) => Ok(SetOutcome::NoPermit {
+            reason: no_permit_reason(&metagraph, me.stake),
+        }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Explains a missing permit from the metagraph: the subnet's limit, how many neurons hold a
+/// permit, this hotkey's stake and the lowest stake that holds one.
+fn no_permit_reason(metagraph: &arena_chain::Metagraph, stake: u64) -> String {
+    let max = metagraph.hyperparameters.max_allowed_validators;
+    let permitted: Vec<u64> = metagraph
+        .neurons
+        .iter()
+        .filter(|n| n.validator_permit)
+        .map(|n| n.stake)
+        .collect();
+    let tao = |rao: u64| rao as f64 / 1e9;
+    let lowest = permitted
+        .iter()
+        .min()
+        .map_or("none".to_string(), |&s| format!("{:.3} TAO", tao(s)));
+    format!(
+        "no validator permit: subnet {} gives permits to its {max} highest-stake neurons \
+         (max_allowed_validators), {} hold one now, the lowest with {lowest}; this hotkey \
+         has {:.3} TAO. Add stake, or ask the subnet owner to raise max_allowed_validators",
+        metagraph.netuid,
+        permitted.len(),
+        tao(stake),
+    )
 }

@@ -19,7 +19,7 @@ use arena_validator::weights::SetOutcome;
 use arena_validator::worker::{EvalJob, EvalReport, TaskOutcome, WorkerFailure};
 use arena_validator::{Rejection, Verdict};
 use async_trait::async_trait;
-use common::{copy_fixture, write_one_tensor, Net, SCHEDULE};
+use common::{copy_fixture, write_one_tensor, FixedQuality, Net, SCHEDULE};
 
 fn verdict(store: &Store, miner: &common::Miner) -> Verdict {
     store
@@ -293,6 +293,7 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
         tokenizer_dir: None,
         events_path: None,
         version_key: 0,
+        retention: Default::default(),
     };
     let chain: Arc<dyn Chain> = net.chain.clone();
     let mut service = Service::new(
@@ -318,33 +319,6 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
         .filter(|m| matches!(m.verdict, Verdict::Rejected { .. }))
         .count();
     assert_eq!(rejected, 8, "each bad model keeps its recorded reason");
-}
-
-/// Test double of the evaluation engine (this crate has no model code; the real worker is
-/// exercised in `crates/arena/tests/validator_e2e.rs`): the score of a model is fixed per
-/// repository, so these tests of the service logic know which miner must win.
-struct FixedQuality(BTreeMap<&'static str, f64>);
-
-#[async_trait]
-impl EvalBackend for FixedQuality {
-    async fn evaluate(&self, job: &EvalJob) -> Result<EvalReport, WorkerFailure> {
-        let path = job.model_dir.display().to_string();
-        let (_, score) = self
-            .0
-            .iter()
-            .find(|(repo, _)| path.contains(*repo))
-            .ok_or_else(|| WorkerFailure::Evaluation(format!("unknown model {path}")))?;
-        let samples = job.tasks[0].samples.as_ref().map_or(0, Vec::len);
-        Ok(EvalReport {
-            tasks: vec![TaskOutcome {
-                task_id: job.tasks[0].task_id.clone(),
-                raw: *score,
-                sample_scores: vec![*score; samples],
-            }],
-            load_ms: 3,
-            compute_ms: 4,
-        })
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -386,6 +360,7 @@ async fn service_evaluates_sets_weights_and_best_gets_incentive() {
         tokenizer_dir: None,
         events_path: Some(net.root.path().join("events.jsonl")),
         version_key: 0,
+        retention: Default::default(),
     };
     let updater = Updater::new(
         HubClient::new(&net.hub_url, None).unwrap(),
@@ -586,6 +561,7 @@ async fn retry_after_epsilon_decay_and_recheck_of_top_miners() {
         tokenizer_dir: None,
         events_path: None,
         version_key: 0,
+        retention: Default::default(),
     };
     let updater = Updater::new(
         HubClient::new(&net.hub_url, None).unwrap(),
@@ -702,6 +678,7 @@ async fn data_is_drawn_only_after_the_youngest_model_became_eligible() {
         tokenizer_dir: None,
         events_path: None,
         version_key: 0,
+        retention: Default::default(),
     };
     let updater = Updater::new(
         HubClient::new(&net.hub_url, None).unwrap(),

@@ -255,6 +255,7 @@ fn validator(
         tokenizer_dir: None,
         events_path: Some(dir.join("events.jsonl")),
         version_key: 0,
+        retention: Default::default(),
     };
     let updater = Updater::new(
         HubClient::new(&net.hub_url, None).unwrap(),

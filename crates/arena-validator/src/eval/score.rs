@@ -156,7 +156,7 @@ pub fn score_step_record(
             ema_weight: ema.get(o.uid as usize).copied().unwrap_or(0.0),
         })
         .collect();
-    let (kept, _dropped) = select_kept(&standings, inputs.keep_top);
+    let (kept, _dropped) = select_kept(&standings, inputs.keep_top, step.top_uid);
     let models = evaluated
         .iter()
         .zip(&contenders)

@@ -150,6 +150,33 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Drops the EMA weights of every competition not in `active` (removed from the schedule),
+    /// so a competition that comes back starts from zero instead of reusing stale weights.
+    /// Returns the ids dropped.
+    pub fn retain_competitions(
+        &mut self,
+        active: &[arena_core::competition::CompetitionId],
+    ) -> StoreResult<Vec<arena_core::competition::CompetitionId>> {
+        let mut tracker = self.tracker()?;
+        let dropped: Vec<_> = tracker
+            .weights
+            .keys()
+            .copied()
+            .filter(|id| !active.contains(id))
+            .collect();
+        if dropped.is_empty() {
+            return Ok(dropped);
+        }
+        tracker.retain_active(active);
+        let ctx = models::StoreErrorCtx(&self.path);
+        let tx = self.conn.transaction().map_err(|e| ctx.sql(e))?;
+        put_tracker(&tx, &tracker).map_err(|e| ctx.sql(e))?;
+        tx.commit().map_err(|e| ctx.sql(e))?;
+        Ok(dropped)
+    }
+}
+
 /// Writes the tracker inside an open transaction (steps and schedule changes).
 fn put_tracker(
     tx: &rusqlite::Transaction<'_>,

@@ -61,30 +61,51 @@ fn reason_parse(text: &str) -> Option<QueueReason> {
 }
 
 impl Store {
-    /// Inserts or replaces the record of `record.hotkey`.
+    /// Inserts or replaces the record of `record.hotkey`. When the commitment text differs from
+    /// the stored one (another repo, revision, hash or competition), the hotkey's evaluation
+    /// histories and queue entries belong to the old model and are dropped in the same
+    /// transaction, so the new model is queued as new (SN37 queues every new commitment).
     pub fn put_model(&mut self, record: &ModelRecord) -> StoreResult<()> {
         let verdict = serde_json::to_string(&record.verdict)
             .map_err(|e| self.corrupt("models.verdict", e))?;
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO models (hotkey, uid, commitment, commit_block,
+        let ctx = StoreErrorCtx(&self.path);
+        let tx = self.conn.transaction().map_err(|e| ctx.sql(e))?;
+        let previous: Option<String> = tx
+            .query_row(
+                "SELECT commitment FROM models WHERE hotkey = ?1",
+                params![record.hotkey],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| ctx.sql(e))?;
+        if previous.is_some_and(|p| p != record.commitment) {
+            for table in ["history", "queue"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE hotkey = ?1"),
+                    params![record.hotkey],
+                )
+                .map_err(|e| ctx.sql(e))?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO models (hotkey, uid, commitment, commit_block,
                  competition_id, download_path, content_hash, verdict_kind, verdict, checked_block)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    record.hotkey,
-                    record.uid,
-                    record.commitment,
-                    int(record.commit_block),
-                    record.competition_id,
-                    record.download_path,
-                    record.content_hash,
-                    record.verdict.kind(),
-                    verdict,
-                    int(record.checked_block)
-                ],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+            params![
+                record.hotkey,
+                record.uid,
+                record.commitment,
+                int(record.commit_block),
+                record.competition_id,
+                record.download_path,
+                record.content_hash,
+                record.verdict.kind(),
+                verdict,
+                int(record.checked_block)
+            ],
+        )
+        .map_err(|e| ctx.sql(e))?;
+        tx.commit().map_err(|e| ctx.sql(e))
     }
 
     fn model_row(&self, row: &Row<'_>) -> rusqlite::Result<(ModelRecord, String)> {

@@ -93,6 +93,36 @@ impl Store {
         tx.commit().map_err(|e| ctx.sql(e))
     }
 
+    /// Deletes the oldest steps of a competition (by sync block) beyond the newest `keep`,
+    /// with their model results, in one transaction; returns how many went. Steps are a
+    /// record for people and the leaderboard: the EMA, histories and queue live elsewhere.
+    pub fn prune_steps(&mut self, competition_id: u32, keep: usize) -> StoreResult<usize> {
+        let ctx = StoreErrorCtx(&self.path);
+        let tx = self.conn.transaction().map_err(|e| ctx.sql(e))?;
+        let cutoff: Option<i64> = tx
+            .query_row(
+                "SELECT sync_block FROM steps WHERE competition_id = ?1
+                 ORDER BY sync_block DESC LIMIT 1 OFFSET ?2",
+                params![competition_id, int(keep as u64)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| ctx.sql(e))?;
+        let Some(cutoff) = cutoff else {
+            return Ok(0);
+        };
+        for table in ["step_models", "steps"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE competition_id = ?1 AND sync_block <= ?2"),
+                params![competition_id, cutoff],
+            )
+            .map_err(|e| ctx.sql(e))?;
+        }
+        let gone = tx.changes() as usize;
+        tx.commit().map_err(|e| ctx.sql(e))?;
+        Ok(gone)
+    }
+
     /// Every recorded step key, in order.
     pub fn step_keys(&self) -> StoreResult<Vec<StepKey>> {
         let mut stmt = self

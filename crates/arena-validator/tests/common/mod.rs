@@ -11,6 +11,10 @@ use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
 use arena_hub::client::HubClient;
 use arena_hub::server::{router, ServerConfig, User};
 use arena_keys::Keypair;
+use arena_validator::eval::EvalBackend;
+use arena_validator::worker::{EvalJob, EvalReport, TaskOutcome, WorkerFailure};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
 
 pub const NETUID_PLACEHOLDER: u16 = 0;
 
@@ -121,16 +125,21 @@ pub struct Miner {
 
 impl Net {
     pub async fn start() -> Net {
+        Net::start_with(Hyperparameters {
+            tempo: 10,
+            weights_rate_limit: 5,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A network whose subnet has the hyperparameters `hp`.
+    pub async fn start_with(hp: Hyperparameters) -> Net {
         let root = tempfile::tempdir().unwrap();
         let chain = Arc::new(
             LocalChain::open(root.path().join("chain"), LocalChainOptions::default()).unwrap(),
         );
         let owner = Keypair::from_uri("//Alice").unwrap();
-        let hp = Hyperparameters {
-            tempo: 10,
-            weights_rate_limit: 5,
-            ..Default::default()
-        };
         let netuid = chain
             .create_subnet(&owner, hp)
             .await
@@ -226,5 +235,32 @@ impl Net {
         let text = format!("{}:{name}:{commit}:{secure}:1", miner.namespace);
         self.commit_text(miner, &text).await;
         text
+    }
+}
+
+/// Test double of the evaluation engine (this crate has no model code; the real worker is
+/// exercised in `crates/arena/tests/validator_e2e.rs`): the score of a model is fixed per
+/// repository, so these tests of the service logic know which miner must win.
+pub struct FixedQuality(pub BTreeMap<&'static str, f64>);
+
+#[async_trait]
+impl EvalBackend for FixedQuality {
+    async fn evaluate(&self, job: &EvalJob) -> Result<EvalReport, WorkerFailure> {
+        let path = job.model_dir.display().to_string();
+        let (_, score) = self
+            .0
+            .iter()
+            .find(|(repo, _)| path.contains(*repo))
+            .ok_or_else(|| WorkerFailure::Evaluation(format!("unknown model {path}")))?;
+        let samples = job.tasks[0].samples.as_ref().map_or(0, Vec::len);
+        Ok(EvalReport {
+            tasks: vec![TaskOutcome {
+                task_id: job.tasks[0].task_id.clone(),
+                raw: *score,
+                sample_scores: vec![*score; samples],
+            }],
+            load_ms: 3,
+            compute_ms: 4,
+        })
     }
 }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
 use arena_keys::Keypair;
 use arena_validator::eval::SubprocessBackend;
-use arena_validator::service::{Service, ServiceConfig};
+use arena_validator::service::{Retention, Service, ServiceConfig};
 use arena_validator::store::Store;
 use arena_validator::update::Updater;
 use arena_validator::worker::{
@@ -38,8 +38,10 @@ pub struct ValidatorConfig {
     pub schedule: Option<PathBuf>,
     /// State folder (SQLite, model cache, events). Default: `<home>/validator`.
     pub state_dir: Option<PathBuf>,
-    /// Blocks per sync window; one step per window (SN37: 360).
+    /// Blocks per sync window; one step per active competition per window (SN37: 360).
     pub sync_cadence: u64,
+    /// Block the sync windows count from (SN37: 3 138 611; a localnet: 0).
+    pub sync_origin: u64,
     /// Seconds between ticks of the loop.
     pub interval_secs: u64,
     /// Seconds one model's evaluation may take before its worker is killed.
@@ -50,6 +52,11 @@ pub struct ValidatorConfig {
     pub metrics_addr: String,
     /// `version_key` sent with `set_weights`.
     pub version_key: u64,
+    /// Steps kept per competition in the state database; older ones are deleted as new ones
+    /// are recorded (the EMA and the histories do not need them).
+    pub keep_steps: usize,
+    /// Size at which `events.jsonl` is rotated to `events.jsonl.1` (one old file is kept), MiB.
+    pub events_max_mib: u64,
 }
 
 impl Default for ValidatorConfig {
@@ -58,11 +65,14 @@ impl Default for ValidatorConfig {
             schedule: None,
             state_dir: None,
             sync_cadence: arena_core::seed::DEFAULT_SYNC_CADENCE,
+            sync_origin: 0,
             interval_secs: 12,
             worker_timeout_secs: 600,
             worker_memory_mib: 16 * 1024,
             metrics_addr: "127.0.0.1:9108".into(),
             version_key: 0,
+            keep_steps: arena_validator::service::Retention::default().keep_steps,
+            events_max_mib: arena_validator::service::Retention::default().events_max_bytes >> 20,
         }
     }
 }
@@ -118,7 +128,7 @@ fn hotkey(args: &RunArgs, cfg: &Config) -> anyhow::Result<Keypair> {
 /// The data sources the schedule names (see `arena_validator::sources`): the feed at
 /// `[data] feed_url`, judged by `[data]`'s subnet, stake, freshness and phrase rules; the
 /// shipped corpus; local JSONL files.
-fn data_sources(
+pub(crate) fn data_sources(
     schedule: Option<&std::path::Path>,
     cfg: &Config,
     chain: Arc<dyn Chain>,
@@ -193,11 +203,15 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
         netuid,
         schedule_path: args.schedule.clone().or_else(|| vcfg.schedule.clone()),
         sync_cadence: vcfg.sync_cadence,
-        genesis_block: 0,
+        genesis_block: vcfg.sync_origin,
         queue: Default::default(),
         tokenizer_dir: None,
         events_path: Some(state.join("events.jsonl")),
         version_key: vcfg.version_key,
+        retention: Retention {
+            keep_steps: vcfg.keep_steps,
+            events_max_bytes: vcfg.events_max_mib << 20,
+        },
     };
     let sources = data_sources(config.schedule_path.as_deref(), cfg, chain.clone())?;
     let updater = Updater::new(hub, state.join("models"));
