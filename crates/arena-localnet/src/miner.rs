@@ -208,10 +208,33 @@ pub async fn publish(
     Ok(outcome.journal.commitment)
 }
 
-/// Hub user token of a miner. The hub is on loopback and private to this machine, so the token
-/// only has to be stable across runs: it is derived from the miner's public hotkey.
-pub fn hub_token(miner: &MinerNode) -> String {
-    format!("localnet-{}", &miner.hotkey.public().to_hex()[..32])
+/// Hub token of a built-in miner: random (`arena_hub::server::users::new_token`), kept in
+/// `<home>/miners/<name>/hub_token` (mode 0600) and registered, hashed, in the hub's users file,
+/// so a restart reuses it. A token the hub does not know (first run, or a users file edited
+/// since) is replaced by a fresh one, registered under the miner's name (`--rotate`).
+pub fn hub_token(layout: &Layout, name: &str) -> Result<String> {
+    let path = hub_token_file(layout, name);
+    let root = layout.hub_dir();
+    let hub_err = |e: &dyn std::fmt::Display| LocalnetError::service("hub accounts", e);
+    match std::fs::read_to_string(&path) {
+        Ok(token) => {
+            let token = token.trim().to_string();
+            let known = arena_hub::server::users::has_token(&root, name, &token);
+            if known.map_err(|e| hub_err(&e))? {
+                return Ok(token);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(LocalnetError::io(&path)(e)),
+    }
+    let token = arena_hub::server::users::add_user(&root, name, true).map_err(|e| hub_err(&e))?;
+    arena_keys::keyfile::write(&path, token.as_bytes(), true).map_err(|e| hub_err(&e))?;
+    Ok(token)
+}
+
+/// Where a built-in miner's hub token is kept.
+pub fn hub_token_file(layout: &Layout, name: &str) -> PathBuf {
+    layout.miner_dir(name).join("hub_token")
 }
 
 #[cfg(test)]
@@ -263,5 +286,34 @@ mod tests {
         };
         assert_eq!(train(&layout, &base, &stopped, &stop).unwrap(), None);
         assert!(!model_dir(&layout, "miner3").exists());
+    }
+
+    #[test]
+    fn hub_tokens_are_random_private_reused_and_replaced_when_the_hub_forgets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let first = hub_token(&layout, "miner1").unwrap();
+        let other = hub_token(&layout, "miner2").unwrap();
+        assert!(first.starts_with(arena_hub::server::users::TOKEN_PREFIX));
+        assert_ne!(first, other);
+        let file = hub_token_file(&layout, "miner1");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A restart reuses it, and the hub's file holds its hash, not the token.
+        assert_eq!(hub_token(&layout, "miner1").unwrap(), first);
+        let users_file = arena_hub::server::users::users_file(&layout.hub_dir());
+        let stored = std::fs::read_to_string(&users_file).unwrap();
+        assert!(!stored.contains(&first) && !stored.contains(&other));
+        assert!(stored.contains(&arena_hub::server::users::token_sha256(&first)));
+        // Removed from the hub: the next start registers a new one.
+        arena_hub::server::users::remove_user(&layout.hub_dir(), "miner1").unwrap();
+        let renewed = hub_token(&layout, "miner1").unwrap();
+        assert_ne!(renewed, first);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), renewed);
+        assert!(arena_hub::server::users::has_token(&layout.hub_dir(), "miner2", &other).unwrap());
     }
 }

@@ -18,7 +18,7 @@ use arena_data::feed::store::FeedStore;
 use arena_data::producer::Producer;
 use arena_data::tasks::TaskKind;
 use arena_hub::client::HubClient;
-use arena_hub::server::{ServerConfig, User};
+use arena_hub::server::ServerConfig;
 use arena_miner::journal::Stage;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -120,7 +120,8 @@ pub async fn start(
         }),
     ));
 
-    // Hub: one account per miner.
+    // Hub: one account per miner (random tokens kept in the miners' folders, hashed in the
+    // hub's users file, which newcomers' `arena hub user add` also writes to).
     let listener = bind("hub", loopback()).await?;
     let hub_url = format!(
         "http://{}",
@@ -128,15 +129,10 @@ pub async fn start(
             .local_addr()
             .map_err(LocalnetError::io(layout.hub_dir()))?
     );
-    let users = nodes
-        .miners
-        .iter()
-        .map(|m| User {
-            name: m.plan.name.clone(),
-            token: miner::hub_token(m),
-        })
-        .collect();
-    let hub_config = ServerConfig::new(layout.hub_dir(), users);
+    for m in &nodes.miners {
+        miner::hub_token(layout, &m.plan.name)?;
+    }
+    let hub_config = ServerConfig::new(layout.hub_dir(), Vec::new());
     let rx = stop_rx.clone();
     tasks.push((
         "hub".into(),
@@ -409,7 +405,8 @@ impl MinerJob {
         for stage in [Some(Stage::Uploaded), None] {
             let mut pushes = Vec::new();
             for m in &todo {
-                let hub = HubClient::new(&self.hub_url, Some(miner::hub_token(m)))
+                let token = miner::hub_token(&self.layout, &m.plan.name)?;
+                let hub = HubClient::new(&self.hub_url, Some(token))
                     .map_err(|e| LocalnetError::miner(&m.plan.name, e))?;
                 let (layout, base, chain, netuid, m) = (
                     self.layout.clone(),

@@ -8,10 +8,11 @@
 mod repo;
 pub mod store;
 mod transfer;
+pub mod users;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -27,7 +28,8 @@ use store::Store;
 /// Files at least this large are uploaded through LFS by default (10 MiB, as the real Hub).
 pub const DEFAULT_INLINE_THRESHOLD: u64 = 10 * 1024 * 1024;
 
-/// One account of the users file.
+/// An account given in code or in a legacy users file: a name and its token in clear (hashed
+/// when the server starts; see [`users`] for the accounts file under the storage root).
 #[derive(Deserialize, Debug, Clone)]
 pub struct User {
     /// User name, also the namespace of the user's repos.
@@ -36,40 +38,16 @@ pub struct User {
     pub token: String,
 }
 
-#[derive(Deserialize)]
-struct UsersFile {
-    #[serde(default)]
-    user: Vec<User>,
-}
-
-/// Reads the users TOML file: `[[user]] name = "alice" token = "…"`.
-pub fn load_users(path: &Path) -> Result<Vec<User>> {
-    let text = std::fs::read_to_string(path).map_err(HubError::io("reading", path))?;
-    let file: UsersFile = toml::from_str(&text).map_err(|e| HubError::Parse {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    for user in &file.user {
-        if !crate::paths::is_repo_name_part(&user.name) || user.token.len() < 8 {
-            return Err(HubError::Parse {
-                path: path.to_path_buf(),
-                message: format!(
-                    "user {:?}: name must be a valid namespace and token at least 8 characters",
-                    user.name
-                ),
-            });
-        }
-    }
-    Ok(file.user)
-}
-
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Storage root.
     pub root: PathBuf,
-    /// Accounts.
+    /// Fixed accounts (tokens in clear, compared by hash like every other).
     pub users: Vec<User>,
+    /// Users files (see [`users`]), re-read while serving when they change. Default: the
+    /// accounts file under `root` (`users.toml`, absent until `arena hub user add`).
+    pub users_files: Vec<PathBuf>,
     /// Files of at least this many bytes are marked `lfs` in the pre-upload answer.
     pub inline_threshold: u64,
     /// Entries per page of a tree listing.
@@ -82,6 +60,7 @@ impl ServerConfig {
     /// Defaults for everything but the root and the users.
     pub fn new(root: PathBuf, users: Vec<User>) -> ServerConfig {
         ServerConfig {
+            users_files: vec![users::users_file(&root)],
             root,
             users,
             inline_threshold: DEFAULT_INLINE_THRESHOLD,
@@ -95,7 +74,7 @@ impl ServerConfig {
 pub(crate) struct AppState {
     pub store: Store,
     pub config: ServerConfig,
-    tokens: HashMap<String, String>,
+    accounts: users::Accounts,
     /// Serialises every metadata write (create, commit, settings, delete).
     pub write_lock: tokio::sync::Mutex<()>,
     /// Pending LFS uploads: upload token → (oid, size).
@@ -107,15 +86,19 @@ type St = Arc<AppState>;
 /// Builds the HTTP service over the store at `config.root`.
 pub fn router(config: ServerConfig) -> Result<axum::Router> {
     let store = Store::open(&config.root)?;
-    let tokens = config
+    let fixed = config
         .users
         .iter()
-        .map(|u| (u.token.clone(), u.name.clone()))
+        .map(|u| users::Account {
+            name: u.name.clone(),
+            token_sha256: users::token_sha256(&u.token),
+        })
         .collect();
+    let accounts = users::Accounts::load(fixed, config.users_files.clone())?;
     let state = Arc::new(AppState {
         store,
         config,
-        tokens,
+        accounts,
         write_lock: tokio::sync::Mutex::new(()),
         uploads: std::sync::Mutex::new(HashMap::new()),
     });
@@ -267,8 +250,8 @@ fn authenticate(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    match token.and_then(|t| state.tokens.get(t)) {
-        Some(name) => Ok(Some(name.clone())),
+    match token.and_then(|t| state.accounts.user_of(t)) {
+        Some(name) => Ok(Some(name)),
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "Invalid credentials in Authorization header",

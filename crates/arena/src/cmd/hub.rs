@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use arena_hub::client::{DownloadOptions, HubClient};
-use arena_hub::server::{load_users, serve, ServerConfig};
+use arena_hub::server::{serve, users, ServerConfig};
 use serde_json::json;
 
 use crate::config::Config;
@@ -45,6 +45,54 @@ pub enum HubCmd {
     Visibility(VisibilityArgs),
     /// Compute the model hash of a folder (and the secure hash for a hotkey).
     Hash(HashArgs),
+    /// Manage the accounts of a hub's storage root (a running `arena hub serve` on that root
+    /// picks changes up without a restart).
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+/// Subcommands of `arena hub user`.
+#[derive(clap::Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user with a fresh random token, printed once on the last line of stdout.
+    ///
+    /// Only the token's sha256 is stored (`<root>/users.toml`, mode 0600). Give the token to
+    /// the user's client as HF_TOKEN or `[hub] token`.
+    Add(UserAddArgs),
+    /// List the users' names (never tokens).
+    List(UserRootArgs),
+    /// Delete a user: its token stops working within a second.
+    Remove(UserRemoveArgs),
+}
+
+/// The storage root whose accounts a `hub user` command edits.
+#[derive(clap::Args, Debug)]
+pub struct UserRootArgs {
+    /// The hub's storage root (a localnet's is <home>/localnet/hub). Default: `[hub] root`,
+    /// else <home>/hub.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+/// Flags of `arena hub user add`.
+#[derive(clap::Args, Debug)]
+pub struct UserAddArgs {
+    /// User name, also the namespace of the user's repos.
+    pub name: String,
+    #[command(flatten)]
+    pub root: UserRootArgs,
+    /// If the user exists, replace its token (the old one stops working) instead of refusing.
+    #[arg(long)]
+    pub rotate: bool,
+}
+
+/// Flags of `arena hub user remove`.
+#[derive(clap::Args, Debug)]
+pub struct UserRemoveArgs {
+    /// User name.
+    pub name: String,
+    #[command(flatten)]
+    pub root: UserRootArgs,
 }
 
 /// Flags of `arena hub serve`.
@@ -56,7 +104,9 @@ pub struct ServeArgs {
     /// Storage directory (blobs and repo metadata). Default: `[hub] root`, else <home>/hub.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Users TOML: `[[user]] name = "alice" token = "…"`. Default: `[hub] users`.
+    /// An extra users TOML (`[[user]] name = "alice"` with `token_sha256 = "…"` or a clear
+    /// `token = "…"`), re-read when it changes. Default: `[hub] users`. The accounts of
+    /// `arena hub user add` (<root>/users.toml) are always served.
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
     /// Files of at least this many bytes go through LFS. Default: `[hub] inline_threshold`.
@@ -253,6 +303,47 @@ pub async fn run(args: HubArgs, cfg: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         HubCmd::Hash(a) => hash_cmd(a).await,
+        HubCmd::User(c) => user_cmd(c, cfg),
+    }
+}
+
+fn hub_root(root: Option<PathBuf>, cfg: &Config) -> PathBuf {
+    root.or_else(|| cfg.hub.root.clone())
+        .unwrap_or_else(|| cfg.home.join("hub"))
+}
+
+fn user_cmd(c: UserCmd, cfg: &Config) -> anyhow::Result<()> {
+    match c {
+        UserCmd::Add(a) => {
+            let root = hub_root(a.root.root, cfg);
+            let token = users::add_user(&root, &a.name, a.rotate)?;
+            eprintln!(
+                "{} {} in {} (only its sha256 is stored: keep the token below, it is not shown \
+                 again; use it as HF_TOKEN or [hub] token)",
+                if a.rotate {
+                    "new token for"
+                } else {
+                    "created user"
+                },
+                a.name,
+                users::users_file(&root).display()
+            );
+            println!("{token}");
+            Ok(())
+        }
+        UserCmd::List(a) => {
+            let root = hub_root(a.root, cfg);
+            for account in users::read_accounts(&users::users_file(&root))? {
+                println!("{}", account.name);
+            }
+            Ok(())
+        }
+        UserCmd::Remove(a) => {
+            let root = hub_root(a.root.root, cfg);
+            users::remove_user(&root, &a.name)?;
+            eprintln!("removed user {}", a.name);
+            Ok(())
+        }
     }
 }
 
@@ -303,16 +394,25 @@ async fn hash_cmd(a: HashArgs) -> anyhow::Result<()> {
 }
 
 async fn serve_cmd(a: ServeArgs, cfg: &Config) -> anyhow::Result<()> {
-    let users_file = a
-        .users
-        .or_else(|| cfg.hub.users.clone())
-        .context("no users file: pass --users FILE or set [hub] users")?;
-    let users = load_users(&users_file)?;
-    let root = a
-        .root
-        .or_else(|| cfg.hub.root.clone())
-        .unwrap_or_else(|| cfg.home.join("hub"));
-    let mut config = ServerConfig::new(root, users);
+    let root = hub_root(a.root, cfg);
+    let mut config = ServerConfig::new(root, Vec::new());
+    if let Some(file) = a.users.or_else(|| cfg.hub.users.clone()) {
+        // A wrong path stops the start (a bad entry does below, when every file is read).
+        std::fs::metadata(&file).with_context(|| format!("users file {}", file.display()))?;
+        config.users_files.push(file);
+    }
+    let known: usize = config
+        .users_files
+        .iter()
+        .map(|f| users::read_accounts(f).map(|a| a.len()))
+        .sum::<Result<usize, _>>()?;
+    if known == 0 {
+        eprintln!(
+            "no hub accounts yet (downloads of public repos only): add one with \
+             `arena hub user add NAME --root {}`; this server picks it up without a restart",
+            config.root.display()
+        );
+    }
     config.inline_threshold = a.inline_threshold.unwrap_or(cfg.hub.inline_threshold);
     config.public_url = a.public_url;
     let addr = a
