@@ -580,6 +580,8 @@ impl Snapshot {
             entry.latest_step_block = latest;
             entry.error = s.error.clone();
         }
+        // Before the first epoch nobody holds a permit: that is not an eviction.
+        let granted = self.metagraph.neurons.iter().any(|n| n.validator_permit);
         for v in &mut out {
             // A state that could not be read does not name its hotkey: that is its error.
             let unreadable = v.hotkey.is_none() && v.error.is_some();
@@ -593,12 +595,17 @@ impl Snapshot {
                 };
                 (ValidatorStatus::NotRegistered, Some(detail))
             } else if v.uid.is_some() && !v.validator_permit {
-                let detail = format!(
-                    "no validator permit: the last epoch gave the subnet's {} permits \
-                     (max_allowed_validators) to higher stakes, so its weights are ignored \
-                     and new ones are refused (NeuronNoValidatorPermit)",
-                    self.max_allowed_validators
-                );
+                let detail = if granted {
+                    format!(
+                        "no validator permit: the last epoch gave the subnet's {} permits \
+                         (max_allowed_validators) to higher stakes, so its weights are ignored \
+                         and new ones are refused (NeuronNoValidatorPermit)",
+                        self.max_allowed_validators
+                    )
+                } else {
+                    "no validator permit yet: no epoch has granted permits on this subnet"
+                        .to_string()
+                };
                 (ValidatorStatus::NoPermit, Some(detail))
             } else if let Some(e) = &v.error {
                 (ValidatorStatus::StoreError, Some(e.clone()))
