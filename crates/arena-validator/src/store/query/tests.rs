@@ -102,7 +102,7 @@ fn a_corrupt_result_column_is_named() {
         .execute("UPDATE step_models SET result = '{oops' WHERE uid = 1", [])
         .unwrap();
     let reader = StoreReader::open(&path).unwrap();
-    let err = reader.latest_steps().err().expect("corrupt");
+    let err = reader.latest_steps().expect_err("corrupt");
     assert!(err.to_string().contains("step_models.result"), "{err}");
 }
 
