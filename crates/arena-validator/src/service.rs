@@ -372,13 +372,17 @@ impl Service {
     }
 
     /// Runs the next step of the current sync window that has not been recorded yet: every
-    /// competition active at the window's sync block gets one step per window (as SN37), in
-    /// schedule order, one per tick. The set is read at the sync block, not the current one,
-    /// so a schedule change inside a window cannot give that window a second step.
+    /// competition active at the window's sync block gets one step per window (as SN37), one
+    /// per tick, the highest reward first (then the lower id), so when a window is too short
+    /// for all of them the ones that weigh most are the ones evaluated. The set is read at the
+    /// sync block, not the current one, so a schedule change inside a window cannot give that
+    /// window a second step.
     async fn maybe_step(&mut self, block: u64) -> Result<Option<StepKey>, ServiceError> {
         let sync = sync_block(block, self.config.genesis_block, self.config.sync_cadence);
         let active = self.schedule.active_at(sync).to_vec();
-        for competition in &active {
+        let mut order: Vec<&Competition> = active.iter().collect();
+        order.sort_by(|a, b| b.reward.total_cmp(&a.reward).then(a.id.cmp(&b.id)));
+        for competition in order {
             let key = StepKey {
                 competition_id: competition.id,
                 sync_block: sync,

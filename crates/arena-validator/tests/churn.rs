@@ -159,7 +159,10 @@ async fn a_hotkeys_improved_models_are_each_evaluated_and_the_best_takes_the_wei
         );
         assert_eq!(win_rate, 1.0, "{version} leads its first step");
         // Its one step of EMA is below the three incumbents', yet as the leader it stays.
-        assert!(evaluations >= 2, "{version} evaluated {evaluations} time(s)");
+        assert!(
+            evaluations >= 2,
+            "{version} evaluated {evaluations} time(s)"
+        );
     }
     // frank's v3 keeps being evaluated (it leads every step) until its EMA dominates.
     for _ in 0..30 {
@@ -189,16 +192,17 @@ async fn a_hotkeys_improved_models_are_each_evaluated_and_the_best_takes_the_wei
     }
 }
 
-/// The schedule for the mid-window test: competitions 1 and 2 from block 0; at `s1 + 5` (inside
-/// the window of sync block `s1`) competition 2 leaves and 3 arrives; at `s2 + 2` the set is
-/// {1, 2} again.
+/// The schedule for the mid-window test: competitions 1 (reward 0.3) and 2 (0.7) from block 0;
+/// at `s1 + 5` (inside the window of sync block `s1`) competition 2 leaves and 3 arrives; at
+/// `s2 + 2` the set is {1, 2} again.
 fn changing_schedule(s1: u64, s2: u64) -> String {
     let competition = |id: u32| {
         let block = SCHEDULE.split("[[entries.competitions]]").nth(1).unwrap();
+        let reward = if id == 1 { "0.3" } else { "0.7" };
         block
             .replace("id = 1\n", &format!("id = {id}\n"))
             .replace("name = \"tiny-instruct\"", &format!("name = \"tiny-{id}\""))
-            .replace("reward = 1.0", "reward = 0.5")
+            .replace("reward = 1.0", &format!("reward = {reward}"))
     };
     let entry = |start: u64, ids: [u32; 2]| {
         let mut text = format!("[[entries]]\nstart_block = {start}\n");
@@ -245,10 +249,23 @@ async fn competitions_changing_mid_window_get_one_step_each_and_removed_ema_is_d
     let config = config(&net, &schedule, false);
     let mut service = service(&net, validator, config, quality);
     // Up to s1: windows before it (a permit needs an epoch first) may already have stepped.
+    let mut stepped = Vec::new();
     while net.block().await < s1 {
         net.produce(1);
-        while service.tick().await.unwrap().step.is_some() {}
+        while let Some(key) = service.tick().await.unwrap().step {
+            stepped.push(key);
+        }
     }
+    let order: Vec<u32> = stepped
+        .iter()
+        .filter(|k| k.sync_block == s1)
+        .map(|k| k.competition_id)
+        .collect();
+    assert_eq!(
+        order,
+        [2, 1],
+        "the higher reward is evaluated first in a window"
+    );
     assert_eq!(net.block().await, s1);
     let key = |competition_id, sync_block| StepKey {
         competition_id,
