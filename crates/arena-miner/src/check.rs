@@ -1,7 +1,8 @@
 //! `arena miner check` as a library: would this folder win its competition right now?
 //!
-//! Every step is the validator's own code: the constraint checks are
-//! `arena_validator::precheck::precheck`; the incumbent is found from the chain (the
+//! Every step is the validator's own code: the constraint checks are [`folder_checks`]
+//! (`arena_model::checks` with the competition's limits, the weights' norm rule, then
+//! `arena_validator::precheck::precheck`; `arena model check` runs the same function); the incumbent is found from the chain (the
 //! competition's committed model with the highest incentive, the oldest on a tie) and fetched
 //! and verified by [`crate::fetch::fetch_uid`]; the samples are drawn by
 //! `arena_validator::eval::draw_samples` with the seed validators use now (the hash of the
@@ -17,6 +18,7 @@ use arena_core::competition::{Competition, Schedule};
 use arena_core::scoring::{pairwise, Contender};
 use arena_core::seed::{sync_block, Seed};
 use arena_data::sample::Sample;
+use arena_data::source::DataSource;
 use arena_eval::{evaluate_model, EvalOptions};
 use arena_hub::client::HubClient;
 use serde::Serialize;
@@ -89,16 +91,105 @@ pub struct CheckReport {
     pub margin: Option<f64>,
 }
 
-/// Runs the validator's constraint checks on `dir`; `Err` names the violated constraint.
+/// What the checks of a model folder found: [`folder_checks`]'s result.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderChecks {
+    /// The limit, header, shape, dtype and tokenizer checks (`arena_model::checks`), with the
+    /// weights' finiteness and norm rule appended when they were read.
+    pub report: arena_model::checks::CheckReport,
+    /// The weights' norms, when they were read and passed.
+    pub norms: Option<arena_model::checks::NormReport>,
+    /// The validators' own header checks (`arena_validator::precheck`), run last: pickled
+    /// weights, stray safetensors files and the like that the checks above do not look at.
+    pub validator: Option<arena_validator::Rejection>,
+}
+
+impl FolderChecks {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.report.passed && self.validator.is_none()
+    }
+
+    /// Every failure as `(code, message)`; a validator rejection's code is `validator_` and
+    /// its kind.
+    pub fn failures(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .report
+            .failures
+            .iter()
+            .map(|f| (f.code().to_string(), f.to_string()))
+            .collect();
+        if let Some(r) = &self.validator {
+            let kind = serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+                .unwrap_or_else(|| "rejected".to_string());
+            out.push((format!("validator_{kind}"), r.to_string()));
+        }
+        out
+    }
+}
+
+/// The checks of `dir`, one code path for `arena model check DIR --competition ID`,
+/// `arena miner check` and `arena miner push`: `arena_model::checks::check` against `limits`
+/// (every failure, each with a stable code); if those pass and `norm_limits` is given, every
+/// weight is read for NaN/inf and the per-layer norm rule; if all that passes and
+/// `validator` is given, the validators' precheck with those constraints.
+pub fn folder_checks(
+    dir: &Path,
+    limits: &arena_model::checks::Limits,
+    norm_limits: Option<&arena_core::competition::NormValidation>,
+    validator: Option<&arena_core::competition::Constraints>,
+) -> FolderChecks {
+    let mut report = arena_model::checks::check(dir, limits);
+    let mut norms = None;
+    if report.passed {
+        if let Some(norm_limits) = norm_limits {
+            match arena_model::checks::validate_folder(dir, norm_limits) {
+                Ok(n) => norms = Some(n),
+                Err(f) => {
+                    report.failures.push(f);
+                    report.passed = false;
+                }
+            }
+        }
+    }
+    let validator = match validator {
+        Some(constraints) if report.passed => {
+            arena_validator::precheck::precheck(dir, constraints).err()
+        }
+        _ => None,
+    };
+    FolderChecks {
+        report,
+        norms,
+        validator,
+    }
+}
+
+/// The checks a validator runs on `dir` for `competition` (limits, shapes, weights, norms,
+/// precheck: [`folder_checks`] with the competition's constraints).
+pub fn competition_checks(dir: &Path, competition: &Competition) -> FolderChecks {
+    let constraints = &competition.constraints;
+    folder_checks(
+        dir,
+        &arena_model::checks::Limits::from(constraints),
+        Some(&constraints.norm_validation),
+        Some(constraints),
+    )
+}
+
+/// [`competition_checks`] as a `Result`: `Err` lists every failed check with its code.
 pub fn constraint_check(dir: &Path, competition: &Competition) -> Result<(), MinerError> {
-    arena_validator::precheck::precheck(dir, &competition.constraints)
-        .map(|_| ())
-        .map_err(|r| {
-            MinerError::Train(format!(
-                "{} fails the validators' checks: {r}",
-                dir.display()
-            ))
-        })
+    let checks = competition_checks(dir, competition);
+    if checks.passed() {
+        return Ok(());
+    }
+    Err(MinerError::Constraints {
+        dir: dir.to_path_buf(),
+        competition: competition.id,
+        failures: checks.failures(),
+    })
 }
 
 fn score_of(
@@ -159,6 +250,9 @@ async fn find_incumbent(
 }
 
 /// Checks `dir` for `competition` and compares it with the incumbent on freshly drawn samples.
+/// Feed, corpus and file tasks draw from `sources`, keyed by dataset name as the validator's
+/// (`arena_validator::sources::schedule_sources`); a task whose source is missing is skipped
+/// for both models, as a validator skips it.
 pub async fn check_against_incumbent(
     dir: &Path,
     competition: &Competition,
@@ -166,6 +260,7 @@ pub async fn check_against_incumbent(
     chain: &dyn Chain,
     hub: HubClient,
     ctx: &CheckContext,
+    sources: &mut BTreeMap<String, Box<dyn DataSource>>,
 ) -> Result<CheckReport, MinerError> {
     constraint_check(dir, competition)?;
     let current_block = chain.block_number().await?;
@@ -178,9 +273,7 @@ pub async fn check_against_incumbent(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let drawn =
-        arena_validator::eval::draw_samples(competition, &seed, now_ms, 0, &mut BTreeMap::new())
-            .await;
+    let drawn = arena_validator::eval::draw_samples(competition, &seed, now_ms, 0, sources).await;
     let drawn: Vec<Option<Vec<Sample>>> = drawn.into_iter().map(|t| t.samples).collect();
     let samples = competition
         .tasks

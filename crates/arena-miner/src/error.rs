@@ -99,9 +99,67 @@ pub enum MinerError {
         /// Why it failed.
         reason: String,
     },
+    /// The folder fails checks validators run (every failure, with its stable code).
+    #[error(
+        "{} fails the validators' checks for competition {competition}: {}",
+        dir.display(),
+        summarize_failures(failures)
+    )]
+    Constraints {
+        /// The model folder.
+        dir: PathBuf,
+        /// The competition whose constraints were applied.
+        competition: u32,
+        /// `(code, message)` of each failure.
+        failures: Vec<(String, String)>,
+    },
+    /// The pushing hotkey has no uid on the subnet: validators ignore its commitments.
+    #[error(
+        "hotkey {hotkey} is not registered on subnet {netuid}: register it first \
+         (`arena chain register --netuid {netuid}`), then push again"
+    )]
+    NotRegistered {
+        /// The hotkey (SS58).
+        hotkey: String,
+        /// Subnet.
+        netuid: u16,
+    },
+    /// The competition id is not one the schedule runs at the current block.
+    #[error(
+        "competition {competition} is not active at block {block} in {schedule} \
+         (active: {active:?}); validators would reject the commitment"
+    )]
+    UnknownCompetition {
+        /// The requested id.
+        competition: u32,
+        /// Head block.
+        block: u64,
+        /// Which schedule was read.
+        schedule: String,
+        /// Ids active at that block.
+        active: Vec<u32>,
+    },
     /// A blocking task (hashing) panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
+}
+
+/// The first few failures, `code: message; …`, and how many there are in all.
+fn summarize_failures(failures: &[(String, String)]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = failures
+        .iter()
+        .take(SHOWN)
+        .map(|(code, message)| format!("{code}: {message}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if failures.len() > SHOWN {
+        text.push_str(&format!(
+            "; … {} failures in all (`arena model check DIR --competition ID` lists them)",
+            failures.len()
+        ));
+    }
+    text
 }
 
 impl MinerError {

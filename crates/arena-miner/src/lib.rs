@@ -5,7 +5,10 @@
 //! prompt/response pairs with the validator's masking, resumably; [`fetch::fetch_uid`]
 //! downloads and verifies a committed model exactly as a validator does.
 //!
-//! [`push::push`] uploads a folder to the hub as a private repo, computes the model hash of the
+//! [`push::push`] first refuses what validators would reject ([`push::preflight`]: hotkey not
+//! registered, competition not running, commitment too long, a folder failing the
+//! competition's checks of [`check::folder_checks`]), then uploads a folder to the hub as a
+//! private repo, computes the model hash of the
 //! uploaded revision exactly as validators will (checked against what the hub reports for that
 //! revision, or by downloading it back), commits `namespace:name:commit:secure_hash:competition`
 //! to the chain within the Commitments pallet's budget, reads the commitment back, and only then

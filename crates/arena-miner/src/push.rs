@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 
 use arena_chain::{Chain, ChainError, NetUid};
 use arena_core::commitment::ModelCommitment;
+use arena_core::competition::Schedule;
 use arena_hub::client::HubClient;
 use arena_hub::model_hash::{default_workers, digest_files_with, list_files, ModelHash};
 use arena_keys::Keypair;
 
 use crate::budget;
+use crate::check::constraint_check;
 use crate::error::MinerError;
 use crate::journal::{self, PushJournal, Stage};
 use crate::verify::revision_hash;
@@ -46,6 +48,12 @@ pub struct PushRequest {
     /// Stop once this stage is reached (`Uploaded`, `CommitSent` or `Committed`); a later run
     /// finishes the job. `None` runs to the end.
     pub stop_after: Option<Stage>,
+    /// The competition schedule validators follow. When set, [`preflight`] also refuses a
+    /// competition id not active at the head block and a folder that fails the
+    /// competition's checks, before anything is uploaded.
+    pub schedule: Option<Schedule>,
+    /// Where `schedule` came from, for messages (a file path, or "the built-in schedule").
+    pub schedule_source: String,
 }
 
 impl PushRequest {
@@ -69,6 +77,8 @@ impl PushRequest {
             readback_timeout: Duration::from_secs(120),
             poll: Duration::from_millis(250),
             stop_after: None,
+            schedule: None,
+            schedule_source: "the schedule".to_string(),
         }
     }
 }
@@ -86,13 +96,73 @@ pub struct PushOutcome {
     pub commits_sent: u32,
 }
 
-/// Runs (or resumes) a push. See the module documentation for the stages.
+/// A secure hash of the length every real one has (base64 of 32 bytes), for sizing.
+const PLACEHOLDER_SECURE_HASH: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+/// A revision of the length every hub commit id has (40 hex digits), for sizing.
+const PLACEHOLDER_REVISION: &str = "0000000000000000000000000000000000000000";
+
+/// The checks a push makes before it uploads anything, each refusal a [`MinerError`] that
+/// says what to change: the commitment would be one validators parse (repo id form and
+/// length, at most 128 bytes: only the revision and the secure hash are unknown before the
+/// upload, and both have fixed lengths); the hotkey is registered on the subnet; and, when
+/// the request carries the schedule, the competition is active at the head block and the
+/// folder passes that competition's checks ([`crate::check::constraint_check`], the same
+/// as `arena model check DIR --competition ID` and `arena miner check`).
+pub async fn preflight(
+    chain: &dyn Chain,
+    hotkey: &arena_keys::PublicKey,
+    request: &PushRequest,
+) -> Result<(), MinerError> {
+    commitment_text(
+        &request.repo_id,
+        PLACEHOLDER_REVISION,
+        PLACEHOLDER_SECURE_HASH,
+        request.competition_id,
+    )
+    .map_err(|e| match e {
+        // Show what is not known yet as what it stands for, not as the placeholder.
+        MinerError::Commitment { text, source } => MinerError::Commitment {
+            text: text
+                .replace(PLACEHOLDER_REVISION, "<commit: 40 hex>")
+                .replace(PLACEHOLDER_SECURE_HASH, "<secure hash: 44 chars>"),
+            source,
+        },
+        other => other,
+    })?;
+    let metagraph = chain.metagraph(request.netuid).await?;
+    if !metagraph.neurons.iter().any(|n| &n.hotkey == hotkey) {
+        return Err(MinerError::NotRegistered {
+            hotkey: hotkey.ss58(),
+            netuid: request.netuid,
+        });
+    }
+    let Some(schedule) = &request.schedule else {
+        return Ok(());
+    };
+    let head = chain.block_number().await?;
+    let Some(competition) = schedule.competition_at(request.competition_id, head) else {
+        return Err(MinerError::UnknownCompetition {
+            competition: request.competition_id,
+            block: head,
+            schedule: request.schedule_source.clone(),
+            active: schedule.active_at(head).iter().map(|c| c.id).collect(),
+        });
+    };
+    let (dir, competition) = (request.dir.clone(), competition.clone());
+    tokio::task::spawn_blocking(move || constraint_check(&dir, &competition))
+        .await
+        .map_err(|e| MinerError::Task(e.to_string()))?
+}
+
+/// Runs (or resumes) a push. See the module documentation for the stages. [`preflight`]
+/// runs first, so a push that would be refused uploads nothing.
 pub async fn push(
     hub: &HubClient,
     chain: &dyn Chain,
     hotkey: &Keypair,
     request: &PushRequest,
 ) -> Result<PushOutcome, MinerError> {
+    preflight(chain, &hotkey.public(), request).await?;
     let ss58 = hotkey.public().ss58();
     let dir = request.dir.clone();
     // The git blob SHA-1 is needed too: the hub reports it as the oid of every inline file, and
@@ -396,6 +466,13 @@ pub fn journal_for(home: &Path, hotkey_ss58: &str, repo_id: &str) -> PathBuf {
     journal::journal_path(home, hotkey_ss58, repo_id)
 }
 
+/// The model hash of `dir` with every file's git blob SHA-1 as well as its SHA-256.
+fn hash_directory_with_git_oids(dir: &std::path::Path) -> arena_hub::Result<ModelHash> {
+    let files = list_files(dir)?;
+    let digests = digest_files_with(&files, default_workers(), true)?;
+    Ok(ModelHash::from_digests(digests))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,11 +494,4 @@ mod tests {
         let long = format!("alice/{}", "n".repeat(33));
         assert!(commitment_text(&long, rev, SECURE, 3).is_err());
     }
-}
-
-/// The model hash of `dir` with every file's git blob SHA-1 as well as its SHA-256.
-fn hash_directory_with_git_oids(dir: &std::path::Path) -> arena_hub::Result<ModelHash> {
-    let files = list_files(dir)?;
-    let digests = digest_files_with(&files, default_workers(), true)?;
-    Ok(ModelHash::from_digests(digests))
 }

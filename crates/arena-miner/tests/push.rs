@@ -375,3 +375,181 @@ async fn a_spent_budget_names_the_next_block_or_waits_for_it() {
     assert_eq!(net.validator_secure_hash(&c, h0).await, c.secure_hash);
     assert_eq!(net.nonce(h0).await, 2);
 }
+
+/// Competition 7 sized for the tiny fixture (the one the other tests commit to).
+const SCHEDULE: &str = r#"
+[[entries]]
+start_block = 0
+  [[entries.competitions]]
+  id = 7
+  name = "tiny"
+  reward = 1.0
+  scoring = { policy = "pairwise", step_weights = "winner_takes_all" }
+  [entries.competitions.constraints]
+  min_params = 100_000
+  max_params = 300_000
+  max_bytes = 3_000_000
+  sequence_length = 512
+  architectures = ["LlamaForCausalLM"]
+  tokenizer = { kind = "pinned", sha256 = "62d37104af465a748adfac8aef3a9e2e8bee0dea7dd3e6bd3ffb6acead07eb7a" }
+  dtype = "f32"
+  eval_block_delay = 0
+  epsilon = { kind = "fixed", value = 0.005 }
+  [[entries.competitions.tasks]]
+  id = "word_sorting"
+  method = { kind = "reference_loss" }
+  dataset = { generator = "word_sorting" }
+  samples = 8
+  weight = 1.0
+"#;
+
+/// The hub has no repository `repo` (not even a private one its owner could see).
+async fn assert_no_repo(net: &Net, repo: &str) {
+    match net.hub.repo_info(repo, "main").await {
+        Err(HubError::RepoNotFound(_)) | Err(HubError::InvalidRepoId(_)) => {}
+        other => panic!("{repo} exists on the hub after a refused push: {other:?}"),
+    }
+}
+
+/// Every refusal happens before the upload: an unregistered hotkey, a competition the
+/// schedule does not run, a commitment that would not fit (or parse), and a folder that
+/// fails the competition's checks each leave no repository, no journal and no commitment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_refuses_before_anything_is_uploaded() {
+    let net = network(Hyperparameters {
+        tempo: 100,
+        ..Default::default()
+    })
+    .await;
+    let dir = model_folder(net.tmp.path());
+    let schedule = arena_core::competition::Schedule::from_toml_str(SCHEDULE).unwrap();
+    let checked = |dir: &Path, repo: &str, competition: u32| {
+        let mut request = net.request(dir, repo);
+        request.competition_id = competition;
+        request.schedule = Some(schedule.clone());
+        request.schedule_source = "schedule test.toml".into();
+        request
+    };
+    let h0 = &net.hotkeys[0];
+    let journals = net.tmp.path().join("home/miner/push");
+
+    // (1) a hotkey with no uid on the subnet.
+    let stranger = Keypair::from_uri("//Stranger").unwrap();
+    let err = push(
+        &net.hub,
+        net.chain.as_ref(),
+        &stranger,
+        &checked(&dir, "alice/stranger", 7),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, MinerError::NotRegistered { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&stranger.public().ss58()), "{text}");
+    assert!(text.contains(&format!("subnet {}", net.netuid)), "{text}");
+    assert_no_repo(&net, "alice/stranger").await;
+
+    // (2) a competition id the schedule does not run.
+    let err = push(
+        &net.hub,
+        net.chain.as_ref(),
+        h0,
+        &checked(&dir, "alice/wrong-comp", 9),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        MinerError::UnknownCompetition {
+            competition,
+            active,
+            ..
+        } => assert_eq!((*competition, active.as_slice()), (9, &[7u32][..])),
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("schedule test.toml"), "{err}");
+    assert_no_repo(&net, "alice/wrong-comp").await;
+
+    // (3a) a repo id longer than validators accept (39 characters).
+    let long = format!("alice/{}", "n".repeat(33));
+    let err = push(&net.hub, net.chain.as_ref(), h0, &checked(&dir, &long, 7))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MinerError::Commitment { .. }), "{err}");
+    assert!(err.to_string().contains(&long), "{err}");
+    assert_no_repo(&net, &long).await;
+    // (3b) a 38-character repo id is valid, but with a 10-digit competition id the
+    // commitment would be 135 bytes: refused from the known lengths of commit and hash.
+    let longest = format!("alice/{}", "n".repeat(32));
+    let big_id = 4_000_000_000;
+    let err = push(
+        &net.hub,
+        net.chain.as_ref(),
+        h0,
+        &checked(&dir, &longest, big_id),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("135 bytes; at most 128"), "{err}");
+    assert_no_repo(&net, &longest).await;
+
+    // (4) a folder that fails the competition's checks: hidden_size doubled in config.json,
+    // so no tensor has the shape the config implies.
+    let broken = net.tmp.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), broken.join(entry.file_name())).unwrap();
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(broken.join("config.json")).unwrap()).unwrap();
+    config["hidden_size"] = serde_json::json!(config["hidden_size"].as_u64().unwrap() * 2);
+    std::fs::write(broken.join("config.json"), config.to_string()).unwrap();
+    let err = push(
+        &net.hub,
+        net.chain.as_ref(),
+        h0,
+        &checked(&broken, "alice/broken", 7),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        MinerError::Constraints {
+            competition,
+            failures,
+            ..
+        } => {
+            assert_eq!(*competition, 7);
+            assert!(
+                failures.iter().any(|(code, _)| code == "shape_mismatch"),
+                "{failures:?}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    assert_no_repo(&net, "alice/broken").await;
+
+    // Nothing was journaled or committed by any refused push.
+    assert!(
+        !journals.exists() || std::fs::read_dir(&journals).unwrap().next().is_none(),
+        "a refused push left a journal"
+    );
+    assert!(net
+        .chain
+        .commitment(net.netuid, &h0.public())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(net.nonce(h0).await, 0);
+
+    // The same checks pass a good folder, which is then pushed.
+    let outcome = push(
+        &net.hub,
+        net.chain.as_ref(),
+        h0,
+        &checked(&dir, "alice/good", 7),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.journal.stage, Stage::Public);
+    assert_eq!(net.commitment(h0).await.unwrap().repo_id(), "alice/good");
+}

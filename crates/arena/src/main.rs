@@ -85,18 +85,97 @@ fn main() {
         })
     })();
     if let Err(err) = result {
-        // One line per cause, no backtrace: errors here come from user input or the outside world.
-        eprintln!("error: {err:#}");
+        // No backtrace: errors here come from user input or the outside world.
+        eprintln!("error: {}", error_text(&err));
+        for hint in hints(&err) {
+            eprintln!("hint: {hint}");
+        }
         std::process::exit(1);
     }
+}
+
+/// The error and its causes joined by `: `, each said once: a cause whose text the message
+/// before it already contains (a typed error that prints its source, as
+/// `chain: SubnetNotExists: …` does, and then also returns it as the source) is skipped, and
+/// so are hints, which [`hints`] prints on their own lines.
+fn error_text(err: &anyhow::Error) -> String {
+    let hint = err.downcast_ref::<cmd::wallet::Hint>().map(|h| h.0.clone());
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || hint.as_deref() == Some(text) {
+            continue;
+        }
+        if parts.last().is_some_and(|last| last.contains(text)) {
+            continue;
+        }
+        parts.push(text.to_string());
+    }
+    parts.join(": ")
+}
+
+/// What to do about an error, when something is known: a hint attached where the error was
+/// made, a hub that refused the token (HF_TOKEN), a chain or hub that cannot be reached.
+fn hints(err: &anyhow::Error) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(hint) = err.downcast_ref::<cmd::wallet::Hint>() {
+        out.push(hint.0.clone());
+    }
+    for cause in err.chain() {
+        if let Some(arena_hub::HubError::Http { status, url, .. }) =
+            cause.downcast_ref::<arena_hub::HubError>()
+        {
+            if matches!(status, 401 | 403) {
+                let token = match std::env::var("HF_TOKEN") {
+                    Ok(t) if !t.is_empty() => "the token in HF_TOKEN",
+                    _ => "the request (HF_TOKEN is not set; `[hub] token` is sent when set)",
+                };
+                let hub = url
+                    .split_once("://")
+                    .and_then(|(scheme, rest)| {
+                        rest.split('/')
+                            .next()
+                            .map(|host| format!("{scheme}://{host}"))
+                    })
+                    .unwrap_or_else(|| url.clone());
+                out.push(format!(
+                    "the hub at {hub} refused {token}: set HF_TOKEN (or `[hub] token`) to a \
+                     token of the account that owns the repository's namespace"
+                ));
+                break;
+            }
+        }
+        if let Some(arena_hub::HubError::Network(_)) = cause.downcast_ref::<arena_hub::HubError>() {
+            out.push(
+                "is the hub running? Its URL comes from --hub, else HF_ENDPOINT, else \
+                 `[hub] endpoint`"
+                    .to_string(),
+            );
+            break;
+        }
+        if let Some(arena_chain::ChainError::Transport { .. }) =
+            cause.downcast_ref::<arena_chain::ChainError>()
+        {
+            out.push(
+                "is the chain running? Its endpoint comes from --chain, else `[chain] endpoint`"
+                    .to_string(),
+            );
+            break;
+        }
+    }
+    out
 }
 
 fn init_tracing(global: &config::GlobalArgs, default_level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ARENA_LOG")
         .unwrap_or_else(|_| EnvFilter::new(global.log_level.as_deref().unwrap_or(default_level)));
+    use std::io::IsTerminal;
+    // Colours only on a terminal: a log piped to a file or another program stays plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if global.log_json {
         builder.json().init();

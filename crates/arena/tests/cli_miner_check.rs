@@ -426,7 +426,9 @@ async fn check_and_train_from_uid_against_the_incumbent() {
     let err = plain(&out.stderr);
     assert!(err.contains("fails the validators' checks"), "{err}");
     assert!(
-        err.contains(r#"architecture "MistralForCausalLM" is not one of ["LlamaForCausalLM"]"#),
+        err.contains(
+            r#"architecture_not_allowed: architecture "MistralForCausalLM" is not allowed (allowed: ["LlamaForCausalLM"])"#
+        ),
         "{err}"
     );
 

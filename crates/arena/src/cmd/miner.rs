@@ -1,7 +1,9 @@
 //! `arena miner`: the miner's commands. `train` fine-tunes a base model (see
-//! [`super::miner_train`]); `push` publishes a model folder: private upload, hash of the
-//! uploaded revision, commitment on chain (read back), then public. Interrupted pushes resume
-//! from the journal under `<home>/miner/push/`.
+//! [`super::miner_train`]); `push` publishes a model folder: checks first (hotkey registered,
+//! competition active, commitment length, the competition's constraints; nothing is uploaded
+//! when one fails), then private upload, hash of the uploaded revision, commitment on chain
+//! (read back), then public. Interrupted pushes resume from the journal under
+//! `<home>/miner/push/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +51,9 @@ pub struct PushArgs {
     /// Competition id the model enters.
     #[arg(long, value_name = "ID")]
     pub competition: u32,
+    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub competitions: Option<PathBuf>,
     /// Wallet (coldkey) name. Default: `[wallet] name`.
     #[arg(long)]
     pub wallet: Option<String>,
@@ -114,12 +119,12 @@ fn hotkey(args: &PushArgs, cfg: &Config) -> anyhow::Result<Keypair> {
     )
 }
 
+/// A chain client, and the block producer [`chain`] started for an in-process chain.
+pub(crate) type OpenedChain = (Arc<dyn Chain>, Option<tokio::task::JoinHandle<()>>);
+
 /// The chain, plus a block producer when it is opened in-process (nothing else would seal
 /// the block holding the commitment).
-pub(crate) fn chain(
-    endpoint: Option<&str>,
-    cfg: &Config,
-) -> anyhow::Result<(Arc<dyn Chain>, Option<tokio::task::JoinHandle<()>>)> {
+pub(crate) fn chain(endpoint: Option<&str>, cfg: &Config) -> anyhow::Result<OpenedChain> {
     let url = endpoint.unwrap_or(&cfg.chain.endpoint);
     if url == "local" {
         let dir = cfg.home.join("chain");
@@ -143,6 +148,7 @@ async fn push_cmd(args: PushArgs, cfg: &Config) -> anyhow::Result<()> {
             args.dir.display()
         );
     }
+    let schedule = super::miner_train::load_schedule(args.competitions.as_ref(), cfg)?;
     let hub = hub_client(args.hub.as_deref(), cfg)?;
     let hotkey = hotkey(&args, cfg)?;
     let (chain, producer) = chain(args.chain.as_deref(), cfg)?;
@@ -153,6 +159,10 @@ async fn push_cmd(args: PushArgs, cfg: &Config) -> anyhow::Result<()> {
         args.competition,
         cfg.home.clone(),
     );
+    // Checked before anything is uploaded: registration, competition, commitment length,
+    // the competition's constraints (see `arena_miner::push::preflight`).
+    request.schedule = Some(schedule);
+    request.schedule_source = super::miner_train::schedule_source(args.competitions.as_ref(), cfg);
     request.wait_for_budget = args.wait;
     request.force_download = args.verify_download;
     request.readback_timeout = Duration::from_secs(args.readback_timeout);

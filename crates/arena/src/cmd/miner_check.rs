@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use arena_miner::check::{check_against_incumbent, constraint_check, CheckContext};
+use arena_miner::check::{check_against_incumbent, competition_checks, CheckContext};
 use arena_miner::train::find_competition;
 
 use crate::config::Config;
@@ -40,35 +40,49 @@ pub struct CheckArgs {
 /// Runs `arena miner check`; exits non-zero when the model fails a check or would not win.
 pub async fn run(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
     let schedule = super::miner_train::load_schedule(args.competitions.as_ref(), cfg)?;
-    let (chain, producer) = if args.constraints_only {
-        (None, None)
-    } else {
-        let (c, p) = super::miner::chain(args.chain.as_deref(), cfg)?;
-        (Some(c), p)
-    };
-    let block = match &chain {
-        Some(c) => Some(c.block_number().await?),
-        None => None,
-    };
-    let competition = find_competition(&schedule, args.competition, block)?;
+    let source = super::miner_train::schedule_source(args.competitions.as_ref(), cfg);
     if args.constraints_only {
-        constraint_check(&args.dir, &competition)?;
-        println!(
-            "{}: passes the validators' checks for competition {}",
-            args.dir.display(),
-            competition.id
-        );
+        let competition = find_competition(&schedule, args.competition, None)?;
+        let checks = competition_checks(&args.dir, &competition);
+        if args.json {
+            let value = super::model_check::checks_json(&checks, Some(&competition))?;
+            println!("{}", serde_json::to_string(&value)?);
+        } else {
+            super::model_check::print_checks(&args.dir, &checks, Some(&competition));
+        }
+        if !checks.passed() {
+            bail!(
+                "{}: {} check(s) failed for competition {} ({source})",
+                args.dir.display(),
+                checks.failures().len(),
+                competition.id
+            );
+        }
         return Ok(());
     }
-    let Some(chain) = chain else {
-        bail!("no chain")
-    };
+    let (chain, producer) = super::miner::chain(args.chain.as_deref(), cfg)?;
+    let block = chain.block_number().await?;
+    let competition = find_competition(&schedule, args.competition, Some(block))?;
     let ctx = CheckContext {
         netuid: args.netuid.unwrap_or(cfg.chain.netuid),
-        genesis_block: 0,
+        genesis_block: cfg.validator.sync_origin,
         sync_cadence: cfg.validator.sync_cadence,
         cache: cfg.home.join("miner/models"),
     };
+    tracing::info!(
+        schedule = %source,
+        sync_cadence = ctx.sync_cadence,
+        sync_origin = ctx.genesis_block,
+        feed = %cfg.data.feed_url,
+        "checking as validators with these settings would"
+    );
+    // The feed, corpus and file datasets, built as `arena validator run` builds them.
+    let schedule_path = args
+        .competitions
+        .as_ref()
+        .or(cfg.validator.schedule.as_ref());
+    let mut sources =
+        super::validator::data_sources(schedule_path.map(|p| p.as_path()), cfg, chain.clone())?;
     let hub = super::miner::hub_client(args.hub.as_deref(), cfg)?;
     let report = check_against_incumbent(
         &args.dir,
@@ -77,6 +91,7 @@ pub async fn run(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
         chain.as_ref(),
         hub,
         &ctx,
+        &mut sources,
     )
     .await;
     if let Some(p) = producer {

@@ -151,6 +151,14 @@ pub(crate) fn load_schedule(path: Option<&PathBuf>, cfg: &Config) -> anyhow::Res
     }
 }
 
+/// Names the schedule [`load_schedule`] reads, for messages.
+pub(crate) fn schedule_source(path: Option<&PathBuf>, cfg: &Config) -> String {
+    match path.or(cfg.validator.schedule.as_ref()) {
+        Some(p) => format!("schedule {}", p.display()),
+        None => "the built-in schedule".to_string(),
+    }
+}
+
 /// Runs `arena miner train`.
 pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
     let schedule = load_schedule(args.competitions.as_ref(), cfg)?;

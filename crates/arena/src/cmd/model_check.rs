@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use arena_core::competition::{
     default_schedule, Competition, CompetitionId, Dtype, NormValidation, Schedule,
 };
+use arena_miner::check::{folder_checks, FolderChecks};
 use arena_model::checks::{self, Limits};
 
 use crate::config::Config;
@@ -200,7 +201,7 @@ pub fn check(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
         min_params: args.min_params.or(base.min_params),
         max_params: args.max_params.or(base.max_params),
         max_bytes: args.max_bytes.or(base.max_bytes),
-        architectures: args.architectures.or(base.architectures),
+        architectures: args.architectures.or(base.architectures.clone()),
         sequence_length: args.seq_len.or(base.sequence_length),
         dtype: args
             .dtype
@@ -210,53 +211,72 @@ pub fn check(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
                 DtypeArg::F32 => Dtype::F32,
             })
             .or(base.dtype),
-        tokenizer_sha256: args.tokenizer_sha256.or(base.tokenizer_sha256),
+        tokenizer_sha256: args.tokenizer_sha256.or(base.tokenizer_sha256.clone()),
     };
     let norm_limits = competition
         .as_ref()
         .map_or_else(NormValidation::default, |c| c.constraints.norm_validation);
-    let mut report = checks::check(&args.dir, &limits);
-    let mut norms = None;
-    if args.weights && report.passed {
-        match checks::validate_folder(&args.dir, &norm_limits) {
-            Ok(n) => norms = Some(n),
-            Err(f) => {
-                report.failures.push(f);
-                report.passed = false;
-            }
-        }
-    }
+    // With a competition and no limit overridden, the validators' precheck runs too: then
+    // this is exactly what `arena miner check` and `arena miner push` run.
+    let validator = competition
+        .as_ref()
+        .filter(|_| limits == base)
+        .map(|c| &c.constraints);
+    let checks = folder_checks(
+        &args.dir,
+        &limits,
+        args.weights.then_some(&norm_limits),
+        validator,
+    );
     if args.json {
-        let mut value = serde_json::to_value(&report)?;
-        value["norms"] = serde_json::to_value(&norms)?;
-        value["competition"] = serde_json::to_value(competition.as_ref().map(|c| c.id))?;
+        let mut value = checks_json(&checks, competition.as_ref())?;
         value["limits"] = serde_json::to_value(&limits)?;
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        for f in &report.failures {
-            println!("FAIL {:<26} {f}", f.code());
-        }
-        if let Some(n) = &norms {
-            println!(
-                "norms: max {:.2} ({}), mean soft fraction {:.3}",
-                n.max_norm, n.max_norm_tensor, n.soft_fraction_mean
-            );
-        }
-        if report.passed {
-            let params = report.summary.as_ref().map_or(0, |s| s.parameters);
-            let against = competition
-                .as_ref()
-                .map(|c| format!(", competition {} {:?}", c.id, c.name))
-                .unwrap_or_default();
-            println!("PASS {} ({params} parameters{against})", args.dir.display());
-        }
+        print_checks(&args.dir, &checks, competition.as_ref());
     }
-    if !report.passed {
+    if !checks.passed() {
         bail!(
             "{}: {} check(s) failed",
             args.dir.display(),
-            report.failures.len()
+            checks.failures().len()
         );
     }
     Ok(())
+}
+
+/// Prints `FAIL code message` per failure, the norms when read, and `PASS …` when all passed:
+/// the report of `arena model check` and of `arena miner check --constraints-only`.
+pub(crate) fn print_checks(dir: &Path, checks: &FolderChecks, competition: Option<&Competition>) {
+    for (code, message) in checks.failures() {
+        println!("FAIL {code:<26} {message}");
+    }
+    if let Some(n) = &checks.norms {
+        println!(
+            "norms: max {:.2} ({}), mean soft fraction {:.3}",
+            n.max_norm, n.max_norm_tensor, n.soft_fraction_mean
+        );
+    }
+    if checks.passed() {
+        let params = checks.report.summary.as_ref().map_or(0, |s| s.parameters);
+        let against = competition
+            .map(|c| format!(", competition {} {:?}", c.id, c.name))
+            .unwrap_or_default();
+        println!("PASS {} ({params} parameters{against})", dir.display());
+    }
+}
+
+/// The JSON report of `arena model check` and `arena miner check --constraints-only`:
+/// `passed`, `summary`, `failures` (each with its `code`), `norms`, `validator` (the
+/// validators' precheck refusal, if any) and `competition`.
+pub(crate) fn checks_json(
+    checks: &FolderChecks,
+    competition: Option<&Competition>,
+) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(&checks.report)?;
+    value["passed"] = serde_json::to_value(checks.passed())?;
+    value["norms"] = serde_json::to_value(&checks.norms)?;
+    value["validator"] = serde_json::to_value(&checks.validator)?;
+    value["competition"] = serde_json::to_value(competition.map(|c| c.id))?;
+    Ok(value)
 }

@@ -418,5 +418,47 @@ pub(crate) fn signing_hotkey(
     }
     let wallet = wallet.unwrap_or(&cfg.wallet.name);
     let name = hotkey.unwrap_or(&cfg.wallet.hotkey);
-    Ok(Wallet::open(&cfg.wallet.root, wallet)?.hotkey(name)?)
+    let root = &cfg.wallet.root;
+    let listing = format!(
+        "`arena wallet list` lists the wallets and hotkeys under {} (`[wallet] root`; \
+         `--set wallet.root=DIR` for another)",
+        root.display()
+    );
+    let opened = match Wallet::open(root, wallet) {
+        Ok(w) => w,
+        Err(e @ arena_keys::WalletError::NoWallet { .. }) => {
+            return Err(anyhow::Error::new(e).context(Hint(format!(
+                "{listing}; `arena wallet new --name {wallet} --hotkey {name}` creates one"
+            ))))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match opened.hotkey(name) {
+        Ok(key) => Ok(key),
+        Err(arena_keys::WalletError::Keyfile(arena_keys::keyfile::KeyfileError::Io {
+            path,
+            cause,
+        })) if cause.kind() == std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
+            "wallet {wallet:?} has no hotkey {name:?}: expected its key file at {}",
+            path.display()
+        )
+        .context(Hint(format!(
+            "{listing}; `arena wallet new --name {wallet} --hotkey {name}` adds one"
+        )))),
+        Err(e) => {
+            Err(anyhow::Error::new(e)
+                .context(format!("reading hotkey {name:?} of wallet {wallet:?}")))
+        }
+    }
+}
+
+/// A hint for the person at the terminal: `main` prints it after the error, on its own line
+/// (`hint: …`), instead of as one more cause.
+#[derive(Debug)]
+pub(crate) struct Hint(pub String);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
