@@ -97,8 +97,11 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
 }
 
+/// The process's stderr, also shown in the test's output (`--nocapture`).
 fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("--- stderr (exit {:?})\n{text}", out.status.code());
+    text
 }
 
 fn last_json(out: &Output) -> Value {
