@@ -13,6 +13,15 @@ use arena_validator::worker::WorkerCommand;
 
 use crate::error::{LocalnetError, Result};
 
+/// Default port of the chain JSON-RPC (subtensor's).
+pub const DEFAULT_CHAIN_PORT: u16 = 9944;
+/// Default port of the hub (`[hub] addr`'s default).
+pub const DEFAULT_HUB_PORT: u16 = 8700;
+/// Default port of the data feed (`[data] addr`'s default).
+pub const DEFAULT_FEED_PORT: u16 = 8790;
+/// Default port of the leaderboard.
+pub const DEFAULT_LEADERBOARD_PORT: u16 = 8080;
+
 /// Which base model the miners fine-tune.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BaseModel {
@@ -60,6 +69,16 @@ pub struct LocalnetConfig {
     pub base_model: BaseModel,
     /// Where the leaderboard listens (port 0: any free port, printed at start).
     pub leaderboard_addr: SocketAddr,
+    /// Port of the chain JSON-RPC on 127.0.0.1 (0: any free port).
+    pub chain_port: u16,
+    /// Port of the hub on 127.0.0.1 (0: any free port).
+    pub hub_port: u16,
+    /// Port of the data feed on 127.0.0.1 (0: any free port).
+    pub feed_port: u16,
+    /// Register built-in nodes that have no uid even when the subnet is full, which replaces
+    /// the neuron with the lowest emission (someone else's). Without it such a node is left
+    /// out of the run, and said so.
+    pub reregister: bool,
     /// Seeds the miners' training data and example order.
     pub seed: u64,
     /// Interval between blocks.
@@ -85,7 +104,11 @@ impl LocalnetConfig {
             validators: 2,
             blocks: None,
             base_model: BaseModel::Tiny,
-            leaderboard_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            leaderboard_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_LEADERBOARD_PORT)),
+            chain_port: DEFAULT_CHAIN_PORT,
+            hub_port: DEFAULT_HUB_PORT,
+            feed_port: DEFAULT_FEED_PORT,
+            reregister: false,
             seed: 0,
             block_time: Duration::from_millis(1000),
             tempo: 10,
@@ -119,6 +142,46 @@ impl LocalnetConfig {
                 "--leaderboard-addr {}: localnet listens on loopback only",
                 self.leaderboard_addr
             ));
+        }
+        let ports = [
+            ("--chain-port", self.chain_port),
+            ("--hub-port", self.hub_port),
+            ("--feed-port", self.feed_port),
+            ("--leaderboard-addr", self.leaderboard_addr.port()),
+        ];
+        for (i, (flag, port)) in ports.iter().enumerate() {
+            if let Some((other, _)) = ports[..i].iter().find(|(_, p)| *p == *port && *port != 0) {
+                return bad(format!("{flag} {port}: the same port as {other}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The loopback addresses of the chain RPC, hub, feed and leaderboard, each with the flag
+    /// that sets it.
+    pub fn listen_addrs(&self) -> [(&'static str, &'static str, SocketAddr); 4] {
+        let at = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        [
+            ("chain RPC", "--chain-port", at(self.chain_port)),
+            ("hub", "--hub-port", at(self.hub_port)),
+            ("feed", "--feed-port", at(self.feed_port)),
+            ("leaderboard", "--leaderboard-addr", self.leaderboard_addr),
+        ]
+    }
+
+    /// Fails, naming the flag, when one of the fixed ports is taken, before anything starts.
+    /// (Another program may still take it before the service binds; that error names it too.)
+    pub fn check_ports(&self) -> Result<()> {
+        for (service, flag, addr) in self.listen_addrs() {
+            if addr.port() == 0 {
+                continue;
+            }
+            std::net::TcpListener::bind(addr).map_err(|source| LocalnetError::Bind {
+                service,
+                flag,
+                addr: addr.to_string(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -210,5 +273,31 @@ mod tests {
         c.leaderboard_addr = "0.0.0.0:80".parse().unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("loopback"));
         assert!(config(3).validate().is_ok());
+        let mut c = config(3);
+        c.feed_port = c.hub_port;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("--feed-port 8700") && err.contains("--hub-port"),
+            "{err}"
+        );
+        c.feed_port = 0;
+        c.hub_port = 0;
+        assert!(c.validate().is_ok(), "port 0 (any free port) may repeat");
+    }
+
+    #[test]
+    fn a_busy_port_is_refused_naming_its_flag() {
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = config(3);
+        (c.chain_port, c.hub_port) = (0, 0);
+        c.leaderboard_addr = "127.0.0.1:0".parse().unwrap();
+        c.feed_port = busy.local_addr().unwrap().port();
+        let err = c.check_ports().unwrap_err().to_string();
+        assert!(
+            err.contains("--feed-port") && err.contains(&c.feed_port.to_string()),
+            "{err}"
+        );
+        drop(busy);
+        c.check_ports().unwrap();
     }
 }

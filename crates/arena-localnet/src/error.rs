@@ -40,10 +40,12 @@ pub enum LocalnetError {
     #[error("wallet: {0}")]
     Wallet(#[from] arena_keys::wallet::WalletError),
     /// A service could not bind its address.
-    #[error("{service}: binding {addr}: {source}")]
+    #[error("{service}: cannot listen on {addr}: {source} (another program uses it? choose another port with {flag})")]
     Bind {
         /// The service (`hub`, `feed`, `chain RPC`, `leaderboard`).
         service: &'static str,
+        /// The flag that sets its address.
+        flag: &'static str,
         /// The address asked for.
         addr: String,
         /// The OS error.

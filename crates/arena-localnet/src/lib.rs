@@ -26,6 +26,7 @@ pub mod base;
 pub mod config;
 pub mod error;
 pub mod home;
+pub mod join;
 pub mod miner;
 pub mod network;
 mod output;
@@ -42,6 +43,7 @@ use serde::Serialize;
 pub use config::{BaseModel, LocalnetConfig, MinerPlan};
 pub use error::{LocalnetError, Result};
 use home::Layout;
+pub use services::Endpoints;
 
 /// What a run did, for the CLI's last lines and for tests.
 #[derive(Debug, Clone, Serialize)]
@@ -54,10 +56,16 @@ pub struct Summary {
     pub epochs: u64,
     /// The competition subnet.
     pub netuid: u16,
-    /// Validators (names) whose weights are on chain.
+    /// Validators (names) of this run.
+    pub validators: Vec<String>,
+    /// Validators (names) that hold a validator permit at the last block.
+    pub validators_with_permit: Vec<String>,
+    /// Validators (names) that hold a permit and whose weights are on chain.
     pub validators_with_weights: Vec<String>,
     /// Leaderboard URL this run served.
     pub leaderboard: String,
+    /// The `arena.toml` for joining this network (`<home>/join.toml`).
+    pub join_config: std::path::PathBuf,
 }
 
 /// Runs a localnet until `shutdown` resolves or `config.blocks` blocks were produced.
@@ -66,6 +74,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Summary> {
     config.validate()?;
+    config.check_ports()?;
     let layout = Layout::new(&config.home);
     std::fs::create_dir_all(&layout.home).map_err(LocalnetError::io(&layout.home))?;
     let out = output::Out::new(config.live_table);
@@ -84,10 +93,27 @@ pub async fn run(
     let start_block = chain.block_number().await?;
     let start_epoch = chain.subnet(nodes.netuid).await?.epoch_index;
     out.banner(&config, &layout, &base, &nodes, start_block);
+    for note in &nodes.notes {
+        out.line(note);
+    }
 
     let running = services::start(&config, &layout, &base, &chain, &nodes, schedule).await?;
     out.endpoints(&running.endpoints);
     let summary_base = running.endpoints.leaderboard.clone();
+    let join = join::Join {
+        endpoints: running.endpoints.clone(),
+        netuid: nodes.netuid,
+        data_netuid: nodes.data_netuid,
+        min_stake: network::MIN_PRODUCER_STAKE,
+        sync_cadence: config.sync_cadence,
+        leader_uid: nodes
+            .miners
+            .iter()
+            .max_by_key(|m| m.plan.steps)
+            .map(|m| m.uid),
+    };
+    let join_config = join::write(&layout, &join)?;
+    out.join(&join_config, &join::miner_commands(&join_config, &join));
 
     // Wait for the first of: the caller's signal, the block budget, a fatal service error.
     let limit = config.blocks.map(|n| start_block + n);
@@ -95,7 +121,10 @@ pub async fn run(
     let reason = running
         .wait(&chain, nodes.netuid, limit, &out, shutdown)
         .await;
-    out.line(&format!("stopping: {reason}"));
+    out.line(&format!(
+        "stopping: {reason}; the state stays in {} (run again to continue)",
+        layout.home.display()
+    ));
     let sources = running.sources.clone();
     running.stop().await;
     final_standings(&layout, &sources, &out).await;
@@ -103,24 +132,33 @@ pub async fn run(
     let end_block = chain.block_number().await?;
     let subnet = chain.subnet(nodes.netuid).await?;
     let metagraph = chain.metagraph(nodes.netuid).await?;
-    let validators_with_weights = nodes
-        .validators
-        .iter()
-        .filter(|v| {
-            metagraph
-                .neurons
-                .get(usize::from(v.uid))
-                .is_some_and(|n| n.last_update > 0)
-        })
-        .map(|v| v.name.clone())
-        .collect();
+    // A validator's uid may have been taken by someone else since the start: check the hotkey.
+    let neuron = |v: &network::ValidatorNode| {
+        metagraph
+            .neurons
+            .get(usize::from(v.uid))
+            .filter(|n| n.hotkey == v.hotkey.public())
+    };
+    let names = |keep: &dyn Fn(&arena_chain::NeuronInfo) -> bool| -> Vec<String> {
+        nodes
+            .validators
+            .iter()
+            .filter(|v| neuron(v).is_some_and(keep))
+            .map(|v| v.name.clone())
+            .collect()
+    };
+    let validators_with_permit = names(&|n| n.validator_permit);
+    let validators_with_weights = names(&|n| n.validator_permit && n.last_update > 0);
     let summary = Summary {
         start_block,
         end_block,
         epochs: subnet.epoch_index - start_epoch,
         netuid: nodes.netuid,
+        validators: nodes.validators.iter().map(|v| v.name.clone()).collect(),
+        validators_with_permit,
         validators_with_weights,
         leaderboard: summary_base,
+        join_config,
     };
     Ok(summary)
 }

@@ -2,6 +2,11 @@
 //! node's registration and the stakes, exactly once per home. A later run finds the subnets and
 //! uids in `localnet.json`, checks that the chain agrees, and only adds what is missing (a new
 //! miner after `--miners 4`, say).
+//!
+//! A node can lose its uid between runs: when a subnet is full, each registration replaces
+//! the neuron with the lowest emission, and that may be one of ours. Registering it again
+//! into a full subnet would in turn evict someone else (a third party who joined), so it is
+//! done only with `--reregister`; otherwise the node is left out of the run and a note says so.
 
 use std::sync::Arc;
 
@@ -55,6 +60,9 @@ pub struct Nodes {
     pub producer: Keypair,
     /// What was saved to `localnet.json`.
     pub state: State,
+    /// What the user should know about registrations: nodes left out because their subnet is
+    /// full, nodes registered again with `--reregister`.
+    pub notes: Vec<String>,
 }
 
 /// Parameters of the competition subnet: short tempo, a weights rate limit of half a tempo,
@@ -153,15 +161,63 @@ pub async fn setup(
     wanted.extend((1..=config.validators).map(|j| (format!("validator{j}"), "validator", netuid)));
     wanted.push(("producer".into(), "producer", data_netuid));
     let mut keys = Vec::new();
+    let mut notes = Vec::new();
+    let mut pending: Vec<NetUid> = Vec::new();
+    let mut replacing = Vec::new();
     for (name, role, net) in &wanted {
         let (cold, hot) = layout.node_keys(name)?;
-        let registered = chain.metagraph(*net).await?.uid_of(&hot.public()).is_some();
-        if !registered {
+        let metagraph = chain.metagraph(*net).await?;
+        if metagraph.uid_of(&hot.public()).is_none() {
+            let subnet = chain.subnet(*net).await?;
+            let queued = pending.iter().filter(|n| *n == net).count();
+            let cap = usize::from(subnet.hyperparameters.max_allowed_uids);
+            let full = usize::from(subnet.n) + queued >= cap;
+            // Where it was before, if a previous run registered it (`localnet.json`).
+            let lost = state.node(name).map(|n| {
+                let holder = metagraph
+                    .neurons
+                    .get(usize::from(n.uid))
+                    .map_or("nobody".to_string(), |h| h.hotkey.ss58());
+                format!(
+                    "{name} is no longer registered on subnet {net} (its uid {} is now {holder})",
+                    n.uid
+                )
+            });
+            let what = lost.unwrap_or_else(|| format!("{name} is not registered on subnet {net}"));
+            if full && !config.reregister {
+                notes.push(format!(
+                    "{what}; the subnet is full ({cap} uids), so registering it would replace \
+                     someone else's neuron: running without it (pass --reregister to register it \
+                     anyway)"
+                ));
+                state.nodes.retain(|n| n.name != *name);
+                continue;
+            }
             chain.register(&cold, *net, &hot.public()).await?;
+            pending.push(*net);
+            if full {
+                replacing.push((what, name.clone(), *net, hot.public()));
+            } else if state.node(name).is_some() {
+                notes.push(format!(
+                    "{what}; registered again (the subnet had a free uid)"
+                ));
+            }
         }
         keys.push((name.clone(), *role, *net, cold, hot));
     }
     chain.produce_block()?;
+    for (what, name, net, hot) in replacing {
+        let uid = chain.metagraph(net).await?.uid_of(&hot);
+        notes.push(format!(
+            "{what}; registered again with --reregister into the full subnet, replacing uid {} \
+             (the neuron with the lowest emission)",
+            uid.map_or("?".to_string(), |u| u.to_string())
+        ));
+        tracing::warn!(node = %name, netuid = net, ?uid, "registered into a full subnet");
+    }
+    for note in &notes {
+        tracing::warn!("{note}");
+    }
 
     // Stake validators and the producer up to their targets.
     for (name, role, net, cold, hot) in &keys {
@@ -184,21 +240,23 @@ pub async fn setup(
         data_netuid,
         miners: Vec::new(),
         validators: Vec::new(),
-        producer: keys
-            .iter()
-            .find(|k| k.1 == "producer")
-            .map(|k| k.4.clone())
-            .ok_or_else(|| LocalnetError::service("setup", "no producer key"))?,
+        // Signs batches even when it lost its uid (validators then refuse them, and a note
+        // says why).
+        producer: layout.node_keys("producer")?.1,
         state: state.clone(),
+        notes,
     };
     for (name, role, net, _, hot) in keys {
         let metagraph = chain.metagraph(net).await?;
-        let uid = metagraph.uid_of(&hot.public()).ok_or_else(|| {
-            LocalnetError::service(
-                "chain",
-                format!("{name} is not registered on subnet {net} after registration"),
-            )
-        })?;
+        let Some(uid) = metagraph.uid_of(&hot.public()) else {
+            // Only a registration into the full subnet (`--reregister`) can have taken it.
+            nodes.notes.push(format!(
+                "{name} lost its uid on subnet {net} to a registration of this start \
+                 (the subnet is full): running without it"
+            ));
+            state.nodes.retain(|n| n.name != name);
+            continue;
+        };
         let stake = stake_of(chain, net, &hot).await?;
         let plan = plans.iter().find(|p| p.name == name).cloned();
         state.upsert(Node {
@@ -304,5 +362,104 @@ mod tests {
             6
         );
         assert_eq!(again.state.role("miner").len(), 4);
+    }
+
+    fn hotkeys(mg: &arena_chain::Metagraph) -> Vec<String> {
+        mg.neurons.iter().map(|n| n.hotkey.ss58()).collect()
+    }
+
+    /// Third parties fill the competition subnet and one more registration evicts miner1. A
+    /// restart must not take a uid back from anyone: miner1 is left out, with a note naming
+    /// the flag; only `--reregister` registers it (and says whose uid it took).
+    #[tokio::test]
+    async fn a_pruned_node_is_not_registered_into_a_full_subnet_without_reregister() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let chain =
+            Arc::new(LocalChain::open(layout.chain_dir(), LocalChainOptions::default()).unwrap());
+        let nodes = setup(&layout, &config(dir.path(), 3), &chain)
+            .await
+            .unwrap();
+        let netuid = nodes.netuid;
+        let miner1 = nodes.miners[0].clone();
+        let subnet = chain.subnet(netuid).await.unwrap();
+        let cold = Keypair::from_uri("//ThirdParty").unwrap();
+        for i in subnet.n..subnet.hyperparameters.max_allowed_uids {
+            let hot = Keypair::from_uri(&format!("//ThirdParty/{i}")).unwrap();
+            chain.register(&cold, netuid, &hot.public()).await.unwrap();
+        }
+        chain.produce_block().unwrap();
+        let intruder = Keypair::from_uri("//ThirdParty/last").unwrap();
+        chain
+            .register(&cold, netuid, &intruder.public())
+            .await
+            .unwrap();
+        chain.produce_block().unwrap();
+        let full = chain.metagraph(netuid).await.unwrap();
+        assert_eq!(full.uid_of(&intruder.public()), Some(miner1.uid));
+        assert_eq!(full.uid_of(&miner1.hotkey.public()), None);
+
+        // Restart: nobody is registered, miner1 is left out, and the note says why.
+        let again = setup(&layout, &config(dir.path(), 3), &chain)
+            .await
+            .unwrap();
+        let after = chain.metagraph(netuid).await.unwrap();
+        assert_eq!(hotkeys(&after), hotkeys(&full), "no registration happened");
+        assert_eq!(after.uid_of(&intruder.public()), Some(miner1.uid));
+        let names: Vec<&str> = again.miners.iter().map(|m| m.plan.name.as_str()).collect();
+        assert_eq!(names, ["miner2", "miner3"]);
+        assert_eq!(again.validators.len(), 2);
+        assert_eq!(again.notes.len(), 1, "{:?}", again.notes);
+        let note = &again.notes[0];
+        assert!(
+            note.contains("miner1 is no longer registered")
+                && note.contains(&intruder.public().ss58())
+                && note.contains("--reregister"),
+            "{note}"
+        );
+        assert!(again.state.node("miner1").is_none());
+        let saved = State::load(&layout.state_file()).unwrap().unwrap();
+        assert!(
+            saved.node("miner1").is_none(),
+            "localnet.json lists no stale uid"
+        );
+
+        // With --reregister it is registered again, replacing exactly one neuron, and said so.
+        let forced = LocalnetConfig {
+            reregister: true,
+            ..config(dir.path(), 3)
+        };
+        let third = setup(&layout, &forced, &chain).await.unwrap();
+        assert!(third.miners.iter().any(|m| m.plan.name == "miner1"));
+        let now = chain.metagraph(netuid).await.unwrap();
+        let uid = now
+            .uid_of(&miner1.hotkey.public())
+            .expect("miner1 registered");
+        let changed: Vec<usize> = (0..now.neurons.len())
+            .filter(|&i| now.neurons[i].hotkey != after.neurons[i].hotkey)
+            .collect();
+        assert_eq!(changed, [usize::from(uid)]);
+        assert!(
+            third
+                .notes
+                .iter()
+                .any(|n| n.contains("--reregister") && n.contains(&format!("replacing uid {uid}"))),
+            "{:?}",
+            third.notes
+        );
+        // The neuron replaced is the one with the lowest emission and earliest registration:
+        // here one of the localnet's own (all emissions are 0), which is then left out too.
+        let evicted = after.neurons[usize::from(uid)].hotkey.ss58();
+        if let Some(node) = again.state.nodes.iter().find(|n| n.hotkey == evicted) {
+            assert!(
+                third
+                    .notes
+                    .iter()
+                    .any(|n| n.contains(&format!("{} lost its uid", node.name))),
+                "{:?}",
+                third.notes
+            );
+            assert!(third.state.node(&node.name).is_none());
+        }
     }
 }

@@ -89,6 +89,18 @@ impl Out {
         }
     }
 
+    /// Where the joiner's config is, and (with the live table) the commands that join as a
+    /// miner.
+    pub fn join(&self, path: &std::path::Path, commands: &[String]) {
+        self.line(&format!("join config {}", path.display()));
+        if self.live {
+            self.line("join as a miner from another shell (README: \"Join a running network\"):");
+            for (i, c) in commands.iter().enumerate() {
+                self.line(&format!("  {}. {c}", i + 1));
+            }
+        }
+    }
+
     /// The standings after epoch `index`.
     pub async fn epoch(&self, index: u64, block: u64, sources: &arena_web::Sources) {
         if !self.live {

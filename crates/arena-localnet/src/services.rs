@@ -14,7 +14,7 @@ use arena_core::competition::Schedule;
 use arena_data::batch::BatchLimits;
 use arena_data::feed::client::FeedClient;
 use arena_data::feed::server::FeedState;
-use arena_data::feed::store::FeedStore;
+use arena_data::feed::store::{FeedStore, Retention};
 use arena_data::producer::Producer;
 use arena_data::tasks::TaskKind;
 use arena_hub::client::HubClient;
@@ -38,6 +38,13 @@ const BATCH_INTERVAL: Duration = Duration::from_secs(2);
 const BATCH_SAMPLES: usize = 16;
 /// How long a stopping task may take before it is aborted.
 const STOP_GRACE: Duration = Duration::from_secs(60);
+/// What the localnet's feed keeps: two hours of batches (3600 at one per 2 s), pruned every
+/// minute. Validators draw only from batches newer than the models they score.
+const FEED_RETENTION: Retention = Retention {
+    max_age: Duration::from_secs(2 * 3600),
+    max_batches: 3600,
+    every: Duration::from_secs(60),
+};
 
 /// Where the services listen.
 #[derive(Debug, Clone)]
@@ -78,18 +85,19 @@ pub fn stopped(
     }
 }
 
-async fn bind(service: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+async fn bind(
+    service: &'static str,
+    flag: &'static str,
+    addr: SocketAddr,
+) -> Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| LocalnetError::Bind {
             service,
+            flag,
             addr: addr.to_string(),
             source,
         })
-}
-
-fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 /// Starts every service; the chain starts producing blocks here.
@@ -107,9 +115,15 @@ pub async fn start(
     let dyn_chain: Arc<dyn Chain> = chain.clone();
 
     // Chain JSON-RPC, so `arena chain metagraph --endpoint …` works against the localnet.
-    let (rpc_addr, rpc) = arena_chain::rpc::serve(chain.clone(), loopback())
+    let [chain_at, hub_at, feed_at, _] = config.listen_addrs();
+    let (rpc_addr, rpc) = arena_chain::rpc::serve(chain.clone(), chain_at.2)
         .await
-        .map_err(|e| LocalnetError::service("chain RPC", e))?;
+        .map_err(|e| {
+            LocalnetError::service(
+                "chain RPC",
+                format!("{e} (choose another port with {})", chain_at.1),
+            )
+        })?;
     let rx = stop_rx.clone();
     tasks.push((
         "chain RPC".into(),
@@ -122,7 +136,7 @@ pub async fn start(
 
     // Hub: one account per miner (random tokens kept in the miners' folders, hashed in the
     // hub's users file, which newcomers' `arena hub user add` also writes to).
-    let listener = bind("hub", loopback()).await?;
+    let listener = bind(hub_at.0, hub_at.1, hub_at.2).await?;
     let hub_url = format!(
         "http://{}",
         listener
@@ -152,12 +166,12 @@ pub async fn start(
         std::fs::create_dir_all(dir).map_err(LocalnetError::io(dir))?;
     }
     let store = FeedStore::open(&feed_db).map_err(|e| LocalnetError::service("feed", e))?;
-    let listener = bind("feed", loopback()).await?;
+    let listener = bind(feed_at.0, feed_at.1, feed_at.2).await?;
     let feed_url = format!(
         "http://{}",
         listener.local_addr().map_err(LocalnetError::io(&feed_db))?
     );
-    let state = FeedState::new(store, BatchLimits::default());
+    let state = FeedState::with_retention(store, BatchLimits::default(), FEED_RETENTION);
     let rx = stop_rx.clone();
     tasks.push((
         "feed".into(),
@@ -173,7 +187,8 @@ pub async fn start(
         nodes.data_netuid,
         vec![TaskKind::WordSorting, TaskKind::Arithmetic],
         BATCH_SAMPLES,
-    );
+    )
+    .with_chain(dyn_chain.clone());
     let rx = stop_rx.clone();
     tasks.push((
         "producer".into(),
@@ -200,7 +215,7 @@ pub async fn start(
         // Re-read when the file changes, as the validators do.
         schedule: arena_web::ScheduleSource::file_with(layout.schedule_file(), schedule),
     });
-    let listener = bind("leaderboard", config.leaderboard_addr).await?;
+    let listener = bind("leaderboard", "--leaderboard-addr", config.leaderboard_addr).await?;
     let web_addr = listener
         .local_addr()
         .map_err(LocalnetError::io(&layout.home))?;

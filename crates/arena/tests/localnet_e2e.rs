@@ -30,6 +30,12 @@ fn spawn(home: &Path, blocks: &str) -> Child {
         .args([
             "--leaderboard-addr",
             "127.0.0.1:0",
+            "--chain-port",
+            "0",
+            "--hub-port",
+            "0",
+            "--feed-port",
+            "0",
             "--seed",
             "7",
             "--block-time-ms",

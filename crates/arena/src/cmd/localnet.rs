@@ -1,7 +1,8 @@
 //! `arena localnet`: the whole network on this machine (chain, hub, data feed, miners,
 //! validators, leaderboard) on loopback, with its state in `<home>/localnet`. The work is in
 //! the `arena-localnet` crate; this file maps flags onto its config and names this binary's
-//! `validator eval-worker` as the validators' evaluation worker.
+//! `validator eval-worker` as the validators' evaluation worker. At start it writes
+//! `<home>/localnet/join.toml`, the `arena.toml` for joining the network from another shell.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -32,6 +33,20 @@ pub struct LocalnetArgs {
     /// Address of the leaderboard (loopback; port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub leaderboard_addr: SocketAddr,
+    /// Port of the chain JSON-RPC on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = arena_localnet::config::DEFAULT_CHAIN_PORT)]
+    pub chain_port: u16,
+    /// Port of the hub on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = arena_localnet::config::DEFAULT_HUB_PORT)]
+    pub hub_port: u16,
+    /// Port of the data feed on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = arena_localnet::config::DEFAULT_FEED_PORT)]
+    pub feed_port: u16,
+    /// Register a built-in node that lost its uid even when the subnet is full, which replaces
+    /// the neuron with the lowest emission (possibly someone else's). Without it, such a node
+    /// is left out of the run and a line says so.
+    #[arg(long)]
+    pub reregister: bool,
     /// Seed of the miners' training data and example order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -68,6 +83,10 @@ pub async fn run(args: LocalnetArgs, cfg: &Config) -> anyhow::Result<()> {
         blocks: args.blocks,
         base_model: args.base_model,
         leaderboard_addr: args.leaderboard_addr,
+        chain_port: args.chain_port,
+        hub_port: args.hub_port,
+        feed_port: args.feed_port,
+        reregister: args.reregister,
         seed: args.seed,
         block_time: Duration::from_millis(args.block_time_ms),
         tempo: args.tempo,
@@ -78,17 +97,40 @@ pub async fn run(args: LocalnetArgs, cfg: &Config) -> anyhow::Result<()> {
     };
     let summary = arena_localnet::run(config, stop_signal()).await?;
     println!(
-        "stopped at block {} after {} epochs; {} of {} validators have weights on chain; state kept in {} (run again to continue)",
+        "stopped at block {} after {} epochs; {}; state kept in {} (run again to continue)",
         summary.end_block,
         summary.epochs,
-        summary.validators_with_weights.len(),
-        args.validators,
+        validators_line(&summary),
         cfg.home.join("localnet").display()
     );
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     }
     Ok(())
+}
+
+/// "2 of 3 validators hold a validator permit and have weights on chain; without a permit:
+/// validator3".
+fn validators_line(s: &arena_localnet::Summary) -> String {
+    let total = s.validators.len();
+    let mut line = format!(
+        "{} of {total} validators hold a validator permit, {} of them with weights on chain",
+        s.validators_with_permit.len(),
+        s.validators_with_weights.len()
+    );
+    let without: Vec<&str> = s
+        .validators
+        .iter()
+        .filter(|v| !s.validators_with_permit.contains(v))
+        .map(String::as_str)
+        .collect();
+    if !without.is_empty() {
+        line.push_str(&format!(
+            "; without a permit (their weights do not count): {}",
+            without.join(", ")
+        ));
+    }
+    line
 }
 
 /// Ctrl-C or SIGTERM.
@@ -102,4 +144,77 @@ async fn stop_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arena_localnet::home::Layout;
+    use arena_localnet::join::{self, Join};
+
+    /// join.toml is a configuration `arena` loads, with every setting a joiner needs.
+    #[test]
+    fn join_toml_loads_with_every_joiner_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path().join("localnet"));
+        let info = Join {
+            endpoints: arena_localnet::Endpoints {
+                chain: "http://127.0.0.1:19944".into(),
+                hub: "http://127.0.0.1:18700".into(),
+                feed: "http://127.0.0.1:18790".into(),
+                leaderboard: "http://127.0.0.1:18080/".into(),
+            },
+            netuid: 1,
+            data_netuid: 2,
+            min_stake: 1_000_000_000,
+            sync_cadence: 5,
+            leader_uid: Some(2),
+        };
+        let path = join::write(&layout, &info).unwrap();
+        let global = crate::config::GlobalArgs {
+            config: Some(path),
+            home: None,
+            overrides: vec![],
+            log_level: None,
+            log_json: false,
+        };
+        let cfg = Config::load(&global).unwrap();
+        let home = dir.path().join("localnet");
+        assert_eq!(cfg.chain.endpoint, "http://127.0.0.1:19944");
+        assert_eq!(cfg.chain.netuid, 1);
+        assert_eq!(cfg.hub.endpoint.as_deref(), Some("http://127.0.0.1:18700"));
+        assert_eq!(cfg.hub.root, Some(home.join("hub")));
+        assert_eq!(cfg.data.feed_url, "http://127.0.0.1:18790");
+        assert_eq!((cfg.data.netuid, cfg.data.min_stake), (2, 1_000_000_000));
+        assert_eq!(cfg.validator.schedule, Some(home.join("schedule.toml")));
+        assert_eq!(cfg.validator.sync_cadence, 5);
+        assert_eq!(cfg.validator.sync_origin, 0);
+        assert_eq!(cfg.wallet.root, home.join("wallets"));
+        assert_eq!(cfg.wallet.name, join::JOIN_WALLET);
+    }
+
+    #[test]
+    fn the_summary_names_validators_without_a_permit() {
+        let summary = arena_localnet::Summary {
+            start_block: 0,
+            end_block: 100,
+            epochs: 9,
+            netuid: 1,
+            validators: vec![
+                "validator1".into(),
+                "validator2".into(),
+                "validator3".into(),
+            ],
+            validators_with_permit: vec!["validator1".into(), "validator3".into()],
+            validators_with_weights: vec!["validator1".into()],
+            leaderboard: String::new(),
+            join_config: "join.toml".into(),
+        };
+        let line = validators_line(&summary);
+        assert!(
+            line.starts_with("2 of 3 validators hold a validator permit, 1 of them with weights"),
+            "{line}"
+        );
+        assert!(line.ends_with("without a permit (their weights do not count): validator2"));
+    }
 }
