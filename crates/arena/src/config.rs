@@ -179,10 +179,97 @@ impl Config {
         Ok(toml::to_string_pretty(self)?)
     }
 
+    /// Every key that is not set (optional keys left out of the file and the flags), as
+    /// `section.key` with what applies instead. `config show` lists them as comments.
+    pub fn unset_keys(&self) -> Vec<(&'static str, &'static str)> {
+        let keys: [(&'static str, bool, &'static str); 8] = [
+            (
+                "hub.endpoint",
+                self.hub.endpoint.is_none(),
+                "HF_ENDPOINT, else https://huggingface.co",
+            ),
+            ("hub.token", self.hub.token.is_none(), "HF_TOKEN, else none"),
+            (
+                "hub.cache_dir",
+                self.hub.cache_dir.is_none(),
+                "<home>/hub-cache",
+            ),
+            ("hub.root", self.hub.root.is_none(), "<home>/hub"),
+            (
+                "hub.users",
+                self.hub.users.is_none(),
+                "only <root>/users.toml",
+            ),
+            (
+                "data.undesirable_phrases",
+                self.data.undesirable_phrases.is_none(),
+                "the shipped list",
+            ),
+            (
+                "validator.schedule",
+                self.validator.schedule.is_none(),
+                "the built-in schedule",
+            ),
+            (
+                "validator.state_dir",
+                self.validator.state_dir.is_none(),
+                "<home>/validator",
+            ),
+        ];
+        keys.into_iter()
+            .filter(|(_, unset, _)| *unset)
+            .map(|(key, _, instead)| (key, instead))
+            .collect()
+    }
+
+    /// The effective configuration as TOML with every key: set keys as values, unset ones as
+    /// comments saying what applies instead (`# token = …  (unset: HF_TOKEN, else none)`).
+    pub fn to_toml_with_unset(&self) -> anyhow::Result<String> {
+        let table = toml::Table::try_from(self)?;
+        let unset = self.unset_keys();
+        let mut out = String::new();
+        for (key, value) in &table {
+            if !value.is_table() {
+                out.push_str(&format!("{} = {value}\n", toml_key(key)));
+            }
+        }
+        for (section, value) in &table {
+            let Some(keys) = value.as_table() else {
+                continue;
+            };
+            out.push_str(&format!("\n[{}]\n", toml_key(section)));
+            for (key, value) in keys {
+                out.push_str(&format!("{} = {value}\n", toml_key(key)));
+            }
+            for (full, instead) in &unset {
+                if let Some(key) = full
+                    .strip_prefix(section.as_str())
+                    .and_then(|k| k.strip_prefix('.'))
+                {
+                    out.push_str(&format!("# {key} =   (unset: {instead})\n"));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// A path under the state directory.
     #[allow(dead_code)]
     pub fn home_path(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.home.join(rel)
+    }
+}
+
+/// A key as TOML writes it: bare when it can be, else quoted.
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_string()
+    } else {
+        toml::Value::String(key.to_string()).to_string()
     }
 }
 
@@ -258,6 +345,69 @@ mod tests {
         assert_eq!(cfg.wallet.hotkey, "h1");
         let cfg = Config::load(&global(Some(path), &["wallet.name=\"v\""])).unwrap();
         assert_eq!(cfg.wallet.name, "v");
+    }
+
+    /// Keys of a TOML text: `section.key` for each `key = …` line, also commented ones
+    /// (`# key = …`), so a documented optional key counts.
+    fn documented_keys(text: &str) -> std::collections::BTreeSet<String> {
+        let mut section = String::new();
+        let mut keys = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_string();
+                continue;
+            }
+            let body = line.strip_prefix("# ").unwrap_or(line);
+            let Some((key, _)) = body.split_once(" = ") else {
+                continue;
+            };
+            if key.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !key.is_empty() {
+                keys.insert(if section.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{section}.{key}")
+                });
+            }
+        }
+        keys
+    }
+
+    /// `config show` lists every key: the set ones, and the unset optional ones as comments;
+    /// the output is itself a valid configuration that loads to the same values.
+    #[test]
+    fn show_lists_every_key_and_reloads() {
+        let cfg = Config::default();
+        let text = cfg.to_toml_with_unset().unwrap();
+        assert!(text.contains("# token =   (unset: HF_TOKEN"), "{text}");
+        assert!(
+            text.contains("# schedule =   (unset: the built-in schedule)"),
+            "{text}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shown.toml");
+        std::fs::write(&path, &text).unwrap();
+        let back = Config::load(&global(Some(path), &[])).unwrap();
+        assert_eq!(back.to_toml().unwrap(), cfg.to_toml().unwrap());
+        // Setting a key moves it from the comments to the values.
+        let cfg = Config::load(&global(None, &["hub.token=\"t\""])).unwrap();
+        let text = cfg.to_toml_with_unset().unwrap();
+        assert!(
+            text.contains("token = \"t\"") && !text.contains("# token"),
+            "{text}"
+        );
+    }
+
+    /// docs/arena.toml documents exactly the keys there are (set or commented), and loads.
+    #[test]
+    fn the_example_config_has_every_key() {
+        let example = include_str!("../../../docs/arena.toml");
+        let shown = Config::default().to_toml_with_unset().unwrap();
+        assert_eq!(documented_keys(example), documented_keys(&shown));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arena.toml");
+        std::fs::write(&path, example).unwrap();
+        Config::load(&global(Some(path), &[])).unwrap();
     }
 
     #[test]
