@@ -76,6 +76,11 @@ pub fn schedule_sources(
                 CORPUS_ROWS_PER_PAGE,
             ))),
             DatasetSpec::Corpus(name) => Err(format!("no corpus named {name:?} is shipped")),
+            DatasetSpec::Hub(hub) => Err(format!(
+                "hub dataset {} ({:?} rows): this validator has no hub dataset loader yet",
+                hub.name(),
+                hub.format
+            )),
             DatasetSpec::File(path) => {
                 let format = match task.method {
                     EvalMethod::ReferenceLoss | EvalMethod::IfEval => LocalFormat::Pairs,
@@ -87,9 +92,8 @@ pub fn schedule_sources(
                     .map_err(|e| e.to_string())
             }
         };
-        let name = match &task.dataset {
-            DatasetSpec::Feed(n) | DatasetSpec::Corpus(n) | DatasetSpec::File(n) => n.clone(),
-            DatasetSpec::Generator(_) => continue,
+        let Some(name) = task.dataset.source_name() else {
+            continue;
         };
         match built {
             Ok(source) => {
@@ -180,5 +184,32 @@ start_block = 0
         // Without a feed the feed dataset is left out; the corpus is still there.
         let sources = schedule_sources(&schedule, None);
         assert_eq!(sources.keys().collect::<Vec<_>>(), ["austen"]);
+    }
+
+    #[tokio::test]
+    async fn a_hub_dataset_is_skipped_for_everyone_until_a_loader_exists() {
+        let text = SCHEDULE.replace(
+            "dataset = { corpus = \"shakespeare\" }",
+            "dataset = { hub = \"HuggingFaceFW/fineweb-edu-score-2\", format = \"text\", pages = 4, rows_per_page = 100 }",
+        );
+        let schedule = Schedule::from_toml_str(&text).unwrap();
+        let mut sources = schedule_sources(&schedule, None);
+        assert_eq!(sources.keys().collect::<Vec<_>>(), ["austen"]);
+        let competition = schedule.competition_at(1, 0).unwrap();
+        let seed = arena_core::seed::Seed::from_block_hash(&[7u8; 32]);
+        let drawn = crate::eval::draw_samples(competition, &seed, 0, 0, &mut sources).await;
+        let loaded: Vec<(&str, bool)> = drawn
+            .iter()
+            .map(|t| (t.task_id.as_str(), t.samples.is_some()))
+            .collect();
+        assert_eq!(
+            loaded,
+            [
+                ("sorting", false),
+                ("prose", true),
+                ("gen", true),
+                ("missing", false)
+            ]
+        );
     }
 }

@@ -121,17 +121,18 @@ impl Constraints {
     }
 
     /// `shipped` is the sha256 (lowercase hex) of the model's `tokenizer.json`, if it has one.
-    /// Pinned: a shipped tokenizer must be the pinned one (none is fine: the validator uses the
-    /// pinned file). Bring your own: one must be shipped.
+    /// Pinned (or a hub tokenizer whose sha256 is recorded): a shipped tokenizer must be the
+    /// pinned one (none is fine: the validator uses the pinned file). Bring your own: one must
+    /// be shipped.
     pub fn check_tokenizer(&self, shipped: Option<&str>) -> Result<(), Violation> {
-        match (&self.tokenizer, shipped) {
-            (TokenizerSpec::Pinned { sha256, .. }, Some(found)) if found != sha256 => {
-                Err(Violation::TokenizerMismatch {
-                    found: found.to_string(),
-                    expected: sha256.clone(),
-                })
+        match (self.tokenizer.pinned_sha256(), shipped) {
+            (Some(sha256), Some(found)) if found != sha256 => Err(Violation::TokenizerMismatch {
+                found: found.to_string(),
+                expected: sha256.to_string(),
+            }),
+            (None, None) if self.tokenizer == TokenizerSpec::BringYourOwn => {
+                Err(Violation::TokenizerMissing)
             }
-            (TokenizerSpec::BringYourOwn, None) => Err(Violation::TokenizerMissing),
             _ => Ok(()),
         }
     }

@@ -15,7 +15,10 @@ pub use schedule::{
 };
 pub use score::{combine_task_scores, CompetitionScore, ScoreError, TaskScore};
 pub use task::{
-    DatasetSpec, EvalMethod, GeneratorTask, MultipleChoiceMode, Normalization, Task, TextLossMode,
+    DatasetSpec, Decoding, DuplicateRule, EvalMethod, EvalSettings, GeneratorTask, HubDataset,
+    HubFormat, MultipleChoiceMode, Normalization, RuleWeighting, Task, TaskSettings, TextLossMode,
+    MAX_NEW_TOKENS_LIMIT, SN37_CHOICE_MAX_NEW_TOKENS, SN37_CHOICE_REPETITION_PENALTY,
+    SN37_IFEVAL_DUPLICATES, SN37_IFEVAL_MAX_NEW_TOKENS, SN37_IFEVAL_REPETITION_PENALTY,
 };
 
 use crate::epsilon::EpsilonFunc;
@@ -88,6 +91,31 @@ pub enum TokenizerSpec {
     },
     /// Each model ships its own `tokenizer.json` (SN37 INSTRUCT_8B, SN29 `free_tokenizer`).
     BringYourOwn,
+    /// One tokenizer for everyone, named by its hub repository (SN37/SN9: `Xenova/gpt-4`),
+    /// which the validator fetches and scores with. With `sha256` a model's shipped
+    /// `tokenizer.json` must match it, as for [`TokenizerSpec::Pinned`]; without it (the
+    /// schedule does not record the file's hash yet) the shipped file is not compared.
+    Hub {
+        /// Repository id, `owner/name`.
+        repo: String,
+        /// Revision; `None` = the default branch.
+        #[serde(default)]
+        revision: Option<String>,
+        /// sha256 of the repository's `tokenizer.json`, lowercase hex, when recorded.
+        #[serde(default)]
+        sha256: Option<String>,
+    },
+}
+
+impl TokenizerSpec {
+    /// The sha256 a model's `tokenizer.json` must have, if the competition fixes one.
+    pub fn pinned_sha256(&self) -> Option<&str> {
+        match self {
+            TokenizerSpec::Pinned { sha256, .. } => Some(sha256),
+            TokenizerSpec::Hub { sha256, .. } => sha256.as_deref(),
+            TokenizerSpec::BringYourOwn => None,
+        }
+    }
 }
 
 /// Weight precision a competition evaluates in.

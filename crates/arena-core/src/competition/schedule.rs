@@ -6,7 +6,10 @@
 //! sum to 1) and a few it leaves implicit (unique ids, sane constraints) are checked on load, so a
 //! bad file is refused as a whole with an error that names the field.
 
-use super::{Competition, CompetitionId, Normalization, ScoringPolicy, Task, TokenizerSpec};
+use super::{
+    Competition, CompetitionId, DuplicateRule, EvalMethod, MultipleChoiceMode, Normalization,
+    ScoringPolicy, Task, TokenizerSpec, MAX_NEW_TOKENS_LIMIT,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -209,11 +212,18 @@ fn validate_constraints(at: &str, comp: &Competition) -> Result<(), ScheduleErro
             "needs at least one non-empty class name",
         ));
     }
-    if let TokenizerSpec::Pinned { sha256, .. } = &c.tokenizer {
+    if let Some(sha256) = c.tokenizer.pinned_sha256() {
         let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
         if sha256.len() != 64 || !sha256.bytes().all(hex) {
             let reason = format!("{sha256:?} is not 64 lowercase hex digits");
             return Err(invalid(field("tokenizer.sha256"), reason));
+        }
+    }
+    if let TokenizerSpec::Hub { repo, .. } = &c.tokenizer {
+        let parts: Vec<&str> = repo.split('/').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.trim().is_empty()) {
+            let reason = format!("{repo:?} is not an `owner/name` repository id");
+            return Err(invalid(field("tokenizer.repo"), reason));
         }
     }
     c.epsilon
@@ -243,10 +253,78 @@ fn validate_task(at: &str, task: &Task) -> Result<(), ScheduleError> {
         let reason = format!("{} is not a positive number", task.weight);
         return Err(invalid(format!("{at}.weight"), reason));
     }
+    validate_settings(&format!("{at}.settings"), task)?;
     if let Normalization::InverseExponential { ceiling } = task.normalization {
         if !(ceiling.is_finite() && ceiling > 0.0) {
             let reason = format!("ceiling {ceiling} must be positive");
             return Err(invalid(format!("{at}.normalization"), reason));
+        }
+    }
+    Ok(())
+}
+
+fn validate_settings(at: &str, task: &Task) -> Result<(), ScheduleError> {
+    let o = &task.settings;
+    let generates = matches!(
+        task.method,
+        EvalMethod::IfEval
+            | EvalMethod::MultipleChoice {
+                mode: MultipleChoiceMode::Generate
+            }
+    );
+    let generation_keys = [
+        ("max_new_tokens", o.max_new_tokens.is_some()),
+        ("repetition_penalty", o.repetition_penalty.is_some()),
+        ("decoding", o.decoding.is_some()),
+    ];
+    if !generates {
+        if let Some((key, _)) = generation_keys.iter().find(|(_, set)| *set) {
+            return Err(invalid(
+                format!("{at}.{key}"),
+                "applies only to a method that generates (if_eval, multiple_choice mode = \"generate\")",
+            ));
+        }
+    }
+    if o.reference_special_tokens.is_some() && task.method != EvalMethod::ReferenceLoss {
+        return Err(invalid(
+            format!("{at}.reference_special_tokens"),
+            "applies only to reference_loss",
+        ));
+    }
+    if (o.duplicates.is_some() || o.rule_weighting.is_some()) && task.method != EvalMethod::IfEval {
+        return Err(invalid(
+            format!("{at}.duplicates"),
+            "applies only to if_eval",
+        ));
+    }
+    if o.system_prompt.is_some() && matches!(task.method, EvalMethod::TextLoss { .. }) {
+        return Err(invalid(
+            format!("{at}.system_prompt"),
+            "text_loss has no prompt to put a system message before",
+        ));
+    }
+    if let Some(n) = o.max_new_tokens {
+        if n == 0 || n > MAX_NEW_TOKENS_LIMIT {
+            let reason = format!("{n} is not in 1..={MAX_NEW_TOKENS_LIMIT}");
+            return Err(invalid(format!("{at}.max_new_tokens"), reason));
+        }
+    }
+    if let Some(p) = o.repetition_penalty {
+        if !(p.is_finite() && p > 0.0 && p <= 10.0) {
+            let reason = format!("{p} is not in (0, 10]");
+            return Err(invalid(format!("{at}.repetition_penalty"), reason));
+        }
+    }
+    if let Some(DuplicateRule::Pairs {
+        similarity,
+        max_fraction,
+    }) = o.duplicates
+    {
+        if !(0.0..=1.0).contains(&similarity) || !(0.0..=1.0).contains(&max_fraction) {
+            let reason = format!(
+                "similarity {similarity} and max_fraction {max_fraction} must be in [0, 1]"
+            );
+            return Err(invalid(format!("{at}.duplicates"), reason));
         }
     }
     Ok(())

@@ -459,3 +459,185 @@ fn per_unit_comparison_parses() {
         parse_replaced("step_weights = \"softmax\"", "comparison = \"per_batch\"").to_string();
     assert!(msg.contains("per_batch"), "{msg}");
 }
+
+#[test]
+fn settings_default_to_sn37_and_overrides_apply() {
+    use crate::competition::{Decoding, DuplicateRule, RuleWeighting};
+    let s = Schedule::from_toml_str(GOOD).unwrap();
+    let c = &s.entries[1].competitions[0];
+    // Defaults: reference encoded with special tokens; MC generated with 20 tokens, penalty 1.1.
+    assert!(c.tasks[0].settings().reference_special_tokens);
+    let mc = c.tasks[1].settings();
+    assert_eq!((mc.max_new_tokens, mc.repetition_penalty), (20, 1.1));
+    assert_eq!(mc.decoding, Decoding::Greedy);
+    assert_eq!(mc.system_prompt, None);
+    // IFEval's defaults are 200 tokens, penalty 1.2, SN37's duplicate pairs and weighting.
+    let ife = EvalMethod::IfEval.default_settings();
+    assert_eq!((ife.max_new_tokens, ife.repetition_penalty), (200, 1.2));
+    assert_eq!(
+        ife.duplicates,
+        DuplicateRule::Pairs {
+            similarity: 0.6,
+            max_fraction: 0.1
+        }
+    );
+    assert_eq!(ife.rule_weighting, RuleWeighting::RuleCount);
+    // Overrides.
+    let text = GOOD.replacen(
+        "dataset = { feed = \"mmlu\" }",
+        "dataset = { feed = \"mmlu\" }\n  settings = { max_new_tokens = 5, repetition_penalty = 1.0, system_prompt = \"Answer with a letter.\" }",
+        1,
+    );
+    let s = Schedule::from_toml_str(&text).unwrap();
+    let mc = s.entries[1].competitions[0].tasks[1].settings();
+    assert_eq!((mc.max_new_tokens, mc.repetition_penalty), (5, 1.0));
+    assert_eq!(mc.system_prompt.as_deref(), Some("Answer with a letter."));
+    let text = GOOD.replacen(
+        "normalization = { kind = \"inverse_exponential\", ceiling = 40.0 }",
+        "normalization = { kind = \"inverse_exponential\", ceiling = 40.0 }\n  settings = { reference_special_tokens = false }",
+        1,
+    );
+    let s = Schedule::from_toml_str(&text).unwrap();
+    assert!(
+        !s.entries[1].competitions[0].tasks[0]
+            .settings()
+            .reference_special_tokens
+    );
+    // Settings survive a round trip; empty ones are not written.
+    let again = toml::to_string(&s).unwrap();
+    assert_eq!(Schedule::from_toml_str(&again).unwrap(), s);
+    assert_eq!(again.matches("settings").count(), 1);
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    let mc = "dataset = { feed = \"mmlu\" }";
+    let with = |settings: &str| format!("{mc}\n  settings = {settings}");
+    let cases = [
+        ("{ max_new_tokens = 0 }", "max_new_tokens"),
+        ("{ max_new_tokens = 100000 }", "max_new_tokens"),
+        ("{ repetition_penalty = 0.0 }", "repetition_penalty"),
+        (
+            "{ reference_special_tokens = true }",
+            "reference_special_tokens",
+        ),
+        (
+            "{ duplicates = { kind = \"pairs\", similarity = 0.6, max_fraction = 0.1 } }",
+            "duplicates",
+        ),
+    ];
+    for (settings, field) in cases {
+        let path = invalid_path(parse_replaced(mc, &with(settings)));
+        assert!(
+            path.ends_with(&format!("tasks[mc].settings.{field}")),
+            "{path}"
+        );
+    }
+    // Generation settings on a method that does not generate.
+    let sort = "normalization = { kind = \"inverse_exponential\", ceiling = 40.0 }";
+    let path = invalid_path(parse_replaced(
+        sort,
+        &format!("{sort}\n  settings = {{ max_new_tokens = 20 }}"),
+    ));
+    assert!(
+        path.ends_with("tasks[sort].settings.max_new_tokens"),
+        "{path}"
+    );
+    // Unknown keys are refused by name.
+    let err = parse_replaced(mc, &with("{ temperature = 0.7 }")).to_string();
+    assert!(err.contains("temperature"), "{err}");
+}
+
+#[test]
+fn hub_datasets_parse_and_bad_ones_are_refused() {
+    use crate::competition::{HubDataset, HubFormat};
+    let docs = "dataset = { file = \"docs.jsonl\" }";
+    let hub = "dataset = { hub = \"HuggingFaceFW/fineweb-edu-score-2\", split = \"train\", format = \"text\", pages = 4, rows_per_page = 100 }";
+    let s = Schedule::from_toml_str(&GOOD.replacen(docs, hub, 1)).unwrap();
+    let expected = HubDataset {
+        repo: "HuggingFaceFW/fineweb-edu-score-2".into(),
+        revision: None,
+        config: None,
+        split: Some("train".into()),
+        format: HubFormat::Text,
+        pages: Some(4),
+        rows_per_page: Some(100),
+    };
+    let dataset = &s.entries[1].competitions[1].tasks[0].dataset;
+    assert_eq!(dataset, &DatasetSpec::Hub(expected));
+    assert_eq!(
+        dataset.source_name().as_deref(),
+        Some("HuggingFaceFW/fineweb-edu-score-2")
+    );
+    let again = toml::to_string(&s).unwrap();
+    assert_eq!(Schedule::from_toml_str(&again).unwrap(), s);
+    let refused = [
+        (
+            "dataset = { hub = \"fineweb\", format = \"text\" }",
+            "owner/name",
+        ),
+        ("dataset = { hub = \"a/b\" }", "needs a `format`"),
+        (
+            "dataset = { file = \"x\", split = \"train\" }",
+            "`split` applies only",
+        ),
+        (
+            "dataset = { file = \"x\", corpus = \"y\" }",
+            "exactly one of",
+        ),
+        (
+            "dataset = { hub = \"a/b\", format = \"text\", pages = 0 }",
+            "positive",
+        ),
+        (
+            "dataset = { hub = \"a/b\", format = \"parquet\" }",
+            "parquet",
+        ),
+        (
+            "dataset = { hub = \"a/b\", format = \"text\", rows = 3 }",
+            "rows",
+        ),
+    ];
+    for (bad, message) in refused {
+        let err = parse_replaced(docs, bad);
+        assert!(matches!(err, ScheduleError::Parse { .. }), "{err}");
+        assert!(err.to_string().contains(message), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn hub_tokenizers_parse_and_are_checked() {
+    let pinned = "tokenizer = { kind = \"pinned\", sha256 = \"62d37104af465a748adfac8aef3a9e2e8bee0dea7dd3e6bd3ffb6acead07eb7a\" }";
+    let s = Schedule::from_toml_str(&GOOD.replacen(
+        pinned,
+        "tokenizer = { kind = \"hub\", repo = \"Xenova/gpt-4\" }",
+        1,
+    ))
+    .unwrap();
+    let c = &s.entries[1].competitions[0].constraints;
+    assert_eq!(c.tokenizer.pinned_sha256(), None);
+    // No recorded sha256: a shipped tokenizer is not compared, and none is needed.
+    assert!(c.check_tokenizer(Some(&"ab".repeat(32))).is_ok());
+    assert!(c.check_tokenizer(None).is_ok());
+    let with_sha = format!(
+        "tokenizer = {{ kind = \"hub\", repo = \"Xenova/gpt-4\", revision = \"main\", sha256 = \"{}\" }}",
+        "cd".repeat(32)
+    );
+    let s = Schedule::from_toml_str(&GOOD.replacen(pinned, &with_sha, 1)).unwrap();
+    let c = &s.entries[1].competitions[0].constraints;
+    assert!(c.check_tokenizer(Some(&"cd".repeat(32))).is_ok());
+    assert!(matches!(
+        c.check_tokenizer(Some(&"ab".repeat(32))),
+        Err(crate::competition::Violation::TokenizerMismatch { .. })
+    ));
+    let path = invalid_path(parse_replaced(
+        pinned,
+        "tokenizer = { kind = \"hub\", repo = \"gpt-4\" }",
+    ));
+    assert!(path.ends_with("constraints.tokenizer.repo"), "{path}");
+    let path = invalid_path(parse_replaced(
+        pinned,
+        "tokenizer = { kind = \"hub\", repo = \"a/b\", sha256 = \"XYZ\" }",
+    ));
+    assert!(path.ends_with("constraints.tokenizer.sha256"), "{path}");
+}

@@ -120,6 +120,7 @@ mod tests {
             samples: 10,
             weight,
             normalization,
+            settings: Default::default(),
         }
     }
 

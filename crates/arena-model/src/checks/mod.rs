@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use arena_core::competition::{Constraints, Dtype, TokenizerSpec};
+use arena_core::competition::{Constraints, Dtype};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -69,10 +69,7 @@ impl From<&Constraints> for Limits {
             architectures: Some(c.architectures.clone()),
             sequence_length: Some(c.sequence_length as u64),
             dtype: Some(c.dtype),
-            tokenizer_sha256: match &c.tokenizer {
-                TokenizerSpec::Pinned { sha256, .. } => Some(sha256.to_ascii_lowercase()),
-                TokenizerSpec::BringYourOwn => None,
-            },
+            tokenizer_sha256: c.tokenizer.pinned_sha256().map(str::to_ascii_lowercase),
         }
     }
 }

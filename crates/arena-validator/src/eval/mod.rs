@@ -100,6 +100,13 @@ pub async fn draw_samples(
                     None => Err(format!("no data source configured for dataset {name:?}")),
                 }
             }
+            DatasetSpec::Hub(hub) => match named.get_mut(&hub.name()) {
+                Some(source) => source.draw(&request).await.map_err(|e| e.to_string()),
+                None => Err(format!(
+                    "hub dataset {:?} is not loaded here (no hub dataset loader yet)",
+                    hub.name()
+                )),
+            },
         };
         let samples = match drawn {
             Ok(draw) if !draw.samples.is_empty() => Some(draw.samples),

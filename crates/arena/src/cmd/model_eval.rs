@@ -93,6 +93,16 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
             DatasetSpec::Corpus(name) => ("corpus", name),
             DatasetSpec::Feed(name) => ("feed", name),
             DatasetSpec::File(name) => ("file", name),
+            DatasetSpec::Hub(hub) => {
+                skipped.insert(
+                    task.id.clone(),
+                    format!(
+                        "hub dataset {:?} has no loader yet; the task is skipped",
+                        hub.name()
+                    ),
+                );
+                continue;
+            }
         };
         match &args.data {
             Some(path) => {
