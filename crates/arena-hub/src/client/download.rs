@@ -87,6 +87,32 @@ impl HubClient {
         cache: &Path,
         options: &DownloadOptions,
     ) -> Result<Snapshot> {
+        self.download_some(repo_id, revision, cache, options, None)
+            .await
+    }
+
+    /// Downloads only the files named in `files` of `revision` (each must exist) and returns
+    /// the verified snapshot folder holding them; the model hash covers just those files.
+    pub async fn download_files(
+        &self,
+        repo_id: &str,
+        revision: &str,
+        files: &[String],
+        cache: &Path,
+        options: &DownloadOptions,
+    ) -> Result<Snapshot> {
+        self.download_some(repo_id, revision, cache, options, Some(files))
+            .await
+    }
+
+    async fn download_some(
+        &self,
+        repo_id: &str,
+        revision: &str,
+        cache: &Path,
+        options: &DownloadOptions,
+        only: Option<&[String]>,
+    ) -> Result<Snapshot> {
         split_repo_id(repo_id)?;
         let info = self.repo_info(repo_id, revision).await?;
         let commit = info
@@ -101,7 +127,16 @@ impl HubClient {
                 "asked for {revision}, hub answered {commit}"
             )));
         }
-        let plan = plan(&info.siblings)?;
+        let mut plan = plan(&info.siblings)?;
+        if let Some(only) = only {
+            plan.retain(|p| only.contains(&p.path));
+            if let Some(missing) = only.iter().find(|f| !plan.iter().any(|p| &p.path == *f)) {
+                return Err(HubError::EntryNotFound {
+                    repo: repo_id.to_string(),
+                    path: missing.clone(),
+                });
+            }
+        }
         let total: u64 = plan.iter().map(|p| p.size).sum();
         if let Some(limit) = options.max_bytes {
             if total > limit {

@@ -4,9 +4,11 @@
 //! Errors are mapped from `X-Error-Code` first, then from the HTTP status, into [`HubError`].
 
 mod download;
+mod pinned;
 mod upload;
 
 pub use download::{DownloadOptions, Snapshot};
+pub use pinned::{find_cached_pinned, MAX_PINNED_FILE_BYTES};
 
 use std::time::Duration;
 
