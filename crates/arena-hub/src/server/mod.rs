@@ -52,8 +52,50 @@ pub struct ServerConfig {
     pub inline_threshold: u64,
     /// Entries per page of a tree listing.
     pub tree_page_size: usize,
-    /// Base URL put in answers (`url`, `commitUrl`, LFS hrefs); default `http://<Host header>`.
+    /// Base URL put in answers (`url`, `commitUrl`, LFS hrefs). The `Host` header is never
+    /// used: without this, [`serve`] uses `http://<listener address>`.
     pub public_url: Option<String>,
+    /// Resource limits of the requests.
+    pub limits: Limits,
+}
+
+/// What one request may cost the hub; every field has a default suited to model repos.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest body of the small JSON routes (create, delete, settings, verify).
+    pub small_body: usize,
+    /// Largest body of a pre-upload or LFS batch request.
+    pub list_body: usize,
+    /// Most files in one pre-upload request and objects in one LFS batch request.
+    pub objects_per_request: usize,
+    /// Largest LFS object accepted for upload, in bytes.
+    pub max_object_size: u64,
+    /// Largest commit body (inline files travel base64-encoded inside it), in bytes.
+    pub max_commit_bytes: u64,
+    /// Most operations in one commit.
+    pub max_commit_ops: usize,
+    /// How long an LFS upload link stays valid.
+    pub upload_token_ttl: std::time::Duration,
+    /// Blobs referenced by no commit are deleted once older than this.
+    pub blob_grace: std::time::Duration,
+    /// How often unreferenced blobs are looked for.
+    pub gc_interval: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            small_body: 64 << 10,
+            list_body: 4 << 20,
+            objects_per_request: 1000,
+            max_object_size: 64 << 30,
+            max_commit_bytes: 256 << 20,
+            max_commit_ops: 100_000,
+            upload_token_ttl: std::time::Duration::from_secs(3600),
+            blob_grace: std::time::Duration::from_secs(24 * 3600),
+            gc_interval: std::time::Duration::from_secs(3600),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -66,6 +108,7 @@ impl ServerConfig {
             inline_threshold: DEFAULT_INLINE_THRESHOLD,
             tree_page_size: 1000,
             public_url: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -77,8 +120,8 @@ pub(crate) struct AppState {
     accounts: users::Accounts,
     /// Serialises every metadata write (create, commit, settings, delete).
     pub write_lock: tokio::sync::Mutex<()>,
-    /// Pending LFS uploads: upload token → (oid, size).
-    pub uploads: std::sync::Mutex<HashMap<String, (String, u64)>>,
+    /// Pending LFS uploads by upload token.
+    pub uploads: std::sync::Mutex<HashMap<String, transfer::PendingUpload>>,
 }
 
 type St = Arc<AppState>;
@@ -102,13 +145,49 @@ pub fn router(config: ServerConfig) -> Result<axum::Router> {
         write_lock: tokio::sync::Mutex::new(()),
         uploads: std::sync::Mutex::new(HashMap::new()),
     });
+    // Unreferenced blobs are collected while the router lives (when built inside a runtime).
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(collect_garbage_every(Arc::downgrade(&state)));
+    }
     Ok(axum::Router::new().fallback(dispatch).with_state(state))
 }
 
+/// Collects unreferenced blobs every `gc_interval`, under the write lock, until the state is
+/// dropped.
+async fn collect_garbage_every(state: std::sync::Weak<AppState>) {
+    loop {
+        let Some(interval) = state.upgrade().map(|s| s.config.limits.gc_interval) else {
+            return;
+        };
+        tokio::time::sleep(interval).await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let _guard = state.write_lock.lock().await;
+        let (store, grace) = (state.store.clone(), state.config.limits.blob_grace);
+        match tokio::task::spawn_blocking(move || store.collect_garbage(grace)).await {
+            Ok(Ok(report)) if report.blobs + report.temps > 0 => {
+                tracing::info!(
+                    blobs = report.blobs,
+                    bytes = report.bytes,
+                    temps = report.temps,
+                    "unreferenced blobs collected"
+                )
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "garbage collection failed"),
+            Err(err) => tracing::warn!(error = %err, "garbage collection task failed"),
+        }
+    }
+}
+
 /// Serves on an already bound listener until the task is dropped (tests bind port 0 first).
-pub async fn serve(listener: tokio::net::TcpListener, config: ServerConfig) -> Result<()> {
-    let app = router(config)?;
+pub async fn serve(listener: tokio::net::TcpListener, mut config: ServerConfig) -> Result<()> {
     let addr = listener.local_addr().ok();
+    if let (None, Some(addr)) = (&config.public_url, addr) {
+        config.public_url = Some(format!("http://{addr}"));
+    }
+    let app = router(config)?;
     tracing::info!(?addr, "hub listening");
     axum::serve(
         listener,
@@ -290,15 +369,10 @@ async fn route(state: St, method: Method, uri: Uri, headers: HeaderMap, body: Bo
         }
     }
     let user = authenticate(&state, &headers)?;
+    // Never the Host header: a client must not choose the links handed to others.
     let base_url = match &state.config.public_url {
         Some(url) => url.trim_end_matches('/').to_string(),
-        None => {
-            let host = headers
-                .get(axum::http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
+        None => "http://localhost".to_string(),
     };
     let ctx = Ctx {
         state,

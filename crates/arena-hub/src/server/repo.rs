@@ -11,8 +11,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::store::{new_commit_oid, now_rfc3339, Commit, RepoMeta, StoredFile};
+use super::transfer::BlobAccess;
 use super::{ApiError, ApiResult, AppState, Ctx, RepoRef};
 use crate::paths::{is_commit_id, is_sha256_hex, validate_repo_path};
+use futures_util::StreamExt;
 
 /// The `.gitattributes` of a new repo, as on the real Hub (shortened): the LFS patterns.
 const GITATTRIBUTES: &str = "*.bin filter=lfs diff=lfs merge=lfs -text\n\
@@ -20,18 +22,21 @@ const GITATTRIBUTES: &str = "*.bin filter=lfs diff=lfs merge=lfs -text\n\
 *.pt filter=lfs diff=lfs merge=lfs -text\n\
 *.gguf filter=lfs diff=lfs merge=lfs -text\n";
 
-/// Largest JSON body accepted by the small endpoints.
-const JSON_LIMIT: usize = 16 << 20;
-/// Largest commit body (inline files travel base64-encoded inside it).
-const COMMIT_LIMIT: usize = 2 << 30;
-
 pub(super) async fn read_json<T: for<'de> Deserialize<'de>>(
     body: Body,
     limit: usize,
 ) -> Result<T, ApiError> {
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|e| ApiError::bad_request(format!("cannot read request body: {e}")))?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // axum reports a body over the limit as "length limit exceeded".
+        if e.to_string().contains("length limit") {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than this route's limit of {limit} bytes"),
+            )
+        } else {
+            ApiError::bad_request(format!("cannot read request body: {e}"))
+        }
+    })?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
@@ -88,7 +93,7 @@ struct CreateBody {
 
 pub(super) async fn create(ctx: Ctx, body: Body) -> ApiResult {
     let user = ctx.require_user()?.to_string();
-    let req: CreateBody = read_json(body, JSON_LIMIT).await?;
+    let req: CreateBody = read_json(body, ctx.state.config.limits.small_body).await?;
     if !matches!(req.repo_type.as_deref(), None | Some("model")) {
         return Err(ApiError::bad_request("this hub stores model repos only"));
     }
@@ -156,7 +161,7 @@ struct DeleteBody {
 
 pub(super) async fn delete(ctx: Ctx, body: Body) -> ApiResult {
     let user = ctx.require_user()?.to_string();
-    let req: DeleteBody = read_json(body, JSON_LIMIT).await?;
+    let req: DeleteBody = read_json(body, ctx.state.config.limits.small_body).await?;
     let repo = RepoRef::new(&req.organization.unwrap_or(user), &req.name)?;
     let _guard = ctx.state.write_lock.lock().await;
     writable(&ctx, &repo)?;
@@ -165,12 +170,18 @@ pub(super) async fn delete(ctx: Ctx, body: Body) -> ApiResult {
     Ok(Json(json!({})).into_response())
 }
 
+/// The settings this hub acts on (other keys the official client sends are ignored).
+#[derive(Deserialize)]
+struct SettingsBody {
+    visibility: Option<String>,
+    private: Option<bool>,
+}
+
 pub(super) async fn settings(ctx: Ctx, repo: RepoRef, body: Body) -> ApiResult {
-    let req: Value = read_json(body, JSON_LIMIT).await?;
-    let private = match (
-        req.get("visibility").and_then(Value::as_str),
-        req.get("private"),
-    ) {
+    // Who asks is checked before a byte of the body is read.
+    writable(&ctx, &repo)?;
+    let req: SettingsBody = read_json(body, ctx.state.config.limits.small_body).await?;
+    let private = match (req.visibility.as_deref(), req.private) {
         (Some("private"), _) => Some(true),
         (Some("public"), _) => Some(false),
         (Some(other), _) => {
@@ -178,8 +189,7 @@ pub(super) async fn settings(ctx: Ctx, repo: RepoRef, body: Body) -> ApiResult {
                 "unknown visibility {other:?}"
             )))
         }
-        (None, Some(Value::Bool(b))) => Some(*b),
-        (None, _) => None,
+        (None, private) => private,
     };
     let _guard = ctx.state.write_lock.lock().await;
     let mut meta = writable(&ctx, &repo)?;
@@ -324,7 +334,18 @@ struct PreuploadFile {
 pub(super) async fn preupload(ctx: Ctx, repo: RepoRef, rev: &str, body: Body) -> ApiResult {
     let meta = writable(&ctx, &repo)?;
     let commit = resolve_rev(&ctx.state, &repo, &meta, rev)?;
-    let req: PreuploadBody = read_json(body, JSON_LIMIT).await?;
+    let limits = &ctx.state.config.limits;
+    let req: PreuploadBody = read_json(body, limits.list_body).await?;
+    if req.files.len() > limits.objects_per_request {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} files in one pre-upload request; this hub accepts at most {}",
+                req.files.len(),
+                limits.objects_per_request
+            ),
+        ));
+    }
     let threshold = ctx.state.config.inline_threshold;
     let mut files = Vec::with_capacity(req.files.len());
     for file in req.files {
@@ -346,11 +367,42 @@ pub(super) async fn preupload(ctx: Ctx, repo: RepoRef, rev: &str, body: Body) ->
     Ok(Json(json!({"files": files, "commitOid": commit.oid})).into_response())
 }
 
-/// One parsed line of the commit NDJSON.
+/// One line of the commit NDJSON, typed: only the fields this hub uses are kept.
 #[derive(Deserialize)]
 struct Line {
     key: String,
-    value: Value,
+    value: LineValue,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct LineValue {
+    summary: Option<String>,
+    parent_commit: Option<String>,
+    path: Option<String>,
+    content: Option<String>,
+    encoding: Option<String>,
+    oid: Option<String>,
+    algo: Option<String>,
+    size: Option<u64>,
+}
+
+/// A commit operation, checked and with its inline content already stored.
+enum Op {
+    Header {
+        parent: Option<String>,
+    },
+    File {
+        path: String,
+        stored: StoredFile,
+    },
+    LfsFile {
+        path: String,
+        oid: String,
+        size: Option<u64>,
+    },
+    DeletedFile(String),
+    DeletedFolder(String),
 }
 
 pub(super) async fn commit(ctx: Ctx, repo: RepoRef, rev: &str, body: Body) -> ApiResult {
@@ -365,22 +417,16 @@ pub(super) async fn commit(ctx: Ctx, repo: RepoRef, rev: &str, body: Body) -> Ap
         )));
     }
     writable(&ctx, &repo)?;
-    let bytes = axum::body::to_bytes(body, COMMIT_LIMIT)
-        .await
-        .map_err(|e| ApiError::bad_request(format!("cannot read commit body: {e}")))?;
     let state = ctx.state.clone();
+    let (ops, summary) = read_commit(&state, body).await?;
     let _guard = state.write_lock.lock().await;
     let mut meta = writable(&ctx, &repo)?;
     let head = resolve_rev(&state, &repo, &meta, "main")?;
+    let user = ctx.require_user()?;
     let mut files = head.files.clone();
-    let mut summary = String::from("Upload files");
-    for (number, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let line: Line = serde_json::from_slice(raw)
-            .map_err(|e| ApiError::bad_request(format!("commit line {}: {e}", number + 1)))?;
-        apply_op(&state, &mut files, &mut summary, &head.oid, line)?;
+    let mut access = BlobAccess::new(&state.store, user);
+    for op in ops {
+        apply_op(&state, &mut access, &mut files, &head.oid, op)?;
     }
     let created_at = now_rfc3339();
     let oid = new_commit_oid(Some(&head.oid), &summary, &created_at, &files);
@@ -405,27 +451,140 @@ pub(super) async fn commit(ctx: Ctx, repo: RepoRef, rev: &str, body: Body) -> Ap
     )
 }
 
-fn field<'a>(value: &'a Value, key: &str) -> Result<&'a str, ApiError> {
+/// Reads the commit NDJSON as it arrives, one line at a time: inline files are decoded and
+/// stored as their line completes, so memory holds one line, never the whole body; the body
+/// and the number of operations are bounded by the hub's limits.
+async fn read_commit(state: &AppState, body: Body) -> Result<(Vec<Op>, String), ApiError> {
+    let limits = &state.config.limits;
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let (mut scanned, mut total, mut number) = (0usize, 0u64, 0usize);
+    let mut ops = Vec::new();
+    let mut summary = String::from("Upload files");
+    let mut ended = false;
+    while !ended {
+        match stream.next().await {
+            Some(chunk) => {
+                let chunk = chunk
+                    .map_err(|e| ApiError::bad_request(format!("cannot read commit body: {e}")))?;
+                total += chunk.len() as u64;
+                if total > limits.max_commit_bytes {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "commit body is larger than this hub's limit of {} bytes: upload \
+                             large files through LFS",
+                            limits.max_commit_bytes
+                        ),
+                    ));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            None => {
+                ended = true;
+                buf.push(b'\n');
+            }
+        }
+        let mut consumed = 0;
+        while let Some(at) = buf[scanned..].iter().position(|b| *b == b'\n') {
+            let end = scanned + at;
+            number += 1;
+            let raw = &buf[consumed..end];
+            if !raw.iter().all(u8::is_ascii_whitespace) {
+                if ops.len() >= limits.max_commit_ops {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "more than {} operations in one commit",
+                            limits.max_commit_ops
+                        ),
+                    ));
+                }
+                let line: Line = serde_json::from_slice(raw)
+                    .map_err(|e| ApiError::bad_request(format!("commit line {number}: {e}")))?;
+                if let Some(op) = parse_op(state, line, &mut summary)? {
+                    ops.push(op);
+                }
+            }
+            consumed = end + 1;
+            scanned = consumed;
+        }
+        buf.drain(..consumed);
+        scanned = buf.len();
+    }
+    Ok((ops, summary))
+}
+
+fn field(value: &Option<String>, key: &str) -> Result<String, ApiError> {
     value
-        .get(key)
-        .and_then(Value::as_str)
+        .clone()
         .ok_or_else(|| ApiError::bad_request(format!("commit operation without {key:?}")))
 }
 
+/// Checks one operation; stores an inline file's content.
+fn parse_op(state: &AppState, line: Line, summary: &mut String) -> Result<Option<Op>, ApiError> {
+    let value = line.value;
+    let op = match line.key.as_str() {
+        "header" => {
+            if let Some(s) = value.summary {
+                *summary = s;
+            }
+            Op::Header {
+                parent: value.parent_commit,
+            }
+        }
+        "file" => {
+            let path = field(&value.path, "path")?;
+            validate_repo_path(&path)?;
+            let content = value
+                .content
+                .ok_or_else(|| ApiError::bad_request("commit operation without \"content\""))?;
+            let bytes = match value.encoding.as_deref() {
+                Some("base64") => base64::engine::general_purpose::STANDARD
+                    .decode(&content)
+                    .map_err(|e| ApiError::bad_request(format!("{path}: invalid base64: {e}")))?,
+                _ => content.into_bytes(),
+            };
+            let stored = state.store.put_inline(&bytes)?;
+            Op::File { path, stored }
+        }
+        "lfsFile" => {
+            let path = field(&value.path, "path")?;
+            validate_repo_path(&path)?;
+            let oid = field(&value.oid, "oid")?;
+            if value.algo.as_deref().unwrap_or("sha256") != "sha256" || !is_sha256_hex(&oid) {
+                return Err(ApiError::bad_request(format!(
+                    "{path}: LFS oid must be a sha256 hex"
+                )));
+            }
+            Op::LfsFile {
+                path,
+                oid,
+                size: value.size,
+            }
+        }
+        "deletedFile" => Op::DeletedFile(field(&value.path, "path")?),
+        "deletedFolder" => Op::DeletedFolder(field(&value.path, "path")?),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown commit operation {other:?}"
+            )))
+        }
+    };
+    Ok(Some(op))
+}
+
+/// Applies one operation to the files of the new commit (under the write lock).
 fn apply_op(
     state: &AppState,
+    access: &mut BlobAccess<'_>,
     files: &mut BTreeMap<String, StoredFile>,
-    summary: &mut String,
     head: &str,
-    line: Line,
+    op: Op,
 ) -> Result<(), ApiError> {
-    let value = &line.value;
-    match line.key.as_str() {
-        "header" => {
-            if let Some(s) = value.get("summary").and_then(Value::as_str) {
-                *summary = s.to_string();
-            }
-            if let Some(parent) = value.get("parentCommit").and_then(Value::as_str) {
+    match op {
+        Op::Header { parent } => {
+            if let Some(parent) = parent {
                 if parent != head {
                     return Err(ApiError::new(
                         StatusCode::PRECONDITION_FAILED,
@@ -434,40 +593,30 @@ fn apply_op(
                 }
             }
         }
-        "file" => {
-            let path = field(value, "path")?;
-            validate_repo_path(path)?;
-            let content = field(value, "content")?;
-            let bytes = match value.get("encoding").and_then(Value::as_str) {
-                Some("base64") => base64::engine::general_purpose::STANDARD
-                    .decode(content)
-                    .map_err(|e| ApiError::bad_request(format!("{path}: invalid base64: {e}")))?,
-                _ => content.as_bytes().to_vec(),
-            };
-            files.insert(path.to_string(), state.store.put_inline(&bytes)?);
-        }
-        "lfsFile" => {
-            let path = field(value, "path")?;
-            validate_repo_path(path)?;
-            let oid = field(value, "oid")?;
-            if value
-                .get("algo")
-                .and_then(Value::as_str)
-                .unwrap_or("sha256")
-                != "sha256"
-                || !is_sha256_hex(oid)
-            {
-                return Err(ApiError::bad_request(format!(
-                    "{path}: LFS oid must be a sha256 hex"
-                )));
+        Op::File { path, stored } => {
+            if state.store.blob_size(&stored.sha256).is_none() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("{path}: content was collected while the commit was read; retry"),
+                ));
             }
-            let stored = state.store.blob_size(oid).ok_or_else(|| {
+            files.insert(path, stored);
+        }
+        Op::LfsFile { path, oid, size } => {
+            // Only the uploader, or a reader of a repo holding it, may link a blob; to anyone
+            // else it does not exist.
+            let stored = if access.may_link(&oid)? {
+                state.store.blob_size(&oid)
+            } else {
+                None
+            };
+            let stored = stored.ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     format!("{path}: LFS object {oid} was not uploaded"),
                 )
             })?;
-            if let Some(size) = value.get("size").and_then(Value::as_u64) {
+            if let Some(size) = size {
                 if size != stored {
                     return Err(ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -475,19 +624,17 @@ fn apply_op(
                     ));
                 }
             }
-            files.insert(path.to_string(), StoredFile::lfs(oid.to_string(), stored));
+            files.insert(path, StoredFile::lfs(oid, stored));
         }
-        "deletedFile" => {
-            let path = field(value, "path")?;
-            if files.remove(path).is_none() {
+        Op::DeletedFile(path) => {
+            if files.remove(&path).is_none() {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
                     format!("A file with this name doesn't exist: {path}"),
                 ));
             }
         }
-        "deletedFolder" => {
-            let path = field(value, "path")?;
+        Op::DeletedFolder(path) => {
             let prefix = format!("{}/", path.trim_end_matches('/'));
             let before = files.len();
             files.retain(|p, _| !p.starts_with(&prefix));
@@ -497,11 +644,6 @@ fn apply_op(
                     format!("A folder with this name doesn't exist: {path}"),
                 ));
             }
-        }
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "unknown commit operation {other:?}"
-            )))
         }
     }
     Ok(())

@@ -2,10 +2,10 @@
 //!
 //! Layout under the root: `blobs/<aa>/<sha256>` (each content once), `repos/<ns>/<name>/repo.json`
 //! (owner, visibility, head), `repos/<ns>/<name>/commits/<oid>.json` (immutable snapshots),
-//! `tmp/` (staging). Every file is written to `tmp/` and renamed into place, and a commit file
+//! `uploaders/<user>/<aa>/<sha256>` (empty: who uploaded a blob through LFS), `tmp/` (staging). Every file is written to `tmp/` and renamed into place, and a commit file
 //! is written before the head moves to it, so a crash leaves either the old or the new state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -85,7 +85,7 @@ pub struct Store {
 impl Store {
     /// Opens (and creates) the store at `root`.
     pub fn open(root: &Path) -> Result<Store> {
-        for dir in ["blobs", "repos", "tmp"] {
+        for dir in ["blobs", "repos", "tmp", "uploaders"] {
             let path = root.join(dir);
             std::fs::create_dir_all(&path).map_err(HubError::io("creating", &path))?;
         }
@@ -115,11 +115,13 @@ impl Store {
             .map(|m| m.len())
     }
 
-    /// Moves a fully written and verified temp file into the blob store.
+    /// Moves a fully written and verified temp file into the blob store. A blob already
+    /// there is touched instead, so that the garbage collection's grace period starts again.
     pub fn adopt_blob(&self, temp: &Path, sha256: &str) -> Result<()> {
         let dest = self.blob_path(sha256);
         if dest.exists() {
             let _ = std::fs::remove_file(temp);
+            touch(&dest);
             return Ok(());
         }
         if let Some(parent) = dest.parent() {
@@ -135,6 +137,8 @@ impl Store {
             let temp = self.temp_path();
             write_synced(&temp, content)?;
             self.adopt_blob(&temp, &sha256)?;
+        } else {
+            touch(&self.blob_path(&sha256));
         }
         Ok(StoredFile {
             size: content.len() as u64,
@@ -142,6 +146,127 @@ impl Store {
             blob_id: git_blob_sha1(content),
             lfs: false,
         })
+    }
+
+    fn uploader_marker(&self, user: &str, sha256: &str) -> Option<PathBuf> {
+        (crate::paths::is_repo_name_part(user) && is_sha256_hex(sha256)).then(|| {
+            self.root
+                .join("uploaders")
+                .join(user)
+                .join(&sha256[..2])
+                .join(sha256)
+        })
+    }
+
+    /// Records that `user` uploaded the blob (they may link it into their commits).
+    pub fn record_uploader(&self, user: &str, sha256: &str) -> Result<()> {
+        let Some(marker) = self.uploader_marker(user, sha256) else {
+            return Ok(());
+        };
+        if let Some(parent) = marker.parent() {
+            std::fs::create_dir_all(parent).map_err(HubError::io("creating", parent))?;
+        }
+        std::fs::write(&marker, b"").map_err(HubError::io("writing", &marker))
+    }
+
+    /// Whether `user` uploaded this blob through LFS.
+    pub fn uploaded_by(&self, user: &str, sha256: &str) -> bool {
+        self.uploader_marker(user, sha256)
+            .is_some_and(|m| m.exists())
+    }
+
+    /// Every repo as (namespace, name, metadata).
+    fn repos(&self) -> Result<Vec<(String, String, RepoMeta)>> {
+        let mut out = Vec::new();
+        for ns in list_dir(&self.root.join("repos"))? {
+            for name in list_dir(&ns)? {
+                let (Some(n), Some(m)) = (ns.file_name(), name.file_name()) else {
+                    continue;
+                };
+                let (n, m) = (n.to_string_lossy(), m.to_string_lossy());
+                if let Some(meta) = self.repo(&n, &m)? {
+                    out.push((n.into_owned(), m.into_owned(), meta));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The LFS blobs in the head commit of every repo `user` can read.
+    pub fn readable_lfs_blobs(&self, user: &str) -> Result<HashSet<String>> {
+        let mut out = HashSet::new();
+        for (ns, name, meta) in self.repos()? {
+            if meta.private && meta.owner != user {
+                continue;
+            }
+            if let Some(commit) = self.commit(&ns, &name, &meta.head)? {
+                out.extend(
+                    commit
+                        .files
+                        .into_values()
+                        .filter(|f| f.lfs)
+                        .map(|f| f.sha256),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the blobs that no commit of any repo references and that are older than
+    /// `grace` (by modification time: uploads and re-uploads touch them), the uploader records
+    /// of blobs gone, and staging files older than `grace`. The caller holds the write lock, so
+    /// no commit is being made meanwhile.
+    pub fn collect_garbage(&self, grace: std::time::Duration) -> Result<GcReport> {
+        let mut referenced = HashSet::new();
+        for ns in list_dir(&self.root.join("repos"))? {
+            for repo in list_dir(&ns)? {
+                for file in list_dir(&repo.join("commits"))? {
+                    if let Some(commit) = read_json_opt::<Commit>(&file)? {
+                        referenced.extend(commit.files.into_values().map(|f| f.sha256));
+                    }
+                }
+            }
+        }
+        let old = |path: &Path| {
+            std::fs::symlink_metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= grace)
+        };
+        let mut report = GcReport::default();
+        for shard in list_dir(&self.root.join("blobs"))? {
+            for blob in list_dir(&shard)? {
+                let name = blob.file_name().map(|n| n.to_string_lossy().into_owned());
+                if name.as_ref().is_some_and(|n| referenced.contains(n)) || !old(&blob) {
+                    continue;
+                }
+                let size = std::fs::metadata(&blob).map(|m| m.len()).unwrap_or(0);
+                std::fs::remove_file(&blob).map_err(HubError::io("removing", &blob))?;
+                report.blobs += 1;
+                report.bytes += size;
+            }
+        }
+        for user in list_dir(&self.root.join("uploaders"))? {
+            for shard in list_dir(&user)? {
+                for marker in list_dir(&shard)? {
+                    let gone = marker
+                        .file_name()
+                        .map(|n| self.blob_size(&n.to_string_lossy()).is_none())
+                        .unwrap_or(true);
+                    if gone {
+                        let _ = std::fs::remove_file(&marker);
+                    }
+                }
+            }
+        }
+        for temp in list_dir(&self.root.join("tmp"))? {
+            if old(&temp) {
+                let _ = std::fs::remove_dir_all(&temp).or_else(|_| std::fs::remove_file(&temp));
+                report.temps += 1;
+            }
+        }
+        Ok(report)
     }
 
     fn repo_dir(&self, namespace: &str, name: &str) -> PathBuf {
@@ -204,6 +329,33 @@ impl Store {
         let temp = self.temp_path();
         write_synced(&temp, &bytes)?;
         std::fs::rename(&temp, path).map_err(HubError::io("renaming into", path))
+    }
+}
+
+/// What one garbage collection removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GcReport {
+    /// Blobs deleted.
+    pub blobs: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Stale staging files deleted.
+    pub temps: usize,
+}
+
+/// The entries of a directory (none if it does not exist).
+fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.filter_map(|e| e.ok().map(|e| e.path())).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || !dir.is_dir() => Ok(Vec::new()),
+        Err(e) => Err(HubError::io("listing", dir)(e)),
+    }
+}
+
+/// Sets a file's modification time to now (best effort).
+fn touch(path: &Path) {
+    if let Ok(file) = std::fs::OpenOptions::new().append(true).open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
     }
 }
 

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::repo::{read_json, readable, resolve_rev};
+use super::store::Store;
 use super::{ApiError, ApiResult, Ctx, RepoRef, St};
 use crate::error::HubError;
 use crate::paths::{is_sha256_hex, validate_repo_path};
@@ -39,21 +40,47 @@ fn lfs_json(value: Value) -> Response {
     response
 }
 
+/// An LFS upload link handed out by the batch API: single use, for one user, until it expires.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingUpload {
+    oid: String,
+    size: u64,
+    user: String,
+    expires: std::time::Instant,
+}
+
 pub(super) async fn lfs_batch(ctx: Ctx, repo: RepoRef, body: Body) -> ApiResult {
     let meta = readable(&ctx, &repo)?;
-    if ctx.require_user()? != meta.owner {
+    let user = ctx.require_user()?.to_string();
+    if user != meta.owner {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("no write access to {}", repo.id()),
         ));
     }
-    let req: BatchBody = read_json(body, 16 << 20).await?;
+    let limits = &ctx.state.config.limits;
+    let req: BatchBody = read_json(body, limits.list_body).await?;
     if req.operation != "upload" {
         return Err(ApiError::bad_request(
             "this hub's LFS endpoint accepts uploads only; download through resolve/",
         ));
     }
+    if req.objects.len() > limits.objects_per_request {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} objects in one batch request; this hub accepts at most {}",
+                req.objects.len(),
+                limits.objects_per_request
+            ),
+        ));
+    }
     let verify = format!("{}/{}.git/info/lfs/objects/verify", ctx.base_url, repo.id());
+    let now = std::time::Instant::now();
+    if let Ok(mut uploads) = ctx.state.uploads.lock() {
+        uploads.retain(|_, pending| pending.expires > now);
+    }
+    let mut access = BlobAccess::new(&ctx.state.store, &user);
     let mut objects = Vec::with_capacity(req.objects.len());
     for object in req.objects {
         let (oid, size) = (object.oid, object.size);
@@ -62,24 +89,74 @@ pub(super) async fn lfs_batch(ctx: Ctx, repo: RepoRef, body: Body) -> ApiResult 
                                 "error": {"code": 422, "message": "oid must be a sha256 hex"}}));
             continue;
         }
-        match ctx.state.store.blob_size(&oid) {
+        if size > limits.max_object_size {
+            objects.push(
+                json!({"oid": oid, "size": size, "error": {"code": 422, "message":
+                format!("object of {size} bytes is larger than this hub's limit of {} bytes",
+                        limits.max_object_size)}}),
+            );
+            continue;
+        }
+        // Whether a blob is stored is told only to who may link it; anyone else uploads it
+        // (and so proves they have the content).
+        let stored = if access.may_link(&oid)? {
+            ctx.state.store.blob_size(&oid)
+        } else {
+            None
+        };
+        match stored {
             Some(stored) if stored == size => objects.push(json!({"oid": oid, "size": size})),
             Some(stored) => objects.push(json!({"oid": oid, "size": size, "error": {"code": 422,
                 "message": format!("object {oid} is stored with {stored} bytes, not {size}")}})),
             None => {
                 let token = hex::encode(rand::thread_rng().gen::<[u8; 24]>());
+                let pending = PendingUpload {
+                    oid: oid.clone(),
+                    size,
+                    user: user.clone(),
+                    expires: now + limits.upload_token_ttl,
+                };
                 if let Ok(mut uploads) = ctx.state.uploads.lock() {
-                    uploads.insert(token.clone(), (oid.clone(), size));
+                    uploads.insert(token.clone(), pending);
                 }
                 let href = format!("{}/api/lfs-upload/{token}", ctx.base_url);
                 objects.push(json!({"oid": oid, "size": size, "authenticated": true,
-                    "actions": {"upload": {"href": href}, "verify": {"href": verify}}}));
+                    "actions": {"upload": {"href": href, "expires_in": limits.upload_token_ttl.as_secs()},
+                                "verify": {"href": verify}}}));
             }
         }
     }
     Ok(lfs_json(
         json!({"transfer": "basic", "hash_algo": "sha256", "objects": objects}),
     ))
+}
+
+/// Which stored LFS blobs a user may link into a commit (and learn the existence of): those
+/// they uploaded, and those in the head of a repo they can read (looked up once, when needed).
+pub(super) struct BlobAccess<'a> {
+    store: &'a Store,
+    user: &'a str,
+    readable: Option<std::collections::HashSet<String>>,
+}
+
+impl<'a> BlobAccess<'a> {
+    pub fn new(store: &'a Store, user: &'a str) -> BlobAccess<'a> {
+        BlobAccess {
+            store,
+            user,
+            readable: None,
+        }
+    }
+
+    pub fn may_link(&mut self, oid: &str) -> Result<bool, ApiError> {
+        if self.store.uploaded_by(self.user, oid) {
+            return Ok(true);
+        }
+        if self.readable.is_none() {
+            self.readable = Some(self.store.readable_lfs_blobs(self.user)?);
+        }
+        Ok(self.readable.as_ref().is_some_and(|set| set.contains(oid)))
+    }
 }
 
 /// Receives one LFS object: streamed to a temp file while hashed, published only if its size
@@ -89,9 +166,16 @@ pub(super) async fn lfs_put(state: St, token: &str, body: Body) -> ApiResult {
         .uploads
         .lock()
         .ok()
-        .and_then(|u| u.get(token).cloned());
-    let (oid, size) = pending
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown or used upload link"))?;
+        .and_then(|u| u.get(token).cloned())
+        .filter(|p| p.expires > std::time::Instant::now());
+    let PendingUpload {
+        oid, size, user, ..
+    } = pending.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown, used or expired upload link",
+        )
+    })?;
     let temp = state.store.temp_path();
     let result = receive(&temp, body, size).await;
     let (received, digest) = match result {
@@ -109,6 +193,7 @@ pub(super) async fn lfs_put(state: St, token: &str, body: Body) -> ApiResult {
         )));
     }
     state.store.adopt_blob(&temp, &oid)?;
+    state.store.record_uploader(&user, &oid)?;
     if let Ok(mut uploads) = state.uploads.lock() {
         uploads.remove(token);
     }
@@ -148,8 +233,14 @@ async fn receive(
 
 pub(super) async fn lfs_verify(ctx: Ctx, repo: RepoRef, body: Body) -> ApiResult {
     readable(&ctx, &repo)?;
-    let req: BatchObject = read_json(body, 1 << 20).await?;
-    match ctx.state.store.blob_size(&req.oid) {
+    let user = ctx.require_user()?;
+    let req: BatchObject = read_json(body, ctx.state.config.limits.small_body).await?;
+    let stored = if BlobAccess::new(&ctx.state.store, user).may_link(&req.oid)? {
+        ctx.state.store.blob_size(&req.oid)
+    } else {
+        None
+    };
+    match stored {
         Some(size) if size == req.size => Ok(lfs_json(json!({"oid": req.oid, "size": size}))),
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -87,6 +87,14 @@ pub struct TestHub {
 
 impl TestHub {
     pub async fn start(inline_threshold: u64) -> TestHub {
+        TestHub::start_with(inline_threshold, |_| {}).await
+    }
+
+    /// A hub whose settings `adjust` changes first (limits, public URL).
+    pub async fn start_with(
+        inline_threshold: u64,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestHub {
         let root = tempfile::tempdir().unwrap();
         let users = vec![
             User {
@@ -101,6 +109,7 @@ impl TestHub {
         let mut config = ServerConfig::new(root.path().to_path_buf(), users);
         config.inline_threshold = inline_threshold;
         config.tree_page_size = 2; // exercise Link pagination in both clients
+        adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { serve(listener, config).await.unwrap() });
