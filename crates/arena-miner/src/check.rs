@@ -141,6 +141,28 @@ pub fn folder_checks(
     norm_limits: Option<&arena_core::competition::NormValidation>,
     validator: Option<&arena_core::competition::Constraints>,
 ) -> FolderChecks {
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        let failure = arena_model::checks::CheckFailure::Unreadable {
+            path: dir.display().to_string(),
+            message: format!(
+                "{what}; expected a model folder (config.json, *.safetensors, tokenizer.json)"
+            ),
+        };
+        return FolderChecks {
+            report: arena_model::checks::CheckReport {
+                passed: false,
+                summary: None,
+                failures: vec![failure],
+            },
+            norms: None,
+            validator: None,
+        };
+    }
     let mut report = arena_model::checks::check(dir, limits);
     let mut norms = None;
     if report.passed {

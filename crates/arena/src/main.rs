@@ -183,3 +183,55 @@ fn init_tracing(global: &config::GlobalArgs, default_level: &str) {
         builder.init();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its source and also returns it, as `#[error("chain: {0}")]`
+    /// with `#[from]` does.
+    #[derive(Debug)]
+    struct Wrap(std::io::Error);
+
+    impl std::fmt::Display for Wrap {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "chain: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrap {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_once_and_hints_apart() {
+        let inner = std::io::Error::other("SubnetNotExists: subnet 7 does not exist");
+        let err = anyhow::Error::new(Wrap(inner)).context("pushing alice/m");
+        assert_eq!(
+            error_text(&err),
+            "pushing alice/m: chain: SubnetNotExists: subnet 7 does not exist"
+        );
+        assert!(hints(&err).is_empty());
+
+        let err = anyhow::anyhow!("wallet \"w\" has no hotkey \"h\"")
+            .context(cmd::wallet::Hint("`arena wallet list` lists them".into()))
+            .context("loading the hotkey");
+        assert_eq!(
+            error_text(&err),
+            "loading the hotkey: wallet \"w\" has no hotkey \"h\""
+        );
+        assert_eq!(hints(&err), vec!["`arena wallet list` lists them".to_string()]);
+
+        let hub = arena_hub::HubError::Http {
+            status: 401,
+            url: "http://127.0.0.1:8700/api/repos/create".into(),
+            message: "Invalid credentials".into(),
+        };
+        let err = anyhow::Error::new(hub).context("creating alice/m");
+        let hint = hints(&err).join("\n");
+        assert!(hint.contains("http://127.0.0.1:8700 refused"), "{hint}");
+        assert!(hint.contains("HF_TOKEN"), "{hint}");
+    }
+}
