@@ -112,9 +112,25 @@ pub struct ServeArgs {
     /// Files of at least this many bytes go through LFS. Default: `[hub] inline_threshold`.
     #[arg(long, value_name = "BYTES")]
     pub inline_threshold: Option<u64>,
-    /// Base URL written into answers (behind a proxy). Default: http://<Host header>.
+    /// Base URL written into answers and upload links (set it behind a proxy or when listening
+    /// on 0.0.0.0). Default: http://<listen address>; the Host header is never used.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Largest LFS object accepted, in bytes. Default: 64 GiB.
+    #[arg(long, value_name = "BYTES")]
+    pub max_object_size: Option<u64>,
+    /// Largest commit body (inline files, base64), in bytes. Default: 256 MiB.
+    #[arg(long, value_name = "BYTES")]
+    pub max_commit_bytes: Option<u64>,
+    /// Most files per pre-upload request and objects per LFS batch request. Default: 1000.
+    #[arg(long, value_name = "N")]
+    pub max_objects_per_request: Option<usize>,
+    /// Seconds an LFS upload link stays valid. Default: 3600.
+    #[arg(long, value_name = "SECS")]
+    pub upload_link_ttl: Option<u64>,
+    /// Seconds before a blob that no commit references is deleted. Default: 86400.
+    #[arg(long, value_name = "SECS")]
+    pub blob_grace: Option<u64>,
 }
 
 /// Flags of `arena hub create`.
@@ -415,6 +431,18 @@ async fn serve_cmd(a: ServeArgs, cfg: &Config) -> anyhow::Result<()> {
     }
     config.inline_threshold = a.inline_threshold.unwrap_or(cfg.hub.inline_threshold);
     config.public_url = a.public_url;
+    let limits = &mut config.limits;
+    limits.max_object_size = a.max_object_size.unwrap_or(limits.max_object_size);
+    limits.max_commit_bytes = a.max_commit_bytes.unwrap_or(limits.max_commit_bytes);
+    limits.objects_per_request = a
+        .max_objects_per_request
+        .unwrap_or(limits.objects_per_request);
+    if let Some(secs) = a.upload_link_ttl {
+        limits.upload_token_ttl = std::time::Duration::from_secs(secs);
+    }
+    if let Some(secs) = a.blob_grace {
+        limits.blob_grace = std::time::Duration::from_secs(secs);
+    }
     let addr = a
         .addr
         .map(|a| a.to_string())
