@@ -102,6 +102,8 @@ schedule = {schedule}
 # Blocks per sync window: one evaluation step per window, counted from block sync_origin.
 sync_cadence = {sync_cadence}
 sync_origin = 0
+# Seconds between two ticks of `validator run` (the localnet's own validators tick every second).
+interval_secs = 1
 "#,
         wallets = quoted(&wallets.display().to_string()),
         wallet = quoted(JOIN_WALLET),

@@ -189,6 +189,7 @@ mod tests {
         assert_eq!(cfg.validator.schedule, Some(home.join("schedule.toml")));
         assert_eq!(cfg.validator.sync_cadence, 5);
         assert_eq!(cfg.validator.sync_origin, 0);
+        assert_eq!(cfg.validator.interval_secs, 1);
         assert_eq!(cfg.wallet.root, home.join("wallets"));
         assert_eq!(cfg.wallet.name, join::JOIN_WALLET);
     }
