@@ -250,6 +250,7 @@ async fn huge_objects_too_many_objects_and_oversized_commits_are_refused() {
 async fn upload_links_expire() {
     let hub = TestHub::start_with(64 * 1024, |c| {
         c.limits.upload_token_ttl = Duration::from_millis(500);
+        c.limits.pending_uploads_per_user = 3;
     })
     .await;
     create(&hub, ALICE, "m", false).await;
@@ -278,6 +279,19 @@ async fn upload_links_expire() {
     // A fresh link, used in time, works.
     lfs_upload(&hub, ALICE, "alice/m", &content).await;
     assert!(blob_file(&hub, &oid).exists());
+    // Unused links count against the user until they expire.
+    let four: Vec<Value> = (0..4u8)
+        .map(|i| json!({"oid": sha256_hex(&[i]), "size": 1}))
+        .collect();
+    let (status, _) = batch(&hub, ALICE, "alice/m", Value::Array(four.clone())).await;
+    assert_eq!(status, 429);
+    let (status, _) = batch(&hub, ALICE, "alice/m", Value::Array(four[..3].to_vec())).await;
+    assert_eq!(status, 200);
+    let (status, _) = batch(&hub, ALICE, "alice/m", Value::Array(four[..1].to_vec())).await;
+    assert_eq!(status, 429);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (status, _) = batch(&hub, ALICE, "alice/m", Value::Array(four[..3].to_vec())).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,6 +76,8 @@ pub struct Limits {
     pub max_commit_ops: usize,
     /// How long an LFS upload link stays valid.
     pub upload_token_ttl: std::time::Duration,
+    /// Most unexpired upload links one user may hold.
+    pub pending_uploads_per_user: usize,
     /// Blobs referenced by no commit are deleted once older than this.
     pub blob_grace: std::time::Duration,
     /// How often unreferenced blobs are looked for.
@@ -92,6 +94,7 @@ impl Default for Limits {
             max_commit_bytes: 256 << 20,
             max_commit_ops: 100_000,
             upload_token_ttl: std::time::Duration::from_secs(3600),
+            pending_uploads_per_user: 10_000,
             blob_grace: std::time::Duration::from_secs(24 * 3600),
             gc_interval: std::time::Duration::from_secs(3600),
         }

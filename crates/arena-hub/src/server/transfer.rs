@@ -77,8 +77,21 @@ pub(super) async fn lfs_batch(ctx: Ctx, repo: RepoRef, body: Body) -> ApiResult 
     }
     let verify = format!("{}/{}.git/info/lfs/objects/verify", ctx.base_url, repo.id());
     let now = std::time::Instant::now();
-    if let Ok(mut uploads) = ctx.state.uploads.lock() {
-        uploads.retain(|_, pending| pending.expires > now);
+    let held = match ctx.state.uploads.lock() {
+        Ok(mut uploads) => {
+            uploads.retain(|_, pending| pending.expires > now);
+            uploads.values().filter(|p| p.user == user).count()
+        }
+        Err(_) => 0,
+    };
+    if held + req.objects.len() > limits.pending_uploads_per_user {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "{held} upload links are pending for {user} (at most {}): upload or let them expire",
+                limits.pending_uploads_per_user
+            ),
+        ));
     }
     let mut access = BlobAccess::new(&ctx.state.store, &user);
     let mut objects = Vec::with_capacity(req.objects.len());
