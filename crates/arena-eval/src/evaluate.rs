@@ -12,7 +12,9 @@ use arena_model::checks::{self, NormReport};
 use arena_model::model::load_model;
 use arena_model::scoring::choice::ChoiceMode;
 use arena_model::scoring::loss::TextLossMode as ModelTextLoss;
-use arena_model::scoring::{BatchLimits, TaskResult};
+use arena_model::scoring::{
+    BatchLimits, Generation, IfEvalSettings, ReferenceSettings, TaskResult,
+};
 use arena_model::tokenizer::{TextTokenizer, TokenMemo};
 use arena_model::{Device, Evaluator};
 
@@ -27,9 +29,10 @@ pub struct EvalOptions {
     pub tokenizer_dir: Option<PathBuf>,
     /// Token-cache folder shared by the workers of a step; `None` disables the cache.
     pub token_cache: Option<PathBuf>,
-    /// Cap on generated tokens (if_eval, generated multiple choice); in tokens, not seconds,
-    /// so a slow machine and a fast one agree.
-    pub max_new_tokens: usize,
+    /// Cap on generated tokens for every generation task (if_eval, generated multiple choice),
+    /// overriding each task's own `max_new_tokens` (SN37: 20 and 200); `None` keeps the
+    /// tasks' settings. In tokens, not seconds, so a slow machine and a fast one agree.
+    pub max_new_tokens: Option<usize>,
     /// Batch sizes of the loss engine (they change speed, never scores).
     pub limits: BatchLimits,
     /// Run the norm validation of the competition's constraints before scoring.
@@ -41,7 +44,7 @@ impl Default for EvalOptions {
         EvalOptions {
             tokenizer_dir: None,
             token_cache: None,
-            max_new_tokens: 256,
+            max_new_tokens: None,
             limits: BatchLimits::default(),
             validate_norms: true,
         }
@@ -124,7 +127,6 @@ pub fn load_evaluator(
         model,
         tokenizer,
         limits: BatchLimits::default(),
-        max_new_tokens: 256,
     })
 }
 
@@ -147,7 +149,6 @@ pub fn evaluate_model(
     };
     let mut eval = load_evaluator(model_dir, options.tokenizer_dir.as_deref(), device)?;
     eval.limits = options.limits;
-    eval.max_new_tokens = options.max_new_tokens;
     let load_ms = started.elapsed().as_millis() as u64;
     let mut result = evaluate_loaded(&mut eval, competition, drawn, options)?;
     result.norms = norms;
@@ -155,8 +156,8 @@ pub fn evaluate_model(
     Ok(result)
 }
 
-/// Scores an already loaded model (see [`evaluate_model`]) with `eval`'s own batch limits and
-/// token cap; of `options` only the token cache is used. `load_ms` is left 0.
+/// Scores an already loaded model (see [`evaluate_model`]) with `eval`'s own batch limits; of
+/// `options` the token cache and the `max_new_tokens` override are used. `load_ms` is left 0.
 pub fn evaluate_loaded(
     eval: &mut Evaluator,
     competition: &Competition,
@@ -208,7 +209,7 @@ pub fn evaluate_loaded(
         .zip(&competition.tasks)
         .filter_map(|(p, t)| Some((p.as_ref()?, t)))
     {
-        inputs.pretokenize(eval, uses_loglik(task));
+        inputs.pretokenize(eval, uses_loglik(task), &task.settings());
     }
     if let (Some(cache), Some(key), CacheUse::Miss) = (&cache, &key, cache_use) {
         if let Some(memo) = eval.tokenizer.memo() {
@@ -226,7 +227,7 @@ pub fn evaluate_loaded(
         .zip(prepared)
         .map(|(task, prepared)| {
             let (inputs, dropped) = prepared?;
-            let result = score_task(eval, competition, task, &inputs);
+            let result = score_task(eval, competition, task, &inputs, options.max_new_tokens);
             for f in &result.failures {
                 tracing::info!(task = %task.id, failure = %f, "sample failed for this model");
             }
@@ -284,15 +285,25 @@ fn uses_loglik(task: &Task) -> bool {
     )
 }
 
-/// Runs the task's method on its inputs.
+/// Runs the task's method on its inputs with the task's settings (see
+/// [`Task::settings`]); `max_new_tokens`, when given, replaces every generation's token cap.
 pub fn score_task(
     eval: &Evaluator,
     competition: &Competition,
     task: &Task,
     inputs: &Inputs,
+    max_new_tokens: Option<usize>,
 ) -> TaskResult {
+    let settings = task.settings();
+    let mut generation = Generation::from_settings(&settings);
+    if let Some(cap) = max_new_tokens {
+        generation.max_new_tokens = cap;
+    }
+    let system = settings.system_prompt.as_deref();
     match (&task.method, inputs) {
-        (EvalMethod::ReferenceLoss, Inputs::Reference(items)) => eval.reference_loss(items),
+        (EvalMethod::ReferenceLoss, Inputs::Reference(items)) => {
+            eval.reference_loss_with(items, &ReferenceSettings::from_settings(&settings))
+        }
         (EvalMethod::TextLoss { mode }, Inputs::Text(docs)) => {
             let mode = match mode {
                 TextLossMode::Packed => ModelTextLoss::Packed {
@@ -307,13 +318,15 @@ pub fn score_task(
         (EvalMethod::MultipleChoice { mode }, Inputs::Choice(questions)) => {
             let mode = match mode {
                 MultipleChoiceMode::Loglik => ChoiceMode::LogLikelihood,
-                MultipleChoiceMode::Generate => ChoiceMode::Generate {
-                    max_new_tokens: eval.max_new_tokens,
-                },
+                MultipleChoiceMode::Generate => ChoiceMode::Generate(generation),
             };
-            eval.multiple_choice(questions, mode)
+            eval.multiple_choice_with(questions, mode, system)
         }
-        (EvalMethod::IfEval, Inputs::Instruction(prompts)) => eval.if_eval(prompts),
+        (EvalMethod::IfEval, Inputs::Instruction(prompts)) => {
+            let mut if_settings = IfEvalSettings::from_settings(&settings);
+            if_settings.generation = generation;
+            eval.if_eval(prompts, &if_settings)
+        }
         // Inputs are built from the same method, so this cannot happen; fail the task, not
         // the process, if it ever does.
         (method, _) => TaskResult::from_samples(vec![Err(arena_model::ModelError::Config(

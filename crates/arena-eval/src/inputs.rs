@@ -5,7 +5,7 @@
 //! if_eval sample without rules) is a data problem, the same for every model: it is left out
 //! and named in [`Inputs::dropped`], never charged to the model.
 
-use arena_core::competition::EvalMethod;
+use arena_core::competition::{EvalMethod, EvalSettings};
 use arena_data::Sample;
 use arena_model::scoring::{ChoiceQuestion, Document, InstructionPrompt, PromptReference};
 use arena_model::Evaluator;
@@ -130,12 +130,19 @@ impl Inputs {
     /// all before scoring starts (and the time is measured apart from the model's). Returns
     /// the number of encodings asked for; errors are left for the scoring call to report
     /// against the sample they belong to.
-    pub fn pretokenize(&self, eval: &Evaluator, choices_by_loglik: bool) -> usize {
+    /// `settings` are the task's: a system prompt changes the chat context.
+    pub fn pretokenize(
+        &self,
+        eval: &Evaluator,
+        choices_by_loglik: bool,
+        settings: &EvalSettings,
+    ) -> usize {
         let tok = &eval.tokenizer;
+        let system = settings.system_prompt.as_deref();
         let mut asked = 0;
         let mut chat = |p: &str| {
             asked += 1;
-            let _ = tok.encode_user_prompt(p);
+            let _ = eval.prompt_ids(p, system);
         };
         let mut plain_texts: Vec<&str> = Vec::new();
         match self {

@@ -9,13 +9,14 @@ use std::sync::OnceLock;
 use arena_core::competition::{
     default_schedule, Competition, EvalMethod, MultipleChoiceMode, Task,
 };
-use arena_core::ifeval::{near_duplicates, response_score, IfRule};
+use arena_core::ifeval::{response_score, IfRule};
 use arena_core::seed::Seed;
 use arena_data::tasks::TaskKind;
 use arena_data::Sample;
 use arena_eval::{evaluate_loaded, load_evaluator, CacheUse, EvalOptions, ModelEval};
 use arena_model::scoring::batch::ScoredSeq;
 use arena_model::scoring::choice::first_letter;
+use arena_model::scoring::Generation;
 use arena_model::{Device, Evaluator};
 
 fn fixtures() -> PathBuf {
@@ -68,6 +69,13 @@ fn single_task(method: EvalMethod) -> Competition {
 
 fn run(eval: &mut Evaluator, c: &Competition, samples: &[Sample], opts: &EvalOptions) -> ModelEval {
     evaluate_loaded(eval, c, &[Some(samples.to_vec())], opts).expect("evaluates")
+}
+
+fn gen(max_new_tokens: usize, repetition_penalty: f32) -> Generation {
+    Generation {
+        max_new_tokens,
+        repetition_penalty,
+    }
 }
 
 fn choice_letter(s: &Sample) -> usize {
@@ -130,10 +138,9 @@ fn generated_multiple_choice_reads_the_first_letter_of_the_greedy_answer() {
     });
     let mut eval = tiny("tiny-qwen2");
     let opts = EvalOptions {
-        max_new_tokens: 24,
+        max_new_tokens: Some(24),
         ..EvalOptions::default()
     };
-    eval.max_new_tokens = 24;
     let first = run(&mut eval, &c, &samples, &opts).tasks[0]
         .clone()
         .unwrap();
@@ -142,7 +149,8 @@ fn generated_multiple_choice_reads_the_first_letter_of_the_greedy_answer() {
         .unwrap();
     assert_eq!(first, second, "greedy generation is deterministic");
     for (s, &score) in samples.iter().zip(&first.per_sample) {
-        let answer = eval.respond(&s.prompt, 24).unwrap();
+        // The cap is the override; the repetition penalty is the method's default, 1.1.
+        let answer = eval.respond_with(&s.prompt, None, gen(24, 1.1)).unwrap();
         let pick = first_letter(&answer, 4);
         let expected = if pick == Some(choice_letter(s)) {
             0.0
@@ -161,9 +169,8 @@ fn if_eval_scores_each_greedy_response_by_its_rules() {
     samples[3].rules = None;
     let c = single_task(EvalMethod::IfEval);
     let mut eval = tiny("tiny-llama");
-    eval.max_new_tokens = 32;
     let opts = EvalOptions {
-        max_new_tokens: 32,
+        max_new_tokens: Some(32),
         ..EvalOptions::default()
     };
     let result = run(&mut eval, &c, &samples, &opts).tasks[0]
@@ -171,20 +178,20 @@ fn if_eval_scores_each_greedy_response_by_its_rules() {
         .unwrap();
     assert_eq!(result.dropped.len(), 1);
     assert_eq!(result.dropped[0].id, samples[3].id);
+    // Greedy with the method's repetition penalty, 1.2, and the overriding cap.
     let responses: Vec<String> = samples[..3]
         .iter()
-        .map(|s| eval.respond(&s.prompt, 32).unwrap())
+        .map(|s| eval.respond_with(&s.prompt, None, gen(32, 1.2)).unwrap())
         .collect();
-    let prompts: Vec<&str> = samples[..3].iter().map(|s| s.prompt.as_str()).collect();
-    let texts: Vec<&str> = responses.iter().map(String::as_str).collect();
-    let dupes = near_duplicates(&prompts, &texts);
+    // SN37's duplicate rule compares the responses of a pair: (0, 1) is the only pair here.
+    let pair_ratio = arena_model::scoring::ifeval::sequence_ratio(&responses[0], &responses[1]);
+    let mut weighted = 0.0;
+    let mut rule_count = 0.0;
     for (i, s) in samples[..3].iter().enumerate() {
         let rules: &[IfRule] = s.rules.as_deref().unwrap();
-        let expected = if dupes.contains(&i) {
-            1.0
-        } else {
-            response_score(&responses[i], rules)
-        };
+        let expected = response_score(&responses[i], rules);
+        weighted += expected * rules.len() as f64;
+        rule_count += rules.len() as f64;
         assert_eq!(
             result.per_sample[i], expected,
             "sample {}: {:?}",
@@ -194,6 +201,17 @@ fn if_eval_scores_each_greedy_response_by_its_rules() {
         let n = rules.len() as f64;
         assert!((0..=rules.len()).any(|k| (1.0 - (k as f64 / n).powi(2) - expected).abs() < 1e-12));
     }
+    // The raw score weighs each response by its rule count, unless the pair is a duplicate.
+    let expected_raw = if pair_ratio > 0.6 {
+        1.0
+    } else {
+        weighted / rule_count
+    };
+    assert!(
+        (result.raw - expected_raw).abs() < 1e-12,
+        "{} vs {expected_raw}",
+        result.raw
+    );
 }
 
 #[test]
@@ -217,13 +235,12 @@ fn token_cache_replays_tokenization_and_never_changes_scores() {
     let dir = tempfile::tempdir().unwrap();
     let opts = EvalOptions {
         token_cache: Some(dir.path().join("tokens")),
-        max_new_tokens: 8,
+        max_new_tokens: Some(8),
         ..EvalOptions::default()
     };
     let mut outcomes = Vec::new();
     for expected_use in [CacheUse::Miss, CacheUse::Hit] {
         let mut eval = tiny("tiny-mistral");
-        eval.max_new_tokens = 8;
         let r = evaluate_loaded(&mut eval, &competition, &drawn, &opts).unwrap();
         assert_eq!(r.cache, expected_use);
         let memo = eval.tokenizer.memo().unwrap();
@@ -258,7 +275,6 @@ fn token_cache_replays_tokenization_and_never_changes_scores() {
     bytes[mid] ^= 0xff;
     std::fs::write(&entry, bytes).unwrap();
     let mut eval = tiny("tiny-mistral");
-    eval.max_new_tokens = 8;
     let r = evaluate_loaded(&mut eval, &competition, &drawn, &opts).unwrap();
     assert_eq!(r.cache, CacheUse::Miss);
     assert_eq!(r.tasks, outcomes[0]);
@@ -267,7 +283,6 @@ fn token_cache_replays_tokenization_and_never_changes_scores() {
 #[test]
 fn smollm2_answers_an_easy_question_and_follows_simple_rules() {
     let mut eval = load_evaluator(smollm2_dir(), None, &Device::Cpu).unwrap();
-    eval.max_new_tokens = 48;
     let mut q = Sample::new(
         "capital",
         "multiple_choice",
@@ -282,7 +297,12 @@ fn smollm2_answers_an_easy_question_and_follows_simple_rules() {
     ]);
     q.answer = Some("B".into());
     for mode in [MultipleChoiceMode::Generate, MultipleChoiceMode::Loglik] {
-        let c = single_task(EvalMethod::MultipleChoice { mode });
+        let mut c = single_task(EvalMethod::MultipleChoice { mode });
+        if mode == MultipleChoiceMode::Generate {
+            // Plain greedy decoding: SN37's default penalty (1.1) also penalises the prompt's
+            // tokens, "B" and "Paris" among them, and this 135M model then answers "D. Rome".
+            c.tasks[0].settings.repetition_penalty = Some(1.0);
+        }
         let r = run(
             &mut eval,
             &c,
@@ -295,6 +315,23 @@ fn smollm2_answers_an_easy_question_and_follows_simple_rules() {
             "{mode:?}"
         );
     }
+    // With the default settings the score is the penalised answer's letter, wrong here.
+    let c = single_task(EvalMethod::MultipleChoice {
+        mode: MultipleChoiceMode::Generate,
+    });
+    let r = run(
+        &mut eval,
+        &c,
+        std::slice::from_ref(&q),
+        &EvalOptions::default(),
+    );
+    let penalised = eval.respond_with(&q.prompt, None, gen(20, 1.1)).unwrap();
+    let right = first_letter(&penalised, 4) == Some(1);
+    assert_eq!(
+        r.tasks[0].as_ref().unwrap().per_sample,
+        vec![if right { 0.0 } else { 1.0 }],
+        "{penalised:?}"
+    );
     let answer = eval.respond(&q.prompt, 48).unwrap();
     assert_eq!(first_letter(&answer, 4), Some(1), "{answer:?}");
 
@@ -318,14 +355,14 @@ fn smollm2_answers_an_easy_question_and_follows_simple_rules() {
     ]);
     let c = single_task(EvalMethod::IfEval);
     let opts = EvalOptions {
-        max_new_tokens: 48,
+        max_new_tokens: Some(48),
         ..EvalOptions::default()
     };
     let r = run(&mut eval, &c, &[a.clone(), b.clone()], &opts).tasks[0]
         .clone()
         .unwrap();
     for (i, s) in [a, b].iter().enumerate() {
-        let response = eval.respond(&s.prompt, 48).unwrap();
+        let response = eval.respond_with(&s.prompt, None, gen(48, 1.2)).unwrap();
         assert!(!response.trim().is_empty());
         let expected = response_score(&response, s.rules.as_deref().unwrap());
         assert_eq!(r.per_sample[i], expected, "{}: {response:?}", s.id);
@@ -432,4 +469,116 @@ fn a_model_with_nan_weights_is_refused_as_a_whole() {
     .unwrap();
     assert!(ok.norms.is_some());
     assert!(ok.tasks[0].as_ref().unwrap().raw.is_finite());
+}
+
+/// A one-competition schedule: generated multiple choice and if_eval, with `settings` lines
+/// (empty: the methods' defaults) appended to each task.
+fn settings_schedule(mc_settings: &str, if_settings: &str) -> Competition {
+    let text = format!(
+        r#"
+[[entries]]
+start_block = 0
+  [[entries.competitions]]
+  id = 1
+  name = "settings"
+  reward = 1.0
+  scoring = {{ policy = "pairwise", step_weights = "winner_takes_all" }}
+  [entries.competitions.constraints]
+  max_params = 1_000_000
+  max_bytes = 16_000_000
+  sequence_length = 512
+  architectures = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"]
+  tokenizer = {{ kind = "bring_your_own" }}
+  dtype = "f32"
+  eval_block_delay = 0
+  epsilon = {{ kind = "fixed", value = 0.0 }}
+  [[entries.competitions.tasks]]
+  id = "mc"
+  method = {{ kind = "multiple_choice", mode = "generate" }}
+  dataset = {{ generator = "multiple_choice" }}
+  samples = 3
+  weight = 0.5
+  {mc_settings}
+  [[entries.competitions.tasks]]
+  id = "if"
+  method = {{ kind = "if_eval" }}
+  dataset = {{ generator = "if_eval" }}
+  samples = 2
+  weight = 0.5
+  {if_settings}
+"#
+    );
+    arena_core::competition::Schedule::from_toml_str(&text)
+        .unwrap()
+        .competition_at(1, 0)
+        .unwrap()
+        .clone()
+}
+
+/// Runs both tasks of `c` with the options' defaults (no override) and checks each score is
+/// what the engine's plain parts give with `mc` / `ife` generation and `system`.
+fn check_settings(c: &Competition, mc: Generation, ife: Generation, system: Option<&str>) {
+    // The system prompt, when given, is if_eval's; multiple choice has none here.
+    let seed = Seed::from_text("settings");
+    let questions = TaskKind::MultipleChoice.generate_many(&seed, 3);
+    let prompts = TaskKind::IfEval.generate_many(&seed, 2);
+    let mut eval = tiny("tiny-llama");
+    let drawn = [Some(questions.clone()), Some(prompts.clone())];
+    let r = evaluate_loaded(&mut eval, c, &drawn, &EvalOptions::default()).unwrap();
+    let mc_result = r.tasks[0].as_ref().unwrap();
+    for (s, &score) in questions.iter().zip(&mc_result.per_sample) {
+        let answer = eval.respond_with(&s.prompt, None, mc).unwrap();
+        let right = first_letter(&answer, 4) == Some(choice_letter(s));
+        assert_eq!(score, if right { 0.0 } else { 1.0 }, "{answer:?}");
+    }
+    let if_result = r.tasks[1].as_ref().unwrap();
+    let responses: Vec<String> = prompts
+        .iter()
+        .map(|s| eval.respond_with(&s.prompt, system, ife).unwrap())
+        .collect();
+    for (i, s) in prompts.iter().enumerate() {
+        let context = eval.prompt_ids(&s.prompt, system).unwrap();
+        let generated = eval.generate_ids_with(&context, ife).unwrap();
+        assert!(
+            generated.len() <= ife.max_new_tokens,
+            "cap {}",
+            ife.max_new_tokens
+        );
+        assert_eq!(eval.tokenizer.decode(&generated).unwrap(), responses[i]);
+        assert_eq!(
+            if_result.per_sample[i],
+            response_score(&responses[i], s.rules.as_deref().unwrap())
+        );
+    }
+}
+
+#[test]
+fn default_settings_are_sn37s_and_a_schedule_override_changes_them() {
+    // Defaults: multiple choice 20 tokens with penalty 1.1, IFEval 200 tokens with 1.2.
+    let c = settings_schedule("", "");
+    let mc = c.tasks[0].settings();
+    let ife = c.tasks[1].settings();
+    assert_eq!((mc.max_new_tokens, mc.repetition_penalty), (20, 1.1));
+    assert_eq!((ife.max_new_tokens, ife.repetition_penalty), (200, 1.2));
+    check_settings(&c, gen(20, 1.1), gen(200, 1.2), None);
+
+    // Overrides in the schedule change the engine's generations.
+    let c = settings_schedule(
+        "settings = { max_new_tokens = 3, repetition_penalty = 1.0 }",
+        "settings = { max_new_tokens = 7, repetition_penalty = 2.0, system_prompt = \"Answer in French.\" }",
+    );
+    assert_eq!(c.tasks[0].settings().max_new_tokens, 3);
+    assert_eq!(
+        c.tasks[1].settings().system_prompt.as_deref(),
+        Some("Answer in French.")
+    );
+    let eval = tiny("tiny-llama");
+    let seed = Seed::from_text("settings");
+    let p = &TaskKind::IfEval.generate_many(&seed, 1)[0].prompt;
+    let default_answer = eval.respond_with(p, None, gen(200, 1.2)).unwrap();
+    let overridden = eval
+        .respond_with(p, Some("Answer in French."), gen(7, 2.0))
+        .unwrap();
+    assert_ne!(default_answer, overridden);
+    check_settings(&c, gen(3, 1.0), gen(7, 2.0), Some("Answer in French."));
 }

@@ -183,6 +183,26 @@ impl TextTokenizer {
         self.memoised(text, |m| &mut m.plain, || self.encode_uncached(text))
     }
 
+    /// Token ids of `text` with the tokenizer's special tokens added by its post-processor (a
+    /// BOS for tokenizers that add one), as transformers' `encode(text)` does by default.
+    /// Memoised as the plain encoding when the post-processor adds no token (then the two are
+    /// the same ids).
+    pub fn encode_with_special_tokens(&self, text: &str) -> Result<Vec<u32>> {
+        use tokenizers::PostProcessor;
+        let adds = self
+            .inner
+            .get_post_processor()
+            .is_some_and(|p| p.added_tokens(false) > 0);
+        if !adds {
+            return self.encode(text);
+        }
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| ModelError::Tokenizer(format!("encode: {e}")))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
     fn encode_uncached(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self
             .inner

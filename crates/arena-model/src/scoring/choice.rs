@@ -2,30 +2,40 @@
 
 use crate::error::{ModelError, Result};
 use crate::scoring::batch::ScoredSeq;
+use crate::scoring::generate::Generation;
 use crate::scoring::{ChoiceQuestion, Evaluator, TaskResult};
 
 /// How the model's answer is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ChoiceMode {
     /// The choice with the highest summed log-likelihood after the prompt
     /// (lm-evaluation-harness `acc`); no generation.
     LogLikelihood,
-    /// Greedy generation of at most this many tokens, then the first standalone letter (SN37).
-    Generate {
-        /// Token cap of the answer.
-        max_new_tokens: usize,
-    },
+    /// Greedy generation (SN37: 20 tokens, repetition penalty 1.1), then the first standalone
+    /// letter.
+    Generate(Generation),
 }
 
 impl Evaluator {
     /// Fraction of `questions` answered wrong.
     pub fn multiple_choice(&self, questions: &[ChoiceQuestion], mode: ChoiceMode) -> TaskResult {
+        self.multiple_choice_with(questions, mode, None)
+    }
+
+    /// Fraction of `questions` answered wrong, each prompt after the system message `system`
+    /// when one is given.
+    pub fn multiple_choice_with(
+        &self,
+        questions: &[ChoiceQuestion],
+        mode: ChoiceMode,
+        system: Option<&str>,
+    ) -> TaskResult {
         let picks: Vec<Result<usize>> = match mode {
-            ChoiceMode::LogLikelihood => self.loglik_picks(questions),
-            ChoiceMode::Generate { max_new_tokens } => questions
+            ChoiceMode::LogLikelihood => self.loglik_picks(questions, system),
+            ChoiceMode::Generate(generation) => questions
                 .iter()
                 .map(|q| {
-                    let text = self.respond(&q.prompt, max_new_tokens)?;
+                    let text = self.respond_with(&q.prompt, system, generation)?;
                     Ok(first_letter(&text, q.choices.len()).unwrap_or(usize::MAX))
                 })
                 .collect(),
@@ -40,12 +50,16 @@ impl Evaluator {
 
     /// Index of the most likely choice of each question; all choices of all questions go
     /// through the loss engine together so they share batches.
-    fn loglik_picks(&self, questions: &[ChoiceQuestion]) -> Vec<Result<usize>> {
+    fn loglik_picks(
+        &self,
+        questions: &[ChoiceQuestion],
+        system: Option<&str>,
+    ) -> Vec<Result<usize>> {
         let mut seqs = Vec::new();
         let mut owners = Vec::new();
         let mut contexts = Vec::with_capacity(questions.len());
         for (qi, q) in questions.iter().enumerate() {
-            let context = self.reference_ids(&q.prompt);
+            let context = self.prompt_ids(&q.prompt, system);
             for (ci, choice) in q.choices.iter().enumerate() {
                 let seq = match &context {
                     Ok(ctx) => self.tokenizer.encode(choice).map(|cont| {

@@ -4,6 +4,25 @@ use crate::error::{ModelError, Result};
 use crate::scoring::batch::{mean, token_losses, ScoredSeq};
 use crate::scoring::{Document, Evaluator, PromptReference, TaskResult};
 
+/// How `reference_loss` builds its sequences.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferenceSettings {
+    /// A system message rendered before each prompt.
+    pub system_prompt: Option<String>,
+    /// Encode the reference with the tokenizer's special tokens (SN37's `encode(reference)`).
+    pub special_tokens: bool,
+}
+
+impl ReferenceSettings {
+    /// The settings of a task (see [`arena_core::competition::Task::settings`]).
+    pub fn from_settings(settings: &arena_core::competition::EvalSettings) -> Self {
+        ReferenceSettings {
+            system_prompt: settings.system_prompt.clone(),
+            special_tokens: settings.reference_special_tokens,
+        }
+    }
+}
+
 /// How `text_loss` turns documents into sequences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextLossMode {
@@ -30,14 +49,30 @@ impl Evaluator {
         self.tokenizer.encode_user_prompt(prompt)
     }
 
-    /// Mean cross-entropy over the reference tokens of each sample, then mean over samples.
+    /// Mean cross-entropy over the reference tokens of each sample, then mean over samples;
+    /// no system message, the reference encoded without special tokens.
     pub fn reference_loss(&self, samples: &[PromptReference]) -> TaskResult {
+        self.reference_loss_with(samples, &ReferenceSettings::default())
+    }
+
+    /// [`Evaluator::reference_loss`] under `settings`: a system message before each prompt,
+    /// and the reference encoded with the tokenizer's special tokens (SN37) or without.
+    pub fn reference_loss_with(
+        &self,
+        samples: &[PromptReference],
+        settings: &ReferenceSettings,
+    ) -> TaskResult {
         let seqs: Vec<Result<ScoredSeq>> = samples
             .iter()
             .map(|s| {
-                let mut ids = self.reference_ids(&s.prompt)?;
+                let mut ids = self.prompt_ids(&s.prompt, settings.system_prompt.as_deref())?;
                 let first_target = ids.len();
-                ids.extend(self.tokenizer.encode(&s.reference)?);
+                let reference = if settings.special_tokens {
+                    self.tokenizer.encode_with_special_tokens(&s.reference)?
+                } else {
+                    self.tokenizer.encode(&s.reference)?
+                };
+                ids.extend(reference);
                 Ok(ScoredSeq {
                     id: s.id.clone(),
                     ids,

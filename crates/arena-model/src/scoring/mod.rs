@@ -19,6 +19,9 @@ use crate::error::Result;
 use crate::model::{load_model, CausalLm};
 use crate::tokenizer::TextTokenizer;
 pub use batch::BatchLimits;
+pub use generate::Generation;
+pub use ifeval::IfEvalSettings;
+pub use loss::ReferenceSettings;
 
 /// A prompt and the reference answer whose tokens are scored (`reference_loss`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,9 +117,6 @@ pub struct Evaluator {
     pub tokenizer: TextTokenizer,
     /// Batch sizes of the loss engine.
     pub limits: BatchLimits,
-    /// Cap on generated tokens for generation-based methods (no wall-clock cap: the result
-    /// must not depend on machine speed).
-    pub max_new_tokens: usize,
 }
 
 impl Evaluator {
@@ -128,7 +128,6 @@ impl Evaluator {
             model,
             tokenizer,
             limits: BatchLimits::default(),
-            max_new_tokens: 256,
         })
     }
 }

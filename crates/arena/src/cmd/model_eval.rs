@@ -50,9 +50,10 @@ pub struct EvalArgs {
     /// Token cache folder (tokenize once, reuse for the next model on the same samples).
     #[arg(long, value_name = "DIR")]
     pub token_cache: Option<PathBuf>,
-    /// Cap on generated tokens (if_eval and generated multiple choice).
-    #[arg(long, default_value_t = 256)]
-    pub max_new_tokens: usize,
+    /// Cap on generated tokens for every generation task, instead of each task's own setting
+    /// (the schedule's, by default Subnet 37's: 20 for multiple choice, 200 for if_eval).
+    #[arg(long, value_name = "N")]
+    pub max_new_tokens: Option<usize>,
     /// Skip the weight-norm validation.
     #[arg(long)]
     pub no_norms: bool,
