@@ -105,10 +105,13 @@ impl GgmlType {
         }
     }
 
-    /// Bytes of one row of `row_len` weights, or `None` if rows do not split into whole blocks.
+    /// Bytes of one row of `row_len` weights, or `None` if rows do not split into whole blocks
+    /// or the size does not fit in a u64.
     pub fn row_bytes(self, row_len: u64) -> Option<u64> {
         let (block, size) = self.block_layout();
-        (row_len > 0 && row_len.is_multiple_of(block)).then_some(row_len / block * size)
+        (row_len > 0 && row_len.is_multiple_of(block))
+            .then(|| (row_len / block).checked_mul(size))
+            .flatten()
     }
 
     /// Whether [`dequantize_row`] supports this type.
