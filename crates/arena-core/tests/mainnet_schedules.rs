@@ -104,6 +104,7 @@ fn sn37_constraints() {
         repo: "Xenova/gpt-4".into(),
         revision: None,
         sha256: None,
+        files: Default::default(),
     };
     // B7_MULTI_CHOICE.
     let b7 = &comp(&s, 2, 4_000_000).constraints;
@@ -428,7 +429,8 @@ fn sn29_competitions_by_block() {
         TokenizerSpec::Hub {
             repo: "Xenova/gpt-4".into(),
             revision: None,
-            sha256: None
+            sha256: None,
+            files: Default::default(),
         }
     );
     assert_eq!(c00(3_682_400).tokenizer, TokenizerSpec::BringYourOwn);

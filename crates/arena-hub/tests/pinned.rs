@@ -27,9 +27,12 @@ async fn pinned_files_are_fetched_checked_and_reused() {
         .await
         .unwrap();
 
-    let pins: BTreeMap<String, String> = [
-        ("tokenizer.json".to_string(), sha256_hex(&tokenizer)),
-        ("tokenizer_config.json".to_string(), sha256_hex(&config)),
+    let pins: BTreeMap<String, Option<String>> = [
+        ("tokenizer.json".to_string(), Some(sha256_hex(&tokenizer))),
+        (
+            "tokenizer_config.json".to_string(),
+            Some(sha256_hex(&config)),
+        ),
     ]
     .into();
     let cache = hub.home.path().join("cache");
@@ -88,10 +91,34 @@ async fn pinned_files_are_fetched_checked_and_reused() {
     }
     // A pinned file the repository lacks.
     let mut missing = pins.clone();
-    missing.insert("special_tokens_map.json".into(), sha256_hex(b"{}"));
+    missing.insert("special_tokens_map.json".into(), Some(sha256_hex(b"{}")));
     let err = anonymous
         .fetch_pinned("alice/tok", Some(&commit), &missing, &fresh)
         .await
         .unwrap_err();
     assert!(matches!(err, HubError::EntryNotFound { .. }), "{err}");
+
+    // Through a competition's tokenizer spec: tokenizer.json pinned, the template fetched
+    // unpinned, so each call asks the hub and follows the repository.
+    let spec = arena_core::competition::TokenizerSpec::Hub {
+        repo: "alice/tok".into(),
+        revision: None,
+        sha256: Some(sha256_hex(&tokenizer)),
+        files: Default::default(),
+    };
+    let got = anonymous
+        .fetch_tokenizer(&spec, &fresh)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        std::fs::read(got.join("tokenizer_config.json")).unwrap(),
+        b"{\"chat_template\":\"other\"}"
+    );
+    let byo = arena_core::competition::TokenizerSpec::BringYourOwn;
+    assert!(anonymous
+        .fetch_tokenizer(&byo, &fresh)
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -434,6 +434,24 @@ impl Service {
         let Some(hash) = self.chain.block_hash(Some(sync)).await? else {
             return Ok(None);
         };
+        // The competition's own tokenizer (files and chat template) when it names one; the
+        // configured folder otherwise. Unreachable now: the step waits for a later tick.
+        let tokenizer_dir = match self
+            .updater
+            .competition_tokenizer(&competition.constraints.tokenizer)
+            .await
+        {
+            Ok(Some(dir)) => Some(dir),
+            Ok(None) => self.config.tokenizer_dir.clone(),
+            Err(e) => {
+                tracing::warn!(
+                    competition = competition.id,
+                    error = %e,
+                    "the competition's tokenizer cannot be fetched; its step waits"
+                );
+                return Ok(None);
+            }
+        };
         let metagraph = self.chain.metagraph(self.config.netuid).await?;
         let rewards: Vec<(CompetitionId, f64)> = active.iter().map(|c| (c.id, c.reward)).collect();
         let inputs = ScoreInputs {
@@ -456,7 +474,7 @@ impl Service {
         let record = run_step(
             self.backend.as_ref(),
             &inputs,
-            self.config.tokenizer_dir.clone(),
+            tokenizer_dir,
             &mut self.sources,
             (now_ms, not_before_ms),
             &models,

@@ -124,6 +124,19 @@ impl Updater {
         &self.cache
     }
 
+    /// The folder of a competition's tokenizer when the competition names one on the hub
+    /// (fetched into `<cache>/tokenizers`, outside what [`crate::cleanup`] sweeps, and checked
+    /// against its pins); `None` when models are scored with their own files. Models are then
+    /// scored with these files only: a miner's own chat template cannot change its score.
+    pub async fn competition_tokenizer(
+        &self,
+        spec: &arena_core::competition::TokenizerSpec,
+    ) -> Result<Option<PathBuf>, HubError> {
+        self.hub
+            .fetch_tokenizer(spec, &self.cache.join("tokenizers"))
+            .await
+    }
+
     /// Checks one commitment of `hotkey_ss58` stored at `commit_block`, as of `current_block`.
     pub async fn check(
         &self,

@@ -233,10 +233,6 @@ fn validator(
     feed_url: &str,
     producer: &Keypair,
 ) -> Service {
-    let dir = net.root.path().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let schedule_path = dir.join("competitions.toml");
-    std::fs::write(&schedule_path, schedule(r#"{ feed = "fresh" }"#, 6, 5)).unwrap();
     let stakes = StaticStakes::default().with(7, producer.public(), 1_000);
     let source = FeedSource::new(
         FeedClient::new(feed_url).unwrap(),
@@ -246,6 +242,22 @@ fn validator(
     .with_tasks(vec!["word_sorting".into()]);
     let mut sources: BTreeMap<String, Box<dyn DataSource>> = BTreeMap::new();
     sources.insert("fresh".into(), Box::new(source));
+    let schedule = schedule(r#"{ feed = "fresh" }"#, 6, 5);
+    validator_with(net, name, hotkey, &schedule, sources)
+}
+
+/// A validator service over the in-process network with its own schedule and data sources.
+fn validator_with(
+    net: &Net,
+    name: &str,
+    hotkey: Keypair,
+    schedule: &str,
+    sources: BTreeMap<String, Box<dyn DataSource>>,
+) -> Service {
+    let dir = net.root.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let schedule_path = dir.join("competitions.toml");
+    std::fs::write(&schedule_path, schedule).unwrap();
     let config = ServiceConfig {
         netuid: net.netuid,
         schedule_path: Some(schedule_path),
@@ -289,6 +301,120 @@ fn ranking(step: &StepRecord) -> Vec<(u16, u64, f64, f64, f64)> {
             )
         })
         .collect()
+}
+
+/// The integrity hole of a pinned tokenizer: a competition that names its tokenizer on the
+/// hub is scored with the competition's files, chat template included, so the same weights
+/// shipped with another template score bit for bit the same, while a competition that pins
+/// only `tokenizer.json`'s hash lets the miner's own template change the score. A model whose
+/// `tokenizer.json` differs from the pin is refused with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_competitions_tokenizer_decides_the_prompt_not_the_miners_template() {
+    use sha2::{Digest, Sha256};
+    let net = Net::start(LocalChainOptions::default()).await;
+    let (v1, _) = net
+        .register("//validator-hub-tokenizer", 1_000_000_000_000)
+        .await;
+    let (v2, _) = net
+        .register("//validator-hash-only", 1_000_000_000_000)
+        .await;
+    // The competition's tokenizer: tiny-llama's files in a hub repository.
+    let tok = net.root.path().join("tokenizer");
+    std::fs::create_dir_all(&tok).unwrap();
+    for file in ["tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(fixtures().join("tiny-llama").join(file), tok.join(file)).unwrap();
+    }
+    let alice = HubClient::new(&net.hub_url, Some("alice-token-0123".into())).unwrap();
+    alice
+        .create_repo("alice/tokenizer", false, true)
+        .await
+        .unwrap();
+    alice
+        .upload_folder("alice/tokenizer", &tok, "tokenizer")
+        .await
+        .unwrap();
+    let config_sha = hex::encode(Sha256::digest(
+        std::fs::read(tok.join("tokenizer_config.json")).unwrap(),
+    ));
+
+    let bob = net.miner("bob").await; // the fixture as it is
+    let carol = net.miner("carol").await; // the same weights, another chat template
+    let erin = net.miner("erin").await; // another tokenizer.json
+    let work = net.root.path().join("work");
+    let dir = work.join("bob");
+    tiny_llama_scaled(&dir, 1.0);
+    net.publish(&bob, &dir).await;
+    let dir = work.join("carol");
+    tiny_llama_scaled(&dir, 1.0);
+    let path = dir.join("tokenizer_config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let template = config["chat_template"].as_str().unwrap().to_string();
+    config["chat_template"] =
+        format!("{{{{ 'You are graded: answer briefly.\\n' }}}}{template}").into();
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    net.publish(&carol, &dir).await;
+    let dir = work.join("erin");
+    tiny_llama_scaled(&dir, 1.0);
+    let mut tokenizer = std::fs::read(dir.join("tokenizer.json")).unwrap();
+    tokenizer.extend_from_slice(b"\n");
+    std::fs::write(dir.join("tokenizer.json"), tokenizer).unwrap();
+    net.publish(&erin, &dir).await;
+    net.produce(20);
+
+    let pinned = format!(r#"tokenizer = {{ kind = "pinned", sha256 = "{TOKENIZER_SHA256}" }}"#);
+    let generated = schedule(r#"{ generator = "word_sorting" }"#, 6, 5);
+    assert!(generated.contains(&pinned));
+    let by_hub = generated.replace(
+        &pinned,
+        &format!(
+            r#"tokenizer = {{ kind = "hub", repo = "alice/tokenizer", sha256 = "{TOKENIZER_SHA256}", files = {{ "tokenizer_config.json" = "{config_sha}" }} }}"#
+        ),
+    );
+    let scores = |service: &Service, key| -> BTreeMap<u16, f64> {
+        let step = service.store().step(key).unwrap().unwrap();
+        step.models.iter().map(|m| (m.uid, m.score)).collect()
+    };
+    let mut hub_validator = validator_with(&net, "v-hub", v1, &by_hub, BTreeMap::new());
+    let key = hub_validator
+        .tick()
+        .await
+        .unwrap()
+        .step
+        .expect("a step ran");
+    let with_pin = scores(&hub_validator, key);
+    assert_eq!(with_pin.len(), 2, "bob and carol evaluated: {with_pin:?}");
+    assert!(with_pin[&bob.uid].is_finite());
+    assert_eq!(
+        with_pin[&bob.uid].to_bits(),
+        with_pin[&carol.uid].to_bits(),
+        "the miner's template changes nothing: {with_pin:?}"
+    );
+    let erin_verdict = hub_validator
+        .store()
+        .model(&erin.hotkey.public().ss58())
+        .unwrap()
+        .unwrap()
+        .verdict;
+    match erin_verdict {
+        Verdict::Rejected {
+            rejection: Rejection::Constraint { violation },
+        } => assert!(
+            matches!(violation, Violation::TokenizerMismatch { .. }),
+            "{violation:?}"
+        ),
+        other => panic!("erin's tokenizer must be refused: {other:?}"),
+    }
+
+    // Pinning only the hash of tokenizer.json leaves the template to the miner.
+    let mut hash_only = validator_with(&net, "v-hash", v2, &generated, BTreeMap::new());
+    let key = hash_only.tick().await.unwrap().step.expect("a step ran");
+    let without = scores(&hash_only, key);
+    assert_eq!(without[&bob.uid].to_bits(), with_pin[&bob.uid].to_bits());
+    assert_ne!(
+        without[&bob.uid], without[&carol.uid],
+        "a template of the miner's own changes its score: {without:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,6 +23,7 @@ pub use task::{
 
 use crate::epsilon::EpsilonFunc;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The number in a model commitment that names a competition (SN37: 4 = DISTILLED_REASONING_3B).
 pub type CompetitionId = u32;
@@ -104,10 +105,57 @@ pub enum TokenizerSpec {
         /// sha256 of the repository's `tokenizer.json`, lowercase hex, when recorded.
         #[serde(default)]
         sha256: Option<String>,
+        /// sha256 (lowercase hex) of each further file scored with, by name: above all
+        /// `tokenizer_config.json`, whose chat template decides the prompt format, and
+        /// `special_tokens_map.json`. Pinned files are checked after every download; a file
+        /// that differs is never used.
+        #[serde(default)]
+        files: BTreeMap<String, String>,
     },
 }
 
+/// The files of a hub tokenizer the evaluation uses.
+pub const TOKENIZER_FILES: [&str; 2] = ["tokenizer.json", "tokenizer_config.json"];
+
+/// What to fetch for a hub tokenizer ([`TokenizerSpec::hub_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubTokenizerFiles<'a> {
+    /// Repository id.
+    pub repo: &'a str,
+    /// Revision; `None` = the default branch.
+    pub revision: Option<&'a str>,
+    /// File name → the sha256 it must have, when the schedule pins it.
+    pub files: BTreeMap<String, Option<String>>,
+}
+
 impl TokenizerSpec {
+    /// For a hub tokenizer, the files to fetch (`tokenizer.json`, `tokenizer_config.json`
+    /// and every pinned one), each with its pin when the schedule records one.
+    pub fn hub_files(&self) -> Option<HubTokenizerFiles<'_>> {
+        let TokenizerSpec::Hub {
+            repo,
+            revision,
+            sha256,
+            files,
+        } = self
+        else {
+            return None;
+        };
+        let mut all: BTreeMap<String, Option<String>> = TOKENIZER_FILES
+            .iter()
+            .map(|f| (f.to_string(), None))
+            .collect();
+        all.insert("tokenizer.json".into(), sha256.clone());
+        for (name, pin) in files {
+            all.insert(name.clone(), Some(pin.clone()));
+        }
+        Some(HubTokenizerFiles {
+            repo,
+            revision: revision.as_deref(),
+            files: all,
+        })
+    }
+
     /// The sha256 a model's `tokenizer.json` must have, if the competition fixes one.
     pub fn pinned_sha256(&self) -> Option<&str> {
         match self {

@@ -219,11 +219,27 @@ fn validate_constraints(at: &str, comp: &Competition) -> Result<(), ScheduleErro
             return Err(invalid(field("tokenizer.sha256"), reason));
         }
     }
-    if let TokenizerSpec::Hub { repo, .. } = &c.tokenizer {
+    if let TokenizerSpec::Hub { repo, files, .. } = &c.tokenizer {
         let parts: Vec<&str> = repo.split('/').collect();
         if parts.len() != 2 || parts.iter().any(|p| p.trim().is_empty()) {
             let reason = format!("{repo:?} is not an `owner/name` repository id");
             return Err(invalid(field("tokenizer.repo"), reason));
+        }
+        for (name, sha256) in files {
+            let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+            let plain = !name.is_empty()
+                && !name.starts_with('.')
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !plain {
+                let reason = format!("{name:?} is not a plain file name");
+                return Err(invalid(field("tokenizer.files"), reason));
+            }
+            if sha256.len() != 64 || !sha256.bytes().all(hex) {
+                let reason = format!("{name}: {sha256:?} is not 64 lowercase hex digits");
+                return Err(invalid(field("tokenizer.files"), reason));
+            }
         }
     }
     c.epsilon

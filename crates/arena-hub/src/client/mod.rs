@@ -8,7 +8,7 @@ mod pinned;
 mod upload;
 
 pub use download::{DownloadOptions, Snapshot};
-pub use pinned::{find_cached_pinned, MAX_PINNED_FILE_BYTES};
+pub use pinned::{find_cached_pinned, Pins, MAX_PINNED_FILE_BYTES};
 
 use std::time::Duration;
 

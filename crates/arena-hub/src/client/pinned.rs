@@ -40,20 +40,25 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// The first file of `files` (name → sha256) that `dir` lacks or holds with other content.
-fn first_mismatch(dir: &Path, files: &BTreeMap<String, String>) -> Option<(String, String)> {
+/// Files to fetch, by name, each with the sha256 (lowercase hex) it must have when pinned.
+pub type Pins = BTreeMap<String, Option<String>>;
+
+/// The first pinned file of `files` that `dir` lacks or holds with other content, with the
+/// digest found.
+fn first_mismatch(dir: &Path, files: &Pins) -> Option<(String, String)> {
     files.iter().find_map(|(name, want)| {
+        let want = want.as_ref()?;
         let got = sha256_file(&dir.join(name)).unwrap_or_else(|e| format!("unreadable ({e})"));
         (!got.eq_ignore_ascii_case(want)).then(|| (name.clone(), got))
     })
 }
 
-/// A cached snapshot of `repo_id` holding every file of `files` with its pinned content.
-pub fn find_cached_pinned(
-    cache: &Path,
-    repo_id: &str,
-    files: &BTreeMap<String, String>,
-) -> Option<PathBuf> {
+/// A cached snapshot of `repo_id` holding every file of `files` with its pinned content;
+/// `None` when a file has no pin (only the hub can say what its current content is).
+pub fn find_cached_pinned(cache: &Path, repo_id: &str, files: &Pins) -> Option<PathBuf> {
+    if files.values().any(Option::is_none) {
+        return None;
+    }
     let snapshots = repo_cache_dir(cache, repo_id).join("snapshots");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(snapshots)
         .ok()?
@@ -66,15 +71,15 @@ pub fn find_cached_pinned(
 }
 
 impl HubClient {
-    /// The folder holding the pinned `files` (name → sha256, lowercase hex) of `repo_id` at
-    /// `revision` (the default branch when `None`): from the cache when a snapshot there still
-    /// matches every pin, else downloaded (only those files) and checked. A file whose content
+    /// The folder holding `files` of `repo_id` at `revision` (the default branch when
+    /// `None`): from the cache when every file is pinned and a snapshot there still matches
+    /// every pin, else downloaded (only those files) and checked. A file whose content
     /// differs from its pin is an error ([`HubError::DigestMismatch`]), never used.
     pub async fn fetch_pinned(
         &self,
         repo_id: &str,
         revision: Option<&str>,
-        files: &BTreeMap<String, String>,
+        files: &Pins,
         cache: &Path,
     ) -> Result<PathBuf> {
         if let Some(dir) = find_cached_pinned(cache, repo_id, files) {
@@ -92,10 +97,27 @@ impl HubClient {
         if let Some((name, actual)) = first_mismatch(&snapshot.path, files) {
             return Err(HubError::DigestMismatch {
                 path: format!("{repo_id}/{name} (pinned by the competition)"),
-                expected: files[&name].clone(),
+                expected: files[&name].clone().unwrap_or_default(),
                 actual,
             });
         }
         Ok(snapshot.path)
+    }
+
+    /// The folder of a competition's tokenizer when the competition names one on the hub
+    /// (`TokenizerSpec::Hub`): its `tokenizer.json`, `tokenizer_config.json` (the chat
+    /// template) and every pinned file, fetched into `cache` and checked against the pins.
+    /// `None` for other competitions: they score with the model's own files.
+    pub async fn fetch_tokenizer(
+        &self,
+        spec: &arena_core::competition::TokenizerSpec,
+        cache: &Path,
+    ) -> Result<Option<PathBuf>> {
+        let Some(hub) = spec.hub_files() else {
+            return Ok(None);
+        };
+        self.fetch_pinned(hub.repo, hub.revision, &hub.files, cache)
+            .await
+            .map(Some)
     }
 }
