@@ -193,7 +193,8 @@ impl SignedExtrinsic {
     /// Checks the signature against this chain's genesis hash; `BadProof` if it fails.
     pub fn verify(&self, genesis: &BlockHash) -> ChainResult<()> {
         let payload = signing_payload(genesis, &self.signer, self.nonce, &self.call)?;
-        if self.signer.verify(&payload, &self.signature) {
+        // Exactly the payload: a `<Bytes>`-wrapped message signature does not count here.
+        if self.signer.verify_exact(&payload, &self.signature) {
             Ok(())
         } else {
             Err(ChainError::BadProof {
@@ -282,6 +283,28 @@ mod tests {
         let json = serde_json::to_string(&ext).unwrap();
         let back: SignedExtrinsic = serde_json::from_str(&json).unwrap();
         assert_eq!(back, ext);
+    }
+
+    #[test]
+    fn a_wrapped_message_signature_is_not_an_extrinsic_signature() {
+        let alice = Keypair::from_uri("//Alice").unwrap();
+        let genesis = BlockHash([1; 32]);
+        let call = Call::SetCommitment {
+            netuid: 1,
+            data: b"a:b:c".to_vec(),
+        };
+        let mut ext = SignedExtrinsic::sign(&genesis, &alice, 0, call).unwrap();
+        let payload = signing_payload(&genesis, &ext.signer, ext.nonce, &ext.call).unwrap();
+        // What `wallet sign` over the payload bytes would give.
+        let mut wrapped = b"<Bytes>".to_vec();
+        wrapped.extend_from_slice(&payload);
+        wrapped.extend_from_slice(b"</Bytes>");
+        ext.signature = alice.sign(&wrapped);
+        assert!(
+            alice.public().verify(&payload, &ext.signature),
+            "valid as a message"
+        );
+        assert_eq!(ext.verify(&genesis).unwrap_err().name(), "BadProof");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arena_keys::PublicKey;
-use jsonrpsee::server::{Server, ServerHandle};
+use jsonrpsee::server::{stop_channel, BatchRequestConfig, Server, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
 use serde::Serialize;
@@ -85,8 +85,9 @@ fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
 }
 
 fn parse_key(text: &str) -> Result<PublicKey, ErrorObjectOwned> {
+    // The key's own error names the (shortened) text.
     text.parse()
-        .map_err(|e| invalid_params(format!("account {text:?}: {e}")))
+        .map_err(|e| invalid_params(format!("account: {e}")))
 }
 
 fn one_netuid(params: &Params<'_>) -> Result<NetUid, ErrorObjectOwned> {
@@ -178,24 +179,74 @@ pub fn module(chain: Arc<LocalChain>) -> Result<RpcModule<LocalChain>, ChainErro
     Ok(m)
 }
 
-/// Serves `chain` on `addr` until the handle is stopped. Returns the bound address (useful
-/// with port 0) and the server handle.
+/// Limits of the JSON-RPC server: the connection limits shared by every server of the
+/// workspace, and jsonrpsee's own request, response and batch bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcLimits {
+    /// Timeouts, connection limit and request size ([`arena_net::Limits`]).
+    pub net: arena_net::Limits,
+    /// Most calls in one batch (a larger batch is answered with one error).
+    pub max_batch: u32,
+    /// Largest answer, in bytes (a single call or a whole batch).
+    pub max_response_bytes: u32,
+}
+
+impl Default for RpcLimits {
+    /// 1 MiB requests answered within 30 s, batches of up to 64 calls, 16 MiB answers, and
+    /// [`arena_net::Limits`]' connection limit and timeouts.
+    fn default() -> Self {
+        RpcLimits {
+            net: arena_net::Limits {
+                max_body_bytes: Some(1 << 20),
+                request_timeout: Some(std::time::Duration::from_secs(30)),
+                ..arena_net::Limits::default()
+            },
+            max_batch: 64,
+            max_response_bytes: 16 << 20,
+        }
+    }
+}
+
+/// Serves `chain` on `addr` until the handle is stopped (or dropped). Returns the bound
+/// address (useful with port 0) and the server handle.
 pub async fn serve(
     chain: Arc<LocalChain>,
     addr: SocketAddr,
 ) -> Result<(SocketAddr, ServerHandle), ChainError> {
-    let server = Server::builder()
-        .http_only()
-        .max_request_body_size(1 << 20)
-        .build(addr)
+    serve_with(chain, addr, RpcLimits::default()).await
+}
+
+/// [`serve`] within `limits`.
+pub async fn serve_with(
+    chain: Arc<LocalChain>,
+    addr: SocketAddr,
+    limits: RpcLimits,
+) -> Result<(SocketAddr, ServerHandle), ChainError> {
+    let transport = |what: &str, e: std::io::Error| ChainError::Transport {
+        reason: format!("{what} {addr}: {e}"),
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| ChainError::Transport {
-            reason: format!("binding {addr}: {e}"),
-        })?;
-    let bound = server.local_addr().map_err(|e| ChainError::Transport {
-        reason: format!("local address: {e}"),
-    })?;
-    let handle = server.start(module(chain)?);
+        .map_err(|e| transport("binding", e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| transport("local address of", e))?;
+    let body_cap = limits.net.max_body_bytes.unwrap_or(1 << 20);
+    let (stop, handle) = stop_channel();
+    let service = Server::builder()
+        .http_only()
+        .max_request_body_size(u32::try_from(body_cap).unwrap_or(u32::MAX))
+        .max_response_body_size(limits.max_response_bytes)
+        .max_connections(u32::try_from(limits.net.max_connections).unwrap_or(u32::MAX))
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+        .to_service_builder()
+        .build(module(chain)?, stop.clone());
+    tokio::spawn(async move {
+        let shutdown = stop.shutdown();
+        if let Err(err) = arena_net::serve_service(listener, service, limits.net, shutdown).await {
+            tracing::error!(%err, "chain JSON-RPC server failed");
+        }
+    });
     tracing::info!(%bound, "chain JSON-RPC listening");
     Ok((bound, handle))
 }

@@ -165,6 +165,15 @@ impl Batch {
                 sample.id
             )));
         }
+        // Stored as SQLite integers: a value above i64::MAX would wrap.
+        if self.created_at > i64::MAX as u64 || self.block > i64::MAX as u64 {
+            return Err(BatchError::Invalid(format!(
+                "created_at {} or block {} above {}",
+                self.created_at,
+                self.block,
+                i64::MAX
+            )));
+        }
         self.producer_key()?;
         let signature = Signature::from_hex(&self.signature)
             .map_err(|e| BatchError::Invalid(format!("signature: {e}")))?;
@@ -180,8 +189,10 @@ impl Batch {
 
     /// The producer's public key.
     pub fn producer_key(&self) -> Result<PublicKey, BatchError> {
+        // Over-long text is refused by the SS58 length cap before decoding; the error keeps
+        // only its start.
         PublicKey::from_ss58(&self.producer).map_err(|e| BatchError::Producer {
-            address: self.producer.clone(),
+            address: self.producer.chars().take(64).collect(),
             reason: e.to_string(),
         })
     }

@@ -91,6 +91,12 @@ impl PublicKey {
 
     /// Parses `0x`-prefixed or bare hex.
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
+        if s.len() > 66 {
+            let s = short(s);
+            return Err(KeyError::PublicKey(format!(
+                "{s}: longer than 32 bytes of hex"
+            )));
+        }
         let bytes = decode_hex(s).map_err(|e| KeyError::PublicKey(format!("{s}: {e}")))?;
         let arr: [u8; 32] = bytes
             .try_into()
@@ -105,22 +111,36 @@ impl PublicKey {
 
     /// Verifies a signature over `message`, or over `<Bytes>message</Bytes>` as polkadot-js
     /// and Bittensor wrap messages before signing.
+    /// For messages only: a signed payload (an extrinsic) uses [`PublicKey::verify_exact`].
     pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
-        let Ok(pk) = schnorrkel::PublicKey::from_bytes(&self.0) else {
-            return false;
-        };
-        let Ok(sig) = schnorrkel::Signature::from_bytes(&signature.0) else {
-            return false;
-        };
-        if pk.verify_simple(SIGNING_CONTEXT, message, &sig).is_ok() {
+        if self.verify_exact(message, signature) {
             return true;
         }
         let mut wrapped = Vec::with_capacity(message.len() + 15);
         wrapped.extend_from_slice(b"<Bytes>");
         wrapped.extend_from_slice(message);
         wrapped.extend_from_slice(b"</Bytes>");
-        pk.verify_simple(SIGNING_CONTEXT, &wrapped, &sig).is_ok()
+        self.verify_exact(&wrapped, signature)
     }
+
+    /// Verifies a signature over exactly `message`, never over `<Bytes>message</Bytes>`: a
+    /// signature a wallet made over a message must not pass as one over a payload.
+    pub fn verify_exact(&self, message: &[u8], signature: &Signature) -> bool {
+        let Ok(pk) = schnorrkel::PublicKey::from_bytes(&self.0) else {
+            return false;
+        };
+        let Ok(sig) = schnorrkel::Signature::from_bytes(&signature.0) else {
+            return false;
+        };
+        pk.verify_simple(SIGNING_CONTEXT, message, &sig).is_ok()
+    }
+}
+
+/// The start of an over-long untrusted text, for error messages.
+fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(16).collect();
+    out.push('…');
+    out
 }
 
 impl fmt::Debug for PublicKey {
@@ -150,6 +170,12 @@ impl FromStr for PublicKey {
 impl Signature {
     /// Parses a 64-byte signature from `0x`-prefixed or bare hex.
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
+        if s.len() > 130 {
+            let s = short(s);
+            return Err(KeyError::Signature(format!(
+                "{s}: longer than 64 bytes of hex"
+            )));
+        }
         let bytes = decode_hex(s).map_err(|e| KeyError::Signature(format!("{s}: {e}")))?;
         let arr: [u8; 64] = bytes
             .try_into()
@@ -379,6 +405,11 @@ mod tests {
         assert!(!kp.public().verify(b"msh", &sig));
         let wrapped = kp.sign(b"<Bytes>msg</Bytes>");
         assert!(kp.public().verify(b"msg", &wrapped));
+        assert!(kp.public().verify_exact(b"msg", &sig));
+        assert!(
+            !kp.public().verify_exact(b"msg", &wrapped),
+            "a wrapped message signature is not a payload signature"
+        );
         let other = Keypair::generate(24).unwrap();
         assert!(!other.public().verify(b"msg", &sig));
     }

@@ -7,8 +7,14 @@ use blake2::{Blake2b512, Digest};
 /// Bittensor (and generic Substrate) addresses use prefix 42.
 pub const BITTENSOR_PREFIX: u16 = 42;
 
+/// Longest text accepted as an address, checked before any decoding (base58 decoding is
+/// quadratic in the length). A 36-byte payload is at most 50 characters.
+pub const MAX_ADDRESS_CHARS: usize = 64;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Ss58Error {
+    #[error("SS58 address {address:?} is {len} bytes long; an address has at most 64")]
+    TooLong { address: String, len: usize },
     #[error("SS58 address {0:?} is not base58")]
     Base58(String),
     #[error(
@@ -29,6 +35,13 @@ fn checksum(payload: &[u8]) -> [u8; 2] {
     [out[0], out[1]]
 }
 
+/// The first characters of an over-long address, for error messages.
+fn shorten(address: &str) -> String {
+    let mut short: String = address.chars().take(16).collect();
+    short.push('…');
+    short
+}
+
 /// Encodes a 32-byte public key with a prefix below 64.
 pub fn encode(key: &[u8; 32], prefix: u16) -> String {
     assert!(prefix < 64, "only simple prefixes are encoded");
@@ -42,6 +55,12 @@ pub fn encode(key: &[u8; 32], prefix: u16) -> String {
 
 /// Decodes an address into (prefix, key), checking length and checksum.
 pub fn decode(address: &str) -> Result<(u16, [u8; 32]), Ss58Error> {
+    if address.len() > MAX_ADDRESS_CHARS {
+        return Err(Ss58Error::TooLong {
+            address: shorten(address),
+            len: address.len(),
+        });
+    }
     let data = bs58::decode(address)
         .into_vec()
         .map_err(|_| Ss58Error::Base58(address.to_string()))?;
@@ -103,6 +122,19 @@ mod tests {
             decode(&ALICE[..40]),
             Err(Ss58Error::Length { len: 29, .. })
         ));
+        // Too long: refused before decoding, without echoing the whole text.
+        let long = "5".repeat(40_000);
+        match decode(&long) {
+            Err(Ss58Error::TooLong { address, len }) => {
+                assert_eq!(len, 40_000);
+                assert!(address.chars().count() <= 17, "{address}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decode(&format!("{ALICE}{}", "1".repeat(17))),
+            Err(Ss58Error::TooLong { len: 65, .. })
+        ));
         // Not base58 (0 and l are not in the alphabet).
         assert!(matches!(decode("0lll"), Err(Ss58Error::Base58(_))));
         // Polkadot prefix 0 decodes but is not Bittensor's.
@@ -110,5 +142,23 @@ mod tests {
         let dot = encode(&k, 0);
         assert_eq!(decode(&dot).unwrap().0, 0);
         assert!(crate::PublicKey::from_ss58(&dot).is_err());
+    }
+
+    #[test]
+    fn a_40k_character_address_is_refused_in_under_10_ms() {
+        let long: String = "z".repeat(40_000);
+        // Warm up, then time the worst of several tries.
+        let _ = decode(&long);
+        let worst = (0..5)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                assert!(decode(&long).is_err());
+                assert!(crate::PublicKey::from_ss58(&long).is_err());
+                assert!(long.parse::<crate::PublicKey>().is_err());
+                start.elapsed()
+            })
+            .max()
+            .unwrap();
+        assert!(worst < std::time::Duration::from_millis(10), "{worst:?}");
     }
 }

@@ -177,7 +177,12 @@ pub async fn serve(
             }
         }),
     );
-    axum::serve(listener, app).await
+    // `GET /metrics` takes no body; the shared timeouts and connection limit apply.
+    let limits = arena_net::Limits {
+        max_body_bytes: Some(16 << 10),
+        ..arena_net::Limits::default()
+    };
+    arena_net::serve(listener, app, limits, std::future::pending()).await
 }
 
 #[cfg(test)]

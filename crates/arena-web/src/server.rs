@@ -36,7 +36,8 @@ pub fn router(src: Arc<Sources>) -> Router {
         .with_state(src)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes, then finishes open requests.
+/// Serves [`router`] on `listener` until `shutdown` completes, then finishes open requests,
+/// within the connection limits and timeouts of [`arena_net`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     src: Arc<Sources>,
@@ -45,9 +46,16 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, netuid = src.netuid, "leaderboard listening");
     }
-    axum::serve(listener, router(src))
-        .with_graceful_shutdown(shutdown)
-        .await
+    arena_net::serve(listener, router(src), serve_limits(), shutdown).await
+}
+
+/// The page and the API take no request bodies: 64 KiB at most; otherwise the shared
+/// defaults of [`arena_net::Limits`].
+fn serve_limits() -> arena_net::Limits {
+    arena_net::Limits {
+        max_body_bytes: Some(64 << 10),
+        ..arena_net::Limits::default()
+    }
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

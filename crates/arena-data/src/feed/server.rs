@@ -88,8 +88,7 @@ pub async fn serve(
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, retention = ?state.retention, "data feed listening");
     let pruner = tokio::spawn(prune_loop(state.clone()));
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    let served = arena_net::serve(listener, router(state), serve_limits(), shutdown)
         .await
         .map_err(|e| DataError::Http {
             url: addr.map(|a| a.to_string()).unwrap_or_default(),
@@ -97,6 +96,16 @@ pub async fn serve(
         });
     pruner.abort();
     served
+}
+
+/// The shared timeouts and connection limit of [`arena_net::Limits`]; no server-wide body
+/// cap because `POST /v1/batches` caps (and counts) its own at the batch limit and the other
+/// routes read no body.
+fn serve_limits() -> arena_net::Limits {
+    arena_net::Limits {
+        max_body_bytes: None,
+        ..arena_net::Limits::default()
+    }
 }
 
 /// Applies the retention now and then every `retention.every`; a failed prune is logged and
@@ -149,9 +158,29 @@ async fn publish(State(state): State<Arc<FeedState>>, headers: HeaderMap, body: 
     }
     let bytes = match axum::body::to_bytes(body, cap).await {
         Ok(bytes) => bytes,
-        Err(_) => return oversize(&state),
+        Err(err) if is_length_limit(&err) => return oversize(&state),
+        Err(err) => {
+            // The client stalled (body read timeout) or went away.
+            state.stats_mut().malformed += 1;
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("reading the batch: {err}"),
+            );
+        }
     };
-    let batch = match crate::batch::Batch::parse_verified(&bytes, &state.limits) {
+    // Parsing and the signature check are CPU work: off the async runtime.
+    let limits = state.limits;
+    let parsed =
+        tokio::task::spawn_blocking(move || crate::batch::Batch::parse_verified(&bytes, &limits))
+            .await;
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            tracing::error!(%err, "batch verification task failed");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string());
+        }
+    };
+    let batch = match parsed {
         Ok(batch) => batch,
         Err(BatchError::BadSignature(producer)) => {
             state.stats_mut().bad_signature += 1;
@@ -194,6 +223,18 @@ async fn publish(State(state): State<Arc<FeedState>>, headers: HeaderMap, body: 
             error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
         }
     }
+}
+
+/// Whether a body read failed on the length cap (rather than a stall or a disconnect).
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Query of `GET /v1/batches`.

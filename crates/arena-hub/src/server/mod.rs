@@ -11,7 +11,6 @@ mod transfer;
 pub mod users;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -192,12 +191,20 @@ pub async fn serve(listener: tokio::net::TcpListener, mut config: ServerConfig) 
     }
     let app = router(config)?;
     tracing::info!(?addr, "hub listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .map_err(HubError::io("serving on", "listener"))
+    arena_net::serve(listener, app, serve_limits(), std::future::pending())
+        .await
+        .map_err(HubError::io("serving on", "listener"))
+}
+
+/// Connection limits of the hub: uploads are large and read before the answer, so no
+/// server-wide body cap or request timeout (routes cap their own bodies); a body that
+/// stalls for 30 s fails.
+fn serve_limits() -> arena_net::Limits {
+    arena_net::Limits {
+        max_body_bytes: None,
+        request_timeout: None,
+        ..arena_net::Limits::default()
+    }
 }
 
 /// An HTTP error in the shape the Hub clients expect.
