@@ -51,6 +51,9 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 /// Boxed error of services and bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The future of one request on a connection.
+type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>;
+
 /// A year: stands for "no limit" where a layer needs a duration.
 const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -184,7 +187,7 @@ fn with_limits<S, B>(
     Request<hyper::body::Incoming>,
     Response = Response<Body>,
     Error = BoxError,
-    Future = Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>,
+    Future = ResponseFuture,
 > + Clone
        + Send
        + 'static
@@ -223,7 +226,7 @@ where
                     _busy: busy,
                 })
             }))
-        }) as Pin<Box<dyn Future<Output = Result<Response<Body>, BoxError>> + Send>>
+        }) as ResponseFuture
     })
 }
 
