@@ -218,15 +218,14 @@ fn score_of(
     dir: &Path,
     competition: &Competition,
     drawn: &[Option<Vec<Sample>>],
+    tokenizer_dir: Option<&Path>,
 ) -> Result<ModelScore, MinerError> {
-    let eval = evaluate_model(
-        dir,
-        competition,
-        drawn,
-        &EvalOptions::default(),
-        &arena_model::Device::Cpu,
-    )
-    .map_err(|e| MinerError::Train(format!("evaluating {}: {e}", dir.display())))?;
+    let options = EvalOptions {
+        tokenizer_dir: tokenizer_dir.map(Path::to_path_buf),
+        ..EvalOptions::default()
+    };
+    let eval = evaluate_model(dir, competition, drawn, &options, &arena_model::Device::Cpu)
+        .map_err(|e| MinerError::Train(format!("evaluating {}: {e}", dir.display())))?;
     let total = eval
         .score(competition)
         .map_err(|e| MinerError::Train(format!("scoring {}: {e}", dir.display())))?
@@ -304,6 +303,14 @@ pub async fn check_against_incumbent(
         .map(|(t, d)| (t.id.clone(), d.as_ref().map_or(0, Vec::len)))
         .collect();
 
+    // The competition's own tokenizer and chat template when it names one, as validators
+    // score with them: the miner's copies must not make the verdict differ from theirs.
+    let tokenizer = hub
+        .fetch_tokenizer(
+            &competition.constraints.tokenizer,
+            &ctx.cache.join("tokenizers"),
+        )
+        .await?;
     let incumbent = match find_incumbent(chain, ctx.netuid, competition.id).await? {
         None => None,
         Some((uid, incentive, _)) => {
@@ -315,9 +322,10 @@ pub async fn check_against_incumbent(
         let (dir, competition, drawn) = (dir.to_path_buf(), competition.clone(), drawn.clone());
         let other = incumbent.as_ref().map(|(f, _)| f.dir.clone());
         move || -> Result<_, MinerError> {
-            let ours = score_of(&dir, &competition, &drawn)?;
+            let tok = tokenizer.as_deref();
+            let ours = score_of(&dir, &competition, &drawn, tok)?;
             let theirs = other
-                .map(|d| score_of(&d, &competition, &drawn))
+                .map(|d| score_of(&d, &competition, &drawn, tok))
                 .transpose()?;
             Ok((ours, theirs))
         }

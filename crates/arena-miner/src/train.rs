@@ -18,7 +18,7 @@ use arena_model::train::lora::LoraConfig;
 use arena_model::train::model::TrainModel;
 use arena_model::train::trainer::{save_hf_folder, CheckpointState, TrainOptions, Trainer};
 use arena_model::train::DType;
-use arena_model::{Device, Evaluator};
+use arena_model::Device;
 use serde::Serialize;
 
 use crate::error::MinerError;
@@ -61,6 +61,10 @@ pub struct TrainJob {
     pub compute: DType,
     /// Continue from `out/checkpoint` instead of refusing to overwrite it.
     pub resume: bool,
+    /// Folder of the competition's tokenizer (its files and chat template) when it names
+    /// one; examples are encoded and held-out losses scored with it, as validators score.
+    /// `None`: the base model's own files.
+    pub tokenizer: Option<PathBuf>,
 }
 
 /// What a run did, for the CLI's summary.
@@ -170,7 +174,8 @@ pub fn train(job: &TrainJob, progress: bool) -> Result<TrainSummary, MinerError>
     let trainable_params = model.trainable().iter().map(|(_, v)| v.elem_count()).sum();
 
     let (train_pairs, held_pairs) = load_pairs(&job.data, job.held_out)?;
-    let tokenizer = arena_model::tokenizer::TextTokenizer::load(&job.base)?;
+    let tokenizer =
+        arena_model::tokenizer::TextTokenizer::load(job.tokenizer.as_deref().unwrap_or(&job.base))?;
     let limit = (constraints.sequence_length as usize).min(model.config.max_position_embeddings);
     let mut examples: Vec<Example> = Vec::with_capacity(train_pairs.len());
     let mut dropped = 0;
@@ -259,8 +264,16 @@ pub fn train(job: &TrainJob, progress: bool) -> Result<TrainSummary, MinerError>
         (None, None)
     } else {
         (
-            Some(held_out_loss(&job.base, &held_pairs)?),
-            Some(held_out_loss(&model_dir, &held_pairs)?),
+            Some(held_out_loss(
+                &job.base,
+                &held_pairs,
+                job.tokenizer.as_deref(),
+            )?),
+            Some(held_out_loss(
+                &model_dir,
+                &held_pairs,
+                job.tokenizer.as_deref(),
+            )?),
         )
     };
     Ok(TrainSummary {
@@ -294,9 +307,15 @@ fn same_run(state: &CheckpointState, options: &TrainOptions, dir: &Path) -> Resu
 }
 
 /// The validator's number: mean over samples of the per-sample reference loss, from the
-/// evaluation engine loading `dir` as a validator would.
-pub fn held_out_loss(dir: &Path, pairs: &[Pair]) -> Result<f64, MinerError> {
-    let eval = Evaluator::load(dir, &Device::Cpu)?;
+/// evaluation engine loading `dir` as a validator would (with the competition's tokenizer
+/// folder when it names one).
+pub fn held_out_loss(
+    dir: &Path,
+    pairs: &[Pair],
+    tokenizer: Option<&Path>,
+) -> Result<f64, MinerError> {
+    let eval = arena_eval::load_evaluator(dir, tokenizer, &Device::Cpu)
+        .map_err(|e| MinerError::Train(format!("loading {}: {e}", dir.display())))?;
     let samples: Vec<_> = pairs
         .iter()
         .enumerate()

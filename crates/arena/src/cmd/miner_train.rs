@@ -231,6 +231,9 @@ pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
         }
         l
     });
+    // The competition's own tokenizer when it names one: train on the prompts validators
+    // will score.
+    let tokenizer = super::model_eval::competition_tokenizer(&competition, cfg)?;
     let job = TrainJob {
         base,
         out: args.out.clone(),
@@ -244,6 +247,7 @@ pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
             DtypeArg::Bf16 => DType::BF16,
         },
         resume: args.resume,
+        tokenizer,
     };
     let progress = !args.no_progress && !args.json;
     let summary = tokio::task::spawn_blocking(move || train(&job, progress))

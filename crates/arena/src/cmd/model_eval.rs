@@ -130,8 +130,14 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         ))
     });
     let drawn: Vec<_> = drawn.into_iter().map(|t| t.samples).collect();
+    // `--tokenizer`, else the competition's own when it names one on the hub (fetched
+    // through `[hub] endpoint` and checked against its pins), as validators score.
+    let tokenizer_dir = match &args.tokenizer {
+        Some(dir) => Some(dir.clone()),
+        None => competition_tokenizer(&competition, cfg)?,
+    };
     let options = EvalOptions {
-        tokenizer_dir: args.tokenizer.clone(),
+        tokenizer_dir,
         token_cache: args.token_cache.clone(),
         max_new_tokens: args.max_new_tokens,
         validate_norms: !args.no_norms,
@@ -219,4 +225,29 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         result.load_ms, result.tokenize_ms, result.cache, result.compute_ms
     );
     Ok(())
+}
+
+/// The folder of `competition`'s tokenizer when it names one on the hub (`kind = "hub"`),
+/// fetched through the configured hub into `<home>/tokenizers` (reused while it matches its
+/// pins); `None` when models are scored with their own files.
+pub(crate) fn competition_tokenizer(
+    competition: &arena_core::competition::Competition,
+    cfg: &Config,
+) -> anyhow::Result<Option<PathBuf>> {
+    let spec = &competition.constraints.tokenizer;
+    if spec.hub_files().is_none() {
+        return Ok(None);
+    }
+    let hub = super::miner::hub_client(None, cfg)?;
+    let cache = cfg.home.join("tokenizers");
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(hub.fetch_tokenizer(spec, &cache))
+    })
+    .with_context(|| {
+        format!(
+            "fetching the tokenizer of competition {} from {} (pass --tokenizer DIR to use a local copy)",
+            competition.id,
+            hub.endpoint()
+        )
+    })
 }
