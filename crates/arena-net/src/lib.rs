@@ -16,6 +16,8 @@
 //! - **request size** ([`Limits::max_body_bytes`], tower-http `RequestBodyLimitLayer`): a
 //!   declared length above it is answered `413` before any byte is read; routes may set
 //!   smaller caps of their own; the head is capped by [`Limits::max_header_bytes`];
+//! - **write timeout** ([`Limits::write_timeout`]): a response write blocked this long on a
+//!   client that does not read fails and closes the connection;
 //! - **connection limit** ([`Limits::max_connections`]): when a new connection would exceed
 //!   it, the connection that has been idle the longest (no request in progress, including one
 //!   still sending its head) is closed to make room; when every connection is busy, the new one
@@ -74,11 +76,14 @@ pub struct Limits {
     pub max_body_bytes: Option<usize>,
     /// Largest request head (request line and headers), at least 8 KiB.
     pub max_header_bytes: usize,
+    /// Longest a write may stay blocked on a client that does not read (a stalled download
+    /// closes the connection after it).
+    pub write_timeout: Duration,
 }
 
 impl Default for Limits {
     /// 256 connections, 10 s for a head (and idle), 30 s between body reads, 60 s to a
-    /// response head, 1 MiB bodies, 64 KiB heads.
+    /// response head, 1 MiB bodies, 64 KiB heads, 30 s for a blocked write.
     fn default() -> Self {
         Limits {
             max_connections: 256,
@@ -87,6 +92,7 @@ impl Default for Limits {
             request_timeout: Some(Duration::from_secs(60)),
             max_body_bytes: Some(1 << 20),
             max_header_bytes: 64 << 10,
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -151,8 +157,8 @@ where
         let http = http.clone();
         let registry = registry.clone();
         tokio::spawn(async move {
-            let connection =
-                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+            let io = TokioIo::new(WriteTimeout::new(stream, limits.write_timeout));
+            let connection = http.serve_connection(io, TowerToHyperService::new(svc));
             tokio::pin!(connection);
             let result = tokio::select! {
                 r = connection.as_mut() => r,
@@ -354,5 +360,94 @@ impl http_body::Body for Tracked {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// A stream whose writes fail with `TimedOut` once they have been blocked (the peer not
+/// reading) for longer than the timeout.
+struct WriteTimeout {
+    inner: tokio::net::TcpStream,
+    timeout: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WriteTimeout {
+    fn new(inner: tokio::net::TcpStream, timeout: Duration) -> WriteTimeout {
+        WriteTimeout {
+            inner,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// Maps a write's poll: ready clears the stall clock; pending starts it, and an expired
+    /// clock turns into an error.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        match poll {
+            Poll::Ready(r) => {
+                self.stalled = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let sleep = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "client stopped reading",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for WriteTimeout {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for WriteTimeout {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

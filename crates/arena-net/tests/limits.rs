@@ -17,6 +17,7 @@ fn app() -> Router {
             "/echo",
             post(|body: axum::body::Bytes| async move { format!("{} bytes", body.len()) }),
         )
+        .route("/big", get(|| async { vec![7u8; 64 << 20] }))
         .route(
             "/slow",
             get(|| async {
@@ -46,6 +47,7 @@ fn short() -> Limits {
         request_timeout: Some(Duration::from_millis(500)),
         max_body_bytes: Some(1024),
         max_header_bytes: 8192,
+        write_timeout: Duration::from_millis(300),
     }
 }
 
@@ -185,4 +187,29 @@ async fn when_every_connection_is_busy_a_new_one_is_closed_until_one_frees() {
     let (status, _) = request(addr, "GET", "/health", None, T).await.unwrap();
     assert_eq!(status, 200);
     drop(slow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_a_download_is_dropped_after_the_write_timeout() {
+    let addr = start(short()).await;
+    // A 64 MiB download that is not read for a while: the server's writes block, and after
+    // the write timeout (300 ms) it gives up on the connection.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut got = Vec::new();
+    let ended = tokio::time::timeout(T, async {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the server closed the connection");
+    assert!(got.len() < 64 << 20, "cut short: {} bytes", got.len());
 }
