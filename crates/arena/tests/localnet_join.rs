@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// The whole test, localnet start to the joiner's score.
-const LIMIT: Duration = Duration::from_secs(240);
+const LIMIT: Duration = Duration::from_secs(420);
 
 struct Localnet(Child);
 
@@ -155,6 +155,8 @@ fn a_new_miner_joins_with_the_printed_commands() {
         }
         script.push('\n');
     }
+    // Kept for the second push below, as the user's shell would keep it.
+    script.push_str("printf %s \"$HF_TOKEN\" > hf_token\n");
     let path = format!(
         "{}:{}",
         arena.parent().unwrap().display(),
@@ -200,24 +202,79 @@ fn a_new_miner_joins_with_the_printed_commands() {
     assert!(ours.starts_with("uid "), "the joiner is registered: {ours}");
 
     // …and the validators score it.
+    let first = wait_scored(&web, &hotkey, "model-1", started);
+    eprintln!("joined and scored in {:?}: {first}", started.elapsed());
+
+    // A second, better model under the same hotkey: trained further from the first, pushed
+    // as a new repository with the same join.toml. It must be evaluated as a new commitment
+    // (the validator bug: a hotkey with history was never evaluated again) and lead.
+    // Trained on both tasks of the competition (the first was trained on one), from the first.
+    let second = format!(
+        "arena data sample --task word_sorting --seed joiner --count 1500 > mix.jsonl\n\
+         arena data sample --task arithmetic --seed joiner --count 1500 >> mix.jsonl\n\
+         arena --config {join} miner train --base joiner-model/model --competition 1 --data mix.jsonl --steps 200 --lr 2e-3 --out joiner-model-2\n\
+         arena --config {join} miner push joiner-model-2/model --competition 1 --repo joiner/model-2\n"
+    );
+    let out = Command::new("sh")
+        .args(["-c", &format!("set -e\n{second}")])
+        .current_dir(tmp.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                arena.parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("HOME", tmp.path())
+        .env("ARENA_LOG", "warn")
+        .env(
+            "HF_TOKEN",
+            std::fs::read_to_string(tmp.path().join("hf_token")).unwrap(),
+        )
+        .env_remove("ARENA_CONFIG")
+        .env_remove("HF_ENDPOINT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the second push failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let better = wait_scored(&web, &hotkey, "model-2", started);
+    eprintln!("second model scored in {:?}: {better}", started.elapsed());
+    // Steps draw other samples, so scores of two steps do not compare; within its step the
+    // second model beats every other model, the built-in leader included.
+    assert_eq!(better["win_rate"].as_f64(), Some(1.0), "it leads: {better}");
+    assert_ne!(better["revision"], first["revision"]);
+}
+
+/// Waits until `/api/standings` scores `hotkey`'s model from repository `joiner/<repo>`;
+/// returns its row.
+fn wait_scored(web: &str, hotkey: &str, repo: &str, started: Instant) -> Value {
     loop {
+        let doc = http_get(web, "/api/standings").unwrap_or_default();
         assert!(
             started.elapsed() < LIMIT,
-            "the joiner's model was never scored:\n{}",
-            http_get(&web, "/api/standings").unwrap_or_default()
+            "the joiner's {repo} was never scored:\n{doc}"
         );
-        let doc: Option<Value> =
-            http_get(&web, "/api/standings").and_then(|d| serde_json::from_str(&d).ok());
-        let scored = doc.as_ref().is_some_and(|d| {
-            d["competitions"][0]["models"].as_array().is_some_and(|ms| {
-                ms.iter()
-                    .any(|m| m["hotkey"] == hotkey.as_str() && m["score"].is_f64())
-            })
+        let parsed: Option<Value> = serde_json::from_str(&doc).ok();
+        let row = parsed.as_ref().and_then(|d| {
+            d["competitions"][0]["models"]
+                .as_array()?
+                .iter()
+                .find(|m| {
+                    m["hotkey"] == hotkey
+                        && m["score"].is_f64()
+                        && m["repo"].as_str().is_some_and(|r| r.ends_with(repo))
+                })
+                .cloned()
         });
-        if scored {
-            break;
+        if let Some(row) = row {
+            return row;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    eprintln!("joined and scored in {:?}", started.elapsed());
 }
