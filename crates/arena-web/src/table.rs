@@ -92,13 +92,13 @@ pub fn render_table(s: &Standings) -> String {
     }
     for v in &s.validators {
         if v.status != ValidatorStatus::Ok {
-            let who = match (v.uid, v.hotkey.as_deref()) {
-                (Some(uid), _) => format!("validator {uid}"),
-                (None, Some(h)) => format!("validator {h}"),
-                (None, None) => "validator".to_string(),
-            };
             let detail = v.status_detail.as_deref().unwrap_or_default();
-            let _ = writeln!(out, "warning: {who}: {detail}");
+            // A store nobody can be named for (unreadable): its detail names the file.
+            let _ = match (v.uid, v.hotkey.as_deref()) {
+                (Some(uid), _) => writeln!(out, "warning: validator {uid}: {detail}"),
+                (None, Some(h)) => writeln!(out, "warning: validator {h}: {detail}"),
+                (None, None) => writeln!(out, "warning: {detail}"),
+            };
         }
         // A store error is printed even when another status comes first.
         if let (Some(e), false) = (&v.error, v.status == ValidatorStatus::StoreError) {
