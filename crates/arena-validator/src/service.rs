@@ -211,8 +211,16 @@ impl Service {
         }
         match load_schedule(&path) {
             Ok((schedule, mtime)) => {
-                for change in self.schedule.changes(&schedule) {
-                    tracing::info!(%change, "schedule changed");
+                // At WARN, the level operators run at: a new schedule changes what is
+                // evaluated and how weights are set, so it must not pass unseen.
+                let changes = self.schedule.changes(&schedule);
+                tracing::warn!(
+                    path = %path.display(),
+                    changes = changes.len(),
+                    "schedule reloaded"
+                );
+                for change in changes {
+                    tracing::warn!(%change, "schedule changed");
                 }
                 self.schedule = schedule;
                 self.schedule_mtime = mtime;

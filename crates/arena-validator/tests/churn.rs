@@ -384,6 +384,47 @@ async fn a_validator_without_permit_says_so_once_and_keeps_running() {
     );
 }
 
+/// A schedule edit the validator picks up is said at WARN, the level operators run at, with
+/// what changed; a bad edit is said too and the old schedule stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_reloads_are_said_at_warn_level() {
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let logs = logs.clone();
+        move || LogWriter(logs.clone())
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let net = Net::start().await;
+    let schedule = net.root.path().join("competitions.toml");
+    std::fs::write(&schedule, SCHEDULE).unwrap();
+    let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
+    let config = config(&net, &schedule, false);
+    let mut service = service(&net, validator, config, FixedQuality(BTreeMap::new()));
+    service.tick().await.unwrap();
+    // mtime resolution: make sure the edit is seen as a new file.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&schedule, SCHEDULE.replace("samples = 4", "samples = 9")).unwrap();
+    net.produce(1);
+    service.tick().await.unwrap();
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("WARN") && text.contains("schedule reloaded"),
+        "{text}"
+    );
+    assert!(text.contains("schedule changed"), "{text}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&schedule, "not a schedule [").unwrap();
+    net.produce(1);
+    service.tick().await.unwrap();
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("schedule reload failed"), "{text}");
+}
+
 /// A `MakeWriter` into a shared buffer.
 struct LogWriter(Arc<Mutex<Vec<u8>>>);
 
