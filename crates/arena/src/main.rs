@@ -222,7 +222,10 @@ mod tests {
             error_text(&err),
             "loading the hotkey: wallet \"w\" has no hotkey \"h\""
         );
-        assert_eq!(hints(&err), vec!["`arena wallet list` lists them".to_string()]);
+        assert_eq!(
+            hints(&err),
+            vec!["`arena wallet list` lists them".to_string()]
+        );
 
         let hub = arena_hub::HubError::Http {
             status: 401,

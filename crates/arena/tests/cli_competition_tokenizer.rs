@@ -102,7 +102,10 @@ async fn model_eval_scores_with_the_competitions_tokenizer_not_the_models_templa
         std::fs::copy(fixtures().join("tiny-llama").join(file), tok.join(file)).unwrap();
     }
     let owner = HubClient::new(&hub, Some("owner-token-0123".into())).unwrap();
-    owner.create_repo("owner/tokenizer", false, true).await.unwrap();
+    owner
+        .create_repo("owner/tokenizer", false, true)
+        .await
+        .unwrap();
     owner
         .upload_folder("owner/tokenizer", &tok, "tokenizer")
         .await
@@ -185,7 +188,13 @@ async fn model_eval_scores_with_the_competitions_tokenizer_not_the_models_templa
 
     // A hub that does not hold the tokenizer: a clear error, pointing at --tokenizer.
     let out = Command::new(ARENA)
-        .args(["model", "eval", plain.to_str().unwrap(), "--competition", "1"])
+        .args([
+            "model",
+            "eval",
+            plain.to_str().unwrap(),
+            "--competition",
+            "1",
+        ])
         .args(["--schedule", schedule_arg, "--json"])
         .env("ARENA_HOME", root.path().join("home2"))
         .env("HF_ENDPOINT", "http://127.0.0.1:9")

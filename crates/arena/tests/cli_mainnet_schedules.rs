@@ -124,7 +124,10 @@ fn sn37_verdicts() {
     let (code, failures, report) = check(long.path(), &sn37, 3, None);
     assert_eq!((code, &failures), (Some(0), &vec![]), "{report}");
     assert_eq!(report["passed"], true);
-    assert_eq!(report["limits"]["tokenizer_sha256"], serde_json::Value::Null);
+    assert_eq!(
+        report["limits"]["tokenizer_sha256"],
+        serde_json::Value::Null
+    );
     // Bring your own means one must be shipped.
     std::fs::remove_file(long.path().join("tokenizer.json")).unwrap();
     let (code, failures, _) = check(long.path(), &sn37, 3, None);
@@ -169,5 +172,8 @@ fn sn9_and_sn29_verdicts() {
     assert_eq!((code, &failures), (Some(0), &vec![]), "{report}");
     // c01 accepts Phi-shaped models only.
     let (code, failures, _) = check(long.path(), &sn29, 1, None);
-    assert_eq!((code, failures), (Some(1), codes(&["architecture_not_allowed"])));
+    assert_eq!(
+        (code, failures),
+        (Some(1), codes(&["architecture_not_allowed"]))
+    );
 }
