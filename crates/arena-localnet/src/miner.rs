@@ -1,5 +1,5 @@
-//! Miners: fine-tune the base model with the trainer library, then publish it with
-//! `arena-miner`'s push (private upload, commitment on chain, read back, public).
+//! Miners: fine-tune the base model with the trainer's loop (`arena_train::run`), then publish
+//! it with `arena-miner`'s push (private upload, commitment on chain, read back, public).
 //!
 //! Each miner trains on word-sorting and arithmetic pairs drawn from the data generators with
 //! its own seed — the kinds of samples the competition scores, never the validators' draws
@@ -8,7 +8,7 @@
 //! commitment is already on chain is left alone.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use arena_chain::Chain;
@@ -17,23 +17,19 @@ use arena_data::tasks::TaskKind;
 use arena_hub::client::HubClient;
 use arena_miner::journal::Stage;
 use arena_miner::push::{push, PushRequest};
-use arena_model::tokenizer::TextTokenizer;
-use arena_model::train::data::{encode, Pair};
-use arena_model::train::model::TrainModel;
-use arena_model::train::trainer::{save_hf_folder, TrainOptions, Trainer};
+use arena_train::data::Pair;
+use arena_train::{RunData, TrainOptions, TrainRun};
 use serde::{Deserialize, Serialize};
 
 use crate::base::Base;
 use crate::config::MinerPlan;
 use crate::error::{LocalnetError, Result};
-use crate::home::{write_atomic, Layout};
+use crate::home::Layout;
 use crate::network::MinerNode;
 use crate::schedule::COMPETITION_ID;
 
 /// Training pairs generated per task kind.
 const PAIRS_PER_TASK: usize = 512;
-/// Optimiser steps between two checks of the stop flag.
-const CHUNK: u64 = 10;
 
 /// `trained.json` beside a miner's model: which plan produced it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,14 +75,12 @@ pub fn train(
     }
     let started = Instant::now();
     let err = |e: &dyn std::fmt::Display| LocalnetError::miner(&plan.name, e);
-    let tmp = dir.join("model.training");
-    let _ = std::fs::remove_dir_all(&tmp);
     let mut final_loss = None;
     if plan.steps == 0 {
-        copy_folder(&base.dir, &tmp)?;
+        arena_fs::replace_dir(&out, |staging| copy_folder(&base.dir, staging))
+            .map_err(LocalnetError::io(&out))?;
     } else {
-        let tokenizer = TextTokenizer::load(&base.dir).map_err(|e| err(&e))?;
-        let mut examples = Vec::new();
+        let mut pairs = Vec::new();
         for kind in [TaskKind::WordSorting, TaskKind::Arithmetic] {
             let seed = Seed::from_text(&format!(
                 "localnet/{}/{}/{}",
@@ -94,15 +88,15 @@ pub fn train(
                 plan.seed,
                 kind.name()
             ));
-            for s in kind.generate_many(&seed, PAIRS_PER_TASK) {
-                let pair = Pair {
-                    prompt: s.prompt,
-                    response: s.response,
-                };
-                examples.push(encode(&tokenizer, &pair).map_err(|e| err(&e))?);
-            }
+            pairs.extend(
+                kind.generate_many(&seed, PAIRS_PER_TASK)
+                    .into_iter()
+                    .map(|s| Pair {
+                        prompt: s.prompt,
+                        response: s.response,
+                    }),
+            );
         }
-        let model = TrainModel::load(&base.dir, &arena_model::Device::Cpu).map_err(|e| err(&e))?;
         let options = TrainOptions {
             steps: plan.steps,
             lr: plan.lr,
@@ -112,24 +106,24 @@ pub fn train(
             progress: false,
             ..TrainOptions::default()
         };
-        let mut trainer = Trainer::new(model, options);
-        let mut losses = Vec::new();
-        while trainer.step < plan.steps {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
-            let until = (trainer.step + CHUNK).min(plan.steps);
-            let report = trainer
-                .run_until(&examples, None, until)
-                .map_err(|e| err(&e))?;
-            losses.extend(report.losses);
+        let data = RunData::Pairs {
+            train: pairs,
+            held_out: Vec::new(),
+            tokenizer: base.dir.clone(),
+            max_len: None,
+        };
+        let run = TrainRun {
+            save_to: Some(out.clone()),
+            stop: Some(stop),
+            ..TrainRun::new(&base.dir, data, options)
+        };
+        let report = arena_train::run(run).map_err(|e| err(&e))?;
+        if report.stopped {
+            return Ok(None);
         }
-        let tail = &losses[losses.len().saturating_sub(10)..];
+        let tail = &report.losses[report.losses.len().saturating_sub(10)..];
         final_loss = (!tail.is_empty()).then(|| tail.iter().sum::<f64>() / tail.len() as f64);
-        save_hf_folder(&trainer.model, &base.dir, &tmp).map_err(|e| err(&e))?;
     }
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::rename(&tmp, &out).map_err(LocalnetError::io(&out))?;
     let done = Trained {
         steps: plan.steps,
         lr: plan.lr,
@@ -139,7 +133,7 @@ pub fn train(
         seconds: started.elapsed().as_secs_f64(),
     };
     let text = serde_json::to_vec_pretty(&done).map_err(|e| err(&e))?;
-    write_atomic(&marker, &text)?;
+    arena_fs::write_atomic(&marker, &text).map_err(LocalnetError::io(&marker))?;
     Ok(Some(done))
 }
 
@@ -147,13 +141,12 @@ fn read_marker(path: &Path) -> Option<Trained> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-fn copy_folder(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(LocalnetError::io(to))?;
-    for entry in std::fs::read_dir(from).map_err(LocalnetError::io(from))? {
-        let entry = entry.map_err(LocalnetError::io(from))?;
+/// Copies the files (not the folders) of `from` into the existing folder `to`.
+fn copy_folder(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
         if entry.path().is_file() {
-            let dest = to.join(entry.file_name());
-            std::fs::copy(entry.path(), &dest).map_err(LocalnetError::io(dest))?;
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
         }
     }
     Ok(())
@@ -241,6 +234,7 @@ pub fn hub_token_file(layout: &Layout, name: &str) -> PathBuf {
 mod tests {
     use super::*;
     use crate::config::BaseModel;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn a_few_steps_lower_the_loss_and_a_rerun_reuses_the_folder() {

@@ -5,20 +5,19 @@
 //! `checkpoint/` (trainable variables, optimiser moments, step and options; replaced
 //! atomically every `checkpoint_every` steps) and `log.jsonl` (one line per optimiser step).
 //! A killed run restarted with `resume` reloads the checkpoint and continues on the same
-//! schedule and example order, so it ends where an uninterrupted run would.
+//! schedule and example order, so it ends where an uninterrupted run would. The loop itself
+//! is [`arena_train::run`]; this module picks the competition, the data and the folders, and
+//! scores the held-out samples as validators do.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arena_core::competition::{Competition, CompetitionId, Schedule};
 use arena_core::seed::Seed;
 use arena_data::tasks::TaskKind;
-use arena_model::train::data::{encode, read_jsonl, Example, Pair};
-use arena_model::train::lora::LoraConfig;
-use arena_model::train::model::TrainModel;
-use arena_model::train::trainer::{save_hf_folder, CheckpointState, TrainOptions, Trainer};
-use arena_model::train::DType;
 use arena_model::Device;
+use arena_train::data::{read_jsonl, Pair};
+use arena_train::lora::LoraConfig;
+use arena_train::{DType, RunData, TrainError, TrainOptions, TrainRun};
 use serde::Serialize;
 
 use crate::error::MinerError;
@@ -162,104 +161,36 @@ pub fn load_pairs(
 
 /// Runs `job` to the end and saves `out/model`.
 pub fn train(job: &TrainJob, progress: bool) -> Result<TrainSummary, MinerError> {
-    let constraints = &job.competition.constraints;
-    let mut model = TrainModel::load(&job.base, &Device::Cpu)?;
-    constraints
-        .check_architecture(&model.config.architecture)
-        .map_err(|v| MinerError::Train(format!("base {}: {v}", job.base.display())))?;
-    model.set_compute_dtype(job.compute)?;
-    if let Some(lora) = &job.lora {
-        model.enable_lora(lora)?;
-    }
-    let trainable_params = model.trainable().iter().map(|(_, v)| v.elem_count()).sum();
-
     let (train_pairs, held_pairs) = load_pairs(&job.data, job.held_out)?;
-    let tokenizer =
-        arena_model::tokenizer::TextTokenizer::load(job.tokenizer.as_deref().unwrap_or(&job.base))?;
-    let limit = (constraints.sequence_length as usize).min(model.config.max_position_embeddings);
-    let mut examples: Vec<Example> = Vec::with_capacity(train_pairs.len());
-    let mut dropped = 0;
-    for pair in &train_pairs {
-        let ex = encode(&tokenizer, pair)?;
-        if ex.ids.len() > limit {
-            dropped += 1;
-        } else {
-            examples.push(ex);
-        }
-    }
-    if examples.is_empty() {
-        return Err(MinerError::Train(format!(
-            "no training example fits the sequence length {limit} ({dropped} too long)"
-        )));
-    }
-    if dropped > 0 {
-        tracing::warn!(
-            dropped,
-            limit,
-            "examples longer than the sequence length left out"
-        );
-    }
-
-    let checkpoint = job.out.join("checkpoint");
-    std::fs::create_dir_all(&job.out).map_err(MinerError::io("creating", &job.out))?;
-    let mut trainer = Trainer::new(model, job.options.clone());
-    if checkpoint.join("state.json").is_file() {
-        if !job.resume {
-            let state = CheckpointState::read(&checkpoint)?;
-            return Err(MinerError::Train(format!(
-                "{} holds a checkpoint at step {}: pass --resume to continue it, or choose another --out",
-                checkpoint.display(),
-                state.step
-            )));
-        }
-        same_run(
-            &CheckpointState::read(&checkpoint)?,
-            &job.options,
-            &checkpoint,
-        )?;
-        trainer.resume(&checkpoint)?;
-    } else if job.resume {
-        tracing::info!(dir = %checkpoint.display(), "no checkpoint yet; starting from step 0");
-    }
-    tracing::info!(
-        seed = job.options.seed,
-        steps = job.options.steps,
-        start = trainer.step,
-        examples = examples.len(),
-        trainable_params,
-        lora = job.lora.is_some(),
-        compute = ?job.compute,
-        "training"
-    );
-    let log_path = job.out.join("log.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(MinerError::io("opening", &log_path))?;
-    trainer.on_step = Some(Box::new(move |s| {
-        if let Ok(line) = serde_json::to_string(s) {
-            if let Err(e) = writeln!(log, "{line}") {
-                tracing::warn!("cannot append to the training log: {e}");
-            }
-        }
-    }));
+    let constraints = &job.competition.constraints;
+    let base = job.base.clone();
     let mut options = job.options.clone();
     options.progress = progress;
-    let ckpt = (options.checkpoint_every > 0).then_some(checkpoint.as_path());
-    let report = trainer.run(&examples, ckpt)?;
-
-    let held_examples = held_pairs
-        .iter()
-        .map(|p| encode(&tokenizer, p))
-        .collect::<arena_model::Result<Vec<_>>>()?;
-    let held_out_trained = if held_examples.is_empty() {
-        None
-    } else {
-        Some(trainer.eval_loss(&held_examples)?)
+    let run = TrainRun {
+        compute: job.compute,
+        lora: job.lora.clone(),
+        checkpoint: Some(job.out.join("checkpoint")),
+        resume: job.resume,
+        log: Some(job.out.join("log.jsonl")),
+        save_to: Some(job.out.join("model")),
+        check_base: Some(Box::new(move |model| {
+            constraints
+                .check_architecture(&model.config.architecture)
+                .map_err(|v| format!("base {}: {v}", base.display()))
+        })),
+        ..TrainRun::new(
+            &job.base,
+            RunData::Pairs {
+                train: train_pairs,
+                held_out: held_pairs.clone(),
+                tokenizer: job.tokenizer.clone().unwrap_or_else(|| job.base.clone()),
+                max_len: Some(constraints.sequence_length as usize),
+            },
+            options,
+        )
     };
+    let report = arena_train::run(run)?;
     let model_dir = job.out.join("model");
-    save_hf_folder(&trainer.model, &job.base, &model_dir)?;
     let (held_out_before, held_out_after) = if held_pairs.is_empty() {
         (None, None)
     } else {
@@ -279,31 +210,35 @@ pub fn train(job: &TrainJob, progress: bool) -> Result<TrainSummary, MinerError>
     Ok(TrainSummary {
         model_dir,
         start_step: report.start_step,
-        steps: trainer.step,
+        steps: report.steps,
         first_loss: report.losses.first().copied(),
         last_loss: report.losses.last().copied(),
         tokens_per_sec: report.tokens_per_sec,
-        trainable_params,
-        examples: examples.len(),
-        dropped_too_long: dropped,
+        trainable_params: report.trainable_params,
+        examples: report.examples,
+        dropped_too_long: report.dropped_too_long,
         held_out_before,
         held_out_after,
-        held_out_trained,
+        held_out_trained: report.held_out_trained,
     })
 }
 
-/// Refuses to resume a checkpoint written with options that change the run.
-fn same_run(state: &CheckpointState, options: &TrainOptions, dir: &Path) -> Result<(), MinerError> {
-    let mut saved = state.options.clone();
-    saved.progress = options.progress;
-    if &saved != options {
-        return Err(MinerError::Train(format!(
-            "{} was written by a run with other options ({}); resume with the same flags",
-            dir.display(),
-            serde_json::to_string(&state.options).unwrap_or_default()
-        )));
+impl From<TrainError> for MinerError {
+    fn from(e: TrainError) -> Self {
+        match e {
+            TrainError::Model(e) => MinerError::Model(e),
+            TrainError::Refused(message) => MinerError::Train(message),
+            TrainError::Io {
+                action,
+                path,
+                source,
+            } => MinerError::Io {
+                action,
+                path,
+                source,
+            },
+        }
     }
-    Ok(())
 }
 
 /// The validator's number: mean over samples of the per-sample reference loss, from the

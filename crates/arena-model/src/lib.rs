@@ -23,8 +23,8 @@ pub mod kernels;
 pub mod model;
 pub mod scoring;
 pub mod st_header;
+pub mod tensor;
 pub mod tokenizer;
-pub mod train;
 pub mod weights;
 
 /// Where tensors live; re-exported so callers need not depend on candle.

@@ -8,19 +8,14 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 
 use super::bench::last_json_line;
-use arena_model::train::data::Example;
-use arena_model::train::lora::LoraConfig;
-use arena_model::train::model::TrainModel;
-use arena_model::train::optim::Decay;
-use arena_model::train::trainer::{TrainOptions, Trainer};
-use arena_model::train::DType;
-use arena_model::Device;
+use arena_train::data::Example;
+use arena_train::lora::LoraConfig;
+use arena_train::optim::Decay;
+use arena_train::{DType, RunData, TrainOptions, TrainRun};
 use serde_json::{json, Value};
 
 const TORCH_SCRIPT: &str = include_str!("bench_train.py");
@@ -69,6 +64,17 @@ pub struct TrainBenchArgs {
     pub json: bool,
 }
 
+/// `vocab_size` of the model's config.json: the range of [`token_ids`] for both trainers.
+fn vocab_size(args: &TrainBenchArgs) -> anyhow::Result<usize> {
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(args.model.join("config.json"))
+            .with_context(|| format!("cannot read {}/config.json", args.model.display()))?,
+    )?;
+    Ok(config["vocab_size"]
+        .as_u64()
+        .context("config.json has no vocab_size")? as usize)
+}
+
 /// Seeded token ids in `[3, vocab)`: the same for both trainers.
 fn token_ids(vocab: usize, batch: usize, len: usize) -> Vec<Vec<u32>> {
     let mut state = 0x2545_F491_4F6C_DD1Du64;
@@ -108,20 +114,7 @@ fn median_after_first(times: &[f64]) -> f64 {
 
 /// Our side, in this process: prints `{step_seconds, losses, peak_rss_bytes, …}`.
 fn worker(args: &TrainBenchArgs) -> anyhow::Result<()> {
-    let mut model = TrainModel::load(&args.model, &Device::Cpu)
-        .with_context(|| format!("cannot load {}", args.model.display()))?;
-    if args.dtype == "bf16" {
-        model.set_compute_dtype(DType::BF16)?;
-    }
-    if args.lora_rank > 0 {
-        model.enable_lora(&LoraConfig::all_projections(
-            args.lora_rank,
-            2.0 * args.lora_rank as f64,
-            0,
-        ))?;
-    }
-    let trainable: usize = model.trainable().iter().map(|(_, v)| v.elem_count()).sum();
-    let examples: Vec<Example> = token_ids(model.config.vocab_size, args.batch, args.seq_len)
+    let examples: Vec<Example> = token_ids(vocab_size(args)?, args.batch, args.seq_len)
         .into_iter()
         .map(|ids| Example {
             ids,
@@ -136,29 +129,22 @@ fn worker(args: &TrainBenchArgs) -> anyhow::Result<()> {
         decay: Decay::Constant,
         ..TrainOptions::default()
     };
-    let mut trainer = Trainer::new(model, options);
-    let marks = Arc::new(Mutex::new(vec![Instant::now()]));
-    let sink = marks.clone();
-    trainer.on_step = Some(Box::new(move |_| {
-        if let Ok(mut m) = sink.lock() {
-            m.push(Instant::now());
-        }
-    }));
-    if let Ok(mut m) = marks.lock() {
-        m[0] = Instant::now();
-    }
-    let report = trainer.run(&examples, None)?;
-    let marks = marks
-        .lock()
-        .map_err(|_| anyhow::anyhow!("timer poisoned"))?;
-    let times: Vec<f64> = marks
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_secs_f64())
-        .collect();
+    let run = TrainRun {
+        compute: if args.dtype == "bf16" {
+            DType::BF16
+        } else {
+            DType::F32
+        },
+        lora: (args.lora_rank > 0)
+            .then(|| LoraConfig::all_projections(args.lora_rank, 2.0 * args.lora_rank as f64, 0)),
+        ..TrainRun::new(&args.model, RunData::Examples(examples), options)
+    };
+    let report =
+        arena_train::run(run).with_context(|| format!("cannot train {}", args.model.display()))?;
     println!(
         "{}",
-        json!({"step_seconds": times, "losses": report.losses, "peak_rss_bytes": peak_rss_bytes(),
-               "trainable_params": trainable})
+        json!({"step_seconds": report.step_seconds, "losses": report.losses,
+               "peak_rss_bytes": peak_rss_bytes(), "trainable_params": report.trainable_params})
     );
     Ok(())
 }
@@ -246,13 +232,7 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
 
 fn run_torch(args: &TrainBenchArgs) -> anyhow::Result<Value> {
     let python = super::bench::ensure_venv(&args.venv)?;
-    let config: Value = serde_json::from_str(
-        &std::fs::read_to_string(args.model.join("config.json"))
-            .with_context(|| format!("cannot read {}/config.json", args.model.display()))?,
-    )?;
-    let vocab = config["vocab_size"]
-        .as_u64()
-        .context("config.json has no vocab_size")? as usize;
+    let vocab = vocab_size(args)?;
     let job = json!({
         "model": std::fs::canonicalize(&args.model)?.display().to_string(),
         "threads": args.threads, "seed": 0, "steps": args.steps, "lr": args.lr,

@@ -9,16 +9,15 @@ use arena_core::competition::{default_schedule, Schedule};
 use arena_core::seed::Seed;
 use arena_data::tasks::TaskKind;
 use arena_miner::train::{find_competition, train, DataSource, TrainJob};
-use arena_model::train::lora::LoraConfig;
-use arena_model::train::optim::{AdamWConfig, Decay};
-use arena_model::train::trainer::TrainOptions;
-use arena_model::train::DType;
+use arena_train::lora::LoraConfig;
+use arena_train::optim::{AdamWConfig, Decay};
+use arena_train::{DType, TrainOptions};
 
 use crate::config::Config;
 
 /// Learning-rate shape after warmup.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum ScheduleArg {
+pub enum LrScheduleArg {
     /// Half a cosine down to `--min-lr-ratio` of the peak.
     Cosine,
     /// A straight line down to `--min-lr-ratio` of the peak.
@@ -51,8 +50,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "ID")]
     pub competition: u32,
     /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub competitions: Option<PathBuf>,
+    /// (`--competitions` is the old spelling, still accepted.)
+    #[arg(long, value_name = "FILE", alias = "competitions")]
+    pub schedule: Option<PathBuf>,
     /// Take the competition active at this block (default: the newest entry that has it).
     #[arg(long)]
     pub block: Option<u64>,
@@ -90,8 +90,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 10)]
     pub warmup: u64,
     /// Learning-rate decay after warmup.
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Cosine)]
-    pub schedule: ScheduleArg,
+    #[arg(long, value_enum, default_value_t = LrScheduleArg::Cosine)]
+    pub lr_schedule: LrScheduleArg,
     /// Final learning rate as a fraction of the peak.
     #[arg(long, default_value_t = 0.1)]
     pub min_lr_ratio: f64,
@@ -161,7 +161,7 @@ pub(crate) fn schedule_source(path: Option<&PathBuf>, cfg: &Config) -> String {
 
 /// Runs `arena miner train`.
 pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
-    let schedule = load_schedule(args.competitions.as_ref(), cfg)?;
+    let schedule = load_schedule(args.schedule.as_ref(), cfg)?;
     let competition = find_competition(&schedule, args.competition, args.block)?;
     let base = match (&args.base, args.from_uid) {
         (Some(dir), _) => dir.clone(),
@@ -205,10 +205,10 @@ pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
         batch: args.batch,
         accumulation: args.grad_accum,
         warmup: args.warmup,
-        decay: match args.schedule {
-            ScheduleArg::Cosine => Decay::Cosine,
-            ScheduleArg::Linear => Decay::Linear,
-            ScheduleArg::Constant => Decay::Constant,
+        decay: match args.lr_schedule {
+            LrScheduleArg::Cosine => Decay::Cosine,
+            LrScheduleArg::Linear => Decay::Linear,
+            LrScheduleArg::Constant => Decay::Constant,
         },
         min_lr_ratio: args.min_lr_ratio,
         adamw: AdamWConfig {

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use crate::error::{ModelError, Result};
-use crate::tokenizer::{ChatMessage, TextTokenizer};
+use arena_model::tokenizer::{ChatMessage, TextTokenizer};
+use arena_model::{ModelError, Result};
 
 /// One tokenized example: the tokens from `first_target` on are trained on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,13 +44,13 @@ pub fn encode(tokenizer: &TextTokenizer, pair: &Pair) -> Result<Example> {
 
 /// Reads a JSONL file of `{"prompt": …, "response": …}` objects (blank lines skipped).
 pub fn read_jsonl(path: &Path) -> Result<Vec<Pair>> {
-    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| crate::error::io_error(path, e))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
             serde_json::from_str(line)
-                .map_err(|e| ModelError::json(path, format!("line {}: {e}", i + 1)))
+                .map_err(|e| crate::error::json_error(path, format!("line {}: {e}", i + 1)))
         })
         .collect()
 }

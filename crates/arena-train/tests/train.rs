@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use arena_model::scoring::{Evaluator, PromptReference};
-use arena_model::train::data::{encode, Example, Pair};
-use arena_model::train::model::TrainModel;
-use arena_model::train::trainer::{save_hf_folder, TrainOptions, Trainer};
 use arena_model::Device;
+use arena_train::data::{encode, Example, Pair};
+use arena_train::model::TrainModel;
+use arena_train::trainer::{save_hf_folder, TrainOptions, Trainer};
 
 fn fixture(name: &str) -> PathBuf {
     std::env::var_os("ARENA_TEST_FIXTURES")
@@ -212,7 +212,7 @@ fn a_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does() {
 /// not change, and the folder saved with merged weights scores what the adapted model does.
 #[test]
 fn lora_trains_only_adapters_and_the_merged_save_scores_the_same() {
-    use arena_model::train::lora::LoraConfig;
+    use arena_train::lora::LoraConfig;
     let base = fixture("tiny-qwen2");
     let (train, held) = (pairs(false), pairs(true));
     let train_ex = examples(&base, &train);
@@ -283,9 +283,7 @@ fn bf16_products_train_with_f32_master_weights() {
         TrainOptions::default(),
     );
     let mut model = TrainModel::load(&base, &Device::Cpu).unwrap();
-    model
-        .set_compute_dtype(arena_model::train::DType::BF16)
-        .unwrap();
+    model.set_compute_dtype(arena_train::DType::BF16).unwrap();
     let options = TrainOptions {
         steps: 60,
         lr: 3e-3,
@@ -303,7 +301,7 @@ fn bf16_products_train_with_f32_master_weights() {
     let refs: Vec<&Example> = train_ex[..4].iter().collect();
     let (_, grads, _) = trainer.gradients(&refs).unwrap();
     for ((name, var), g) in trainer.model.trainable().iter().zip(&grads) {
-        assert_eq!(var.dtype(), arena_model::train::DType::F32, "{name}");
+        assert_eq!(var.dtype(), arena_train::DType::F32, "{name}");
         let norm: f32 = g.abs().unwrap().sum_all().unwrap().to_scalar().unwrap();
         assert!(
             norm > 0.0 && norm.is_finite(),

@@ -7,9 +7,9 @@
 
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, InplaceOp2, Layout, Tensor, Var};
+use arena_model::tensor::{CpuStorage, InplaceOp2, Layout, Tensor, Var};
 
-use crate::error::{ModelError, Result};
+use arena_model::{ModelError, Result};
 
 /// AdamW hyper-parameters (decoupled weight decay, as `torch.optim.AdamW`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -73,15 +73,15 @@ impl InplaceOp2 for Update<'_> {
         wl: &Layout,
         grad: &CpuStorage,
         gl: &Layout,
-    ) -> candle_core::Result<()> {
+    ) -> arena_model::tensor::Result<()> {
         let (CpuStorage::F32(w), CpuStorage::F32(g)) = (weight, grad) else {
-            return Err(candle_core::Error::Msg(
+            return Err(arena_model::tensor::Error::Msg(
                 "fused AdamW needs f32 weights and gradients".into(),
             ));
         };
         let (Some((w0, w1)), Some((g0, g1))) = (wl.contiguous_offsets(), gl.contiguous_offsets())
         else {
-            return Err(candle_core::Error::Msg(
+            return Err(arena_model::tensor::Error::Msg(
                 "fused AdamW needs contiguous tensors".into(),
             ));
         };
@@ -89,10 +89,12 @@ impl InplaceOp2 for Update<'_> {
         let mut guard = self
             .moments
             .lock()
-            .map_err(|_| candle_core::Error::Msg("optimizer state poisoned".into()))?;
+            .map_err(|_| arena_model::tensor::Error::Msg("optimizer state poisoned".into()))?;
         let Moments { m, v } = &mut *guard;
         if m.len() != w.len() || g.len() != w.len() {
-            return Err(candle_core::Error::Msg("fused AdamW: size mismatch".into()));
+            return Err(arena_model::tensor::Error::Msg(
+                "fused AdamW: size mismatch".into(),
+            ));
         }
         let c = self.config;
         let decay = 1.0 - self.lr * c.weight_decay;
@@ -173,7 +175,7 @@ pub fn global_norm(grads: &[Tensor]) -> Result<f64> {
         sum += g
             .sqr()?
             .sum_all()?
-            .to_dtype(candle_core::DType::F64)?
+            .to_dtype(arena_model::tensor::DType::F64)?
             .to_scalar::<f64>()?;
     }
     Ok(sum.sqrt())
@@ -219,7 +221,7 @@ pub fn learning_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use arena_model::tensor::Device;
 
     /// The fused step equals the textbook AdamW formulas, step by step.
     #[test]

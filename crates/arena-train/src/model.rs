@@ -1,4 +1,4 @@
-//! The decoder of [`crate::model::llama`] with every weight a candle `Var` under its
+//! The decoder of [`arena_model::model::llama`] with every weight a candle `Var` under its
 //! transformers name, run with differentiable operations only.
 //!
 //! The evaluation model fuses q/k/v and gate/up at load time and uses fast kernels that record
@@ -18,13 +18,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use arena_model::tensor::{DType, Device, Tensor, Var, D};
 
-use crate::config::ModelConfig;
-use crate::error::{ModelError, Result};
-use crate::kernels::CausalMask;
-use crate::train::lora::{Adapter, LoraConfig};
-use crate::weights::Weights;
+use crate::lora::{Adapter, LoraConfig};
+use arena_model::config::ModelConfig;
+use arena_model::kernels::CausalMask;
+use arena_model::weights::Weights;
+use arena_model::{ModelError, Result};
 
 /// A trainable Llama-family model.
 pub struct TrainModel {
@@ -93,7 +93,7 @@ impl TrainModel {
     /// Loads the model folder `dir` (f32 copies of the weights, as trainable variables).
     pub fn load(dir: &Path, device: &Device) -> Result<TrainModel> {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
-        if !crate::model::SUPPORTED_ARCHITECTURES.contains(&config.architecture.as_str()) {
+        if !arena_model::model::SUPPORTED_ARCHITECTURES.contains(&config.architecture.as_str()) {
             return Err(ModelError::UnsupportedArchitecture(
                 config.architecture.clone(),
             ));
@@ -257,7 +257,7 @@ impl TrainModel {
             .index_select(&batch.ids.flatten_all()?, 0)?;
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
-            let normed = candle_nn::ops::rms_norm_slow(
+            let normed = arena_model::tensor::ops::rms_norm_slow(
                 &x,
                 &self.p(&format!("{p}.input_layernorm.weight"))?,
                 eps,
@@ -266,8 +266,8 @@ impl TrainModel {
                 let y = self.linear(&normed, &format!("{p}.self_attn.{name}"))?;
                 Ok(y.reshape((b, len, n, d))?.transpose(1, 2)?.contiguous()?)
             };
-            let q = candle_nn::rotary_emb::rope_slow(&heads_of("q_proj", heads)?, &cos, &sin)?;
-            let k = candle_nn::rotary_emb::rope_slow(&heads_of("k_proj", kvh)?, &cos, &sin)?;
+            let q = arena_model::tensor::ops::rope_slow(&heads_of("q_proj", heads)?, &cos, &sin)?;
+            let k = arena_model::tensor::ops::rope_slow(&heads_of("k_proj", kvh)?, &cos, &sin)?;
             let v = heads_of("v_proj", kvh)?;
             // Heads sharing a kv head are stacked as rows, as in the evaluation model.
             let q = q.reshape((b, kvh, group * len, d))?;
@@ -290,14 +290,15 @@ impl TrainModel {
                 })
                 .collect();
             let bias = Tensor::from_vec(bias, (group * len, len), &self.device)?;
-            let probs = candle_nn::ops::softmax(&scores.broadcast_add(&bias)?, D::Minus1)?;
+            let probs =
+                arena_model::tensor::ops::softmax(&scores.broadcast_add(&bias)?, D::Minus1)?;
             let out = self
                 .mm(&probs, &v)?
                 .reshape((b, heads, len, d))?
                 .transpose(1, 2)?
                 .reshape((b * len, heads * d))?;
             x = (x + self.linear(&out, &format!("{p}.self_attn.o_proj"))?)?;
-            let normed = candle_nn::ops::rms_norm_slow(
+            let normed = arena_model::tensor::ops::rms_norm_slow(
                 &x,
                 &self.p(&format!("{p}.post_attention_layernorm.weight"))?,
                 eps,
@@ -309,14 +310,15 @@ impl TrainModel {
             x = (x + self.linear(&(gate * up)?, &format!("{p}.mlp.down_proj"))?)?;
         }
         let rows = x.index_select(&batch.rows, 0)?;
-        let normed = candle_nn::ops::rms_norm_slow(&rows, &self.p("model.norm.weight")?, eps)?;
+        let normed =
+            arena_model::tensor::ops::rms_norm_slow(&rows, &self.p("model.norm.weight")?, eps)?;
         let head = if c.tie_word_embeddings {
             "model.embed_tokens.weight"
         } else {
             "lm_head.weight"
         };
         let logits = self.mm_t(&normed, &self.p(head)?)?;
-        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let logp = arena_model::tensor::ops::log_softmax(&logits, D::Minus1)?;
         let picked = logp.gather(&batch.targets.unsqueeze(1)?, 1)?.squeeze(1)?;
         Ok((picked * &batch.weights)?.sum_all()?.neg()?)
     }
@@ -345,7 +347,8 @@ impl TrainModel {
         for (name, tensor) in self.merged_weights()? {
             tensors.insert(name, tensor.to_dtype(dtype)?);
         }
-        candle_core::safetensors::save(&tensors, path).map_err(|e| ModelError::weights(path, e))?;
+        arena_model::tensor::safetensors::save(&tensors, path)
+            .map_err(|e| crate::error::weights_error(path, e))?;
         Ok(())
     }
 }

@@ -2,17 +2,18 @@
 //! fused AdamW step, warmup and decay, a progress bar, periodic checkpoints that a killed run
 //! resumes from, and the final Hugging Face folder.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
+use arena_model::tensor::{DType, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ModelError, Result};
-use crate::train::data::{draw, Example};
-use crate::train::model::{make_batch, TrainModel};
-use crate::train::optim::{global_norm, learning_rate, AdamW, AdamWConfig, Decay, Moments};
+use crate::data::{draw, Example};
+use crate::model::{make_batch, TrainModel};
+use crate::optim::{global_norm, learning_rate, AdamW, AdamWConfig, Decay, Moments};
+use arena_model::{ModelError, Result};
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +87,10 @@ pub struct TrainReport {
     pub losses: Vec<f64>,
     /// Trained tokens per second over this run.
     pub tokens_per_sec: f64,
+    /// Wall-clock seconds of each step taken in this run (its checkpoint included).
+    pub step_seconds: Vec<f64>,
+    /// The run was asked to stop before reaching its last step.
+    pub stopped: bool,
 }
 
 /// `state.json` of a checkpoint: where the run is and what it was started with.
@@ -97,15 +102,15 @@ pub struct CheckpointState {
     pub options: TrainOptions,
     /// LoRA settings when adapters were trained (then the checkpoint holds only adapters).
     #[serde(default)]
-    pub lora: Option<crate::train::lora::LoraConfig>,
+    pub lora: Option<crate::lora::LoraConfig>,
 }
 
 impl CheckpointState {
     /// Reads `dir/state.json`.
     pub fn read(dir: &Path) -> Result<CheckpointState> {
         let path = dir.join("state.json");
-        let text = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
-        serde_json::from_slice(&text).map_err(|e| ModelError::json(&path, e))
+        let text = std::fs::read(&path).map_err(|e| crate::error::io_error(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| crate::error::json_error(&path, e))
     }
 }
 
@@ -208,6 +213,18 @@ impl Trainer {
         checkpoint: Option<&Path>,
         until: u64,
     ) -> Result<TrainReport> {
+        self.run_steps(examples, checkpoint, until, None)
+    }
+
+    /// [`Self::run_until`] that also returns early, with `stopped` set, when `stop` is raised
+    /// (checked before every step).
+    pub(crate) fn run_steps(
+        &mut self,
+        examples: &[Example],
+        checkpoint: Option<&Path>,
+        until: u64,
+        stop: Option<&AtomicBool>,
+    ) -> Result<TrainReport> {
         if examples.is_empty() {
             return Err(ModelError::Config("no training examples".into()));
         }
@@ -227,8 +244,15 @@ impl Trainer {
         };
         let started = Instant::now();
         let (mut losses, mut tokens) = (Vec::new(), 0usize);
+        let mut step_seconds = Vec::new();
+        let mut stopped = false;
         let per_step = (o.batch * o.accumulation) as u64;
         while self.step < until.min(o.steps) {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                stopped = true;
+                break;
+            }
+            let step_started = Instant::now();
             let mut sum: Option<Vec<Tensor>> = None;
             let mut loss = 0.0;
             for micro in 0..o.accumulation {
@@ -245,7 +269,7 @@ impl Trainer {
                         .iter()
                         .zip(&grads)
                         .map(|(a, g)| a + g)
-                        .collect::<candle_core::Result<_>>()?,
+                        .collect::<arena_model::tensor::Result<_>>()?,
                 });
             }
             let grads = sum.unwrap_or_default();
@@ -275,6 +299,7 @@ impl Trainer {
                     self.save_checkpoint(dir)?;
                 }
             }
+            step_seconds.push(step_started.elapsed().as_secs_f64());
             if let Some(callback) = self.on_step.as_mut() {
                 callback(&StepLog {
                     step: self.step,
@@ -290,25 +315,29 @@ impl Trainer {
             start_step,
             losses,
             tokens_per_sec: tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            step_seconds,
+            stopped,
         })
     }
 
     /// Writes the trainable variables (every weight, or only the adapters under LoRA),
-    /// optimiser moments and the step into `dir`, replacing it atomically (written beside
-    /// it, then renamed), so a kill never leaves half a checkpoint.
+    /// optimiser moments and the step into `dir`, replacing it as a whole with
+    /// [`arena_fs::replace_dir`] (written beside it, then swapped in), so a kill never leaves
+    /// half a checkpoint.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
-        let tmp = sibling(dir, "tmp");
-        let old = sibling(dir, "old");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
+        crate::error::replace_dir(dir, |tmp| self.write_checkpoint(tmp), |e| write_err(dir, e))
+    }
+
+    /// The files of a checkpoint, written into the (empty) folder `tmp`.
+    fn write_checkpoint(&self, tmp: &Path) -> Result<()> {
         let trainable = self.model.trainable();
         let weights: std::collections::HashMap<String, Tensor> = trainable
             .iter()
             .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
             .collect();
         let weights_path = tmp.join("weights.safetensors");
-        candle_core::safetensors::save(&weights, &weights_path)
-            .map_err(|e| ModelError::weights(&weights_path, e))?;
+        arena_model::tensor::safetensors::save(&weights, &weights_path)
+            .map_err(|e| crate::error::weights_error(&weights_path, e))?;
         let mut moments = std::collections::HashMap::new();
         let dev = self.model.device();
         for ((name, var), state) in trainable.iter().zip(&self.opt.moments) {
@@ -326,28 +355,24 @@ impl Trainer {
             );
         }
         let optim = tmp.join("optimizer.safetensors");
-        candle_core::safetensors::save(&moments, &optim)
-            .map_err(|e| ModelError::weights(&optim, e))?;
+        arena_model::tensor::safetensors::save(&moments, &optim)
+            .map_err(|e| crate::error::weights_error(&optim, e))?;
         let state = serde_json::to_vec_pretty(&CheckpointState {
             step: self.step,
             options: self.options.clone(),
             lora: self.model.lora().cloned(),
         })
-        .map_err(|e| ModelError::json(&tmp, e))?;
-        std::fs::write(tmp.join("state.json"), state).map_err(|e| write_err(&tmp, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(|e| write_err(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| write_err(dir, e))?;
-        let _ = std::fs::remove_dir_all(&old);
+        .map_err(|e| crate::error::json_error(tmp, e))?;
+        std::fs::write(tmp.join("state.json"), state).map_err(|e| write_err(tmp, e))?;
         Ok(())
     }
 
     /// Restores weights, moments and step from a checkpoint written by [`Self::save_checkpoint`].
     /// The run's options come from the caller; a different seed or batch changes the order.
     /// A checkpoint of adapters only resumes a model with the same LoRA settings.
+    /// A checkpoint left aside by a save killed between its two renames is put back first.
     pub fn resume(&mut self, dir: &Path) -> Result<()> {
+        arena_fs::recover_dir(dir).map_err(|e| write_err(dir, e))?;
         let state = CheckpointState::read(dir)?;
         if state.lora.as_ref() != self.model.lora() {
             return Err(ModelError::Config(format!(
@@ -358,10 +383,10 @@ impl Trainer {
             )));
         }
         let dev = self.model.device().clone();
-        let weights = candle_core::safetensors::load(dir.join("weights.safetensors"), &dev)
-            .map_err(|e| ModelError::weights(dir, e))?;
-        let optim = candle_core::safetensors::load(dir.join("optimizer.safetensors"), &dev)
-            .map_err(|e| ModelError::weights(dir, e))?;
+        let weights = arena_model::tensor::safetensors::load(dir.join("weights.safetensors"), &dev)
+            .map_err(|e| crate::error::weights_error(dir, e))?;
+        let optim = arena_model::tensor::safetensors::load(dir.join("optimizer.safetensors"), &dev)
+            .map_err(|e| crate::error::weights_error(dir, e))?;
         for ((name, var), slot) in self.model.trainable().into_iter().zip(&self.opt.moments) {
             let get = |map: &std::collections::HashMap<String, Tensor>, key: &str| {
                 map.get(key)
@@ -413,14 +438,6 @@ pub fn save_hf_folder(model: &TrainModel, base: &Path, out: &Path) -> Result<()>
     Ok(())
 }
 
-fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.with_file_name(format!("{name}.{suffix}"))
-}
-
 fn write_err(path: &Path, e: std::io::Error) -> ModelError {
-    ModelError::weights(path, format!("writing: {e}"))
+    crate::error::weights_error(path, format!("writing: {e}"))
 }

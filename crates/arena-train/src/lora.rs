@@ -7,9 +7,9 @@
 //! model is saved, `W + (α/r)·B·A` is written under the base name: the folder is a plain
 //! checkpoint that any loader reads without knowing about adapters.
 
-use candle_core::{Device, Tensor, Var};
+use arena_model::tensor::{Device, Tensor, Var};
 
-use crate::error::{ModelError, Result};
+use arena_model::{ModelError, Result};
 
 /// The projections LoRA can adapt, by their name inside a decoder layer.
 pub const LORA_TARGETS: [&str; 7] = [
@@ -107,7 +107,7 @@ impl Adapter {
             .collect();
         Ok(Adapter {
             a: Var::from_tensor(&Tensor::from_vec(values, (rank, inp), device)?)?,
-            b: Var::zeros((out, rank), candle_core::DType::F32, device)?,
+            b: Var::zeros((out, rank), arena_model::tensor::DType::F32, device)?,
         })
     }
 
