@@ -8,7 +8,7 @@ use arena_core::competition::{
     Task, TextLossMode,
 };
 use arena_data::Sample;
-use arena_model::checks::{self, NormReport};
+use arena_checkpoint::checks::{self, NormReport};
 use arena_model::model::load_model;
 use arena_model::scoring::choice::ChoiceMode;
 use arena_model::scoring::loss::TextLossMode as ModelTextLoss;

@@ -39,7 +39,7 @@ pub use evaluate::{
 };
 pub use inputs::{answer_index, Dropped, Inputs};
 
-use arena_model::checks::CheckFailure;
+use arena_checkpoint::checks::CheckFailure;
 
 /// Why a model could not be evaluated at all (per-sample failures are scores, not errors).
 #[derive(Debug, thiserror::Error)]

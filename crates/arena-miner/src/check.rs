@@ -1,7 +1,7 @@
 //! `arena miner check` as a library: would this folder win its competition right now?
 //!
 //! Every step is the validator's own code: the constraint checks are [`folder_checks`]
-//! (`arena_model::checks` with the competition's limits, the weights' norm rule, then
+//! (`arena_checkpoint::checks` with the competition's limits, the weights' norm rule, then
 //! `arena_validator::precheck::precheck`; `arena model check` runs the same function); the incumbent is found from the chain (the
 //! competition's committed model with the highest incentive, the oldest on a tie) and fetched
 //! and verified by [`crate::fetch::fetch_uid`]; the samples are drawn by
@@ -94,11 +94,11 @@ pub struct CheckReport {
 /// What the checks of a model folder found: [`folder_checks`]'s result.
 #[derive(Debug, Clone, Serialize)]
 pub struct FolderChecks {
-    /// The limit, header, shape, dtype and tokenizer checks (`arena_model::checks`), with the
+    /// The limit, header, shape, dtype and tokenizer checks (`arena_checkpoint::checks`), with the
     /// weights' finiteness and norm rule appended when they were read.
-    pub report: arena_model::checks::CheckReport,
+    pub report: arena_checkpoint::checks::CheckReport,
     /// The weights' norms, when they were read and passed.
-    pub norms: Option<arena_model::checks::NormReport>,
+    pub norms: Option<arena_checkpoint::checks::NormReport>,
     /// The validators' own header checks (`arena_validator::precheck`), run last: pickled
     /// weights, stray safetensors files and the like that the checks above do not look at.
     pub validator: Option<arena_validator::Rejection>,
@@ -131,13 +131,13 @@ impl FolderChecks {
 }
 
 /// The checks of `dir`, one code path for `arena model check DIR --competition ID`,
-/// `arena miner check` and `arena miner push`: `arena_model::checks::check` against `limits`
+/// `arena miner check` and `arena miner push`: `arena_checkpoint::checks::check` against `limits`
 /// (every failure, each with a stable code); if those pass and `norm_limits` is given, every
 /// weight is read for NaN/inf and the per-layer norm rule; if all that passes and
 /// `validator` is given, the validators' precheck with those constraints.
 pub fn folder_checks(
     dir: &Path,
-    limits: &arena_model::checks::Limits,
+    limits: &arena_checkpoint::checks::Limits,
     norm_limits: Option<&arena_core::competition::NormValidation>,
     validator: Option<&arena_core::competition::Constraints>,
 ) -> FolderChecks {
@@ -147,14 +147,14 @@ pub fn folder_checks(
         } else {
             "does not exist"
         };
-        let failure = arena_model::checks::CheckFailure::Unreadable {
+        let failure = arena_checkpoint::checks::CheckFailure::Unreadable {
             path: dir.display().to_string(),
             message: format!(
                 "{what}; expected a model folder (config.json, *.safetensors, tokenizer.json)"
             ),
         };
         return FolderChecks {
-            report: arena_model::checks::CheckReport {
+            report: arena_checkpoint::checks::CheckReport {
                 passed: false,
                 summary: None,
                 failures: vec![failure],
@@ -163,11 +163,11 @@ pub fn folder_checks(
             validator: None,
         };
     }
-    let mut report = arena_model::checks::check(dir, limits);
+    let mut report = arena_checkpoint::checks::check(dir, limits);
     let mut norms = None;
     if report.passed {
         if let Some(norm_limits) = norm_limits {
-            match arena_model::checks::validate_folder(dir, norm_limits) {
+            match arena_checkpoint::checks::validate_folder(dir, norm_limits) {
                 Ok(n) => norms = Some(n),
                 Err(f) => {
                     report.failures.push(f);
@@ -195,7 +195,7 @@ pub fn competition_checks(dir: &Path, competition: &Competition) -> FolderChecks
     let constraints = &competition.constraints;
     folder_checks(
         dir,
-        &arena_model::checks::Limits::from(constraints),
+        &arena_checkpoint::checks::Limits::from(constraints),
         Some(&constraints.norm_validation),
         Some(constraints),
     )

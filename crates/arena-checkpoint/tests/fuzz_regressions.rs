@@ -1,7 +1,7 @@
 //! Inputs found by the fuzzing campaign (`scripts/fuzz`, docs/fuzzing.md) that crashed a parser,
 //! kept so that the fix stays.
 
-use arena_model::gguf::{parse_header, GgmlType};
+use arena_checkpoint::gguf::{parse_header, GgmlType};
 
 /// gguf_header crash-fb457b64: a tensor whose first dimension times the type's bytes per weight
 /// overflows u64 (a panic with overflow checks, a wrapped, too small size without).

@@ -7,8 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use arena_core::competition::{Dtype, NormValidation};
-use arena_model::checks::{check, inspect, validate_folder, CheckFailure, Limits};
-use arena_model::st_header::{parse_prefix, read_header, StHeaderError};
+use arena_checkpoint::checks::{check, inspect, validate_folder, CheckFailure, Limits};
+use arena_checkpoint::st_header::{parse_prefix, read_header, StHeaderError};
 
 fn fixtures() -> PathBuf {
     std::env::var_os("ARENA_TEST_FIXTURES")
@@ -460,7 +460,7 @@ fn mutated_inputs_never_panic_and_accepted_ones_are_consistent() {
             st_ok += 1;
         }
         let bytes = rng.mutate(&gguf_seed);
-        if let Ok(h) = arena_model::gguf::parse_header(&bytes[..], bytes.len() as u64) {
+        if let Ok(h) = arena_checkpoint::gguf::parse_header(&bytes[..], bytes.len() as u64) {
             assert!(h
                 .tensors
                 .iter()
@@ -469,9 +469,9 @@ fn mutated_inputs_never_panic_and_accepted_ones_are_consistent() {
         }
         let bytes = rng.mutate(&config_seed);
         if let Ok(cfg) =
-            arena_model::config::ModelConfig::from_json_str(&String::from_utf8_lossy(&bytes))
+            arena_checkpoint::config::ModelConfig::from_json_str(&String::from_utf8_lossy(&bytes))
         {
-            let _ = arena_model::checks::expected_tensors(&cfg);
+            let _ = arena_checkpoint::checks::expected_tensors(&cfg);
             config_ok += 1;
         }
     }

@@ -1,8 +1,7 @@
 //! GGUF → Hugging Face folder: config.json from the metadata, f32 model.safetensors streamed one
 //! row at a time (so memory holds one quantised tensor, never the model), tokenizer files.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
@@ -311,7 +310,8 @@ fn write_json(path: &Path, value: &Value) -> Result<(), GgufError> {
     std::fs::write(path, text).map_err(|e| GgufError::io(path, e))
 }
 
-/// Streams the dequantised tensors into `path` (via a temporary file renamed at the end).
+/// Streams the dequantised tensors into `path` (through `arena_fs::write_atomic_with`: a
+/// temporary sibling, fsynced, renamed into place).
 /// Returns (parameters, file size).
 fn write_safetensors(
     gguf: &GgufFile,
@@ -334,23 +334,28 @@ fn write_safetensors(
     while header_bytes.len() % 8 != 0 {
         header_bytes.push(b' ');
     }
-    let tmp = path.with_extension("safetensors.partial");
-    let io = |e| GgufError::io(&tmp, e);
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io)?);
-    out.write_all(&(header_bytes.len() as u64).to_le_bytes())
-        .map_err(io)?;
-    out.write_all(&header_bytes).map_err(io)?;
-    for p in planned {
-        write_tensor(gguf, p, &mut out).map_err(|e| match e {
-            TensorWriteError::Gguf(g) => g,
-            TensorWriteError::Io(e) => GgufError::io(&tmp, e),
-        })?;
+    // A tensor that cannot be converted stops the write; its error is kept here, since the
+    // writer callback can only return an I/O error.
+    let mut tensor_error = None;
+    let written = arena_fs::write_atomic_with(path, |out| {
+        out.write_all(&(header_bytes.len() as u64).to_le_bytes())?;
+        out.write_all(&header_bytes)?;
+        for p in planned {
+            match write_tensor(gguf, p, out) {
+                Ok(()) => {}
+                Err(TensorWriteError::Io(e)) => return Err(e),
+                Err(TensorWriteError::Gguf(g)) => {
+                    tensor_error = Some(g);
+                    return Err(std::io::Error::other("tensor conversion failed"));
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Some(g) = tensor_error {
+        return Err(g);
     }
-    out.into_inner()
-        .map_err(|e| GgufError::io(&tmp, e.into_error()))?
-        .sync_all()
-        .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| GgufError::io(path, e))?;
+    written.map_err(|e| GgufError::io(path, e))?;
     let size = 8 + header_bytes.len() as u64 + offset;
     Ok((offset / 4, size))
 }
@@ -363,7 +368,7 @@ enum TensorWriteError {
 fn write_tensor(
     gguf: &GgufFile,
     p: &Planned,
-    out: &mut impl Write,
+    out: &mut dyn Write,
 ) -> Result<(), TensorWriteError> {
     let info = p.info;
     let rows = p.shape[0];

@@ -1,5 +1,5 @@
 //! Weight validation after the headers passed: every weight finite, and the per-layer norm rule
-//! of DESIGN §4 (taoverse's norm validation) on the q, k, v, o, up and down projections.
+//! of the competitions (taoverse's norm validation, as SN37 applies it) on the q, k, v, o, up and down projections.
 //!
 //! The weights are streamed from the safetensors files in fixed-size chunks, so validation
 //! needs no more memory than one chunk whatever the model size.

@@ -5,8 +5,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(cfg) = arena_model::config::ModelConfig::from_json_str(text) {
-            let _ = arena_model::checks::expected_tensors(&cfg);
+        if let Ok(cfg) = arena_checkpoint::config::ModelConfig::from_json_str(text) {
+            let _ = arena_checkpoint::checks::expected_tensors(&cfg);
         }
     }
 });

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use arena_model::gguf::{import_gguf, parse_header, GgufError};
+use arena_checkpoint::gguf::{import_gguf, parse_header, GgufError};
 use common::gguf_builder::{self as gb, HEADS, HEAD_DIM, HIDDEN, KV_HEADS};
 use safetensors::SafeTensors;
 use serde_json::Value;
@@ -54,7 +54,7 @@ fn tiny_gguf_imports_with_unpermuted_qk_and_a_working_tokenizer() {
     );
     assert_eq!(config["rope_parameters"]["rope_theta"], 100000.0);
     assert_eq!(config["tie_word_embeddings"], true);
-    let cfg = arena_model::config::ModelConfig::from_file(&out.join("config.json")).unwrap();
+    let cfg = arena_checkpoint::config::ModelConfig::from_file(&out.join("config.json")).unwrap();
     assert_eq!(
         (cfg.vocab_size, cfg.max_position_embeddings, cfg.rope_theta),
         (10, 256, 100000.0)

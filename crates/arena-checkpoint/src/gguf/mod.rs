@@ -8,9 +8,9 @@
 //!
 //! ```no_run
 //! use std::path::Path;
-//! let report = arena_model::gguf::import_gguf(Path::new("model.gguf"), Path::new("hf_model"))?;
+//! let report = arena_checkpoint::gguf::import_gguf(Path::new("model.gguf"), Path::new("hf_model"))?;
 //! println!("{} tensors, {} parameters", report.tensors, report.parameters);
-//! # Ok::<(), arena_model::gguf::GgufError>(())
+//! # Ok::<(), arena_checkpoint::gguf::GgufError>(())
 //! ```
 
 mod import;

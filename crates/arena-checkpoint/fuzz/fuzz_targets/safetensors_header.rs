@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(header) = arena_model::st_header::parse_prefix(data, data.len() as u64) {
+    if let Ok(header) = arena_checkpoint::st_header::parse_prefix(data, data.len() as u64) {
         for t in &header.tensors {
             assert!(t.offset + t.n_bytes <= data.len() as u64);
         }

@@ -1,4 +1,4 @@
-//! Constraint checks on a model folder before any weight is loaded (DESIGN §4), and the weight
+//! Constraint checks on a model folder before any weight is loaded, and the weight
 //! validation after.
 //!
 //! [`inspect`] reads config.json and the safetensors headers only (bounded, see
@@ -7,7 +7,7 @@
 //! NaN/infinite values and blown-up projection norms.
 //!
 //! ```no_run
-//! use arena_model::checks::{check, Limits};
+//! use arena_checkpoint::checks::{check, Limits};
 //! let limits = Limits { max_params: Some(200_000_000), ..Limits::default() };
 //! let report = check(std::path::Path::new("hf_model"), &limits);
 //! for failure in &report.failures {

@@ -9,7 +9,10 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{ModelError, Result};
+use crate::error::ConfigError;
+
+/// Result of parsing a config.
+type Result<T> = std::result::Result<T, ConfigError>;
 
 /// Upper bounds that keep a hostile config.json from requesting absurd allocations.
 const MAX_DIM: usize = 1 << 20;
@@ -94,9 +97,9 @@ struct RawConfig {
 impl ModelConfig {
     /// Reads and validates `path` (a config.json).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
         Self::from_json_str(&text).map_err(|e| match e {
-            ModelError::Json { message, .. } => ModelError::json(path, message),
+            ConfigError::Json { message, .. } => ConfigError::json(path, message),
             other => other,
         })
     }
@@ -104,7 +107,7 @@ impl ModelConfig {
     /// Parses and validates config.json text; the entry point for fuzzing.
     pub fn from_json_str(text: &str) -> Result<Self> {
         let raw: RawConfig =
-            serde_json::from_str(text).map_err(|e| ModelError::json("config.json", e))?;
+            serde_json::from_str(text).map_err(|e| ConfigError::json("config.json", e))?;
         Self::from_raw(raw)
     }
 
@@ -113,7 +116,7 @@ impl ModelConfig {
             .architectures
             .as_ref()
             .and_then(|a| a.first().cloned())
-            .ok_or_else(|| ModelError::Config("no entry in \"architectures\"".into()))?;
+            .ok_or_else(|| ConfigError::Config("no entry in \"architectures\"".into()))?;
         for (name, value, max) in [
             ("vocab_size", raw.vocab_size, MAX_VOCAB),
             ("hidden_size", raw.hidden_size, MAX_DIM),
@@ -127,7 +130,7 @@ impl ModelConfig {
             ),
         ] {
             if value == 0 || value > max {
-                return Err(ModelError::Config(format!(
+                return Err(ConfigError::Config(format!(
                     "{name} = {value} is out of range 1..={max}"
                 )));
             }
@@ -135,7 +138,7 @@ impl ModelConfig {
         let heads = raw.num_attention_heads;
         let kv_heads = raw.num_key_value_heads.unwrap_or(heads);
         if kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
-            return Err(ModelError::Config(format!(
+            return Err(ConfigError::Config(format!(
                 "num_key_value_heads = {kv_heads} does not divide num_attention_heads = {heads}"
             )));
         }
@@ -145,13 +148,13 @@ impl ModelConfig {
             || head_dim > MAX_DIM
             || head_dim * heads > MAX_DIM
         {
-            return Err(ModelError::Config(format!(
+            return Err(ConfigError::Config(format!(
                 "head_dim = {head_dim} is not a positive even size"
             )));
         }
         if let Some(act) = &raw.hidden_act {
             if act != "silu" && act != "swish" {
-                return Err(ModelError::Config(format!(
+                return Err(ConfigError::Config(format!(
                     "hidden_act {act:?} is not supported (only silu)"
                 )));
             }
@@ -163,7 +166,7 @@ impl ModelConfig {
         )?;
         let rms_norm_eps = raw.rms_norm_eps.unwrap_or(1e-6);
         if !(rms_norm_eps.is_finite() && rms_norm_eps > 0.0) {
-            return Err(ModelError::Config(format!(
+            return Err(ConfigError::Config(format!(
                 "rms_norm_eps = {rms_norm_eps} is not positive"
             )));
         }
@@ -217,7 +220,7 @@ fn rope_theta(top: Option<f64>, params: Option<&Value>, scaling: Option<&Value>)
             .and_then(Value::as_str);
         if let Some(kind) = kind {
             if kind != "default" {
-                return Err(ModelError::Config(format!(
+                return Err(ConfigError::Config(format!(
                     "rope type {kind:?} is not supported"
                 )));
             }
@@ -228,7 +231,7 @@ fn rope_theta(top: Option<f64>, params: Option<&Value>, scaling: Option<&Value>)
     }
     let theta = theta.unwrap_or(10_000.0);
     if !(theta.is_finite() && theta > 1.0) {
-        return Err(ModelError::Config(format!(
+        return Err(ConfigError::Config(format!(
             "rope_theta = {theta} is not a valid base"
         )));
     }
@@ -239,12 +242,12 @@ fn rope_theta(top: Option<f64>, params: Option<&Value>, scaling: Option<&Value>)
 fn layer_windows(raw: &RawConfig, is_qwen2: bool) -> Result<Vec<Option<usize>>> {
     let n = raw.num_hidden_layers;
     let window = match raw.sliding_window {
-        Some(0) => return Err(ModelError::Config("sliding_window = 0".into())),
+        Some(0) => return Err(ConfigError::Config("sliding_window = 0".into())),
         other => other,
     };
     if let Some(types) = &raw.layer_types {
         if types.len() != n {
-            return Err(ModelError::Config(format!(
+            return Err(ConfigError::Config(format!(
                 "layer_types has {} entries for {n} layers",
                 types.len()
             )));
@@ -254,9 +257,9 @@ fn layer_windows(raw: &RawConfig, is_qwen2: bool) -> Result<Vec<Option<usize>>> 
             .map(|t| match t.as_str() {
                 "full_attention" => Ok(None),
                 "sliding_attention" => window.map(Some).ok_or_else(|| {
-                    ModelError::Config("sliding_attention layer without sliding_window".into())
+                    ConfigError::Config("sliding_attention layer without sliding_window".into())
                 }),
-                other => Err(ModelError::Config(format!("unknown layer type {other:?}"))),
+                other => Err(ConfigError::Config(format!("unknown layer type {other:?}"))),
             })
             .collect();
     }
@@ -308,21 +311,21 @@ mod tests {
         let scaled = format!(r#"{{{BASE},"rope_scaling":{{"rope_type":"llama3","factor":8.0}}}}"#);
         assert!(matches!(
             ModelConfig::from_json_str(&scaled),
-            Err(ModelError::Config(_))
+            Err(ConfigError::Config(_))
         ));
         let gqa = format!(r#"{{{BASE},"num_key_value_heads":3}}"#);
         assert!(matches!(
             ModelConfig::from_json_str(&gqa),
-            Err(ModelError::Config(_))
+            Err(ConfigError::Config(_))
         ));
         let huge = BASE.replace("\"vocab_size\":32", "\"vocab_size\":100000000000");
         assert!(matches!(
             ModelConfig::from_json_str(&format!("{{{huge}}}")),
-            Err(ModelError::Config(_))
+            Err(ConfigError::Config(_))
         ));
         assert!(matches!(
             ModelConfig::from_json_str("{"),
-            Err(ModelError::Json { .. })
+            Err(ConfigError::Json { .. })
         ));
     }
 
