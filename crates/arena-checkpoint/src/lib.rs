@@ -5,7 +5,8 @@
 //! - [`config`]: `config.json` of a Hugging Face causal LM as one [`config::ModelConfig`].
 //! - [`checks`]: the constraint checks on a model folder (parameters, bytes, architecture,
 //!   dtype, tokenizer, tensor names and shapes), the streamed NaN/infinity scan and norm rule,
-//!   and file hashing; every failure is one typed [`checks::CheckFailure`] with a stable code.
+//!   and file hashing; every failure is one `arena_core::rejection::Rejection`, whose stable codes
+//!   every surface shares (table in ARCHITECTURE.md).
 //! - [`gguf`]: llama.cpp's GGUF format: hardened reader, dequantisation, import into a Hugging
 //!   Face folder.
 //!

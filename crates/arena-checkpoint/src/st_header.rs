@@ -19,77 +19,7 @@ pub const MAX_HEADER_BYTES: u64 = 100_000_000;
 /// Largest tensor rank accepted.
 const MAX_RANK: usize = 8;
 
-/// Why a safetensors header was refused. Serialised with a stable `code` for validator records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[serde(tag = "code", rename_all = "snake_case")]
-pub enum StHeaderError {
-    /// The file could not be read.
-    #[error("cannot read: {message}")]
-    Io {
-        /// The I/O error, as text.
-        message: String,
-    },
-    /// Shorter than the 8-byte length prefix.
-    #[error("file of {file_len} bytes has no header")]
-    TooShort {
-        /// File size.
-        file_len: u64,
-    },
-    /// The declared header length is above [`MAX_HEADER_BYTES`].
-    #[error("header length {len} exceeds the limit {limit}")]
-    HeaderTooLarge {
-        /// Declared length.
-        len: u64,
-        /// Limit.
-        limit: u64,
-    },
-    /// The declared header length runs past the end of the file.
-    #[error("header length {len} runs past the end of the {file_len}-byte file")]
-    HeaderPastEnd {
-        /// Declared length.
-        len: u64,
-        /// File size.
-        file_len: u64,
-    },
-    /// The header is not the expected JSON.
-    #[error("header JSON: {message}")]
-    Json {
-        /// Parser message.
-        message: String,
-    },
-    /// A dtype this engine does not know.
-    #[error("tensor {tensor}: unknown dtype {dtype:?}")]
-    UnknownDtype {
-        /// Tensor name.
-        tensor: String,
-        /// The dtype string.
-        dtype: String,
-    },
-    /// A shape whose rank or size is absurd.
-    #[error("tensor {tensor}: {reason}")]
-    BadShape {
-        /// Tensor name.
-        tensor: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// `data_offsets` do not span `shape × dtype` bytes.
-    #[error("tensor {tensor}: offsets span {actual} bytes, shape and dtype need {expected}")]
-    SizeMismatch {
-        /// Tensor name.
-        tensor: String,
-        /// Bytes implied by shape and dtype.
-        expected: u64,
-        /// Bytes spanned by the offsets.
-        actual: u64,
-    },
-    /// Tensors do not tile the data section exactly.
-    #[error("data layout: {reason}")]
-    Layout {
-        /// What is wrong (gap, overlap, past the end).
-        reason: String,
-    },
-}
+pub use arena_core::rejection::StHeaderError;
 
 /// Element types of safetensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -6,9 +6,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use arena_core::competition::{Dtype, NormValidation};
-use arena_checkpoint::checks::{check, inspect, validate_folder, CheckFailure, Limits};
+use arena_checkpoint::checks::{check, inspect, validate_folder, Limits};
 use arena_checkpoint::st_header::{parse_prefix, read_header, StHeaderError};
+use arena_core::competition::{Dtype, NormValidation};
+use arena_core::rejection::Rejection;
 
 fn fixtures() -> PathBuf {
     std::env::var_os("ARENA_TEST_FIXTURES")
@@ -38,7 +39,7 @@ fn codes(dir: &Path, limits: &Limits) -> Vec<&'static str> {
     check(dir, limits)
         .failures
         .iter()
-        .map(CheckFailure::code)
+        .map(Rejection::code)
         .collect()
 }
 
@@ -181,7 +182,7 @@ fn header_claiming_a_trillion_parameters_is_refused_without_allocating() {
     assert!(
         matches!(
             &failures[..],
-            [CheckFailure::InvalidSafetensors {
+            [Rejection::InvalidSafetensors {
                 error: StHeaderError::Layout { .. },
                 ..
             }]
@@ -261,7 +262,13 @@ fn nan_and_blown_up_weights_fail_the_weight_validation() {
         "headers alone cannot see NaN"
     );
     let err = validate_folder(dir.path(), &NormValidation::default()).unwrap_err();
-    assert_eq!(err, CheckFailure::NonFiniteWeights { tensor: q.into() });
+    assert_eq!(
+        err,
+        Rejection::NonFiniteWeights {
+            file: "model.safetensors".into(),
+            tensor: q.into()
+        }
+    );
     poke_weight(dir.path(), q, f32::INFINITY);
     assert_eq!(
         validate_folder(dir.path(), &NormValidation::default())
@@ -281,7 +288,7 @@ fn nan_and_blown_up_weights_fail_the_weight_validation() {
     let dir = copy_fixture("tiny-llama");
     poke_weight(dir.path(), "model.layers.0.mlp.down_proj.weight", 5000.0);
     match validate_folder(dir.path(), &NormValidation::default()).unwrap_err() {
-        CheckFailure::NormAboveHard { tensor, norm, .. } => {
+        Rejection::NormAboveHard { tensor, norm, .. } => {
             assert_eq!(tensor, "model.layers.0.mlp.down_proj.weight");
             assert!(norm > 5000.0);
         }
@@ -318,7 +325,7 @@ fn config_problems_are_typed() {
         6,
         "gate, up, down in 2 layers: {failures:?}"
     );
-    assert!(failures.contains(&CheckFailure::ShapeMismatch {
+    assert!(failures.contains(&Rejection::ShapeMismatch {
         name: "model.layers.0.mlp.down_proj.weight".into(),
         expected: vec![64, 160],
         actual: vec![64, 176],
@@ -338,7 +345,7 @@ fn config_problems_are_typed() {
     });
     assert_eq!(
         check(dir.path(), &Limits::default()).failures,
-        vec![CheckFailure::MissingTensor {
+        vec![Rejection::MissingTensor {
             name: "lm_head.weight".into()
         }]
     );

@@ -1,8 +1,9 @@
 //! `arena miner check` as a library: would this folder win its competition right now?
 //!
 //! Every step is the validator's own code: the constraint checks are [`folder_checks`]
-//! (`arena_checkpoint::checks` with the competition's limits, the weights' norm rule, then
-//! `arena_validator::precheck::precheck`; `arena model check` runs the same function); the incumbent is found from the chain (the
+//! (`arena_checkpoint::checks` with the competition's limits, the weights' norm rule, then the
+//! validators' `arena_checkpoint::checks::precheck`; `arena model check` runs the same
+//! function); the incumbent is found from the chain (the
 //! competition's committed model with the highest incentive, the oldest on a tie) and fetched
 //! and verified by [`crate::fetch::fetch_uid`]; the samples are drawn by
 //! `arena_validator::eval::draw_samples` with the seed validators use now (the hash of the
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use arena_chain::{Chain, NetUid};
 use arena_core::commitment::ModelCommitment;
 use arena_core::competition::{Competition, Schedule};
+use arena_core::rejection::Rejection;
 use arena_core::scoring::{pairwise, Contender};
 use arena_core::seed::{sync_block, Seed};
 use arena_data::sample::Sample;
@@ -96,12 +98,13 @@ pub struct CheckReport {
 pub struct FolderChecks {
     /// The limit, header, shape, dtype and tokenizer checks (`arena_checkpoint::checks`), with the
     /// weights' finiteness and norm rule appended when they were read.
-    pub report: arena_checkpoint::checks::CheckReport,
+    pub report: arena_checkpoint::checks::FolderReport,
     /// The weights' norms, when they were read and passed.
     pub norms: Option<arena_checkpoint::checks::NormReport>,
-    /// The validators' own header checks (`arena_validator::precheck`), run last: pickled
-    /// weights, stray safetensors files and the like that the checks above do not look at.
-    pub validator: Option<arena_validator::Rejection>,
+    /// The validators' own header checks (`arena_checkpoint::checks::precheck`), run last:
+    /// pickled weights, stray safetensors files and the like that the checks above do not
+    /// look at.
+    pub validator: Option<Rejection>,
 }
 
 impl FolderChecks {
@@ -110,23 +113,14 @@ impl FolderChecks {
         self.report.passed && self.validator.is_none()
     }
 
-    /// Every failure as `(code, message)`; a validator rejection's code is `validator_` and
-    /// its kind.
+    /// Every failure as `(code, message)`, with the codes every surface shares.
     pub fn failures(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .report
+        self.report
             .failures
             .iter()
+            .chain(&self.validator)
             .map(|f| (f.code().to_string(), f.to_string()))
-            .collect();
-        if let Some(r) = &self.validator {
-            let kind = serde_json::to_value(r)
-                .ok()
-                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-                .unwrap_or_else(|| "rejected".to_string());
-            out.push((format!("validator_{kind}"), r.to_string()));
-        }
-        out
+            .collect()
     }
 }
 
@@ -147,14 +141,14 @@ pub fn folder_checks(
         } else {
             "does not exist"
         };
-        let failure = arena_checkpoint::checks::CheckFailure::Unreadable {
+        let failure = Rejection::Unreadable {
             path: dir.display().to_string(),
             message: format!(
                 "{what}; expected a model folder (config.json, *.safetensors, tokenizer.json)"
             ),
         };
         return FolderChecks {
-            report: arena_checkpoint::checks::CheckReport {
+            report: arena_checkpoint::checks::FolderReport {
                 passed: false,
                 summary: None,
                 failures: vec![failure],
@@ -178,7 +172,7 @@ pub fn folder_checks(
     }
     let validator = match validator {
         Some(constraints) if report.passed => {
-            arena_validator::precheck::precheck(dir, constraints).err()
+            arena_checkpoint::checks::precheck(dir, constraints).err()
         }
         _ => None,
     };

@@ -3,8 +3,10 @@
 //!
 //! [`inspect`] reads config.json and the safetensors headers only (bounded, see
 //! [`crate::st_header`]); [`check`] compares them with a competition's [`Limits`] and returns
-//! every failure as a typed [`CheckFailure`]; [`validate_weights`] streams the weights to refuse
-//! NaN/infinite values and blown-up projection norms.
+//! every failure as a typed `arena_core::rejection::Rejection`; [`validate_weights`] streams the
+//! weights to refuse NaN/infinite values and blown-up projection norms; [`precheck`] is the
+//! validators' header-level policy (first failure only, every `.safetensors` file counted,
+//! pickles refused, every float weight scanned).
 //!
 //! ```no_run
 //! use arena_checkpoint::checks::{check, Limits};
@@ -15,8 +17,8 @@
 //! }
 //! ```
 
-mod failure;
 mod norms;
+mod precheck;
 mod shapes;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -24,11 +26,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use arena_core::competition::{Constraints, Dtype};
+use arena_core::rejection::Rejection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use failure::CheckFailure;
-pub use norms::{judge_norms, validate_folder, validate_weights, NormReport, PROJECTIONS};
+pub use norms::{
+    judge_norms, scan_finite, validate_folder, validate_weights, NormReport, PROJECTIONS,
+};
+pub use precheck::{precheck, Prechecked};
 pub use shapes::{compare_tensors, expected_tensors, SUPPORTED_ARCHITECTURES};
 
 use crate::config::ModelConfig;
@@ -125,27 +130,27 @@ pub struct Inspection {
 
 /// The outcome of [`check`]: passed when `failures` is empty.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
+pub struct FolderReport {
     /// Whether every check passed.
     pub passed: bool,
     /// What was read, when the folder could be read at all.
     pub summary: Option<ModelSummary>,
     /// Every failure found.
-    pub failures: Vec<CheckFailure>,
+    pub failures: Vec<Rejection>,
 }
 
-fn read_small(path: &Path) -> Result<Option<String>, CheckFailure> {
+fn read_small(path: &Path) -> Result<Option<String>, Rejection> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CheckFailure::unreadable(path, e)),
+        Err(e) => return Err(Rejection::unreadable(path, e)),
     };
     let mut text = String::new();
     file.take(MAX_JSON_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|e| CheckFailure::unreadable(path, e))?;
+        .map_err(|e| Rejection::unreadable(path, e))?;
     if text.len() as u64 > MAX_JSON_BYTES {
-        return Err(CheckFailure::unreadable(
+        return Err(Rejection::unreadable(
             path,
             format!("larger than {MAX_JSON_BYTES} bytes"),
         ));
@@ -157,17 +162,17 @@ fn read_small(path: &Path) -> Result<Option<String>, CheckFailure> {
 type Shard = (PathBuf, Option<BTreeSet<String>>);
 
 /// The safetensors files of `dir`: the shards named by the index, or model.safetensors.
-fn weight_paths(dir: &Path) -> Result<Vec<Shard>, CheckFailure> {
+fn weight_paths(dir: &Path) -> Result<Vec<Shard>, Rejection> {
     let index_path = dir.join("model.safetensors.index.json");
     let Some(text) = read_small(&index_path)? else {
         let single = dir.join("model.safetensors");
         return if single.is_file() {
             Ok(vec![(single, None)])
         } else {
-            Err(CheckFailure::MissingWeights)
+            Err(Rejection::MissingWeights)
         };
     };
-    let bad = |message: String| CheckFailure::InvalidIndex { message };
+    let bad = |message: String| Rejection::InvalidIndex { message };
     #[derive(serde::Deserialize)]
     struct Index {
         weight_map: BTreeMap<String, String>,
@@ -194,20 +199,20 @@ fn weight_paths(dir: &Path) -> Result<Vec<Shard>, CheckFailure> {
         .collect())
 }
 
-fn total_bytes(dir: &Path) -> Result<u64, CheckFailure> {
+fn total_bytes(dir: &Path) -> Result<u64, Rejection> {
     let (mut total, mut seen, mut stack) = (0u64, 0usize, vec![dir.to_path_buf()]);
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| CheckFailure::unreadable(&d, e))? {
-            let entry = entry.map_err(|e| CheckFailure::unreadable(&d, e))?;
+        for entry in std::fs::read_dir(&d).map_err(|e| Rejection::unreadable(&d, e))? {
+            let entry = entry.map_err(|e| Rejection::unreadable(&d, e))?;
             seen += 1;
             if seen > MAX_ENTRIES {
-                return Err(CheckFailure::unreadable(
+                return Err(Rejection::unreadable(
                     dir,
                     format!("more than {MAX_ENTRIES} entries"),
                 ));
             }
             let meta = std::fs::metadata(entry.path())
-                .map_err(|e| CheckFailure::unreadable(&entry.path(), e))?;
+                .map_err(|e| Rejection::unreadable(&entry.path(), e))?;
             let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(true);
             if meta.is_dir() && !is_link {
                 stack.push(entry.path());
@@ -220,22 +225,22 @@ fn total_bytes(dir: &Path) -> Result<u64, CheckFailure> {
 }
 
 /// sha256 of a file, streamed, as lowercase hex; `None` if absent.
-pub fn file_sha256(path: &Path) -> Result<Option<String>, CheckFailure> {
+pub fn file_sha256(path: &Path) -> Result<Option<String>, Rejection> {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(CheckFailure::unreadable(path, e)),
+        Err(e) => return Err(Rejection::unreadable(path, e)),
     };
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(|e| CheckFailure::unreadable(path, e))?;
+    std::io::copy(&mut file, &mut hasher).map_err(|e| Rejection::unreadable(path, e))?;
     Ok(Some(hex::encode(hasher.finalize())))
 }
 
 /// Reads config.json and the safetensors headers of `dir` (never the weights).
-pub fn inspect(dir: &Path) -> Result<Inspection, CheckFailure> {
+pub fn inspect(dir: &Path) -> Result<Inspection, Rejection> {
     let config_path = dir.join("config.json");
-    let text = read_small(&config_path)?.ok_or(CheckFailure::MissingConfig)?;
-    let config = ModelConfig::from_json_str(&text).map_err(|e| CheckFailure::InvalidConfig {
+    let text = read_small(&config_path)?.ok_or(Rejection::MissingConfig)?;
+    let config = ModelConfig::from_json_str(&text).map_err(|e| Rejection::InvalidConfig {
         message: e.to_string(),
     })?;
     let mut weight_files = Vec::new();
@@ -245,13 +250,13 @@ pub fn inspect(dir: &Path) -> Result<Inspection, CheckFailure> {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let header = read_header(&path).map_err(|error| CheckFailure::InvalidSafetensors {
+        let header = read_header(&path).map_err(|error| Rejection::InvalidSafetensors {
             file: file.clone(),
             error,
         })?;
         for t in &header.tensors {
             if !names.insert(t.name.clone()) {
-                return Err(CheckFailure::DuplicateTensor {
+                return Err(Rejection::DuplicateTensor {
                     name: t.name.clone(),
                 });
             }
@@ -259,7 +264,7 @@ pub fn inspect(dir: &Path) -> Result<Inspection, CheckFailure> {
         if let Some(listed) = listed {
             let actual: BTreeSet<String> = header.tensors.iter().map(|t| t.name.clone()).collect();
             if actual != listed {
-                return Err(CheckFailure::InvalidIndex {
+                return Err(Rejection::InvalidIndex {
                     message: format!("the index and the header of {file} list different tensors"),
                 });
             }
@@ -308,11 +313,11 @@ fn dtype_name(d: Dtype) -> &'static str {
 }
 
 /// Checks `dir` against `limits` without reading any weight; every failure is reported.
-pub fn check(dir: &Path, limits: &Limits) -> CheckReport {
+pub fn check(dir: &Path, limits: &Limits) -> FolderReport {
     let inspection = match inspect(dir) {
         Ok(i) => i,
         Err(f) => {
-            return CheckReport {
+            return FolderReport {
                 passed: false,
                 summary: None,
                 failures: vec![f],
@@ -320,7 +325,7 @@ pub fn check(dir: &Path, limits: &Limits) -> CheckReport {
         }
     };
     let failures = judge(&inspection, limits);
-    CheckReport {
+    FolderReport {
         passed: failures.is_empty(),
         summary: Some(inspection.summary),
         failures,
@@ -328,18 +333,18 @@ pub fn check(dir: &Path, limits: &Limits) -> CheckReport {
 }
 
 /// The limit, shape and tokenizer checks on an inspected folder.
-pub fn judge(inspection: &Inspection, limits: &Limits) -> Vec<CheckFailure> {
+pub fn judge(inspection: &Inspection, limits: &Limits) -> Vec<Rejection> {
     let (cfg, s) = (&inspection.config, &inspection.summary);
     let mut failures = Vec::new();
     if let Some(max) = limits.max_bytes.filter(|&m| s.total_bytes > m) {
-        failures.push(CheckFailure::TooManyBytes {
+        failures.push(Rejection::TooManyBytes {
             bytes: s.total_bytes,
             max,
         });
     }
     if let Some(allowed) = &limits.architectures {
         if !allowed.contains(&cfg.architecture) {
-            failures.push(CheckFailure::ArchitectureNotAllowed {
+            failures.push(Rejection::ArchitectureNotAllowed {
                 architecture: cfg.architecture.clone(),
                 allowed: allowed.clone(),
             });
@@ -349,19 +354,19 @@ pub fn judge(inspection: &Inspection, limits: &Limits) -> Vec<CheckFailure> {
         .sequence_length
         .filter(|&r| s.max_position_embeddings < r)
     {
-        failures.push(CheckFailure::SequenceTooShort {
+        failures.push(Rejection::SequenceTooShort {
             max_position_embeddings: s.max_position_embeddings,
             required,
         });
     }
     if let Some(max) = limits.max_params.filter(|&m| s.parameters > m) {
-        failures.push(CheckFailure::TooManyParams {
+        failures.push(Rejection::TooManyParams {
             params: s.parameters,
             max,
         });
     }
     if let Some(min) = limits.min_params.filter(|&m| s.parameters < m) {
-        failures.push(CheckFailure::TooFewParams {
+        failures.push(Rejection::TooFewParams {
             params: s.parameters,
             min,
         });
@@ -373,7 +378,7 @@ pub fn judge(inspection: &Inspection, limits: &Limits) -> Vec<CheckFailure> {
     for t in tensors.clone() {
         let found = format!("{:?}", t.dtype);
         if !t.dtype.is_model_float() {
-            failures.push(CheckFailure::UnsupportedDtype {
+            failures.push(Rejection::UnsupportedDtype {
                 tensor: t.name.clone(),
                 dtype: found,
             });
@@ -382,7 +387,7 @@ pub fn judge(inspection: &Inspection, limits: &Limits) -> Vec<CheckFailure> {
             .map(dtype_name)
             .filter(|&w| w != found && found != "F32")
         {
-            failures.push(CheckFailure::DtypeMismatch {
+            failures.push(Rejection::DtypeMismatch {
                 tensor: t.name.clone(),
                 expected: want.into(),
                 found,
@@ -394,9 +399,9 @@ pub fn judge(inspection: &Inspection, limits: &Limits) -> Vec<CheckFailure> {
         tensors.map(|t| (t.name.as_str(), t.shape.as_slice())),
     ));
     match (&s.tokenizer_sha256, &limits.tokenizer_sha256) {
-        (None, _) => failures.push(CheckFailure::MissingTokenizer),
+        (None, _) => failures.push(Rejection::MissingTokenizer),
         (Some(found), Some(expected)) if !found.eq_ignore_ascii_case(expected) => {
-            failures.push(CheckFailure::TokenizerMismatch {
+            failures.push(Rejection::TokenizerMismatch {
                 expected: expected.clone(),
                 found: found.clone(),
             })

@@ -12,7 +12,9 @@ use arena_core::competition::NormValidation;
 use half::{bf16, f16};
 use serde::Serialize;
 
-use super::{CheckFailure, WeightFile};
+use arena_core::rejection::Rejection;
+
+use super::WeightFile;
 use crate::st_header::{StDtype, StTensor};
 
 /// The six projections the rule looks at, as (module path, short name).
@@ -74,17 +76,73 @@ fn sum_of_squares(file: &mut BufReader<File>, t: &StTensor) -> std::io::Result<O
     Ok(finite.then_some(total))
 }
 
+/// Whether a little-endian element of a floating dtype is NaN or infinite (`None`: not a float).
+fn non_finite(dtype: StDtype, b: &[u8]) -> Option<bool> {
+    Some(match dtype {
+        StDtype::F64 => !f64::from_le_bytes(b.try_into().ok()?).is_finite(),
+        StDtype::F32 => !f32::from_le_bytes(b.try_into().ok()?).is_finite(),
+        // Exponent bits all ones: infinity or NaN.
+        StDtype::F16 => u16::from_le_bytes(b.try_into().ok()?) & 0x7c00 == 0x7c00,
+        StDtype::BF16 => u16::from_le_bytes(b.try_into().ok()?) & 0x7f80 == 0x7f80,
+        StDtype::F8_E5M2 => b[0] & 0x7c == 0x7c,
+        // E4M3 (fn) has no infinity; S.1111.111 is NaN.
+        StDtype::F8_E4M3 => b[0] & 0x7f == 0x7f,
+        _ => return None,
+    })
+}
+
+/// Reads every floating-point weight of one safetensors file once (any float dtype, f64 and
+/// f8 included) and refuses it at the first NaN or infinity, naming the file and tensor.
+pub fn scan_finite(file: &WeightFile) -> Result<(), Rejection> {
+    let file_name = file
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let io = |e: std::io::Error| Rejection::unreadable(&file.path, e);
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(&file.path).map_err(io)?);
+    let mut chunk = vec![0u8; 1 << 20];
+    for t in &file.header.tensors {
+        let width = t.dtype.size() as usize;
+        if non_finite(t.dtype, &vec![0u8; width]).is_none() {
+            continue;
+        }
+        reader.seek(SeekFrom::Start(t.offset)).map_err(io)?;
+        let mut left = t.n_bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            reader.read_exact(&mut chunk[..n]).map_err(io)?;
+            left -= n as u64;
+            if chunk[..n]
+                .chunks_exact(width)
+                .any(|b| non_finite(t.dtype, b) == Some(true))
+            {
+                return Err(Rejection::NonFiniteWeights {
+                    file: file_name,
+                    tensor: t.name.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads every float weight: refuses NaN/infinite values, then applies the norm rule to the
 /// projections of `n_layers` layers.
 pub fn validate_weights(
     files: &[WeightFile],
     n_layers: usize,
     limits: &NormValidation,
-) -> Result<NormReport, CheckFailure> {
+) -> Result<NormReport, Rejection> {
     let mut norms = vec![[0f64; 6]; n_layers];
     let mut max = (0f64, String::new());
     for wf in files {
-        let io = |e: std::io::Error| CheckFailure::unreadable(&wf.path, e);
+        let io = |e: std::io::Error| Rejection::unreadable(&wf.path, e);
+        let file_name = wf
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut file = BufReader::new(File::open(&wf.path).map_err(io)?);
         for t in wf
             .header
@@ -94,7 +152,8 @@ pub fn validate_weights(
         {
             let sum = sum_of_squares(&mut file, t).map_err(io)?;
             let Some(sum) = sum else {
-                return Err(CheckFailure::NonFiniteWeights {
+                return Err(Rejection::NonFiniteWeights {
+                    file: file_name,
                     tensor: t.name.clone(),
                 });
             };
@@ -115,8 +174,8 @@ pub fn validate_weights(
             soft_fraction_mean: mean,
         })
         .map_err(|f| match f {
-            CheckFailure::NormAboveHard { norm, limit, .. } if norm == max.0 => {
-                CheckFailure::NormAboveHard {
+            Rejection::NormAboveHard { norm, limit, .. } if norm == max.0 => {
+                Rejection::NormAboveHard {
                     tensor: max.1.clone(),
                     norm,
                     limit,
@@ -132,7 +191,7 @@ pub fn validate_weights(
 pub fn judge_norms(
     norms: &[[f64; 6]],
     limits: &NormValidation,
-) -> Result<([f64; 6], f64), CheckFailure> {
+) -> Result<([f64; 6], f64), Rejection> {
     let mut worst: Option<(usize, usize, f64)> = None;
     for (layer, row) in norms.iter().enumerate() {
         for (proj, &norm) in row.iter().enumerate() {
@@ -145,7 +204,7 @@ pub fn judge_norms(
         }
     }
     if let Some((layer, proj, norm)) = worst {
-        return Err(CheckFailure::NormAboveHard {
+        return Err(Rejection::NormAboveHard {
             tensor: format!("model.layers.{layer}.{}.weight", PROJECTIONS[proj]),
             norm,
             limit: limits.hard,
@@ -160,7 +219,7 @@ pub fn judge_norms(
     }
     let mean = fractions.iter().sum::<f64>() / 6.0;
     if mean > limits.soft_fraction {
-        return Err(CheckFailure::TooManyLargeNorms {
+        return Err(Rejection::TooManyLargeNorms {
             fraction: mean,
             soft: limits.soft,
             limit: limits.soft_fraction,
@@ -170,7 +229,7 @@ pub fn judge_norms(
 }
 
 /// Convenience for callers holding the folder path: reads the headers, then validates.
-pub fn validate_folder(dir: &Path, limits: &NormValidation) -> Result<NormReport, CheckFailure> {
+pub fn validate_folder(dir: &Path, limits: &NormValidation) -> Result<NormReport, Rejection> {
     let inspection = super::inspect(dir)?;
     validate_weights(
         &inspection.weight_files,
@@ -213,7 +272,7 @@ mod tests {
         let err = judge_norms(&norms, &limits()).unwrap_err();
         assert_eq!(
             err,
-            CheckFailure::NormAboveHard {
+            Rejection::NormAboveHard {
                 tensor: "model.layers.2.mlp.up_proj.weight".into(),
                 norm: 1000.5,
                 limit: 1000.0
@@ -240,5 +299,48 @@ mod tests {
             judge_norms(&norms, &limits()).unwrap_err().code(),
             "too_many_large_norms"
         );
+    }
+
+    // The hand-computed cases below were the tests of arena-core's `NormValidation::check`, a
+    // second implementation of this rule that had no caller; they now test the one rule.
+    #[test]
+    fn hard_limit_is_inclusive_and_nan_rejects() {
+        let n = NormValidation::default();
+        let ok = [[10.0; 6]; 4];
+        assert!(judge_norms(&ok, &n).is_ok());
+        assert!(judge_norms(&[], &n).is_ok());
+        let mut bad = ok;
+        bad[2][5] = 1000.5;
+        let err = judge_norms(&bad, &n).unwrap_err();
+        assert!(
+            matches!(err, Rejection::NormAboveHard { ref tensor, .. } if tensor == "model.layers.2.mlp.down_proj.weight")
+        );
+        bad[2][5] = 1000.0; // at the limit: allowed
+        assert!(judge_norms(&bad, &n).is_ok());
+        bad[0][0] = f64::NAN;
+        assert!(matches!(
+            judge_norms(&bad, &n),
+            Err(Rejection::NormAboveHard { ref tensor, .. }) if tensor == "model.layers.0.self_attn.q_proj.weight"
+        ));
+    }
+
+    #[test]
+    fn soft_fraction_hand_computed() {
+        let n = NormValidation::default();
+        // 2 layers × 6 projections = 12 norms; 1 above 200 → 1/12 = 0.083 ≤ 0.15.
+        let mut layers = [[10.0; 6]; 2];
+        layers[0][0] = 250.0;
+        assert!(judge_norms(&layers, &n).is_ok());
+        // 2 above → 2/12 = 0.1667 > 0.15.
+        layers[1][3] = 999.0;
+        match judge_norms(&layers, &n).unwrap_err() {
+            Rejection::TooManyLargeNorms { fraction, .. } => {
+                assert!((fraction - 2.0 / 12.0).abs() < 1e-15)
+            }
+            other => panic!("{other}"),
+        }
+        // Exactly at 200 does not count as above.
+        layers[1][3] = 200.0;
+        assert!(judge_norms(&layers, &n).is_ok());
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::config::ModelConfig;
 
-use super::CheckFailure;
+use arena_core::rejection::Rejection;
 
 /// Architectures the evaluator runs (and whose tensor layout these checks know).
 pub const SUPPORTED_ARCHITECTURES: &[&str] =
@@ -16,9 +16,9 @@ fn ignorable(name: &str) -> bool {
 }
 
 /// Name → shape of every tensor the config implies, in transformers' naming.
-pub fn expected_tensors(cfg: &ModelConfig) -> Result<BTreeMap<String, Vec<u64>>, CheckFailure> {
+pub fn expected_tensors(cfg: &ModelConfig) -> Result<BTreeMap<String, Vec<u64>>, Rejection> {
     if !SUPPORTED_ARCHITECTURES.contains(&cfg.architecture.as_str()) {
-        return Err(CheckFailure::UnsupportedArchitecture {
+        return Err(Rejection::UnsupportedArchitecture {
             architecture: cfg.architecture.clone(),
         });
     }
@@ -70,7 +70,7 @@ pub fn expected_tensors(cfg: &ModelConfig) -> Result<BTreeMap<String, Vec<u64>>,
 pub fn compare_tensors<'a>(
     cfg: &ModelConfig,
     found: impl IntoIterator<Item = (&'a str, &'a [u64])>,
-) -> Vec<CheckFailure> {
+) -> Vec<Rejection> {
     let mut expected = match expected_tensors(cfg) {
         Ok(e) => e,
         Err(f) => return vec![f],
@@ -87,14 +87,14 @@ pub fn compare_tensors<'a>(
             }
             None if ignorable(name) => continue,
             None => {
-                failures.push(CheckFailure::UnexpectedTensor {
+                failures.push(Rejection::UnexpectedTensor {
                     name: name.to_string(),
                 });
                 continue;
             }
         };
         if want != shape {
-            failures.push(CheckFailure::ShapeMismatch {
+            failures.push(Rejection::ShapeMismatch {
                 name: name.to_string(),
                 expected: want,
                 actual: shape.to_vec(),
@@ -104,7 +104,7 @@ pub fn compare_tensors<'a>(
     failures.extend(
         expected
             .into_keys()
-            .map(|name| CheckFailure::MissingTensor { name }),
+            .map(|name| Rejection::MissingTensor { name }),
     );
     failures
 }

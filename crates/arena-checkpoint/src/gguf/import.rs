@@ -365,11 +365,7 @@ enum TensorWriteError {
     Io(std::io::Error),
 }
 
-fn write_tensor(
-    gguf: &GgufFile,
-    p: &Planned,
-    out: &mut dyn Write,
-) -> Result<(), TensorWriteError> {
+fn write_tensor(gguf: &GgufFile, p: &Planned, out: &mut dyn Write) -> Result<(), TensorWriteError> {
     let info = p.info;
     let rows = p.shape[0];
     let row_len = info.n_elements / rows;

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use arena_checkpoint::checks::{self, Limits};
 use arena_core::competition::{
     default_schedule, Competition, CompetitionId, Dtype, NormValidation, Schedule,
 };
 use arena_miner::check::{folder_checks, FolderChecks};
-use arena_checkpoint::checks::{self, Limits};
 
 use crate::config::Config;
 

@@ -1,14 +1,18 @@
-//! The reasons a model is refused, as one serialisable enum with stable codes.
+//! Why a model is refused, as ONE serialisable enum with ONE set of stable codes, shared by
+//! every surface that refuses a model: the checkpoint checks (`arena-checkpoint`: `arena model
+//! check`, `arena miner check`), the competition's constraint checks
+//! ([`crate::competition::Constraints`]), and the validator's verdicts (stored per hotkey).
+//! The table of codes is in ARCHITECTURE.md (section `arena-checkpoint`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::st_header::StHeaderError;
-
-/// Why a model folder fails the competition's constraints. A validator records the `code`
-/// (stable, snake_case) and the fields; `Display` gives a one-line message for people.
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+/// Why a model is refused: every reason of every surface (the checkpoint checks, the
+/// competition's constraint checks, the validator's verdicts), serialised with a stable
+/// snake_case `code` tag and the fields that explain it; `Display` gives a one-line message
+/// for people. The codes are an API: validators store them, `--json` outputs print them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "code", rename_all = "snake_case")]
-pub enum CheckFailure {
+pub enum Rejection {
     /// A file or folder could not be read.
     #[error("cannot read {path}: {message}")]
     Unreadable {
@@ -148,10 +152,12 @@ pub enum CheckFailure {
         /// The model's.
         found: String,
     },
-    /// A weight is NaN or infinite.
-    #[error("tensor {tensor} holds NaN or infinite values")]
+    /// A weight is NaN or infinite: the model is broken or built to poison comparisons.
+    #[error("{file}: tensor {tensor} holds NaN or infinite values")]
     NonFiniteWeights {
-        /// Tensor name.
+        /// The safetensors file (name within the folder).
+        file: String,
+        /// The first tensor found with such a value.
         tensor: String,
     },
     /// A projection's Frobenius norm is above the hard limit.
@@ -174,12 +180,54 @@ pub enum CheckFailure {
         /// Largest accepted fraction.
         limit: f64,
     },
+    /// The on-chain bytes are not a valid `namespace:name:commit:secure_hash:competition` string.
+    #[error("commitment is not a valid model pointer: {reason}")]
+    Unparseable {
+        /// The parser's message.
+        reason: String,
+    },
+    /// The commitment names a competition the schedule does not run at its commit block.
+    #[error("competition {competition_id} is not active at commit block {block}")]
+    UnknownCompetition {
+        /// Competition id from the commitment.
+        competition_id: u32,
+        /// The commit block.
+        block: u64,
+    },
+    /// The hub has no such repository or revision (or it is private).
+    #[error("model is not available on the hub: {reason}")]
+    RepoUnavailable {
+        /// The hub client's message.
+        reason: String,
+    },
+    /// The download itself was refused: a file name escaping the snapshot, a digest mismatch.
+    #[error("download refused: {reason}")]
+    Download {
+        /// The hub client's message.
+        reason: String,
+    },
+    /// The files do not hash to the committed secure hash for this hotkey: someone else's
+    /// commitment copied, or files changed after committing.
+    #[error("secure hash mismatch: committed {committed}, files give {computed}")]
+    HashMismatch {
+        /// Secure hash in the commitment.
+        committed: String,
+        /// `secure_hash(directory_hash, committing hotkey)` of the downloaded files.
+        computed: String,
+    },
+    /// Files a validator does not accept beside the model (pickled weights), or a folder
+    /// without any safetensors file.
+    #[error("bad model files: {reason}")]
+    BadFiles {
+        /// Which file and what is wrong with it.
+        reason: String,
+    },
 }
 
-impl CheckFailure {
+impl Rejection {
     /// The stable short code (the serde tag), for logs and metrics.
     pub fn code(&self) -> &'static str {
-        use CheckFailure::*;
+        use Rejection::*;
         match self {
             Unreadable { .. } => "unreadable",
             MissingConfig => "missing_config",
@@ -204,15 +252,94 @@ impl CheckFailure {
             NonFiniteWeights { .. } => "non_finite_weights",
             NormAboveHard { .. } => "norm_above_hard",
             TooManyLargeNorms { .. } => "too_many_large_norms",
+            Unparseable { .. } => "unparseable",
+            UnknownCompetition { .. } => "unknown_competition",
+            RepoUnavailable { .. } => "repo_unavailable",
+            Download { .. } => "download",
+            HashMismatch { .. } => "hash_mismatch",
+            BadFiles { .. } => "bad_files",
         }
     }
 
-    pub(crate) fn unreadable(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
-        CheckFailure::Unreadable {
+    /// An [`Rejection::Unreadable`] for `path`.
+    pub fn unreadable(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+        Rejection::Unreadable {
             path: path.display().to_string(),
             message: e.to_string(),
         }
     }
+}
+
+/// Why a safetensors header was refused. Serialised with a stable `code` for validator records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum StHeaderError {
+    /// The file could not be read.
+    #[error("cannot read: {message}")]
+    Io {
+        /// The I/O error, as text.
+        message: String,
+    },
+    /// Shorter than the 8-byte length prefix.
+    #[error("file of {file_len} bytes has no header")]
+    TooShort {
+        /// File size.
+        file_len: u64,
+    },
+    /// The declared header length is above the reader's limit.
+    #[error("header length {len} exceeds the limit {limit}")]
+    HeaderTooLarge {
+        /// Declared length.
+        len: u64,
+        /// Limit.
+        limit: u64,
+    },
+    /// The declared header length runs past the end of the file.
+    #[error("header length {len} runs past the end of the {file_len}-byte file")]
+    HeaderPastEnd {
+        /// Declared length.
+        len: u64,
+        /// File size.
+        file_len: u64,
+    },
+    /// The header is not the expected JSON.
+    #[error("header JSON: {message}")]
+    Json {
+        /// Parser message.
+        message: String,
+    },
+    /// A dtype this engine does not know.
+    #[error("tensor {tensor}: unknown dtype {dtype:?}")]
+    UnknownDtype {
+        /// Tensor name.
+        tensor: String,
+        /// The dtype string.
+        dtype: String,
+    },
+    /// A shape whose rank or size is absurd.
+    #[error("tensor {tensor}: {reason}")]
+    BadShape {
+        /// Tensor name.
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `data_offsets` do not span `shape × dtype` bytes.
+    #[error("tensor {tensor}: offsets span {actual} bytes, shape and dtype need {expected}")]
+    SizeMismatch {
+        /// Tensor name.
+        tensor: String,
+        /// Bytes implied by shape and dtype.
+        expected: u64,
+        /// Bytes spanned by the offsets.
+        actual: u64,
+    },
+    /// Tensors do not tile the data section exactly.
+    #[error("data layout: {reason}")]
+    Layout {
+        /// What is wrong (gap, overlap, past the end).
+        reason: String,
+    },
 }
 
 #[cfg(test)]
@@ -222,21 +349,27 @@ mod tests {
     #[test]
     fn code_matches_the_serde_tag() {
         let samples = [
-            CheckFailure::MissingConfig,
-            CheckFailure::TooManyParams { params: 2, max: 1 },
-            CheckFailure::InvalidSafetensors {
+            Rejection::MissingConfig,
+            Rejection::TooManyParams { params: 2, max: 1 },
+            Rejection::InvalidSafetensors {
                 file: "model.safetensors".into(),
                 error: StHeaderError::HeaderTooLarge { len: 1, limit: 0 },
             },
-            CheckFailure::NormAboveHard {
+            Rejection::NormAboveHard {
                 tensor: "t".into(),
                 norm: 2.0,
                 limit: 1.0,
+            },
+            Rejection::HashMismatch {
+                committed: "a".into(),
+                computed: "b".into(),
             },
         ];
         for f in samples {
             let json = serde_json::to_value(&f).unwrap();
             assert_eq!(json["code"], f.code(), "{json}");
+            let back: Rejection = serde_json::from_value(json).unwrap();
+            assert_eq!(back, f);
         }
     }
 }
