@@ -17,6 +17,7 @@ pub mod epsilon;
 pub mod hash;
 pub mod ifeval;
 pub mod queue;
+pub mod rejection;
 pub mod scoring;
 pub mod seed;
 pub mod serde_float;

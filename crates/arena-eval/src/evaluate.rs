@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use arena_checkpoint::checks::{self, NormReport};
 use arena_core::competition::{
     combine_task_scores, Competition, CompetitionScore, EvalMethod, MultipleChoiceMode, ScoreError,
     Task, TextLossMode,
 };
 use arena_data::Sample;
-use arena_model::checks::{self, NormReport};
 use arena_model::model::load_model;
 use arena_model::scoring::choice::ChoiceMode;
 use arena_model::scoring::loss::TextLossMode as ModelTextLoss;

@@ -39,14 +39,14 @@ pub use evaluate::{
 };
 pub use inputs::{answer_index, Dropped, Inputs};
 
-use arena_model::checks::CheckFailure;
+use arena_core::rejection::Rejection;
 
 /// Why a model could not be evaluated at all (per-sample failures are scores, not errors).
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// The weights failed a check (NaN/inf, norm validation, unreadable file).
     #[error("model refused [{code}]: {0}", code = .0.code())]
-    Check(CheckFailure),
+    Check(Rejection),
     /// The model or tokenizer folder could not be loaded.
     #[error("loading {}: {source}", path.display())]
     Load {

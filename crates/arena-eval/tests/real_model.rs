@@ -46,7 +46,7 @@ fn smollm2_dir() -> &'static Path {
             gguf.display()
         );
         let dir = tempfile::tempdir().unwrap();
-        arena_model::gguf::import_gguf(&gguf, dir.path()).expect("SmolLM2 imports");
+        arena_checkpoint::gguf::import_gguf(&gguf, dir.path()).expect("SmolLM2 imports");
         dir
     })
     .path()

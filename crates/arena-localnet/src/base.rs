@@ -79,7 +79,7 @@ pub fn prepare(layout: &Layout, which: BaseModel) -> Result<Base> {
                 })?;
                 let tmp = dir.with_extension("importing");
                 let _ = std::fs::remove_dir_all(&tmp);
-                arena_model::gguf::import_gguf(&gguf, &tmp).map_err(|e| {
+                arena_checkpoint::gguf::import_gguf(&gguf, &tmp).map_err(|e| {
                     LocalnetError::BaseModel {
                         name: "smollm2".into(),
                         reason: format!("importing {}: {e}", gguf.display()),

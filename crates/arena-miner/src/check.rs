@@ -1,8 +1,9 @@
 //! `arena miner check` as a library: would this folder win its competition right now?
 //!
 //! Every step is the validator's own code: the constraint checks are [`folder_checks`]
-//! (`arena_model::checks` with the competition's limits, the weights' norm rule, then
-//! `arena_validator::precheck::precheck`; `arena model check` runs the same function); the incumbent is found from the chain (the
+//! (`arena_checkpoint::checks` with the competition's limits, the weights' norm rule, then the
+//! validators' `arena_checkpoint::checks::precheck`; `arena model check` runs the same
+//! function); the incumbent is found from the chain (the
 //! competition's committed model with the highest incentive, the oldest on a tie) and fetched
 //! and verified by [`crate::fetch::fetch_uid`]; the samples are drawn by
 //! `arena_validator::eval::draw_samples` with the seed validators use now (the hash of the
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use arena_chain::{Chain, NetUid};
 use arena_core::commitment::ModelCommitment;
 use arena_core::competition::{Competition, Schedule};
+use arena_core::rejection::Rejection;
 use arena_core::scoring::{pairwise, Contender};
 use arena_core::seed::{sync_block, Seed};
 use arena_data::sample::Sample;
@@ -94,14 +96,15 @@ pub struct CheckReport {
 /// What the checks of a model folder found: [`folder_checks`]'s result.
 #[derive(Debug, Clone, Serialize)]
 pub struct FolderChecks {
-    /// The limit, header, shape, dtype and tokenizer checks (`arena_model::checks`), with the
+    /// The limit, header, shape, dtype and tokenizer checks (`arena_checkpoint::checks`), with the
     /// weights' finiteness and norm rule appended when they were read.
-    pub report: arena_model::checks::CheckReport,
+    pub report: arena_checkpoint::checks::FolderReport,
     /// The weights' norms, when they were read and passed.
-    pub norms: Option<arena_model::checks::NormReport>,
-    /// The validators' own header checks (`arena_validator::precheck`), run last: pickled
-    /// weights, stray safetensors files and the like that the checks above do not look at.
-    pub validator: Option<arena_validator::Rejection>,
+    pub norms: Option<arena_checkpoint::checks::NormReport>,
+    /// The validators' own header checks (`arena_checkpoint::checks::precheck`), run last:
+    /// pickled weights, stray safetensors files and the like that the checks above do not
+    /// look at.
+    pub validator: Option<Rejection>,
 }
 
 impl FolderChecks {
@@ -110,34 +113,25 @@ impl FolderChecks {
         self.report.passed && self.validator.is_none()
     }
 
-    /// Every failure as `(code, message)`; a validator rejection's code is `validator_` and
-    /// its kind.
+    /// Every failure as `(code, message)`, with the codes every surface shares.
     pub fn failures(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .report
+        self.report
             .failures
             .iter()
+            .chain(&self.validator)
             .map(|f| (f.code().to_string(), f.to_string()))
-            .collect();
-        if let Some(r) = &self.validator {
-            let kind = serde_json::to_value(r)
-                .ok()
-                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-                .unwrap_or_else(|| "rejected".to_string());
-            out.push((format!("validator_{kind}"), r.to_string()));
-        }
-        out
+            .collect()
     }
 }
 
 /// The checks of `dir`, one code path for `arena model check DIR --competition ID`,
-/// `arena miner check` and `arena miner push`: `arena_model::checks::check` against `limits`
+/// `arena miner check` and `arena miner push`: `arena_checkpoint::checks::check` against `limits`
 /// (every failure, each with a stable code); if those pass and `norm_limits` is given, every
 /// weight is read for NaN/inf and the per-layer norm rule; if all that passes and
 /// `validator` is given, the validators' precheck with those constraints.
 pub fn folder_checks(
     dir: &Path,
-    limits: &arena_model::checks::Limits,
+    limits: &arena_checkpoint::checks::Limits,
     norm_limits: Option<&arena_core::competition::NormValidation>,
     validator: Option<&arena_core::competition::Constraints>,
 ) -> FolderChecks {
@@ -147,14 +141,14 @@ pub fn folder_checks(
         } else {
             "does not exist"
         };
-        let failure = arena_model::checks::CheckFailure::Unreadable {
+        let failure = Rejection::Unreadable {
             path: dir.display().to_string(),
             message: format!(
                 "{what}; expected a model folder (config.json, *.safetensors, tokenizer.json)"
             ),
         };
         return FolderChecks {
-            report: arena_model::checks::CheckReport {
+            report: arena_checkpoint::checks::FolderReport {
                 passed: false,
                 summary: None,
                 failures: vec![failure],
@@ -163,11 +157,11 @@ pub fn folder_checks(
             validator: None,
         };
     }
-    let mut report = arena_model::checks::check(dir, limits);
+    let mut report = arena_checkpoint::checks::check(dir, limits);
     let mut norms = None;
     if report.passed {
         if let Some(norm_limits) = norm_limits {
-            match arena_model::checks::validate_folder(dir, norm_limits) {
+            match arena_checkpoint::checks::validate_folder(dir, norm_limits) {
                 Ok(n) => norms = Some(n),
                 Err(f) => {
                     report.failures.push(f);
@@ -178,7 +172,7 @@ pub fn folder_checks(
     }
     let validator = match validator {
         Some(constraints) if report.passed => {
-            arena_validator::precheck::precheck(dir, constraints).err()
+            arena_checkpoint::checks::precheck(dir, constraints).err()
         }
         _ => None,
     };
@@ -195,7 +189,7 @@ pub fn competition_checks(dir: &Path, competition: &Competition) -> FolderChecks
     let constraints = &competition.constraints;
     folder_checks(
         dir,
-        &arena_model::checks::Limits::from(constraints),
+        &arena_checkpoint::checks::Limits::from(constraints),
         Some(&constraints.norm_validation),
         Some(constraints),
     )

@@ -96,3 +96,16 @@ impl ModelError {
         }
     }
 }
+
+impl From<arena_checkpoint::ConfigError> for ModelError {
+    /// Keeps the variant (and so the message) a config.json failure had before config parsing
+    /// moved to `arena-checkpoint`.
+    fn from(e: arena_checkpoint::ConfigError) -> Self {
+        use arena_checkpoint::ConfigError as C;
+        match e {
+            C::Io { path, source } => ModelError::Io { path, source },
+            C::Json { path, message } => ModelError::Json { path, message },
+            C::Config(message) => ModelError::Config(message),
+        }
+    }
+}

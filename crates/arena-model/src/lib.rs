@@ -1,28 +1,25 @@
 //! `arena-model`: the evaluation engine of finetune-arena.
 //!
 //! It loads a Hugging Face causal LM folder (config.json, safetensors, tokenizer.json) with
-//! candle and scores it the way the competitions of DESIGN §4 ask: reference loss, text loss,
+//! candle and scores it the way the competitions ask: reference loss, text loss,
 //! multiple choice and instruction following. It is the only crate of the workspace that
 //! depends on candle, so nothing else waits for candle to compile.
 //!
-//! Layout: `config` (config.json), `model/` (one file per architecture family), `kernels`
-//! (fused loss), `scoring/` (the scoring methods).
+//! Layout: `model/` (one file per architecture family), `kernels` (fused loss), `scoring/`
+//! (the scoring methods). config.json parsing, the pre-load checks and GGUF import live in the
+//! candle-free `arena-checkpoint`.
 //!
 //! ```no_run
-//! use arena_model::config::ModelConfig;
-//! let cfg = ModelConfig::from_file(std::path::Path::new("model/config.json"))?;
-//! println!("{} with {} layers", cfg.architecture, cfg.num_hidden_layers);
+//! use arena_model::{load_model, Device};
+//! let model = load_model(std::path::Path::new("model"), &Device::Cpu)?;
+//! println!("{} layers", model.config().num_hidden_layers);
 //! # Ok::<(), arena_model::ModelError>(())
 //! ```
 
-pub mod checks;
-pub mod config;
 pub mod error;
-pub mod gguf;
 pub mod kernels;
 pub mod model;
 pub mod scoring;
-pub mod st_header;
 pub mod tensor;
 pub mod tokenizer;
 pub mod weights;
@@ -32,3 +29,7 @@ pub use candle_core::Device;
 pub use error::{ModelError, Result};
 pub use model::{load_model, CausalLm};
 pub use scoring::Evaluator;
+
+/// config.json parsing lives in `arena-checkpoint`; the engine's modules reach it as
+/// `crate::config`.
+pub(crate) use arena_checkpoint::config;

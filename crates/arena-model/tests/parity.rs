@@ -261,7 +261,7 @@ fn smollm2_gguf() -> PathBuf {
 #[test]
 fn smollm2_imported_from_gguf_matches_transformers() {
     let dir = tempfile::tempdir().unwrap();
-    arena_model::gguf::import_gguf(&smollm2_gguf(), dir.path()).unwrap();
+    arena_checkpoint::gguf::import_gguf(&smollm2_gguf(), dir.path()).unwrap();
     let expected = fixtures().join("smollm2-135m/expected.json");
     check_dir(
         "smollm2-135m",

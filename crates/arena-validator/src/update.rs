@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use arena_chain::{Chain, ChainError, NetUid};
 use arena_core::commitment::ModelCommitment;
-use arena_core::competition::{Schedule, Violation};
+use arena_core::competition::Schedule;
 use arena_hub::client::{DownloadOptions, HubClient};
 use arena_hub::HubError;
 
@@ -90,11 +90,9 @@ fn classify(competition_id: u32, err: HubError) -> CheckOutcome {
                 reason: err.to_string(),
             })
         }
-        HubError::TooLarge { total, limit, .. } => reject(Rejection::Constraint {
-            violation: Violation::TooLarge {
-                bytes: total,
-                max: limit,
-            },
+        HubError::TooLarge { total, limit, .. } => reject(Rejection::TooManyBytes {
+            bytes: total,
+            max: limit,
         }),
         HubError::InvalidPath { .. } | HubError::DigestMismatch { .. } | HubError::Protocol(_) => {
             reject(Rejection::Download {
@@ -184,9 +182,9 @@ impl Updater {
             };
             total = total.saturating_add(size);
         }
-        if let Err(violation) = constraints.check_bytes(total) {
+        if let Err(rejection) = constraints.check_bytes(total) {
             tracing::info!(hotkey = hotkey_ss58, %repo, total, "over the byte limit, not downloaded");
-            return decided(Some(id), Rejection::Constraint { violation });
+            return decided(Some(id), rejection);
         }
         let options = DownloadOptions {
             max_bytes: Some(constraints.max_bytes),

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arena_chain::Chain;
-use arena_core::competition::{Schedule, Violation};
+use arena_core::competition::Schedule;
 use arena_hub::client::HubClient;
 use arena_validator::service::{Service, ServiceConfig};
 use arena_validator::store::Store;
@@ -187,9 +187,7 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
     );
     assert!(matches!(
         rejection(&store, &carol),
-        Rejection::Constraint {
-            violation: Violation::TooLarge { max: 3_000_000, .. }
-        }
+        Rejection::TooManyBytes { max: 3_000_000, .. }
     ));
     assert!(
         !snapshots_of(&cache, "carol/big"),
@@ -211,7 +209,7 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
         .any(|r| r.contains("/alice/tiny-a/resolve/")));
     assert!(matches!(
         rejection(&store, &nancy),
-        Rejection::NonFinite { ref file, .. } if file == "model.safetensors"
+        Rejection::NonFiniteWeights { ref file, .. } if file == "model.safetensors"
     ));
     let nancy_record = store.model(&nancy.hotkey.public().ss58()).unwrap().unwrap();
     assert!(
@@ -220,27 +218,21 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
     );
     assert!(matches!(
         rejection(&store, &dave),
-        Rejection::Constraint {
-            violation: Violation::Architecture { .. }
-        }
+        Rejection::ArchitectureNotAllowed { .. }
     ));
     assert!(matches!(
         rejection(&store, &erin),
-        Rejection::Constraint {
-            violation: Violation::TokenizerMismatch { .. }
-        }
+        Rejection::TokenizerMismatch { .. }
     ));
     assert!(matches!(
         rejection(&store, &frank),
-        Rejection::BadFiles { .. }
+        Rejection::InvalidSafetensors { .. }
     ));
     assert!(matches!(
         rejection(&store, &grace),
-        Rejection::Constraint {
-            violation: Violation::ParamCount {
-                params: 323_552,
-                ..
-            }
+        Rejection::TooManyParams {
+            params: 323_552,
+            ..
         }
     ));
     assert!(

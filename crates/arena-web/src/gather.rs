@@ -486,7 +486,7 @@ impl Snapshot {
                 status.state = ModelState::Rejected;
                 status.code = serde_json::to_value(rejection)
                     .ok()
-                    .and_then(|v| v.get("kind")?.as_str().map(String::from));
+                    .and_then(|v| v.get("code")?.as_str().map(String::from));
                 status.block = Some(record.checked_block);
                 status.detail = format!("rejected: {rejection}");
             }

@@ -156,7 +156,7 @@ pub enum ModelState {
 pub struct ModelStatus {
     /// The state.
     pub state: ModelState,
-    /// `rejected`: the rejection's code (`hash_mismatch`, `constraint`, `repo_unavailable`, …);
+    /// `rejected`: the rejection's code (`hash_mismatch`, `too_many_bytes`, `repo_unavailable`, …);
     /// `queued`: the queue reason (`new`, `retry`, `top_miner_recheck`).
     pub code: Option<String>,
     /// `waiting`: the first block at which it may be evaluated; `queued`: when it was queued;

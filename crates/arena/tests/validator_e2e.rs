@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
-use arena_core::competition::Violation;
 use arena_data::accept::{AcceptancePolicy, StaticStakes};
 use arena_data::batch::BatchLimits;
 use arena_data::feed::client::FeedClient;
@@ -397,11 +396,9 @@ async fn the_competitions_tokenizer_decides_the_prompt_not_the_miners_template()
         .unwrap()
         .verdict;
     match erin_verdict {
-        Verdict::Rejected {
-            rejection: Rejection::Constraint { violation },
-        } => assert!(
-            matches!(violation, Violation::TokenizerMismatch { .. }),
-            "{violation:?}"
+        Verdict::Rejected { rejection } => assert!(
+            matches!(rejection, Rejection::TokenizerMismatch { .. }),
+            "{rejection:?}"
         ),
         other => panic!("erin's tokenizer must be refused: {other:?}"),
     }
@@ -509,7 +506,7 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
     };
     match verdict(&nan) {
         Verdict::Rejected {
-            rejection: Rejection::NonFinite { tensor, .. },
+            rejection: Rejection::NonFiniteWeights { tensor, .. },
         } => {
             assert_eq!(tensor, "lm_head.weight")
         }
@@ -518,9 +515,7 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
     assert!(matches!(
         verdict(&wrong_arch),
         Verdict::Rejected {
-            rejection: Rejection::Constraint {
-                violation: Violation::Architecture { .. }
-            }
+            rejection: Rejection::ArchitectureNotAllowed { .. }
         }
     ));
     let by_uid = |uid: u16| s1.models.iter().find(|m| m.uid == uid).unwrap();

@@ -9,7 +9,6 @@ mod schedule;
 mod score;
 mod task;
 
-pub use check::{LayerNorms, Violation, NORM_PROJECTIONS};
 pub use schedule::{
     default_schedule, Schedule, ScheduleEntry, ScheduleError, DEFAULT_SCHEDULE_TOML,
 };

@@ -628,7 +628,7 @@ fn hub_tokenizers_parse_and_are_checked() {
     assert!(c.check_tokenizer(Some(&"cd".repeat(32))).is_ok());
     assert!(matches!(
         c.check_tokenizer(Some(&"ab".repeat(32))),
-        Err(crate::competition::Violation::TokenizerMismatch { .. })
+        Err(crate::rejection::Rejection::TokenizerMismatch { .. })
     ));
     let path = invalid_path(parse_replaced(
         pinned,

@@ -1,6 +1,7 @@
 use super::*;
-use arena_core::competition::{default_schedule, Violation};
-use std::path::PathBuf;
+use arena_core::competition::{default_schedule, Constraints};
+use arena_core::rejection::Rejection;
+use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
     std::env::var_os("ARENA_TEST_FIXTURES")
@@ -54,7 +55,7 @@ fn header_claiming_huge_tensors_is_refused_without_reading_them() {
     write_safetensors(&dir.path().join("model.safetensors"), header, 16);
     let err = precheck(dir.path(), &constraints()).unwrap_err();
     assert!(
-        matches!(&err, Rejection::BadFiles { reason } if reason.contains("tensor w")),
+        matches!(&err, Rejection::InvalidSafetensors { error, .. } if error.to_string().contains("tensor w")),
         "{err}"
     );
     let overflow =
@@ -62,7 +63,7 @@ fn header_claiming_huge_tensors_is_refused_without_reading_them() {
     write_safetensors(&dir.path().join("model.safetensors"), overflow, 16);
     let err = precheck(dir.path(), &constraints()).unwrap_err();
     assert!(
-        matches!(&err, Rejection::BadFiles { reason } if reason.contains("overflows")),
+        matches!(&err, Rejection::InvalidSafetensors { error, .. } if error.to_string().contains("overflows")),
         "{err}"
     );
     let mut huge_len = u64::MAX.to_le_bytes().to_vec();
@@ -70,7 +71,7 @@ fn header_claiming_huge_tensors_is_refused_without_reading_them() {
     std::fs::write(dir.path().join("model.safetensors"), huge_len).unwrap();
     assert!(matches!(
         precheck(dir.path(), &constraints()),
-        Err(Rejection::BadFiles { .. })
+        Err(Rejection::InvalidSafetensors { .. })
     ));
 }
 
@@ -81,13 +82,13 @@ fn overlapping_or_trailing_tensor_data_is_refused() {
     write_safetensors(&dir.path().join("model.safetensors"), overlap, 12);
     assert!(matches!(
         precheck(dir.path(), &constraints()),
-        Err(Rejection::BadFiles { .. })
+        Err(Rejection::InvalidSafetensors { .. })
     ));
     let trailing = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
     write_safetensors(&dir.path().join("model.safetensors"), trailing, 64);
     assert!(matches!(
         precheck(dir.path(), &constraints()),
-        Err(Rejection::BadFiles { .. })
+        Err(Rejection::InvalidSafetensors { .. })
     ));
 }
 
@@ -102,27 +103,14 @@ fn unknown_architecture_wrong_tokenizer_too_many_params_and_pickles() {
     .unwrap();
     let err = precheck(dir.path(), &constraints()).unwrap_err();
     assert!(
-        matches!(
-            err,
-            Rejection::Constraint {
-                violation: Violation::Architecture { .. }
-            }
-        ),
+        matches!(err, Rejection::ArchitectureNotAllowed { .. }),
         "{err}"
     );
     std::fs::write(dir.path().join("config.json"), &config).unwrap();
 
     std::fs::write(dir.path().join("tokenizer.json"), "{\"model\":{}}").unwrap();
     let err = precheck(dir.path(), &constraints()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Rejection::Constraint {
-                violation: Violation::TokenizerMismatch { .. }
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, Rejection::TokenizerMismatch { .. }), "{err}");
     std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
     assert!(
         precheck(dir.path(), &constraints()).is_ok(),
@@ -135,11 +123,9 @@ fn unknown_architecture_wrong_tokenizer_too_many_params_and_pickles() {
     assert!(
         matches!(
             err,
-            Rejection::Constraint {
-                violation: Violation::ParamCount {
-                    params: 223_552,
-                    ..
-                }
+            Rejection::TooManyParams {
+                params: 223_552,
+                ..
             }
         ),
         "{err}"
@@ -154,12 +140,18 @@ fn unknown_architecture_wrong_tokenizer_too_many_params_and_pickles() {
 /// Overwrites the last element of the file's data (the tensor with the highest offset).
 fn poison_last(dir: &Path, bytes: &[u8]) -> String {
     let path = dir.join("model.safetensors");
-    let table = read_table(&path).unwrap();
+    let header = arena_checkpoint::st_header::read_header(&path).unwrap();
     let mut data = std::fs::read(&path).unwrap();
     let len = data.len();
     data[len - bytes.len()..].copy_from_slice(bytes);
     std::fs::write(&path, data).unwrap();
-    table.spans.last().unwrap().name.clone()
+    header
+        .tensors
+        .iter()
+        .max_by_key(|t| t.offset)
+        .unwrap()
+        .name
+        .clone()
 }
 
 #[test]
@@ -168,7 +160,7 @@ fn nan_and_infinite_weights_are_refused_naming_the_tensor() {
     let tensor = poison_last(dir.path(), &f32::NAN.to_le_bytes());
     assert_eq!(
         precheck(dir.path(), &constraints()).unwrap_err(),
-        Rejection::NonFinite {
+        Rejection::NonFiniteWeights {
             file: "model.safetensors".into(),
             tensor
         }

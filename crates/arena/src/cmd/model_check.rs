@@ -1,16 +1,16 @@
 //! `arena model import-gguf | inspect | check`: GGUF import and the constraint checks a
-//! validator runs before loading a model (library: `arena_model::gguf`, `arena_model::checks`).
+//! validator runs before loading a model (library: `arena_checkpoint::gguf`, `arena_checkpoint::checks`).
 //! `check --competition ID` takes the limits from the competition schedule, the one a
 //! validator uses (`[validator] schedule`, `--schedule`, or the built-in one).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use arena_checkpoint::checks::{self, Limits};
 use arena_core::competition::{
     default_schedule, Competition, CompetitionId, Dtype, NormValidation, Schedule,
 };
 use arena_miner::check::{folder_checks, FolderChecks};
-use arena_model::checks::{self, Limits};
 
 use crate::config::Config;
 
@@ -140,7 +140,7 @@ pub struct CheckArgs {
 /// `arena model import-gguf FILE OUT_DIR`.
 pub fn import_gguf(args: ImportGgufArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let report = arena_model::gguf::import_gguf(&args.file, &args.out_dir)
+    let report = arena_checkpoint::gguf::import_gguf(&args.file, &args.out_dir)
         .with_context(|| format!("cannot import {}", args.file.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
