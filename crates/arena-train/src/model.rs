@@ -21,7 +21,7 @@ use std::path::Path;
 use arena_model::tensor::{DType, Device, Tensor, Var, D};
 
 use crate::lora::{Adapter, LoraConfig};
-use arena_model::config::ModelConfig;
+use arena_checkpoint::config::ModelConfig;
 use arena_model::kernels::CausalMask;
 use arena_model::weights::Weights;
 use arena_model::{ModelError, Result};
