@@ -50,7 +50,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "ID")]
     pub competition: u32,
     /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
-    /// (`--competitions` is the old spelling, still accepted.)
+    // `--competitions` is the old spelling, kept as a hidden alias.
     #[arg(long, value_name = "FILE", alias = "competitions")]
     pub schedule: Option<PathBuf>,
     /// Take the competition active at this block (default: the newest entry that has it).
