@@ -4,6 +4,8 @@
 mod cmd;
 mod config;
 mod context;
+#[cfg(test)]
+mod layering_tests;
 
 use clap::{Parser, Subcommand};
 
