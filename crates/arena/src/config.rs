@@ -39,9 +39,9 @@ pub struct Config {
     pub chain: ChainConfig,
     pub hub: HubConfig,
     /// `[data]`: data subnet, feed and producer defaults.
-    pub data: crate::cmd::data::DataConfig,
+    pub data: DataConfig,
     /// `[validator]`: validator service settings.
-    pub validator: crate::cmd::validator::ValidatorConfig,
+    pub validator: ValidatorConfig,
 }
 
 /// `[wallet]`: where keys live and which ones to use by default.
@@ -146,6 +146,100 @@ impl Default for WalletConfig {
     }
 }
 
+/// `[data]`: the data subnet, the feed, and the producer's defaults.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The data subnet producers are registered on and sign batches for.
+    pub netuid: u16,
+    /// Feed URL producers publish to and validators pull from.
+    pub feed_url: String,
+    /// Listen address of `arena data serve`.
+    pub addr: String,
+    /// Largest batch the feed accepts, bytes of JSON.
+    pub max_batch_bytes: usize,
+    /// Least producer stake a validator accepts, in rao (100,000 TAO on a real chain).
+    pub min_stake: u64,
+    /// Oldest batch a validator uses, seconds (4 h).
+    pub freshness_secs: u64,
+    /// Replacement undesirable-phrase list (one per line); default: the shipped list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undesirable_phrases: Option<PathBuf>,
+    /// Seconds between two batches of `arena data produce`.
+    pub interval_secs: u64,
+    /// Samples per produced batch.
+    pub samples_per_batch: usize,
+    /// `arena data serve` deletes batches received more than this many seconds ago (8 h).
+    pub retention_secs: u64,
+    /// `arena data serve` keeps at most this many batches, the newest.
+    pub retention_batches: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            netuid: 1,
+            feed_url: "http://127.0.0.1:8790".into(),
+            addr: "127.0.0.1:8790".into(),
+            max_batch_bytes: arena_data::batch::DEFAULT_MAX_BATCH_BYTES,
+            min_stake: 100_000 * 1_000_000_000,
+            freshness_secs: 4 * 3600,
+            undesirable_phrases: None,
+            interval_secs: 60,
+            samples_per_batch: 64,
+            retention_secs: arena_data::feed::store::DEFAULT_RETENTION_SECS,
+            retention_batches: arena_data::feed::store::DEFAULT_RETENTION_BATCHES,
+        }
+    }
+}
+
+/// `[validator]`: the validator service.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidatorConfig {
+    /// Competition schedule TOML, reloaded when it changes. Default: the built-in schedule.
+    pub schedule: Option<PathBuf>,
+    /// State folder (SQLite, model cache, events). Default: `<home>/validator`.
+    pub state_dir: Option<PathBuf>,
+    /// Blocks per sync window; one step per active competition per window (SN37: 360).
+    pub sync_cadence: u64,
+    /// Block the sync windows count from (SN37: 3 138 611; a localnet: 0).
+    pub sync_origin: u64,
+    /// Seconds between ticks of the loop.
+    pub interval_secs: u64,
+    /// Seconds one model's evaluation may take before its worker is killed.
+    pub worker_timeout_secs: u64,
+    /// Address-space cap of a worker, MiB.
+    pub worker_memory_mib: u64,
+    /// Address of the Prometheus `/metrics` endpoint; empty to disable.
+    pub metrics_addr: String,
+    /// `version_key` sent with `set_weights`.
+    pub version_key: u64,
+    /// Steps kept per competition in the state database; older ones are deleted as new ones
+    /// are recorded (the EMA and the histories do not need them).
+    pub keep_steps: usize,
+    /// Size at which `events.jsonl` is rotated to `events.jsonl.1` (one old file is kept), MiB.
+    pub events_max_mib: u64,
+}
+
+impl Default for ValidatorConfig {
+    fn default() -> Self {
+        ValidatorConfig {
+            schedule: None,
+            state_dir: None,
+            sync_cadence: arena_core::seed::DEFAULT_SYNC_CADENCE,
+            sync_origin: 0,
+            interval_secs: 12,
+            worker_timeout_secs: 600,
+            worker_memory_mib: 16 * 1024,
+            metrics_addr: "127.0.0.1:9108".into(),
+            version_key: 0,
+            keep_steps: arena_validator::service::Retention::default().keep_steps,
+            events_max_mib: arena_validator::service::Retention::default().events_max_bytes >> 20,
+        }
+    }
+}
+
 impl Config {
     /// Loads defaults, then the file, then `--set` overrides, then `--home`.
     pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
@@ -174,7 +268,8 @@ impl Config {
         Ok(cfg)
     }
 
-    /// The effective configuration as TOML.
+    /// The effective configuration as TOML (the tests compare configurations through it).
+    #[cfg(test)]
     pub fn to_toml(&self) -> anyhow::Result<String> {
         Ok(toml::to_string_pretty(self)?)
     }

@@ -3,6 +3,9 @@
 
 mod cmd;
 mod config;
+mod context;
+#[cfg(test)]
+mod layering_tests;
 
 use clap::{Parser, Subcommand};
 
@@ -13,16 +16,17 @@ use clap::{Parser, Subcommand};
 /// weights into incentive with Yuma Consensus.
 #[derive(Parser, Debug)]
 #[command(name = "arena", version, about, long_about = None, propagate_version = true)]
-pub struct Cli {
+struct Cli {
     #[command(flatten)]
-    pub global: config::GlobalArgs,
+    global: config::GlobalArgs,
 
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
+/// The subcommand groups.
 #[derive(Subcommand, Debug)]
-pub enum Command {
+enum Command {
     /// The whole network on this machine: chain, hub, data feed, miners, validators, leaderboard.
     Localnet(cmd::localnet::LocalnetArgs),
     /// Show the effective configuration (file, environment and flags merged).
@@ -31,7 +35,7 @@ pub enum Command {
     /// Wallets in Bittensor's layout: create, list, regenerate, sign and verify.
     Wallet(cmd::wallet::WalletArgs),
     /// Model hub: serve the Hugging Face Hub API, upload, download, and hash models.
-    Hub(cmd::hub::HubArgs),
+    Hub(cmd::hub::HubGroupArgs),
     /// Run or query the chain: local chain service, metagraph, registration, stake, commitments, Yuma Consensus.
     #[command(subcommand)]
     Chain(cmd::chain::ChainCmd),
@@ -99,7 +103,7 @@ fn main() {
 /// `chain: SubnetNotExists: …` does, and then also returns it as the source) is skipped, and
 /// so are hints, which [`hints`] prints on their own lines.
 fn error_text(err: &anyhow::Error) -> String {
-    let hint = err.downcast_ref::<cmd::wallet::Hint>().map(|h| h.0.clone());
+    let hint = err.downcast_ref::<context::Hint>().map(|h| h.0.clone());
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string();
@@ -119,7 +123,7 @@ fn error_text(err: &anyhow::Error) -> String {
 /// made, a hub that refused the token (HF_TOKEN), a chain or hub that cannot be reached.
 fn hints(err: &anyhow::Error) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(hint) = err.downcast_ref::<cmd::wallet::Hint>() {
+    if let Some(hint) = err.downcast_ref::<context::Hint>() {
         out.push(hint.0.clone());
     }
     for cause in err.chain() {
@@ -216,7 +220,7 @@ mod tests {
         assert!(hints(&err).is_empty());
 
         let err = anyhow::anyhow!("wallet \"w\" has no hotkey \"h\"")
-            .context(cmd::wallet::Hint("`arena wallet list` lists them".into()))
+            .context(context::Hint("`arena wallet list` lists them".into()))
             .context("loading the hotkey");
         assert_eq!(
             error_text(&err),

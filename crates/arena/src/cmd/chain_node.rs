@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use arena_chain::{Chain, ChainClient, Hyperparameters, LocalChain, LocalChainOptions, NetUid};
+use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions, NetUid};
 use arena_keys::wallet::Wallet;
 use arena_keys::{Keypair, PublicKey};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::context::{open_chain, password_from_env, OpenedChain};
 
 /// Where to reach the chain.
 #[derive(clap::Args, Debug, Clone)]
@@ -148,50 +149,6 @@ pub struct StakeArgs {
     pub json: bool,
 }
 
-fn chain_dir(cfg: &Config) -> PathBuf {
-    cfg.home.join("chain")
-}
-
-/// A connection: the chain, and the in-process chain behind it when `local`.
-pub struct Connection {
-    /// The chain to call.
-    pub chain: Arc<dyn Chain>,
-    local: Option<Arc<LocalChain>>,
-}
-
-impl Connection {
-    /// With an in-process chain nothing produces blocks, so seal the one holding the call.
-    fn seal(&self) -> anyhow::Result<()> {
-        if let Some(local) = &self.local {
-            local.produce_block()?;
-        }
-        Ok(())
-    }
-}
-
-/// The chain named by `--endpoint` or `[chain] endpoint`.
-pub fn connect(endpoint: &EndpointArgs, cfg: &Config) -> anyhow::Result<Connection> {
-    let url = endpoint.endpoint.as_deref().unwrap_or(&cfg.chain.endpoint);
-    if url == "local" {
-        let dir = chain_dir(cfg);
-        let chain = Arc::new(
-            LocalChain::open(&dir, LocalChainOptions::default())
-                .with_context(|| format!("opening the local chain in {}", dir.display()))?,
-        );
-        return Ok(Connection {
-            chain: chain.clone(),
-            local: Some(chain),
-        });
-    }
-    if !url.starts_with("http://") && !url.starts_with("https://") {
-        bail!("chain endpoint {url:?}: expected http://HOST:PORT or \"local\"");
-    }
-    Ok(Connection {
-        chain: Arc::new(ChainClient::new(url)?),
-        local: None,
-    })
-}
-
 fn wallet(keys: &KeyArgs, cfg: &Config) -> anyhow::Result<Wallet> {
     let name = keys
         .wallet
@@ -207,10 +164,7 @@ fn coldkey(keys: &KeyArgs, cfg: &Config) -> anyhow::Result<Keypair> {
     let w = wallet(keys, cfg)?;
     let password = match (&keys.password_env, w.coldkey_is_encrypted()?) {
         (_, false) => None,
-        (Some(var), true) => Some(
-            std::env::var(var)
-                .with_context(|| format!("environment variable {var} (--password-env)"))?,
-        ),
+        (Some(var), true) => Some(password_from_env(var)?),
         (None, true) => bail!(
             "coldkey {} is encrypted: pass --password-env VAR",
             w.coldkey_path().display()
@@ -233,6 +187,15 @@ fn hotkey_public(keys: &KeyArgs, cfg: &Config) -> anyhow::Result<PublicKey> {
     Ok(wallet(keys, cfg)?.hotkeypub(&name)?)
 }
 
+/// The chain named by `--endpoint` or `[chain] endpoint`.
+fn connect(endpoint: &EndpointArgs, cfg: &Config) -> anyhow::Result<OpenedChain> {
+    open_chain(
+        endpoint.endpoint.as_deref(),
+        cfg,
+        LocalChainOptions::default(),
+    )
+}
+
 /// Runs the chain service until Ctrl-C or SIGTERM.
 pub async fn serve(args: ServeArgs, cfg: &Config) -> anyhow::Result<()> {
     let addr = match args.addr {
@@ -247,7 +210,7 @@ pub async fn serve(args: ServeArgs, cfg: &Config) -> anyhow::Result<()> {
     if block_ms == 0 {
         bail!("--block-time-ms must be positive");
     }
-    let dir = chain_dir(cfg);
+    let dir = cfg.home.join("chain");
     let options = LocalChainOptions::fast(Duration::from_millis(block_ms));
     let chain = Arc::new(
         LocalChain::open(&dir, options)

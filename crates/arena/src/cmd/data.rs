@@ -2,74 +2,25 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use arena_core::seed::Seed;
-use arena_data::batch::{Batch, BatchLimits, DEFAULT_MAX_BATCH_BYTES};
+use arena_data::batch::{Batch, BatchLimits};
 use arena_data::corpus::Corpus;
 use arena_data::feed::client::FeedClient;
 use arena_data::feed::server::{serve, FeedState};
-use arena_data::feed::store::{
-    FeedStore, Retention, DEFAULT_RETENTION_BATCHES, DEFAULT_RETENTION_SECS,
-};
+use arena_data::feed::store::{FeedStore, Retention};
 use arena_data::phrases::PhraseFilter;
 use arena_data::producer::Producer;
 use arena_data::tasks::TaskKind;
-use arena_keys::wallet::Wallet;
 use arena_keys::Keypair;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use arena_chain::LocalChainOptions;
+
 use crate::config::Config;
-
-/// `[data]`: the data subnet, the feed, and the producer's defaults.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-#[serde(default, deny_unknown_fields)]
-pub struct DataConfig {
-    /// The data subnet producers are registered on and sign batches for.
-    pub netuid: u16,
-    /// Feed URL producers publish to and validators pull from.
-    pub feed_url: String,
-    /// Listen address of `arena data serve`.
-    pub addr: String,
-    /// Largest batch the feed accepts, bytes of JSON.
-    pub max_batch_bytes: usize,
-    /// Least producer stake a validator accepts, in rao (100,000 TAO on a real chain).
-    pub min_stake: u64,
-    /// Oldest batch a validator uses, seconds (4 h).
-    pub freshness_secs: u64,
-    /// Replacement undesirable-phrase list (one per line); default: the shipped list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub undesirable_phrases: Option<PathBuf>,
-    /// Seconds between two batches of `arena data produce`.
-    pub interval_secs: u64,
-    /// Samples per produced batch.
-    pub samples_per_batch: usize,
-    /// `arena data serve` deletes batches received more than this many seconds ago (8 h).
-    pub retention_secs: u64,
-    /// `arena data serve` keeps at most this many batches, the newest.
-    pub retention_batches: u64,
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        DataConfig {
-            netuid: 1,
-            feed_url: "http://127.0.0.1:8790".into(),
-            addr: "127.0.0.1:8790".into(),
-            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
-            min_stake: 100_000 * 1_000_000_000,
-            freshness_secs: 4 * 3600,
-            undesirable_phrases: None,
-            interval_secs: 60,
-            samples_per_batch: 64,
-            retention_secs: DEFAULT_RETENTION_SECS,
-            retention_batches: DEFAULT_RETENTION_BATCHES,
-        }
-    }
-}
+use crate::context;
 
 /// Produce, serve, inspect and sample evaluation data.
 #[derive(clap::Subcommand, Debug)]
@@ -174,21 +125,12 @@ pub async fn run(cmd: DataCmd, cfg: &Config) -> anyhow::Result<()> {
     }
 }
 
+/// The producer's signing key: `--key-uri`, else the wallet's hotkey.
 fn load_key(args: &ProduceArgs, cfg: &Config) -> anyhow::Result<Keypair> {
     if let Some(uri) = &args.key_uri {
         return Keypair::from_uri(uri).with_context(|| format!("--key-uri {uri:?}"));
     }
-    let name = args.wallet.as_deref().unwrap_or(&cfg.wallet.name);
-    let hotkey = args.hotkey.as_deref().unwrap_or(&cfg.wallet.hotkey);
-    let wallet = Wallet::open(&cfg.wallet.root, name).with_context(|| {
-        format!(
-            "opening wallet {name:?} under {}",
-            cfg.wallet.root.display()
-        )
-    })?;
-    wallet
-        .hotkey(hotkey)
-        .with_context(|| format!("loading hotkey {hotkey:?} of wallet {name:?}"))
+    context::wallet_hotkey(args.wallet.as_deref(), args.hotkey.as_deref(), cfg)
 }
 
 async fn produce(args: ProduceArgs, cfg: &Config) -> anyhow::Result<()> {
@@ -204,10 +146,8 @@ async fn produce(args: ProduceArgs, cfg: &Config) -> anyhow::Result<()> {
         bail!("--samples must be at least 1");
     }
     let client = FeedClient::new(&feed)?;
-    let endpoint = super::chain_node::EndpointArgs {
-        endpoint: args.chain.clone(),
-    };
-    let chain = super::chain_node::connect(&endpoint, cfg)?.chain;
+    let chain =
+        context::open_chain(args.chain.as_deref(), cfg, LocalChainOptions::default())?.chain;
     let block = chain.block_number().await.with_context(|| {
         format!(
             "reading the current block from {} (batches carry it; pass --chain)",

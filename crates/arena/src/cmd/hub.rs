@@ -8,15 +8,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use arena_hub::client::{DownloadOptions, HubClient};
+use arena_hub::client::DownloadOptions;
 use arena_hub::server::{serve, users, ServerConfig};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::context::hub_client;
 
 /// Model hub: server, upload, download, hash.
 #[derive(clap::Args, Debug)]
-pub struct HubArgs {
+pub struct HubGroupArgs {
     /// Hub URL for client commands. Default: HF_ENDPOINT, then `[hub] endpoint`, then
     /// https://huggingface.co.
     #[arg(long, global = true, value_name = "URL")]
@@ -226,18 +227,8 @@ pub struct HashArgs {
 }
 
 /// Runs `arena hub …`.
-pub async fn run(args: HubArgs, cfg: &Config) -> anyhow::Result<()> {
-    let client = || -> anyhow::Result<HubClient> {
-        let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let token = from_env("HF_TOKEN").or_else(|| cfg.hub.token.clone());
-        let endpoint = args
-            .endpoint
-            .clone()
-            .or_else(|| from_env("HF_ENDPOINT"))
-            .or_else(|| cfg.hub.endpoint.clone())
-            .unwrap_or_else(|| arena_hub::client::DEFAULT_ENDPOINT.to_string());
-        Ok(HubClient::new(&endpoint, token)?)
-    };
+pub async fn run(args: HubGroupArgs, cfg: &Config) -> anyhow::Result<()> {
+    let client = || hub_client(args.endpoint.as_deref(), cfg);
     match args.command {
         HubCmd::Serve(a) => serve_cmd(a, cfg).await,
         HubCmd::Create(a) => {

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
+use arena_chain::{Chain, LocalChain, LocalChainOptions};
 use arena_core::competition::default_schedule;
 use arena_web::{ScheduleSource, Sources};
 
 use crate::config::Config;
+use crate::context::{open_chain, ScheduleArgs};
 
 /// Show who leads each competition: web page and JSON API, or a table on the terminal.
 #[derive(clap::Subcommand, Debug)]
@@ -23,6 +24,10 @@ pub enum LeaderboardCmd {
 
 /// Where the standings are read from.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("schedule", |a| a.help(
+    "Competition schedule TOML (names, rewards, tasks), re-read whenever it changes. \
+     Default: `[validator] schedule`, else the built-in schedule"
+)))]
 pub struct SourceArgs {
     /// Chain: `http://HOST:PORT` of `arena chain serve`, `local` (<home>/chain), or a chain
     /// directory (holding chain.sqlite; only while no other process runs that chain).
@@ -36,10 +41,8 @@ pub struct SourceArgs {
     /// validator). Default: `[validator] state_dir` (or <home>/validator) if it exists.
     #[arg(long = "validator-state", value_name = "PATH")]
     pub validator_state: Vec<PathBuf>,
-    /// Competition schedule TOML (names, rewards, tasks), re-read whenever it changes.
-    /// Default: `[validator] schedule`, else the built-in schedule.
-    #[arg(long, value_name = "FILE")]
-    pub schedule: Option<PathBuf>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
 }
 
 /// Flags of `arena leaderboard serve`.
@@ -103,7 +106,7 @@ pub fn sources(args: &SourceArgs, cfg: &Config) -> anyhow::Result<Sources> {
     let endpoint = args.chain.as_deref().unwrap_or(&cfg.chain.endpoint);
     let chain: Arc<dyn Chain> =
         if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-            Arc::new(ChainClient::new(endpoint)?)
+            open_chain(Some(endpoint), cfg, LocalChainOptions::default())?.chain
         } else {
             let dir = if endpoint == "local" {
                 cfg.home.join("chain")
@@ -126,7 +129,7 @@ pub fn sources(args: &SourceArgs, cfg: &Config) -> anyhow::Result<Sources> {
     } else {
         args.validator_state.clone()
     };
-    let schedule = match args.schedule.as_ref().or(cfg.validator.schedule.as_ref()) {
+    let schedule = match args.schedule.path(cfg) {
         Some(path) => ScheduleSource::file(path)?,
         None => default_schedule()
             .context("the built-in competition schedule")?

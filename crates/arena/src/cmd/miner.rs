@@ -6,18 +6,18 @@
 //! `<home>/miner/push/`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
-use arena_hub::client::HubClient;
-use arena_keys::Keypair;
+use anyhow::bail;
 use arena_miner::journal::Stage;
 use arena_miner::push::{push, PushRequest};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::context::{ChainArgs, HotkeyArgs, HubArgs, ScheduleArgs};
+// `miner train` still reaches these through this module; it imports them from `context` once
+// the trainer's move lands.
+pub(crate) use crate::context::{hub_client, open_chain_producing as chain};
 
 /// Train models, and publish them: upload to the hub, commit the hash to the chain, make the
 /// repo public.
@@ -42,6 +42,13 @@ pub enum StopAfter {
 
 /// Flags of `arena miner push`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("schedule", |a| a.alias("competitions")))]
+#[command(mut_arg("hotkey", |a| a.help(
+    "Hotkey name inside the wallet; it signs the commitment. Default: `[wallet] hotkey`"
+)))]
+#[command(mut_arg("hub", |a| a.help(
+    "Hub URL. Default: HF_ENDPOINT, then `[hub] endpoint`, then huggingface.co. Token: HF_TOKEN or `[hub] token`"
+)))]
 pub struct PushArgs {
     /// Model folder (Hugging Face layout: config.json, safetensors, tokenizer files).
     pub dir: PathBuf,
@@ -51,27 +58,14 @@ pub struct PushArgs {
     /// Competition id the model enters.
     #[arg(long, value_name = "ID")]
     pub competition: u32,
-    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub competitions: Option<PathBuf>,
-    /// Wallet (coldkey) name. Default: `[wallet] name`.
-    #[arg(long)]
-    pub wallet: Option<String>,
-    /// Hotkey name inside the wallet; it signs the commitment. Default: `[wallet] hotkey`.
-    #[arg(long)]
-    pub hotkey: Option<String>,
-    /// Development hotkey as a secret URI (`//Alice/hot`), instead of the wallet's.
-    #[arg(long, value_name = "URI", conflicts_with_all = ["wallet", "hotkey"])]
-    pub hotkey_uri: Option<String>,
-    /// Hub URL. Default: HF_ENDPOINT, then `[hub] endpoint`, then huggingface.co. Token: HF_TOKEN or `[hub] token`.
-    #[arg(long, value_name = "URL")]
-    pub hub: Option<String>,
-    /// Chain endpoint: `http://HOST:PORT` or `local` (<home>/chain in-process). Default: `[chain] endpoint`.
-    #[arg(long, value_name = "URL")]
-    pub chain: Option<String>,
-    /// Subnet. Default: `[chain] netuid`.
-    #[arg(long)]
-    pub netuid: Option<u16>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+    #[command(flatten)]
+    pub key: HotkeyArgs,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
     /// If this epoch's commitment budget is spent, wait for the next epoch instead of failing.
     #[arg(long)]
     pub wait: bool,
@@ -98,49 +92,6 @@ pub async fn run(cmd: MinerCmd, cfg: &Config) -> anyhow::Result<()> {
     }
 }
 
-/// The hub client: `--hub`, else HF_ENDPOINT, else `[hub] endpoint`; token HF_TOKEN or `[hub] token`.
-pub(crate) fn hub_client(hub: Option<&str>, cfg: &Config) -> anyhow::Result<HubClient> {
-    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let token = from_env("HF_TOKEN").or_else(|| cfg.hub.token.clone());
-    let endpoint = hub
-        .map(str::to_string)
-        .or_else(|| from_env("HF_ENDPOINT"))
-        .or_else(|| cfg.hub.endpoint.clone())
-        .unwrap_or_else(|| arena_hub::client::DEFAULT_ENDPOINT.to_string());
-    Ok(HubClient::new(&endpoint, token)?)
-}
-
-fn hotkey(args: &PushArgs, cfg: &Config) -> anyhow::Result<Keypair> {
-    super::wallet::signing_hotkey(
-        args.hotkey_uri.as_deref(),
-        args.wallet.as_deref(),
-        args.hotkey.as_deref(),
-        cfg,
-    )
-}
-
-/// A chain client, and the block producer [`chain`] started for an in-process chain.
-pub(crate) type OpenedChain = (Arc<dyn Chain>, Option<tokio::task::JoinHandle<()>>);
-
-/// The chain, plus a block producer when it is opened in-process (nothing else would seal
-/// the block holding the commitment).
-pub(crate) fn chain(endpoint: Option<&str>, cfg: &Config) -> anyhow::Result<OpenedChain> {
-    let url = endpoint.unwrap_or(&cfg.chain.endpoint);
-    if url == "local" {
-        let dir = cfg.home.join("chain");
-        let local = Arc::new(
-            LocalChain::open(&dir, LocalChainOptions::fast(Duration::from_millis(250)))
-                .with_context(|| format!("opening the local chain in {}", dir.display()))?,
-        );
-        let producer = local.spawn_block_producer();
-        return Ok((local, Some(producer)));
-    }
-    if !url.starts_with("http://") && !url.starts_with("https://") {
-        bail!("chain endpoint {url:?}: expected http://HOST:PORT or \"local\"");
-    }
-    Ok((Arc::new(ChainClient::new(url)?), None))
-}
-
 async fn push_cmd(args: PushArgs, cfg: &Config) -> anyhow::Result<()> {
     if !args.dir.join("config.json").is_file() {
         bail!(
@@ -148,21 +99,21 @@ async fn push_cmd(args: PushArgs, cfg: &Config) -> anyhow::Result<()> {
             args.dir.display()
         );
     }
-    let schedule = super::miner_train::load_schedule(args.competitions.as_ref(), cfg)?;
-    let hub = hub_client(args.hub.as_deref(), cfg)?;
-    let hotkey = hotkey(&args, cfg)?;
-    let (chain, producer) = chain(args.chain.as_deref(), cfg)?;
+    let schedule = args.schedule.load(cfg)?;
+    let hub = args.hub.client(cfg)?;
+    let hotkey = args.key.signing_key(cfg)?;
+    let (chain, producer) = args.chain.open_producing(cfg)?;
     let mut request = PushRequest::new(
         args.dir.clone(),
         &args.repo,
-        args.netuid.unwrap_or(cfg.chain.netuid),
+        args.chain.netuid(cfg),
         args.competition,
         cfg.home.clone(),
     );
     // Checked before anything is uploaded: registration, competition, commitment length,
     // the competition's constraints (see `arena_miner::push::preflight`).
     request.schedule = Some(schedule);
-    request.schedule_source = super::miner_train::schedule_source(args.competitions.as_ref(), cfg);
+    request.schedule_source = args.schedule.source(cfg);
     request.wait_for_budget = args.wait;
     request.force_download = args.verify_download;
     request.readback_timeout = Duration::from_secs(args.readback_timeout);

@@ -8,30 +8,30 @@ use arena_miner::check::{check_against_incumbent, competition_checks, CheckConte
 use arena_miner::train::find_competition;
 
 use crate::config::Config;
+use crate::context::{self, ChainArgs, HubArgs, ScheduleArgs};
 
 /// Flags of `arena miner check`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("schedule", |a| a.alias("competitions")))]
+#[command(mut_arg("hub", |a| a.help("Hub URL (default HF_ENDPOINT, then `[hub] endpoint`)")))]
+#[command(mut_arg("chain", |a| a.help(
+    "Chain endpoint (`http://HOST:PORT` or `local`). Default: `[chain] endpoint`"
+)))]
 pub struct CheckArgs {
     /// Model folder to check (Hugging Face layout).
     pub dir: PathBuf,
     /// Competition the model would enter.
     #[arg(long, value_name = "ID")]
     pub competition: u32,
-    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub competitions: Option<PathBuf>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
     /// Only run the constraint checks (no chain, no hub, no evaluation).
     #[arg(long)]
     pub constraints_only: bool,
-    /// Hub URL (default HF_ENDPOINT, then `[hub] endpoint`).
-    #[arg(long, value_name = "URL")]
-    pub hub: Option<String>,
-    /// Chain endpoint (`http://HOST:PORT` or `local`). Default: `[chain] endpoint`.
-    #[arg(long, value_name = "URL")]
-    pub chain: Option<String>,
-    /// Subnet. Default: `[chain] netuid`.
-    #[arg(long)]
-    pub netuid: Option<u16>,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -39,8 +39,8 @@ pub struct CheckArgs {
 
 /// Runs `arena miner check`; exits non-zero when the model fails a check or would not win.
 pub async fn run(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
-    let schedule = super::miner_train::load_schedule(args.competitions.as_ref(), cfg)?;
-    let source = super::miner_train::schedule_source(args.competitions.as_ref(), cfg);
+    let schedule = args.schedule.load(cfg)?;
+    let source = args.schedule.source(cfg);
     if args.constraints_only {
         let competition = find_competition(&schedule, args.competition, None)?;
         let checks = competition_checks(&args.dir, &competition);
@@ -60,11 +60,11 @@ pub async fn run(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let (chain, producer) = super::miner::chain(args.chain.as_deref(), cfg)?;
+    let (chain, producer) = args.chain.open_producing(cfg)?;
     let block = chain.block_number().await?;
     let competition = find_competition(&schedule, args.competition, Some(block))?;
     let ctx = CheckContext {
-        netuid: args.netuid.unwrap_or(cfg.chain.netuid),
+        netuid: args.chain.netuid(cfg),
         genesis_block: cfg.validator.sync_origin,
         sync_cadence: cfg.validator.sync_cadence,
         cache: cfg.home.join("miner/models"),
@@ -77,13 +77,8 @@ pub async fn run(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
         "checking as validators with these settings would"
     );
     // The feed, corpus and file datasets, built as `arena validator run` builds them.
-    let schedule_path = args
-        .competitions
-        .as_ref()
-        .or(cfg.validator.schedule.as_ref());
-    let mut sources =
-        super::validator::data_sources(schedule_path.map(|p| p.as_path()), cfg, chain.clone())?;
-    let hub = super::miner::hub_client(args.hub.as_deref(), cfg)?;
+    let mut sources = context::data_sources(&args.schedule, cfg, chain.clone())?;
+    let hub = args.hub.client(cfg)?;
     let report = check_against_incumbent(
         &args.dir,
         &competition,

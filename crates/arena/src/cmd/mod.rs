@@ -1,19 +1,20 @@
-//! One module per subcommand group.
-pub mod bench;
-pub mod bench_train;
-pub mod chain;
-pub mod chain_node;
-pub mod chain_yuma;
-pub mod config;
-pub mod data;
-pub mod hub;
-pub mod leaderboard;
-pub mod localnet;
-pub mod miner;
-pub mod miner_check;
-pub mod miner_train;
-pub mod model;
-pub mod model_check;
-pub mod model_eval;
-pub mod validator;
-pub mod wallet;
+//! One module per subcommand group (`main` dispatches to these), and the modules of their
+//! subcommands (their group dispatches to them). Shared glue lives in `crate::context`.
+pub(crate) mod bench;
+mod bench_train;
+pub(crate) mod chain;
+mod chain_node;
+mod chain_yuma;
+pub(crate) mod config;
+pub(crate) mod data;
+pub(crate) mod hub;
+pub(crate) mod leaderboard;
+pub(crate) mod localnet;
+pub(crate) mod miner;
+mod miner_check;
+mod miner_train;
+pub(crate) mod model;
+mod model_check;
+mod model_eval;
+pub(crate) mod validator;
+pub(crate) mod wallet;

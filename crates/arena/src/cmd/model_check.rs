@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use arena_checkpoint::checks::{self, Limits};
-use arena_core::competition::{
-    default_schedule, Competition, CompetitionId, Dtype, NormValidation, Schedule,
-};
+use arena_core::competition::{Competition, CompetitionId, NormValidation};
 use arena_miner::check::{folder_checks, FolderChecks};
 
 use crate::config::Config;
+use crate::context::{CompetitionArgs, DtypeArg};
 
 /// Flags of `arena model import-gguf`.
 #[derive(clap::Args, Debug)]
@@ -34,68 +33,6 @@ pub struct InspectArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Precision accepted by `--dtype`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum DtypeArg {
-    /// bfloat16.
-    Bf16,
-    /// IEEE half.
-    F16,
-    /// 32-bit float.
-    F32,
-}
-
-/// Which competition of which schedule: shared by `model check` and `model eval`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct CompetitionArgs {
-    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in schedule.
-    #[arg(long, value_name = "FILE")]
-    pub schedule: Option<PathBuf>,
-    /// Block at which the schedule is read. Default: the latest entry that has the competition.
-    #[arg(long)]
-    pub block: Option<u64>,
-}
-
-impl CompetitionArgs {
-    /// Competition `id` from the schedule these flags (and `cfg`) name.
-    pub fn competition(&self, id: CompetitionId, cfg: &Config) -> anyhow::Result<Competition> {
-        let path = self
-            .schedule
-            .as_deref()
-            .or(cfg.validator.schedule.as_deref());
-        let schedule = load_schedule(path)?;
-        let found = match self.block {
-            Some(block) => schedule.competition_at(id, block),
-            None => schedule
-                .entries
-                .iter()
-                .rev()
-                .find_map(|e| e.competitions.iter().find(|c| c.id == id)),
-        };
-        let source = path.map_or("the built-in schedule".to_string(), |p| {
-            p.display().to_string()
-        });
-        match (found, self.block) {
-            (Some(c), _) => Ok(c.clone()),
-            (None, Some(block)) => {
-                bail!("{source}: no competition {id} is active at block {block}")
-            }
-            (None, None) => bail!("{source}: no competition {id}"),
-        }
-    }
-}
-
-fn load_schedule(path: Option<&Path>) -> anyhow::Result<Schedule> {
-    match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read schedule {}", p.display()))?;
-            Schedule::from_toml_str(&text).with_context(|| format!("{}", p.display()))
-        }
-        None => Ok(default_schedule()?),
-    }
 }
 
 /// Flags of `arena model check`.
@@ -203,14 +140,7 @@ pub fn check(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
         max_bytes: args.max_bytes.or(base.max_bytes),
         architectures: args.architectures.or(base.architectures.clone()),
         sequence_length: args.seq_len.or(base.sequence_length),
-        dtype: args
-            .dtype
-            .map(|d| match d {
-                DtypeArg::Bf16 => Dtype::Bf16,
-                DtypeArg::F16 => Dtype::F16,
-                DtypeArg::F32 => Dtype::F32,
-            })
-            .or(base.dtype),
+        dtype: args.dtype.map(Into::into).or(base.dtype),
         tokenizer_sha256: args.tokenizer_sha256.or(base.tokenizer_sha256.clone()),
     };
     let norm_limits = competition

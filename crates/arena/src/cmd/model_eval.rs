@@ -18,8 +18,12 @@ use arena_data::source::DataSource;
 use arena_eval::{evaluate_model, EvalOptions};
 use serde_json::json;
 
-use super::model_check::CompetitionArgs;
 use crate::config::Config;
+use crate::context::CompetitionArgs;
+
+// `miner train` still reaches this through this module; it imports it from `context` once the
+// trainer's move lands.
+pub(crate) use crate::context::competition_tokenizer;
 
 /// Documents per corpus page (Subnet 9 uses 50).
 const CORPUS_ROWS_PER_PAGE: usize = 50;
@@ -225,29 +229,4 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         result.load_ms, result.tokenize_ms, result.cache, result.compute_ms
     );
     Ok(())
-}
-
-/// The folder of `competition`'s tokenizer when it names one on the hub (`kind = "hub"`),
-/// fetched through the configured hub into `<home>/tokenizers` (reused while it matches its
-/// pins); `None` when models are scored with their own files.
-pub(crate) fn competition_tokenizer(
-    competition: &arena_core::competition::Competition,
-    cfg: &Config,
-) -> anyhow::Result<Option<PathBuf>> {
-    let spec = &competition.constraints.tokenizer;
-    if spec.hub_files().is_none() {
-        return Ok(None);
-    }
-    let hub = super::miner::hub_client(None, cfg)?;
-    let cache = cfg.home.join("tokenizers");
-    tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(hub.fetch_tokenizer(spec, &cache))
-    })
-    .with_context(|| {
-        format!(
-            "fetching the tokenizer of competition {} from {} (pass --tokenizer DIR to use a local copy)",
-            competition.id,
-            hub.endpoint()
-        )
-    })
 }

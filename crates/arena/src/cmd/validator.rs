@@ -1,14 +1,13 @@
 //! `arena validator`: the validator service (`run`) and its hidden evaluation worker
 //! (`eval-worker`, spawned by `run` once per model with a timeout and a memory cap).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
-use arena_keys::Keypair;
+use crate::config::Config;
+use crate::context::{self, ChainArgs, HotkeyArgs, HubArgs, ScheduleArgs};
+use anyhow::Context;
+use arena_chain::LocalChainOptions;
 use arena_validator::eval::SubprocessBackend;
 use arena_validator::service::{Retention, Service, ServiceConfig};
 use arena_validator::store::Store;
@@ -16,9 +15,6 @@ use arena_validator::update::Updater;
 use arena_validator::worker::{
     EvalJob, EvalReport, Evaluator, TaskOutcome, WorkerCommand, WorkerLimits,
 };
-use serde::{Deserialize, Serialize};
-
-use crate::config::Config;
 
 /// Run a validator: sync, download, check, evaluate, set weights.
 #[derive(clap::Subcommand, Debug)]
@@ -30,77 +26,21 @@ pub enum ValidatorCmd {
     EvalWorker,
 }
 
-/// `[validator]`: the validator service.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-#[serde(default, deny_unknown_fields)]
-pub struct ValidatorConfig {
-    /// Competition schedule TOML, reloaded when it changes. Default: the built-in schedule.
-    pub schedule: Option<PathBuf>,
-    /// State folder (SQLite, model cache, events). Default: `<home>/validator`.
-    pub state_dir: Option<PathBuf>,
-    /// Blocks per sync window; one step per active competition per window (SN37: 360).
-    pub sync_cadence: u64,
-    /// Block the sync windows count from (SN37: 3 138 611; a localnet: 0).
-    pub sync_origin: u64,
-    /// Seconds between ticks of the loop.
-    pub interval_secs: u64,
-    /// Seconds one model's evaluation may take before its worker is killed.
-    pub worker_timeout_secs: u64,
-    /// Address-space cap of a worker, MiB.
-    pub worker_memory_mib: u64,
-    /// Address of the Prometheus `/metrics` endpoint; empty to disable.
-    pub metrics_addr: String,
-    /// `version_key` sent with `set_weights`.
-    pub version_key: u64,
-    /// Steps kept per competition in the state database; older ones are deleted as new ones
-    /// are recorded (the EMA and the histories do not need them).
-    pub keep_steps: usize,
-    /// Size at which `events.jsonl` is rotated to `events.jsonl.1` (one old file is kept), MiB.
-    pub events_max_mib: u64,
-}
-
-impl Default for ValidatorConfig {
-    fn default() -> Self {
-        ValidatorConfig {
-            schedule: None,
-            state_dir: None,
-            sync_cadence: arena_core::seed::DEFAULT_SYNC_CADENCE,
-            sync_origin: 0,
-            interval_secs: 12,
-            worker_timeout_secs: 600,
-            worker_memory_mib: 16 * 1024,
-            metrics_addr: "127.0.0.1:9108".into(),
-            version_key: 0,
-            keep_steps: arena_validator::service::Retention::default().keep_steps,
-            events_max_mib: arena_validator::service::Retention::default().events_max_bytes >> 20,
-        }
-    }
-}
-
 /// Flags of `arena validator run`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("hotkey", |a| a.help(
+    "Hotkey name inside the wallet; it signs `set_weights`. Default: `[wallet] hotkey`"
+)))]
+#[command(mut_arg("netuid", |a| a.help("Subnet validated. Default: `[chain] netuid`")))]
 pub struct RunArgs {
-    /// Wallet (coldkey) name. Default: `[wallet] name`.
-    #[arg(long)]
-    pub wallet: Option<String>,
-    /// Hotkey name inside the wallet; it signs `set_weights`. Default: `[wallet] hotkey`.
-    #[arg(long)]
-    pub hotkey: Option<String>,
-    /// Development hotkey as a secret URI (`//Alice/hot`), instead of the wallet's.
-    #[arg(long, value_name = "URI", conflicts_with_all = ["wallet", "hotkey"])]
-    pub hotkey_uri: Option<String>,
-    /// Subnet validated. Default: `[chain] netuid`.
-    #[arg(long)]
-    pub netuid: Option<u16>,
-    /// Chain endpoint: `http://HOST:PORT` or `local` (<home>/chain in-process). Default: `[chain] endpoint`.
-    #[arg(long, value_name = "URL")]
-    pub chain: Option<String>,
-    /// Hub URL. Default: HF_ENDPOINT, then `[hub] endpoint`, then huggingface.co.
-    #[arg(long, value_name = "URL")]
-    pub hub: Option<String>,
-    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub schedule: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: HotkeyArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
 }
 
 /// Runs `arena validator …`.
@@ -116,65 +56,17 @@ pub async fn run(cmd: ValidatorCmd, cfg: &Config) -> anyhow::Result<()> {
     }
 }
 
-fn hotkey(args: &RunArgs, cfg: &Config) -> anyhow::Result<Keypair> {
-    super::wallet::signing_hotkey(
-        args.hotkey_uri.as_deref(),
-        args.wallet.as_deref(),
-        args.hotkey.as_deref(),
-        cfg,
-    )
-}
-
-/// The data sources the schedule names (see `arena_validator::sources`): the feed at
-/// `[data] feed_url`, judged by `[data]`'s subnet, stake, freshness and phrase rules; the
-/// shipped corpus; local JSONL files.
-pub(crate) fn data_sources(
-    schedule: Option<&std::path::Path>,
-    cfg: &Config,
-    chain: Arc<dyn Chain>,
-) -> anyhow::Result<BTreeMap<String, Box<dyn arena_data::source::DataSource>>> {
-    let schedule = match schedule {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the schedule {}", path.display()))?;
-            arena_core::competition::Schedule::from_toml_str(&text)
-                .with_context(|| format!("schedule {}", path.display()))?
-        }
-        None => arena_core::competition::default_schedule()?,
-    };
-    let mut policy = arena_data::accept::AcceptancePolicy::new(cfg.data.netuid, cfg.data.min_stake);
-    policy.freshness_ms = cfg.data.freshness_secs.saturating_mul(1000);
-    if let Some(path) = &cfg.data.undesirable_phrases {
-        policy.phrases = arena_data::phrases::PhraseFilter::from_file(path)?;
-    }
-    let feed = arena_validator::sources::FeedSettings {
-        url: cfg.data.feed_url.clone(),
-        policy,
-        oracle: arena_data::chain_stake::chain_oracle(chain),
-    };
-    Ok(arena_validator::sources::schedule_sources(
-        &schedule,
-        Some(&feed),
-    ))
-}
-
 async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     let vcfg = &cfg.validator;
-    let hotkey = hotkey(&args, cfg)?;
-    let netuid = args.netuid.unwrap_or(cfg.chain.netuid);
-    let url = args.chain.as_deref().unwrap_or(&cfg.chain.endpoint);
-    let chain: Arc<dyn Chain> = if url == "local" {
-        let dir = cfg.home.join("chain");
-        Arc::new(
-            LocalChain::open(&dir, LocalChainOptions::default())
-                .with_context(|| format!("opening the local chain in {}", dir.display()))?,
-        )
-    } else if url.starts_with("http://") || url.starts_with("https://") {
-        Arc::new(ChainClient::new(url)?)
-    } else {
-        bail!("chain endpoint {url:?}: expected http://HOST:PORT or \"local\"");
-    };
-    let hub = super::miner::hub_client(args.hub.as_deref(), cfg)?;
+    let hotkey = args.key.signing_key(cfg)?;
+    let netuid = args.chain.netuid(cfg);
+    let chain = context::open_chain(
+        args.chain.chain.as_deref(),
+        cfg,
+        LocalChainOptions::default(),
+    )?
+    .chain;
+    let hub = args.hub.client(cfg)?;
     let state = vcfg
         .state_dir
         .clone()
@@ -201,7 +93,7 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     };
     let config = ServiceConfig {
         netuid,
-        schedule_path: args.schedule.clone().or_else(|| vcfg.schedule.clone()),
+        schedule_path: args.schedule.path(cfg).map(PathBuf::from),
         sync_cadence: vcfg.sync_cadence,
         genesis_block: vcfg.sync_origin,
         queue: Default::default(),
@@ -213,7 +105,7 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
             events_max_bytes: vcfg.events_max_mib << 20,
         },
     };
-    let sources = data_sources(config.schedule_path.as_deref(), cfg, chain.clone())?;
+    let sources = context::data_sources(&args.schedule, cfg, chain.clone())?;
     let updater = Updater::new(hub, state.join("models"));
     let service = Service::new(
         chain,

@@ -15,6 +15,7 @@ use arena_keys::{Keypair, PublicKey, Signature};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::context::password_from_env;
 
 /// Wallets in Bittensor's on-disk layout: coldkeys (encrypted) and hotkeys (plain).
 ///
@@ -386,14 +387,6 @@ fn new_password(env: Option<&str>, wallet: &Wallet) -> anyhow::Result<String> {
     Ok(first)
 }
 
-fn password_from_env(var: &str) -> anyhow::Result<String> {
-    match std::env::var(var) {
-        Ok(value) if !value.is_empty() => Ok(value),
-        Ok(_) => bail!("environment variable {var} (--password-env) is empty"),
-        Err(_) => bail!("environment variable {var} (--password-env) is not set"),
-    }
-}
-
 fn prompt_secret(prompt: &str) -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() {
         bail!(
@@ -402,63 +395,4 @@ fn prompt_secret(prompt: &str) -> anyhow::Result<String> {
         );
     }
     rpassword::prompt_password(prompt).context("reading from the terminal")
-}
-
-/// The hotkey a service signs with: `--hotkey-uri` (a dev URI such as `//Alice`) when given,
-/// else hotkey `hotkey` (default `[wallet] hotkey`) of wallet `wallet` (default `[wallet] name`)
-/// under `[wallet] root`. Shared by `arena miner push` and `arena validator run`.
-pub(crate) fn signing_hotkey(
-    uri: Option<&str>,
-    wallet: Option<&str>,
-    hotkey: Option<&str>,
-    cfg: &Config,
-) -> anyhow::Result<Keypair> {
-    if let Some(uri) = uri {
-        return Keypair::from_uri(uri).context("--hotkey-uri");
-    }
-    let wallet = wallet.unwrap_or(&cfg.wallet.name);
-    let name = hotkey.unwrap_or(&cfg.wallet.hotkey);
-    let root = &cfg.wallet.root;
-    let listing = format!(
-        "`arena wallet list` lists the wallets and hotkeys under {} (`[wallet] root`; \
-         `--set wallet.root=DIR` for another)",
-        root.display()
-    );
-    let opened = match Wallet::open(root, wallet) {
-        Ok(w) => w,
-        Err(e @ arena_keys::WalletError::NoWallet { .. }) => {
-            return Err(anyhow::Error::new(e).context(Hint(format!(
-                "{listing}; `arena wallet new --name {wallet} --hotkey {name}` creates one"
-            ))))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    match opened.hotkey(name) {
-        Ok(key) => Ok(key),
-        Err(arena_keys::WalletError::Keyfile(arena_keys::keyfile::KeyfileError::Io {
-            path,
-            cause,
-        })) if cause.kind() == std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
-            "wallet {wallet:?} has no hotkey {name:?}: expected its key file at {}",
-            path.display()
-        )
-        .context(Hint(format!(
-            "{listing}; `arena wallet new --name {wallet} --hotkey {name}` adds one"
-        )))),
-        Err(e) => {
-            Err(anyhow::Error::new(e)
-                .context(format!("reading hotkey {name:?} of wallet {wallet:?}")))
-        }
-    }
-}
-
-/// A hint for the person at the terminal: `main` prints it after the error, on its own line
-/// (`hint: …`), instead of as one more cause.
-#[derive(Debug)]
-pub(crate) struct Hint(pub String);
-
-impl std::fmt::Display for Hint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
 }

@@ -1,0 +1,392 @@
+//! The glue every command shares, in one place: the flag blocks several commands accept
+//! (`ChainArgs`, `HubArgs`, `HotkeyArgs`, `ScheduleArgs`, `CompetitionArgs`, `DtypeArg`),
+//! and one function each for opening the chain, building the hub client, loading the
+//! competition schedule and loading the signing hotkey.
+//!
+//! Layering: `main` → command modules (`cmd/*`) → this module → `config`. This module
+//! imports nothing from `cmd/`; a command module imports this module and `config`, and a
+//! group module (`cmd/miner.rs`, `cmd/model.rs`, …) the modules of its own subcommands.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use arena_chain::{Chain, ChainClient, LocalChain, LocalChainOptions};
+use arena_core::competition::{default_schedule, Competition, CompetitionId, Dtype, Schedule};
+use arena_hub::client::HubClient;
+use arena_keys::wallet::Wallet;
+use arena_keys::Keypair;
+
+use crate::config::Config;
+
+/// `--chain URL` and `--netuid N`: the chain a command talks to and the subnet it works on.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ChainArgs {
+    /// Chain endpoint: `http://HOST:PORT` or `local` (<home>/chain in-process). Default: `[chain] endpoint`.
+    #[arg(long, value_name = "URL")]
+    pub chain: Option<String>,
+    /// Subnet. Default: `[chain] netuid`.
+    #[arg(long)]
+    pub netuid: Option<u16>,
+}
+
+impl ChainArgs {
+    /// `--netuid`, else `[chain] netuid`.
+    pub(crate) fn netuid(&self, cfg: &Config) -> u16 {
+        self.netuid.unwrap_or(cfg.chain.netuid)
+    }
+
+    /// The chain, plus a block producer when it is opened in-process: see
+    /// [`open_chain_producing`].
+    pub(crate) fn open_producing(&self, cfg: &Config) -> anyhow::Result<ProducingChain> {
+        open_chain_producing(self.chain.as_deref(), cfg)
+    }
+}
+
+/// A chain opened by [`open_chain`]: the chain to call, and the in-process chain behind it
+/// when the endpoint is `local`.
+pub(crate) struct OpenedChain {
+    /// The chain to call.
+    pub chain: Arc<dyn Chain>,
+    local: Option<Arc<LocalChain>>,
+}
+
+impl OpenedChain {
+    /// With an in-process chain nothing produces blocks, so seal the one holding the call.
+    pub(crate) fn seal(&self) -> anyhow::Result<()> {
+        if let Some(local) = &self.local {
+            local.produce_block()?;
+        }
+        Ok(())
+    }
+}
+
+/// The chain at `endpoint` (default `[chain] endpoint`): `http(s)://HOST:PORT` of
+/// `arena chain serve`, or `local` to open `<home>/chain` in-process with `options`.
+pub(crate) fn open_chain(
+    endpoint: Option<&str>,
+    cfg: &Config,
+    options: LocalChainOptions,
+) -> anyhow::Result<OpenedChain> {
+    let url = endpoint.unwrap_or(&cfg.chain.endpoint);
+    if url == "local" {
+        let dir = cfg.home.join("chain");
+        let local = Arc::new(
+            LocalChain::open(&dir, options)
+                .with_context(|| format!("opening the local chain in {}", dir.display()))?,
+        );
+        return Ok(OpenedChain {
+            chain: local.clone(),
+            local: Some(local),
+        });
+    }
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        bail!("chain endpoint {url:?}: expected http://HOST:PORT or \"local\"");
+    }
+    Ok(OpenedChain {
+        chain: Arc::new(ChainClient::new(url)?),
+        local: None,
+    })
+}
+
+/// A chain client, and the block producer [`open_chain_producing`] started for an in-process
+/// chain (abort it when done).
+pub(crate) type ProducingChain = (Arc<dyn Chain>, Option<tokio::task::JoinHandle<()>>);
+
+/// The chain at `endpoint` as [`open_chain`] opens it, plus a block producer (a block every
+/// 250 ms) when it is opened in-process: nothing else would seal the blocks a miner's calls
+/// wait for.
+pub(crate) fn open_chain_producing(
+    endpoint: Option<&str>,
+    cfg: &Config,
+) -> anyhow::Result<ProducingChain> {
+    let opened = open_chain(
+        endpoint,
+        cfg,
+        LocalChainOptions::fast(Duration::from_millis(250)),
+    )?;
+    let producer = opened.local.as_ref().map(|l| l.spawn_block_producer());
+    Ok((opened.chain, producer))
+}
+
+/// The data sources the schedule names (see `arena_validator::sources`): the feed at
+/// `[data] feed_url`, judged by `[data]`'s subnet, stake, freshness and phrase rules; the
+/// shipped corpus; local JSONL files. `arena validator run` and `arena miner check` build them here.
+pub(crate) fn data_sources(
+    schedule: &ScheduleArgs,
+    cfg: &Config,
+    chain: Arc<dyn Chain>,
+) -> anyhow::Result<BTreeMap<String, Box<dyn arena_data::source::DataSource>>> {
+    let schedule = schedule.load(cfg)?;
+    let mut policy = arena_data::accept::AcceptancePolicy::new(cfg.data.netuid, cfg.data.min_stake);
+    policy.freshness_ms = cfg.data.freshness_secs.saturating_mul(1000);
+    if let Some(path) = &cfg.data.undesirable_phrases {
+        policy.phrases = arena_data::phrases::PhraseFilter::from_file(path)?;
+    }
+    let feed = arena_validator::sources::FeedSettings {
+        url: cfg.data.feed_url.clone(),
+        policy,
+        oracle: arena_data::chain_stake::chain_oracle(chain),
+    };
+    Ok(arena_validator::sources::schedule_sources(
+        &schedule,
+        Some(&feed),
+    ))
+}
+
+/// `--hub URL`: the model hub a command talks to.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct HubArgs {
+    /// Hub URL. Default: HF_ENDPOINT, then `[hub] endpoint`, then huggingface.co.
+    #[arg(long, value_name = "URL")]
+    pub hub: Option<String>,
+}
+
+impl HubArgs {
+    /// The hub client these flags name: see [`hub_client`].
+    pub(crate) fn client(&self, cfg: &Config) -> anyhow::Result<HubClient> {
+        hub_client(self.hub.as_deref(), cfg)
+    }
+}
+
+/// The hub client: `endpoint` (a flag), else HF_ENDPOINT, else `[hub] endpoint`, else
+/// huggingface.co; token HF_TOKEN, else `[hub] token`.
+pub(crate) fn hub_client(endpoint: Option<&str>, cfg: &Config) -> anyhow::Result<HubClient> {
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let token = from_env("HF_TOKEN").or_else(|| cfg.hub.token.clone());
+    let endpoint = endpoint
+        .map(str::to_string)
+        .or_else(|| from_env("HF_ENDPOINT"))
+        .or_else(|| cfg.hub.endpoint.clone())
+        .unwrap_or_else(|| arena_hub::client::DEFAULT_ENDPOINT.to_string());
+    Ok(HubClient::new(&endpoint, token)?)
+}
+
+/// The folder of `competition`'s tokenizer when it names one on the hub (`kind = "hub"`),
+/// fetched through the configured hub into `<home>/tokenizers` (reused while it matches its
+/// pins); `None` when models are scored with their own files.
+pub(crate) fn competition_tokenizer(
+    competition: &Competition,
+    cfg: &Config,
+) -> anyhow::Result<Option<PathBuf>> {
+    let spec = &competition.constraints.tokenizer;
+    if spec.hub_files().is_none() {
+        return Ok(None);
+    }
+    let hub = hub_client(None, cfg)?;
+    let cache = cfg.home.join("tokenizers");
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(hub.fetch_tokenizer(spec, &cache))
+    })
+    .with_context(|| {
+        format!(
+            "fetching the tokenizer of competition {} from {} (pass --tokenizer DIR to use a local copy)",
+            competition.id,
+            hub.endpoint()
+        )
+    })
+}
+
+/// `--wallet`, `--hotkey`, `--hotkey-uri`: the hotkey a service signs with.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct HotkeyArgs {
+    /// Wallet (coldkey) name. Default: `[wallet] name`.
+    #[arg(long)]
+    pub wallet: Option<String>,
+    /// Hotkey name inside the wallet. Default: `[wallet] hotkey`.
+    #[arg(long)]
+    pub hotkey: Option<String>,
+    /// Development hotkey as a secret URI (`//Alice/hot`), instead of the wallet's.
+    #[arg(long, value_name = "URI", conflicts_with_all = ["wallet", "hotkey"])]
+    pub hotkey_uri: Option<String>,
+}
+
+impl HotkeyArgs {
+    /// The signing hotkey: `--hotkey-uri` when given, else the wallet's (see
+    /// [`wallet_hotkey`]).
+    pub(crate) fn signing_key(&self, cfg: &Config) -> anyhow::Result<Keypair> {
+        if let Some(uri) = &self.hotkey_uri {
+            return Keypair::from_uri(uri).context("--hotkey-uri");
+        }
+        wallet_hotkey(self.wallet.as_deref(), self.hotkey.as_deref(), cfg)
+    }
+}
+
+/// Hotkey `hotkey` (default `[wallet] hotkey`) of wallet `wallet` (default `[wallet] name`)
+/// under `[wallet] root`. A missing wallet or hotkey names the file expected and carries a
+/// [`Hint`] naming `arena wallet list` and the `arena wallet new` that would create it.
+pub(crate) fn wallet_hotkey(
+    wallet: Option<&str>,
+    hotkey: Option<&str>,
+    cfg: &Config,
+) -> anyhow::Result<Keypair> {
+    let wallet = wallet.unwrap_or(&cfg.wallet.name);
+    let name = hotkey.unwrap_or(&cfg.wallet.hotkey);
+    let root = &cfg.wallet.root;
+    let listing = format!(
+        "`arena wallet list` lists the wallets and hotkeys under {} (`[wallet] root`; \
+         `--set wallet.root=DIR` for another)",
+        root.display()
+    );
+    let opened = match Wallet::open(root, wallet) {
+        Ok(w) => w,
+        Err(e @ arena_keys::WalletError::NoWallet { .. }) => {
+            return Err(anyhow::Error::new(e).context(Hint(format!(
+                "{listing}; `arena wallet new --name {wallet} --hotkey {name}` creates one"
+            ))))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match opened.hotkey(name) {
+        Ok(key) => Ok(key),
+        Err(arena_keys::WalletError::Keyfile(arena_keys::keyfile::KeyfileError::Io {
+            path,
+            cause,
+        })) if cause.kind() == std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
+            "wallet {wallet:?} has no hotkey {name:?}: expected its key file at {}",
+            path.display()
+        )
+        .context(Hint(format!(
+            "{listing}; `arena wallet new --name {wallet} --hotkey {name}` adds one"
+        )))),
+        Err(e) => {
+            Err(anyhow::Error::new(e)
+                .context(format!("reading hotkey {name:?} of wallet {wallet:?}")))
+        }
+    }
+}
+
+/// A key password from the environment variable `var` (`--password-env VAR`): an unset or
+/// empty variable is an error, never an empty password.
+pub(crate) fn password_from_env(var: &str) -> anyhow::Result<String> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Ok(value),
+        Ok(_) => bail!("environment variable {var} (--password-env) is empty"),
+        Err(_) => bail!("environment variable {var} (--password-env) is not set"),
+    }
+}
+
+/// A hint for the person at the terminal: `main` prints it after the error, on its own line
+/// (`hint: …`), instead of as one more cause.
+#[derive(Debug)]
+pub(crate) struct Hint(pub String);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `--schedule FILE`: the competition schedule.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ScheduleArgs {
+    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+}
+
+impl ScheduleArgs {
+    /// `--schedule`, else `[validator] schedule`; `None` for the built-in schedule.
+    pub(crate) fn path<'a>(&'a self, cfg: &'a Config) -> Option<&'a Path> {
+        self.schedule
+            .as_deref()
+            .or(cfg.validator.schedule.as_deref())
+    }
+
+    /// The schedule [`ScheduleArgs::path`] names, else the built-in one.
+    pub(crate) fn load(&self, cfg: &Config) -> anyhow::Result<Schedule> {
+        load_schedule(self.path(cfg))
+    }
+
+    /// Names the schedule [`ScheduleArgs::load`] reads, for messages.
+    pub(crate) fn source(&self, cfg: &Config) -> String {
+        match self.path(cfg) {
+            Some(p) => format!("schedule {}", p.display()),
+            None => "the built-in schedule".to_string(),
+        }
+    }
+}
+
+/// The schedule at `path`, or the built-in one when `None`.
+pub(crate) fn load_schedule(path: Option<&Path>) -> anyhow::Result<Schedule> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read schedule {}", p.display()))?;
+            Schedule::from_toml_str(&text).with_context(|| format!("schedule {}", p.display()))
+        }
+        None => Ok(default_schedule()?),
+    }
+}
+
+/// Which competition of which schedule: `--schedule FILE` and `--block N`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(mut_arg("schedule", |a| a.help(
+    "Competition schedule TOML. Default: `[validator] schedule`, else the built-in schedule"
+)))]
+pub(crate) struct CompetitionArgs {
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+    /// Block at which the schedule is read. Default: the latest entry that has the competition.
+    #[arg(long)]
+    pub block: Option<u64>,
+}
+
+impl CompetitionArgs {
+    /// Competition `id` from the schedule these flags (and `cfg`) name: the one active at
+    /// `--block`, else the newest entry that has it.
+    pub(crate) fn competition(
+        &self,
+        id: CompetitionId,
+        cfg: &Config,
+    ) -> anyhow::Result<Competition> {
+        let path = self.schedule.path(cfg);
+        let schedule = load_schedule(path)?;
+        let found = match self.block {
+            Some(block) => schedule.competition_at(id, block),
+            None => newest_competition(&schedule, id),
+        };
+        let source = path.map_or("the built-in schedule".to_string(), |p| {
+            p.display().to_string()
+        });
+        match (found, self.block) {
+            (Some(c), _) => Ok(c.clone()),
+            (None, Some(block)) => {
+                bail!("{source}: no competition {id} is active at block {block}")
+            }
+            (None, None) => bail!("{source}: no competition {id}"),
+        }
+    }
+}
+
+/// Competition `id` as the newest schedule entry that lists it defines it.
+fn newest_competition(schedule: &Schedule, id: CompetitionId) -> Option<&Competition> {
+    schedule
+        .entries
+        .iter()
+        .rev()
+        .find_map(|e| e.competitions.iter().find(|c| c.id == id))
+}
+
+/// Precision accepted by `--dtype`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum DtypeArg {
+    /// bfloat16.
+    Bf16,
+    /// IEEE half.
+    F16,
+    /// 32-bit float.
+    F32,
+}
+
+impl From<DtypeArg> for Dtype {
+    fn from(d: DtypeArg) -> Dtype {
+        match d {
+            DtypeArg::Bf16 => Dtype::Bf16,
+            DtypeArg::F16 => Dtype::F16,
+            DtypeArg::F32 => Dtype::F32,
+        }
+    }
+}
