@@ -6,6 +6,7 @@ mod config;
 mod context;
 #[cfg(test)]
 mod layering_tests;
+mod reference;
 
 use clap::{Parser, Subcommand};
 

@@ -14,9 +14,9 @@ use arena_model::{Device, Evaluator};
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::reference::{ensure_venv, last_json_line};
 
 const TORCH_SCRIPT: &str = include_str!("bench_torch.py");
-const TORCH_PACKAGES: &[&str] = &["torch==2.15.0", "transformers==5.23.0"];
 
 /// `arena bench …` subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -190,34 +190,6 @@ fn samples(eval: &Evaluator, corpus: &Path, n: usize) -> anyhow::Result<Vec<Scor
     Ok(seqs)
 }
 
-/// The venv's python, creating the venv with torch + transformers when it is absent.
-pub(crate) fn ensure_venv(venv: &Path) -> anyhow::Result<PathBuf> {
-    let python = venv.join("bin/python");
-    if !python.is_file() {
-        eprintln!(
-            "creating {} with {} (about 5.6 GB)…",
-            venv.display(),
-            TORCH_PACKAGES.join(" ")
-        );
-        let ok = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(venv)
-            .status()?
-            .success()
-            && Command::new(venv.join("bin/pip"))
-                .arg("install")
-                .arg("-q")
-                .args(TORCH_PACKAGES)
-                .status()?
-                .success();
-        if !ok {
-            bail!("could not create the benchmark venv {}", venv.display());
-        }
-    }
-    Ok(python)
-}
-
 /// Runs the PyTorch side on the same sequences and batches; returns its JSON line.
 fn run_torch(args: &EvalArgs, seqs: &[ScoredSeq]) -> anyhow::Result<Value> {
     let python = ensure_venv(&args.venv)?;
@@ -240,24 +212,4 @@ fn run_torch(args: &EvalArgs, seqs: &[ScoredSeq]) -> anyhow::Result<Value> {
         .output()?;
     std::fs::remove_dir_all(&dir).ok();
     last_json_line(&out, "torch benchmark")
-}
-
-/// The JSON object a benchmark subprocess prints as its last line, or its last stderr line as
-/// the error when it failed.
-pub(crate) fn last_json_line(out: &std::process::Output, what: &str) -> anyhow::Result<Value> {
-    if !out.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .last()
-        .with_context(|| format!("{what} printed nothing"))?;
-    Ok(serde_json::from_str(line)?)
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-use super::bench::last_json_line;
+use crate::reference::{ensure_venv, last_json_line};
 use arena_train::data::Example;
 use arena_train::lora::LoraConfig;
 use arena_train::optim::Decay;
@@ -231,7 +231,7 @@ pub fn run(args: TrainBenchArgs) -> anyhow::Result<()> {
 }
 
 fn run_torch(args: &TrainBenchArgs) -> anyhow::Result<Value> {
-    let python = super::bench::ensure_venv(&args.venv)?;
+    let python = ensure_venv(&args.venv)?;
     let vocab = vocab_size(args)?;
     let job = json!({
         "model": std::fs::canonicalize(&args.model)?.display().to_string(),

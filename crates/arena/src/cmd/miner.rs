@@ -15,9 +15,6 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::context::{ChainArgs, HotkeyArgs, HubArgs, ScheduleArgs};
-// `miner train` still reaches these through this module; it imports them from `context` once
-// the trainer's move lands.
-pub(crate) use crate::context::{hub_client, open_chain_producing as chain};
 
 /// Train models, and publish them: upload to the hub, commit the hash to the chain, make the
 /// repo public.

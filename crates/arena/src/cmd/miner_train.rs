@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use arena_core::competition::{default_schedule, Schedule};
 use arena_core::seed::Seed;
 use arena_data::tasks::TaskKind;
 use arena_miner::train::{find_competition, train, DataSource, TrainJob};
@@ -14,6 +13,7 @@ use arena_train::optim::{AdamWConfig, Decay};
 use arena_train::{DType, TrainOptions};
 
 use crate::config::Config;
+use crate::context::{competition_tokenizer, ChainArgs, HubArgs, ScheduleArgs};
 
 /// Learning-rate shape after warmup.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -26,9 +26,9 @@ pub enum LrScheduleArg {
     Constant,
 }
 
-/// Dtype of the matrix products.
+/// Dtype of the matrix products while training (not the stored dtype: that is the base's).
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum DtypeArg {
+pub enum ComputeDtypeArg {
     /// Everything in f32.
     F32,
     /// Matrix products on bfloat16 copies (f32 master weights, norms, softmax, loss, AdamW).
@@ -39,6 +39,12 @@ pub enum DtypeArg {
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["data", "task"])))]
 #[command(group(clap::ArgGroup::new("start").required(true).args(["base", "from_uid"])))]
+#[command(mut_arg("schedule", |a| a.alias("competitions")))]
+#[command(mut_arg("hub", |a| a.help("With --from-uid: hub URL (default HF_ENDPOINT, then `[hub] endpoint`)")))]
+#[command(mut_arg("chain", |a| a.help(
+    "With --from-uid: chain endpoint (`http://HOST:PORT` or `local`). Default: `[chain] endpoint`"
+)))]
+#[command(mut_arg("netuid", |a| a.help("With --from-uid: subnet. Default: `[chain] netuid`")))]
 pub struct TrainArgs {
     /// Base model folder (Hugging Face layout).
     #[arg(long)]
@@ -49,10 +55,9 @@ pub struct TrainArgs {
     /// Competition the model is trained for (sequence length, architecture).
     #[arg(long, value_name = "ID")]
     pub competition: u32,
-    /// Competition schedule TOML. Default: `[validator] schedule`, else the built-in one.
-    // `--competitions` is the old spelling, kept as a hidden alias.
-    #[arg(long, value_name = "FILE", alias = "competitions")]
-    pub schedule: Option<PathBuf>,
+    /// `--schedule FILE` (`--competitions` is the old spelling, kept as a hidden alias).
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
     /// Take the competition active at this block (default: the newest entry that has it).
     #[arg(long)]
     pub block: Option<u64>,
@@ -105,8 +110,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Matrix-product dtype.
-    #[arg(long, value_enum, default_value_t = DtypeArg::F32)]
-    pub dtype: DtypeArg,
+    #[arg(long, value_enum, default_value_t = ComputeDtypeArg::F32)]
+    pub dtype: ComputeDtypeArg,
     /// Train rank-R LoRA adapters on the projections instead of every weight (0: full fine-tune).
     #[arg(long, default_value_t = 0, value_name = "R")]
     pub lora_rank: usize,
@@ -125,50 +130,27 @@ pub struct TrainArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
-    /// With --from-uid: hub URL (default HF_ENDPOINT, then `[hub] endpoint`).
-    #[arg(long, value_name = "URL")]
-    pub hub: Option<String>,
-    /// With --from-uid: chain endpoint (`http://HOST:PORT` or `local`). Default: `[chain] endpoint`.
-    #[arg(long, value_name = "URL")]
-    pub chain: Option<String>,
-    /// With --from-uid: subnet. Default: `[chain] netuid`.
-    #[arg(long)]
-    pub netuid: Option<u16>,
+    /// `--hub URL`, used with --from-uid.
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// `--chain URL`, `--netuid N`, used with --from-uid.
+    #[command(flatten)]
+    pub chain: ChainArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Loads `--schedule`, else `[validator] schedule`, else the built-in schedule.
-pub(crate) fn load_schedule(path: Option<&PathBuf>, cfg: &Config) -> anyhow::Result<Schedule> {
-    match path.or(cfg.validator.schedule.as_ref()) {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read schedule {}", p.display()))?;
-            Schedule::from_toml_str(&text).with_context(|| format!("schedule {}", p.display()))
-        }
-        None => Ok(default_schedule()?),
-    }
-}
-
-/// Names the schedule [`load_schedule`] reads, for messages.
-pub(crate) fn schedule_source(path: Option<&PathBuf>, cfg: &Config) -> String {
-    match path.or(cfg.validator.schedule.as_ref()) {
-        Some(p) => format!("schedule {}", p.display()),
-        None => "the built-in schedule".to_string(),
-    }
-}
-
 /// Runs `arena miner train`.
 pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
-    let schedule = load_schedule(args.schedule.as_ref(), cfg)?;
+    let schedule = args.schedule.load(cfg)?;
     let competition = find_competition(&schedule, args.competition, args.block)?;
     let base = match (&args.base, args.from_uid) {
         (Some(dir), _) => dir.clone(),
         (None, Some(uid)) => {
-            let hub = super::miner::hub_client(args.hub.as_deref(), cfg)?;
-            let (chain, producer) = super::miner::chain(args.chain.as_deref(), cfg)?;
-            let netuid = args.netuid.unwrap_or(cfg.chain.netuid);
+            let hub = args.hub.client(cfg)?;
+            let (chain, producer) = args.chain.open_producing(cfg)?;
+            let netuid = args.chain.netuid(cfg);
             let cache = cfg.home.join("miner/models");
             let fetched =
                 arena_miner::fetch::fetch_uid(chain.as_ref(), hub, netuid, uid, &schedule, &cache)
@@ -233,7 +215,7 @@ pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
     });
     // The competition's own tokenizer when it names one: train on the prompts validators
     // will score.
-    let tokenizer = super::model_eval::competition_tokenizer(&competition, cfg)?;
+    let tokenizer = competition_tokenizer(&competition, cfg)?;
     let job = TrainJob {
         base,
         out: args.out.clone(),
@@ -243,8 +225,8 @@ pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
         options,
         lora,
         compute: match args.dtype {
-            DtypeArg::F32 => DType::F32,
-            DtypeArg::Bf16 => DType::BF16,
+            ComputeDtypeArg::F32 => DType::F32,
+            ComputeDtypeArg::Bf16 => DType::BF16,
         },
         resume: args.resume,
         tokenizer,

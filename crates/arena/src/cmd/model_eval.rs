@@ -19,11 +19,8 @@ use arena_eval::{evaluate_model, EvalOptions};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::context::CompetitionArgs;
+use crate::context::{competition_tokenizer, CompetitionArgs};
 
-// `miner train` still reaches this through this module; it imports it from `context` once the
-// trainer's move lands.
-pub(crate) use crate::context::competition_tokenizer;
 
 /// Documents per corpus page (Subnet 9 uses 50).
 const CORPUS_ROWS_PER_PAGE: usize = 50;
