@@ -12,7 +12,7 @@ use arena_core::queue::{EvalRecord, QueueReason};
 use arena_keys::Keypair;
 use arena_validator::store::{ModelRecord, QueueEntry, StepKey, Store};
 use arena_validator::{Rejection, Verdict};
-use arena_web::testkit::{self, DemoNetwork};
+use arena_testkit::demo::{self as testkit, DemoNetwork};
 use arena_web::{ModelStanding, ModelState, ScheduleSource, Sources, Standings, ValidatorStatus};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
