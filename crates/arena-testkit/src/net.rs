@@ -56,6 +56,28 @@ pub fn serve_logged(
     (log, task)
 }
 
+/// The settings of a hub stored in `dir` whose users are `names` (tokens: [`hub_token`]).
+fn hub_config(dir: &Path, names: &[impl AsRef<str>]) -> ServerConfig {
+    let users = names
+        .iter()
+        .map(|n| User {
+            name: n.as_ref().to_string(),
+            token: hub_token(n.as_ref()),
+        })
+        .collect();
+    ServerConfig::new(dir.to_path_buf(), users)
+}
+
+/// Serves a hub alone (as `arena hub serve` does) on `127.0.0.1:0`, stored in `dir`, with the
+/// users `names` (tokens: [`hub_token`]); returns its URL.
+pub async fn start_hub(dir: &Path, names: &[&str]) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let config = hub_config(dir, names);
+    tokio::spawn(async move { arena_hub::server::serve(listener, config).await.unwrap() });
+    url
+}
+
 /// How to build a [`Net`]; [`Net::builder`] gives the defaults.
 pub struct NetBuilder {
     hyperparameters: Hyperparameters,
@@ -125,17 +147,9 @@ impl NetBuilder {
             .assigned
             .unwrap();
         chain.produce_block().unwrap();
-        let users = self
-            .hub_users
-            .iter()
-            .map(|n| User {
-                name: n.clone(),
-                token: hub_token(n),
-            })
-            .collect();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let hub_url = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = ServerConfig::new(root.path().join("hub"), users);
+        let mut config = hub_config(&root.path().join("hub"), &self.hub_users);
         if let Some(bytes) = self.inline_threshold {
             config.inline_threshold = bytes;
         }
