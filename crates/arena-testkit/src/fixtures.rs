@@ -24,8 +24,8 @@ pub fn fixtures() -> PathBuf {
 pub fn copy_fixture(name: &str, to: &Path) -> PathBuf {
     std::fs::create_dir_all(to).unwrap();
     let from = fixtures().join(name);
-    let entries = std::fs::read_dir(&from)
-        .unwrap_or_else(|e| panic!("fixture {}: {e}", from.display()));
+    let entries =
+        std::fs::read_dir(&from).unwrap_or_else(|e| panic!("fixture {}: {e}", from.display()));
     for entry in entries {
         let entry = entry.unwrap();
         if entry.file_name() != "expected.json" {

@@ -16,8 +16,7 @@ use arena_keys::Keypair;
 
 /// Hub users of a default network; each `name` has the token `<name>-token-0123`.
 pub const HUB_USERS: [&str; 11] = [
-    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "mallory", "oscar", "nancy",
-    "trudy",
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "mallory", "oscar", "nancy", "trudy",
 ];
 
 /// The hub token of user `name`.
@@ -138,7 +137,8 @@ impl NetBuilder {
     /// hub (and the JSON-RPC server).
     pub async fn start(self) -> Net {
         let root = tempfile::tempdir().unwrap();
-        let chain = Arc::new(LocalChain::open(root.path().join("chain"), self.chain_options).unwrap());
+        let chain =
+            Arc::new(LocalChain::open(root.path().join("chain"), self.chain_options).unwrap());
         let owner = Keypair::from_uri(&self.owner).unwrap();
         let netuid = chain
             .create_subnet(&owner, self.hyperparameters)
@@ -156,9 +156,10 @@ impl NetBuilder {
         let (hub_log, hub) = if self.log_hub {
             serve_logged(listener, router(config).unwrap())
         } else {
-            let task = tokio::spawn(async move {
-                arena_hub::server::serve(listener, config).await.unwrap()
-            });
+            let task =
+                tokio::spawn(
+                    async move { arena_hub::server::serve(listener, config).await.unwrap() },
+                );
             (RequestLog::default(), task)
         };
         let (chain_url, rpc) = if self.rpc {
