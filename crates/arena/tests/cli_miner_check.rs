@@ -25,7 +25,7 @@ use arena_keys::Keypair;
 use arena_model::scoring::PromptReference;
 use arena_model::{Device, Evaluator};
 use arena_testkit::fixtures::tiny_llama_scaled;
-use arena_testkit::process::plain;
+use arena_testkit::process::{output_blocking, plain};
 use arena_testkit::TinyCompetition;
 use serde_json::Value;
 
@@ -114,9 +114,7 @@ impl Net {
             .arg(self.root.path().join("competitions.toml"));
         cmd.env("ARENA_LOG", "info").env("RAYON_NUM_THREADS", "2");
         cmd.env_remove("HF_TOKEN").env_remove("HF_ENDPOINT");
-        tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap()
+        output_blocking(cmd).await
     }
 }
 

@@ -24,7 +24,7 @@ use arena_hub::client::HubClient;
 use arena_hub::HubError;
 use arena_keys::Keypair;
 use arena_testkit::fixtures::copy_fixture;
-use arena_testkit::process::{isolated, last_json, stderr};
+use arena_testkit::process::{isolated, last_json, output_blocking, stderr};
 use arena_testkit::TinyCompetition;
 use serde_json::Value;
 
@@ -195,9 +195,7 @@ impl Net {
         cmd.env("ARENA_LOG", "info").env("RAYON_NUM_THREADS", "2");
         cmd.env_remove("HF_ENDPOINT").env_remove("ARENA_CONFIG");
         cmd.env("HF_TOKEN", token);
-        tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap()
+        output_blocking(cmd).await
     }
 
     async fn assert_no_repo(&self, repo: &str) {
