@@ -18,12 +18,7 @@ use arena_model::scoring::batch::ScoredSeq;
 use arena_model::scoring::choice::first_letter;
 use arena_model::scoring::Generation;
 use arena_model::{Device, Evaluator};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
+use arena_testkit::fixtures::fixtures;
 
 fn tiny(name: &str) -> Evaluator {
     load_evaluator(&fixtures().join(name), None, &Device::Cpu).expect("fixture model loads")

@@ -10,34 +10,19 @@ use std::time::Duration;
 use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions, NetUid};
 use arena_core::commitment::ModelCommitment;
 use arena_hub::client::{DownloadOptions, HubClient};
-use arena_hub::server::{serve, ServerConfig, User};
 use arena_hub::HubError;
 use arena_keys::Keypair;
 use arena_miner::journal::Stage;
 use arena_miner::push::{push, PushRequest};
 use arena_miner::MinerError;
+use arena_testkit::fixtures::copy_fixture;
+use arena_testkit::TinyCompetition;
 
 const TOKEN: &str = "alice-token-0123";
 
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
-
 /// The tiny fixture model plus a README (which the model hash excludes).
 fn model_folder(into: &Path) -> PathBuf {
-    let dir = into.join("model");
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = fixtures().join("tiny-llama");
-    for entry in std::fs::read_dir(&src).expect("fixtures/tiny-llama") {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "expected.json" {
-            continue;
-        }
-        std::fs::copy(entry.path(), dir.join(name)).unwrap();
-    }
+    let dir = copy_fixture("tiny-llama", &into.join("model"));
     std::fs::write(dir.join("README.md"), "# tiny\n").unwrap();
     dir
 }
@@ -50,44 +35,28 @@ struct Net {
     hotkeys: Vec<Keypair>,
     /// While set, no blocks are produced (the block being built keeps accepting calls).
     paused: Arc<AtomicBool>,
-    tmp: tempfile::TempDir,
+    /// The chain and the hub, under a temporary folder.
+    base: arena_testkit::Net,
     _producer: tokio::task::JoinHandle<()>,
 }
 
 async fn network(hyperparameters: Hyperparameters) -> Net {
-    let tmp = tempfile::tempdir().unwrap();
-    let users = vec![User {
-        name: "alice".into(),
-        token: TOKEN.into(),
-    }];
-    let mut config = ServerConfig::new(tmp.path().join("hub"), users);
-    config.inline_threshold = 4096; // weights through LFS, small files inline
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { serve(listener, config).await.unwrap() });
-
-    let chain = Arc::new(
-        LocalChain::open(
-            tmp.path().join("chain"),
-            LocalChainOptions::fast(Duration::from_millis(25)),
-        )
-        .unwrap(),
-    );
-    let owner = Keypair::from_uri("//Owner").unwrap();
-    let netuid = chain
-        .create_subnet(&owner, hyperparameters)
-        .await
-        .unwrap()
-        .assigned
-        .unwrap();
-    chain.produce_block().unwrap();
+    let base = arena_testkit::Net::builder()
+        .hyperparameters(hyperparameters)
+        .chain_options(LocalChainOptions::fast(Duration::from_millis(25)))
+        .owner("//Owner")
+        .hub_users(&["alice"])
+        .inline_threshold(4096) // weights through LFS, small files inline
+        .start()
+        .await;
+    let (chain, netuid, owner) = (base.chain.clone(), base.netuid, &base.owner);
     let hotkeys = vec![
         Keypair::from_uri("//Miner/0").unwrap(),
         Keypair::from_uri("//Miner/1").unwrap(),
     ];
     for hotkey in &hotkeys {
         chain
-            .register(&owner, netuid, &hotkey.public())
+            .register(owner, netuid, &hotkey.public())
             .await
             .unwrap();
     }
@@ -105,25 +74,30 @@ async fn network(hyperparameters: Hyperparameters) -> Net {
         })
     };
     Net {
-        hub: HubClient::new(&endpoint, Some(TOKEN.into())).unwrap(),
-        anonymous: HubClient::new(&endpoint, None).unwrap(),
+        hub: HubClient::new(&base.hub_url, Some(TOKEN.into())).unwrap(),
+        anonymous: HubClient::new(&base.hub_url, None).unwrap(),
         chain,
         netuid,
         hotkeys,
         paused,
-        tmp,
+        base,
         _producer: producer,
     }
 }
 
 impl Net {
+    /// The temporary folder everything lives in.
+    fn tmp(&self) -> &tempfile::TempDir {
+        &self.base.root
+    }
+
     fn request(&self, dir: &Path, repo: &str) -> PushRequest {
         let mut request = PushRequest::new(
             dir.to_path_buf(),
             repo,
             self.netuid,
             7,
-            self.tmp.path().join("home"),
+            self.tmp().path().join("home"),
         );
         request.poll = Duration::from_millis(20);
         request.readback_timeout = Duration::from_secs(20);
@@ -156,7 +130,7 @@ impl Net {
             .download(
                 &c.repo_id(),
                 &c.commit,
-                &self.tmp.path().join("validator"),
+                &self.tmp().path().join("validator"),
                 &options,
             )
             .await
@@ -176,7 +150,7 @@ async fn push_commits_a_verifiable_public_model_bound_to_the_hotkey() {
         ..Default::default()
     })
     .await;
-    let dir = model_folder(net.tmp.path());
+    let dir = model_folder(net.tmp().path());
     let (h0, h1) = (&net.hotkeys[0], &net.hotkeys[1]);
 
     let outcome = push(
@@ -260,7 +234,7 @@ async fn interrupted_push_resumes_without_a_second_commit() {
         ..Default::default()
     })
     .await;
-    let dir = model_folder(net.tmp.path());
+    let dir = model_folder(net.tmp().path());
     let h0 = &net.hotkeys[0];
     let mut request = net.request(&dir, "alice/tiny-r");
 
@@ -326,7 +300,7 @@ async fn a_spent_budget_names_the_next_block_or_waits_for_it() {
         ..Default::default()
     })
     .await;
-    let dir = model_folder(net.tmp.path());
+    let dir = model_folder(net.tmp().path());
     let h0 = &net.hotkeys[0];
 
     // With block production paused, the budget is spent inside the block being built, so the
@@ -377,31 +351,9 @@ async fn a_spent_budget_names_the_next_block_or_waits_for_it() {
 }
 
 /// Competition 7 sized for the tiny fixture (the one the other tests commit to).
-const SCHEDULE: &str = r#"
-[[entries]]
-start_block = 0
-  [[entries.competitions]]
-  id = 7
-  name = "tiny"
-  reward = 1.0
-  scoring = { policy = "pairwise", step_weights = "winner_takes_all" }
-  [entries.competitions.constraints]
-  min_params = 100_000
-  max_params = 300_000
-  max_bytes = 3_000_000
-  sequence_length = 512
-  architectures = ["LlamaForCausalLM"]
-  tokenizer = { kind = "pinned", sha256 = "62d37104af465a748adfac8aef3a9e2e8bee0dea7dd3e6bd3ffb6acead07eb7a" }
-  dtype = "f32"
-  eval_block_delay = 0
-  epsilon = { kind = "fixed", value = 0.005 }
-  [[entries.competitions.tasks]]
-  id = "word_sorting"
-  method = { kind = "reference_loss" }
-  dataset = { generator = "word_sorting" }
-  samples = 8
-  weight = 1.0
-"#;
+fn schedule() -> String {
+    TinyCompetition::new("tiny").id(7).toml()
+}
 
 /// The hub has no repository `repo` (not even a private one its owner could see).
 async fn assert_no_repo(net: &Net, repo: &str) {
@@ -421,8 +373,8 @@ async fn preflight_refuses_before_anything_is_uploaded() {
         ..Default::default()
     })
     .await;
-    let dir = model_folder(net.tmp.path());
-    let schedule = arena_core::competition::Schedule::from_toml_str(SCHEDULE).unwrap();
+    let dir = model_folder(net.tmp().path());
+    let schedule = arena_core::competition::Schedule::from_toml_str(&schedule()).unwrap();
     let checked = |dir: &Path, repo: &str, competition: u32| {
         let mut request = net.request(dir, repo);
         request.competition_id = competition;
@@ -431,7 +383,7 @@ async fn preflight_refuses_before_anything_is_uploaded() {
         request
     };
     let h0 = &net.hotkeys[0];
-    let journals = net.tmp.path().join("home/miner/push");
+    let journals = net.tmp().path().join("home/miner/push");
 
     // (1) a hotkey with no uid on the subnet.
     let stranger = Keypair::from_uri("//Stranger").unwrap();
@@ -494,7 +446,7 @@ async fn preflight_refuses_before_anything_is_uploaded() {
 
     // (4) a folder that fails the competition's checks: hidden_size doubled in config.json,
     // so no tensor has the shape the config implies.
-    let broken = net.tmp.path().join("broken");
+    let broken = net.tmp().path().join("broken");
     std::fs::create_dir_all(&broken).unwrap();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let entry = entry.unwrap();

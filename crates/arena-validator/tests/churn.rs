@@ -98,9 +98,9 @@ async fn publish_for(net: &Net, miner: &Miner, name: &str, fixture: &str, compet
 /// stays queued although it is not among the three highest EMAs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hotkeys_improved_models_are_each_evaluated_and_the_best_takes_the_weight() {
-    let net = Net::start().await;
+    let net = common::net().await;
     let schedule = net.root.path().join("competitions.toml");
-    std::fs::write(&schedule, SCHEDULE).unwrap();
+    std::fs::write(&schedule, &*SCHEDULE).unwrap();
     let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
     let mut incumbents = Vec::new();
     for (ns, fixture) in [
@@ -226,7 +226,7 @@ fn changing_schedule(s1: u64, s2: u64) -> String {
 /// when it returns its weights start from zero instead of reusing stale ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn competitions_changing_mid_window_get_one_step_each_and_removed_ema_is_dropped() {
-    let net = Net::start().await;
+    let net = common::net().await;
     let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
     let alice = net.miner("alice").await;
     let carol = net.miner("carol").await;
@@ -337,7 +337,7 @@ async fn a_validator_without_permit_says_so_once_and_keeps_running() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let net = Net::start_with(Hyperparameters {
+    let net = common::net_with(Hyperparameters {
         tempo: 10,
         weights_rate_limit: 1,
         max_allowed_validators: 1,
@@ -345,7 +345,7 @@ async fn a_validator_without_permit_says_so_once_and_keeps_running() {
     })
     .await;
     let schedule = net.root.path().join("competitions.toml");
-    std::fs::write(&schedule, SCHEDULE).unwrap();
+    std::fs::write(&schedule, &*SCHEDULE).unwrap();
     let (_big, _) = net.register("//big-validator", 5_000_000_000_000).await;
     let (small, _) = net.register("//small-validator", 1_000_000_000_000).await;
     let alice = net.miner("alice").await;
@@ -399,9 +399,9 @@ async fn schedule_reloads_are_said_at_warn_level() {
         .with_max_level(tracing::Level::WARN)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let net = Net::start().await;
+    let net = common::net().await;
     let schedule = net.root.path().join("competitions.toml");
-    std::fs::write(&schedule, SCHEDULE).unwrap();
+    std::fs::write(&schedule, &*SCHEDULE).unwrap();
     let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
     let config = config(&net, &schedule, false);
     let mut service = service(&net, validator, config, FixedQuality(BTreeMap::new()));
@@ -442,9 +442,9 @@ impl std::io::Write for LogWriter {
 /// file rotates at its size limit, while running; events carry only the uids with weight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_and_events_are_bounded_while_running() {
-    let net = Net::start().await;
+    let net = common::net().await;
     let schedule = net.root.path().join("competitions.toml");
-    std::fs::write(&schedule, SCHEDULE).unwrap();
+    std::fs::write(&schedule, &*SCHEDULE).unwrap();
     let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
     let alice = net.miner("alice").await;
     let bob = net.miner("bob").await;

@@ -43,9 +43,9 @@ fn snapshots_of(cache: &std::path::Path, repo: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn integrity_and_bad_models_rejected_with_reasons() {
-    let net = Net::start().await;
+    let net = common::net().await;
     let work = net.root.path().join("work");
-    let schedule = Schedule::from_toml_str(SCHEDULE).unwrap();
+    let schedule = Schedule::from_toml_str(&SCHEDULE).unwrap();
     // Register everyone first so that every commitment lands in the same block.
     let alice = net.miner("alice").await;
     let mallory = net.miner("mallory").await;
@@ -265,7 +265,7 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
     let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
     net.produce(11);
     let schedule_path = net.root.path().join("competitions.toml");
-    std::fs::write(&schedule_path, SCHEDULE).unwrap();
+    std::fs::write(&schedule_path, &*SCHEDULE).unwrap();
     let backend = FixedQuality(
         [
             ("models--alice--tiny-a", 2.0),
@@ -313,10 +313,10 @@ async fn integrity_and_bad_models_rejected_with_reasons() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_evaluates_sets_weights_and_best_gets_incentive() {
-    let net = Net::start().await;
+    let net = common::net().await;
     let work = net.root.path().join("work");
     let schedule_path = net.root.path().join("competitions.toml");
-    std::fs::write(&schedule_path, SCHEDULE).unwrap();
+    std::fs::write(&schedule_path, &*SCHEDULE).unwrap();
     let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
 
     let mut miners = Vec::new();
@@ -419,7 +419,7 @@ async fn service_evaluates_sets_weights_and_best_gets_incentive() {
 async fn traversal_file_names_refused_by_hub_and_downloader() {
     use axum::response::IntoResponse;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let net = Net::start().await;
+    let net = common::net().await;
     let trudy = net.miner("trudy").await;
 
     // 1. Our hub: a commit with a file named `../../x` is refused and stores nothing.
@@ -473,7 +473,7 @@ async fn traversal_file_names_refused_by_hub_and_downloader() {
     net.commit_text(&trudy, &text).await;
     net.produce(7);
 
-    let schedule = Schedule::from_toml_str(SCHEDULE).unwrap();
+    let schedule = Schedule::from_toml_str(&SCHEDULE).unwrap();
     let cache = net.root.path().join("deep/cache");
     let updater = Updater::new(HubClient::new(&evil_url, None).unwrap(), &cache);
     let mut store = Store::open(net.root.path().join("validator.sqlite")).unwrap();
@@ -501,14 +501,14 @@ async fn traversal_file_names_refused_by_hub_and_downloader() {
 /// never qualify for a retry on its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_epsilon_decay_and_recheck_of_top_miners() {
-    let net = Net::start().await;
+    let net = common::net().await;
     let work = net.root.path().join("work");
     let schedule_path = net.root.path().join("competitions.toml");
     let decaying = SCHEDULE.replace(
         r#"epsilon = { kind = "fixed", value = 0.005 }"#,
         r#"epsilon = { kind = "linear_decay", start = 0.2, end = 0.0, blocks = 200 }"#,
     );
-    assert_ne!(decaying, SCHEDULE);
+    assert_ne!(decaying, *SCHEDULE);
     std::fs::write(&schedule_path, decaying).unwrap();
     let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
     let (big, _) = net.register("//big-validator", 1_000_000_000_000).await;
@@ -632,14 +632,14 @@ impl arena_data::source::DataSource for RecordingSource {
 /// youngest model's eligibility block.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_is_drawn_only_after_the_youngest_model_became_eligible() {
-    let net = Net::start().await;
+    let net = common::net().await;
     let work = net.root.path().join("work");
     let schedule_path = net.root.path().join("competitions.toml");
     let fed = SCHEDULE.replace(
         r#"dataset = { generator = "word_sorting" }"#,
         r#"dataset = { feed = "fresh" }"#,
     );
-    assert_ne!(fed, SCHEDULE);
+    assert_ne!(fed, *SCHEDULE);
     std::fs::write(&schedule_path, fed).unwrap();
     let (validator, _) = net.register("//validator", 1_000_000_000_000).await;
     let alice = net.miner("alice").await;

@@ -45,7 +45,6 @@ pub mod model;
 mod schedule;
 mod server;
 mod table;
-pub mod testkit;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arena_chain::Chain;
+use arena_testkit::demo::{self as testkit, DemoNetwork};
 use arena_validator::store::{StepKey, Store};
-use arena_web::testkit::{self, DemoNetwork};
 use arena_web::Sources;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -3,64 +3,27 @@
 //! same weights shipped with another chat template get the same score, and a model whose
 //! `tokenizer.json` differs from the pin is refused by `arena model check`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use arena_hub::client::HubClient;
-use arena_hub::server::{ServerConfig, User};
+use arena_testkit::fixtures::{copy_fixture, fixtures};
+use arena_testkit::net::start_hub;
+use arena_testkit::TinyCompetition;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
-
-fn copy_fixture(name: &str, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(fixtures().join(name)).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() != "expected.json" {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
 
 fn sha256_file(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
 fn schedule(tokenizer: &str) -> String {
-    format!(
-        r#"
-[[entries]]
-start_block = 0
-  [[entries.competitions]]
-  id = 1
-  name = "hub-tokenizer"
-  reward = 1.0
-  scoring = {{ policy = "pairwise", step_weights = "winner_takes_all" }}
-  [entries.competitions.constraints]
-  min_params = 100_000
-  max_params = 300_000
-  max_bytes = 3_000_000
-  sequence_length = 512
-  architectures = ["LlamaForCausalLM"]
-  tokenizer = {tokenizer}
-  dtype = "f32"
-  eval_block_delay = 5
-  epsilon = {{ kind = "fixed", value = 0.005 }}
-  [[entries.competitions.tasks]]
-  id = "word_sorting"
-  method = {{ kind = "reference_loss" }}
-  dataset = {{ generator = "word_sorting" }}
-  samples = 8
-  weight = 1.0
-"#
-    )
+    TinyCompetition::new("hub-tokenizer")
+        .tokenizer(tokenizer)
+        .eval_block_delay(5)
+        .toml()
 }
 
 /// Runs the binary with `HF_ENDPOINT` set to the hub, in its own home; returns stdout's JSON.
@@ -86,14 +49,7 @@ fn arena(home: &Path, hub: &str, args: &[&str]) -> (bool, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_eval_scores_with_the_competitions_tokenizer_not_the_models_template() {
     let root = tempfile::tempdir().unwrap();
-    let users = vec![User {
-        name: "owner".into(),
-        token: "owner-token-0123".into(),
-    }];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hub = format!("http://{}", listener.local_addr().unwrap());
-    let config = ServerConfig::new(root.path().join("hub"), users);
-    tokio::spawn(async move { arena_hub::server::serve(listener, config).await.unwrap() });
+    let hub = start_hub(&root.path().join("hub"), &["owner"]).await;
 
     // The competition's tokenizer on the hub: tiny-llama's files.
     let tok = root.path().join("tokenizer");

@@ -1,16 +1,11 @@
 //! `arena model check DIR --competition ID --schedule schedules/<subnet>.toml`: the shipped
 //! mainnet schedules give the verdicts their constraints call for, with the typed failure codes.
 
+use arena_testkit::fixtures::fixtures;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 fn schedule(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -16,82 +16,25 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
 
-use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
+use arena_chain::Chain;
 use arena_core::seed::Seed;
 use arena_data::tasks::TaskKind;
 use arena_hub::client::HubClient;
-use arena_hub::server::{ServerConfig, User};
 use arena_keys::Keypair;
 use arena_model::scoring::PromptReference;
 use arena_model::{Device, Evaluator};
+use arena_testkit::fixtures::tiny_llama_scaled;
+use arena_testkit::process::{output_blocking, plain};
+use arena_testkit::TinyCompetition;
 use serde_json::Value;
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
-const TOKENIZER_SHA256: &str = "62d37104af465a748adfac8aef3a9e2e8bee0dea7dd3e6bd3ffb6acead07eb7a";
 const EPSILON: f64 = 0.005;
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 /// Competition 1 sized for the tiny models, scored on seeded word-sorting samples.
 fn schedule() -> String {
-    format!(
-        r#"
-[[entries]]
-start_block = 0
-  [[entries.competitions]]
-  id = 1
-  name = "tiny-check"
-  reward = 1.0
-  scoring = {{ policy = "pairwise", step_weights = "winner_takes_all" }}
-  [entries.competitions.constraints]
-  min_params = 100_000
-  max_params = 300_000
-  max_bytes = 3_000_000
-  sequence_length = 512
-  architectures = ["LlamaForCausalLM"]
-  tokenizer = {{ kind = "pinned", sha256 = "{TOKENIZER_SHA256}" }}
-  dtype = "f32"
-  eval_block_delay = 0
-  epsilon = {{ kind = "fixed", value = {EPSILON} }}
-  [[entries.competitions.tasks]]
-  id = "word_sorting"
-  method = {{ kind = "reference_loss" }}
-  dataset = {{ generator = "word_sorting" }}
-  samples = 8
-  weight = 1.0
-"#
-    )
-}
-
-/// Copies tiny-llama to `to` with `lm_head.weight` multiplied by `scale` (logits scale with it).
-fn tiny_llama_scaled(to: &Path, scale: f32) {
-    std::fs::create_dir_all(to).unwrap();
-    let from = fixtures().join("tiny-llama");
-    for entry in std::fs::read_dir(&from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() != "expected.json" {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-    let path = to.join("model.safetensors");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
-    let head = &header["lm_head.weight"];
-    assert_eq!(head["dtype"], "F32");
-    let begin = 8 + header_len + head["data_offsets"][0].as_u64().unwrap() as usize;
-    let end = 8 + header_len + head["data_offsets"][1].as_u64().unwrap() as usize;
-    for chunk in bytes[begin..end].chunks_exact_mut(4) {
-        let v = f32::from_le_bytes(chunk.try_into().unwrap()) * scale;
-        chunk.copy_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(&path, bytes).unwrap();
+    TinyCompetition::new("tiny-check").epsilon(EPSILON).toml()
 }
 
 /// The held-out samples `miner train --task arithmetic --samples n --held-out k
@@ -123,104 +66,24 @@ fn validator_loss(dir: &Path, samples: &[PromptReference]) -> f64 {
     result.raw
 }
 
-/// Drops ANSI colour sequences from a log.
-fn plain(log: &[u8]) -> String {
-    let text = String::from_utf8_lossy(log);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A local chain (tempo 10) served over JSON-RPC and a hub, in this process.
-struct Net {
-    chain: Arc<LocalChain>,
-    netuid: u16,
-    hub_url: String,
-    chain_url: String,
-    owner: Keypair,
-    root: tempfile::TempDir,
-    /// Keeps the JSON-RPC server running.
-    _rpc: Box<dyn std::any::Any + Send>,
+struct Net(arena_testkit::Net);
+
+impl std::ops::Deref for Net {
+    type Target = arena_testkit::Net;
+    fn deref(&self) -> &arena_testkit::Net {
+        &self.0
+    }
 }
 
 impl Net {
     async fn start() -> Net {
-        let root = tempfile::tempdir().unwrap();
-        let chain = Arc::new(
-            LocalChain::open(root.path().join("chain"), LocalChainOptions::default()).unwrap(),
-        );
-        let owner = Keypair::from_uri("//Alice").unwrap();
-        let hp = Hyperparameters {
-            tempo: 10,
-            weights_rate_limit: 5,
-            ..Default::default()
-        };
-        let netuid = chain
-            .create_subnet(&owner, hp)
-            .await
-            .unwrap()
-            .assigned
-            .unwrap();
-        chain.produce_block().unwrap();
-        let users = ["alice", "bob", "mallory"]
-            .iter()
-            .map(|n| User {
-                name: n.to_string(),
-                token: format!("{n}-token-0123"),
-            })
-            .collect();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hub_url = format!("http://{}", listener.local_addr().unwrap());
-        let config = ServerConfig::new(root.path().join("hub"), users);
-        tokio::spawn(async move { arena_hub::server::serve(listener, config).await.unwrap() });
-        let (addr, rpc) = arena_chain::rpc::serve(chain.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        Net {
-            chain,
-            netuid,
-            hub_url,
-            chain_url: format!("http://{addr}"),
-            owner,
-            root,
-            _rpc: Box::new(rpc),
-        }
-    }
-
-    fn produce(&self, blocks: u64) {
-        for _ in 0..blocks {
-            self.chain.produce_block().unwrap();
-        }
-    }
-
-    async fn register(&self, uri: &str, stake: u64) -> (Keypair, u16) {
-        let hotkey = Keypair::from_uri(uri).unwrap();
-        let uid = self
-            .chain
-            .register(&self.owner, self.netuid, &hotkey.public())
-            .await
-            .unwrap()
-            .assigned
-            .unwrap();
-        if stake > 0 {
-            self.chain
-                .add_stake(&self.owner, &hotkey.public(), self.netuid, stake)
-                .await
-                .unwrap();
-        }
-        self.chain.produce_block().unwrap();
-        (hotkey, uid)
+        let net = arena_testkit::Net::builder()
+            .hub_users(&["alice", "bob", "mallory"])
+            .rpc()
+            .start()
+            .await;
+        Net(net)
     }
 
     /// Uploads `dir` as `<namespace>/m` and commits it for competition 1 with the secure hash
@@ -245,15 +108,13 @@ impl Net {
         let home = self.root.path().join("home");
         let mut cmd = Command::new(ARENA);
         cmd.arg("--home").arg(&home).arg("miner").args(args);
-        cmd.args(["--chain", &self.chain_url, "--hub", &self.hub_url]);
+        cmd.args(["--chain", self.chain_url(), "--hub", &self.hub_url]);
         cmd.args(["--netuid", &self.netuid.to_string()]);
         cmd.arg("--competitions")
             .arg(self.root.path().join("competitions.toml"));
         cmd.env("ARENA_LOG", "info").env("RAYON_NUM_THREADS", "2");
         cmd.env_remove("HF_TOKEN").env_remove("HF_ENDPOINT");
-        tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap()
+        output_blocking(cmd).await
     }
 }
 

@@ -14,72 +14,31 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
-use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
-use arena_data::batch::BatchLimits;
+use arena_chain::{Chain, Hyperparameters, LocalChainOptions};
 use arena_data::feed::client::FeedClient;
-use arena_data::feed::server::FeedState;
-use arena_data::feed::store::FeedStore;
 use arena_data::producer::Producer;
 use arena_data::tasks::TaskKind;
 use arena_hub::client::HubClient;
-use arena_hub::server::{ServerConfig, User};
 use arena_hub::HubError;
 use arena_keys::Keypair;
+use arena_testkit::fixtures::copy_fixture;
+use arena_testkit::process::{isolated, last_json, output_blocking, stderr};
+use arena_testkit::TinyCompetition;
 use serde_json::Value;
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
-const TOKENIZER_SHA256: &str = "62d37104af465a748adfac8aef3a9e2e8bee0dea7dd3e6bd3ffb6acead07eb7a";
 const TOKEN: &str = "alice-token-0123";
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 /// Competition 1 sized for the tiny fixture; its one task draws from `dataset`.
 fn schedule(dataset: &str) -> String {
-    format!(
-        r#"
-[[entries]]
-start_block = 0
-  [[entries.competitions]]
-  id = 1
-  name = "tiny-push"
-  reward = 1.0
-  scoring = {{ policy = "pairwise", step_weights = "winner_takes_all" }}
-  [entries.competitions.constraints]
-  min_params = 100_000
-  max_params = 300_000
-  max_bytes = 3_000_000
-  sequence_length = 512
-  architectures = ["LlamaForCausalLM"]
-  tokenizer = {{ kind = "pinned", sha256 = "{TOKENIZER_SHA256}" }}
-  dtype = "f32"
-  eval_block_delay = 0
-  epsilon = {{ kind = "fixed", value = 0.005 }}
-  [[entries.competitions.tasks]]
-  id = "word_sorting"
-  method = {{ kind = "reference_loss" }}
-  dataset = {dataset}
-  samples = 8
-  weight = 1.0
-"#
-    )
+    TinyCompetition::new("tiny-push").dataset(dataset).toml()
 }
 
 /// A copy of tiny-llama; with `double_hidden`, config.json claims twice the hidden size.
 fn tiny_llama(to: &Path, double_hidden: bool) -> PathBuf {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(fixtures().join("tiny-llama")).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() != "expected.json" {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
+    copy_fixture("tiny-llama", to);
     if double_hidden {
         let path = to.join("config.json");
         let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -91,31 +50,7 @@ fn tiny_llama(to: &Path, double_hidden: bool) -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    cmd.env("ARENA_LOG", "info").env("RAYON_NUM_THREADS", "2");
-    cmd.env_remove("HF_TOKEN").env_remove("HF_ENDPOINT");
-    cmd.env_remove("ARENA_CONFIG").env_remove("ARENA_HOME");
-    cmd.output().unwrap()
-}
-
-/// The process's stderr, also shown in the test's output (`--nocapture`).
-fn stderr(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    eprintln!("--- stderr (exit {:?})\n{text}", out.status.code());
-    text
-}
-
-fn last_json(out: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if let Ok(whole) = serde_json::from_str(&stdout) {
-        return whole;
-    }
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .map(str::to_string)
-        .unwrap_or_else(|| stdout.to_string());
-    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    isolated(cmd).output().unwrap()
 }
 
 fn codes(report: &Value) -> Vec<String> {
@@ -205,54 +140,25 @@ fn model_check_and_miner_check_refuse_a_broken_model_alike() {
 }
 
 /// A local chain over JSON-RPC and a hub, in this process.
-struct Net {
-    chain: Arc<LocalChain>,
-    netuid: u16,
-    owner: Keypair,
-    hub_url: String,
-    chain_url: String,
-    root: tempfile::TempDir,
-    _rpc: Box<dyn std::any::Any + Send>,
+struct Net(arena_testkit::Net);
+
+impl std::ops::Deref for Net {
+    type Target = arena_testkit::Net;
+    fn deref(&self) -> &arena_testkit::Net {
+        &self.0
+    }
 }
 
 impl Net {
     async fn start() -> Net {
-        let root = tempfile::tempdir().unwrap();
-        let chain = Arc::new(
-            LocalChain::open(
-                root.path().join("chain"),
-                LocalChainOptions::fast(Duration::from_millis(100)),
-            )
-            .unwrap(),
-        );
-        let owner = Keypair::from_uri("//Alice").unwrap();
-        let netuid = chain
-            .create_subnet(&owner, Hyperparameters::default())
-            .await
-            .unwrap()
-            .assigned
-            .unwrap();
-        chain.produce_block().unwrap();
-        let users = vec![User {
-            name: "alice".into(),
-            token: TOKEN.into(),
-        }];
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hub_url = format!("http://{}", listener.local_addr().unwrap());
-        let config = ServerConfig::new(root.path().join("hub"), users);
-        tokio::spawn(async move { arena_hub::server::serve(listener, config).await.unwrap() });
-        let (addr, rpc) = arena_chain::rpc::serve(chain.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        Net {
-            chain,
-            netuid,
-            owner,
-            hub_url,
-            chain_url: format!("http://{addr}"),
-            root,
-            _rpc: Box::new(rpc),
-        }
+        let net = arena_testkit::Net::builder()
+            .chain_options(LocalChainOptions::fast(Duration::from_millis(100)))
+            .hyperparameters(Hyperparameters::default())
+            .hub_users(&["alice"])
+            .rpc()
+            .start()
+            .await;
+        Net(net)
     }
 
     async fn register(&self, netuid: u16, hotkey: &Keypair) {
@@ -281,7 +187,7 @@ impl Net {
         ));
         cmd.args(["miner", "push"]).arg(dir);
         cmd.args(["--repo", repo, "--competition", &competition.to_string()]);
-        cmd.args(["--chain", &self.chain_url, "--hub", &self.hub_url]);
+        cmd.args(["--chain", self.chain_url(), "--hub", &self.hub_url]);
         cmd.arg("--competitions")
             .arg(self.root.path().join("competitions.toml"));
         cmd.args(["--readback-timeout", "20"]);
@@ -289,9 +195,7 @@ impl Net {
         cmd.env("ARENA_LOG", "info").env("RAYON_NUM_THREADS", "2");
         cmd.env_remove("HF_ENDPOINT").env_remove("ARENA_CONFIG");
         cmd.env("HF_TOKEN", token);
-        tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap()
+        output_blocking(cmd).await
     }
 
     async fn assert_no_repo(&self, repo: &str) {
@@ -460,15 +364,7 @@ async fn miner_check_draws_the_feed_task_with_the_configured_schedule_and_cadenc
         net.chain.produce_block().unwrap();
     }
 
-    let feed_store = FeedStore::open(&net.root.path().join("feed.sqlite")).unwrap();
-    let state = FeedState::new(feed_store, BatchLimits::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let feed_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(arena_data::feed::server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let feed_url = net.start_feed().await;
     let producer = Producer::new(producer_key, data_netuid, vec![TaskKind::WordSorting], 4);
     let client = FeedClient::new(&feed_url).unwrap();
     for _ in 0..4 {
@@ -487,7 +383,7 @@ async fn miner_check_draws_the_feed_task_with_the_configured_schedule_and_cadenc
             "[chain]\nendpoint = \"{}\"\nnetuid = {}\n[hub]\nendpoint = \"{}\"\n\
              [data]\nnetuid = {data_netuid}\nfeed_url = \"{feed_url}\"\nmin_stake = 1000000\n\
              [validator]\nschedule = \"{}\"\nsync_cadence = 5\nsync_origin = 2\n",
-            net.chain_url,
+            net.chain_url(),
             net.netuid,
             net.hub_url,
             schedule_path.display()

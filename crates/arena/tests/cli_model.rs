@@ -3,13 +3,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use arena_testkit::fixtures::fixtures;
 use serde_json::{json, Value};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 #[test]
 fn score_follows_the_fixture_conventions() {

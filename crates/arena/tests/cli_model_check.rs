@@ -1,16 +1,11 @@
 //! `arena model inspect | check | import-gguf` as a user runs them: JSON outputs a script reads,
 //! exit status 1 with stable failure codes when a check fails, one-line errors on bad input.
 
+use arena_testkit::fixtures::fixtures;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 fn arena(args: &[&str]) -> Output {
     Command::new(ARENA)

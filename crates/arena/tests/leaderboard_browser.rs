@@ -8,11 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use arena_web::testkit;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use arena_testkit::demo as testkit;
+use arena_testkit::fixtures::workspace_root as root;
 
 fn chromium() -> PathBuf {
     let path = std::env::var_os("ARENA_TEST_CHROMIUM")

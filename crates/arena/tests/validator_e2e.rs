@@ -21,18 +21,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
+use arena_chain::{Chain, Hyperparameters, LocalChainOptions};
 use arena_data::accept::{AcceptancePolicy, StaticStakes};
-use arena_data::batch::BatchLimits;
 use arena_data::feed::client::FeedClient;
-use arena_data::feed::server::FeedState;
-use arena_data::feed::store::FeedStore;
 use arena_data::producer::Producer;
 use arena_data::source::{DataSource, FeedSource};
 use arena_data::tasks::TaskKind;
 use arena_hub::client::HubClient;
-use arena_hub::server::{ServerConfig, User};
 use arena_keys::Keypair;
+use arena_testkit::fixtures::{fixtures, tiny_llama_scaled, TOKENIZER_SHA256};
+use arena_testkit::{Miner, Net, TinyCompetition};
 use arena_validator::eval::SubprocessBackend;
 use arena_validator::service::{Service, ServiceConfig};
 use arena_validator::store::{StepKey, StepRecord, Store};
@@ -42,171 +40,23 @@ use arena_validator::worker::{WorkerCommand, WorkerLimits};
 use arena_validator::{Rejection, Verdict};
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
-const TOKENIZER_SHA256: &str = "62d37104af465a748adfac8aef3a9e2e8bee0dea7dd3e6bd3ffb6acead07eb7a";
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 /// Competition 1 sized for the tiny models; `dataset` is the TOML of the one task's source.
 fn schedule(dataset: &str, samples: u32, delay: u64) -> String {
-    format!(
-        r#"
-[[entries]]
-start_block = 0
-  [[entries.competitions]]
-  id = 1
-  name = "tiny-e2e"
-  reward = 1.0
-  scoring = {{ policy = "pairwise", step_weights = "winner_takes_all" }}
-  [entries.competitions.constraints]
-  min_params = 100_000
-  max_params = 300_000
-  max_bytes = 3_000_000
-  sequence_length = 512
-  architectures = ["LlamaForCausalLM"]
-  tokenizer = {{ kind = "pinned", sha256 = "{TOKENIZER_SHA256}" }}
-  dtype = "f32"
-  eval_block_delay = {delay}
-  epsilon = {{ kind = "fixed", value = 0.005 }}
-  [[entries.competitions.tasks]]
-  id = "word_sorting"
-  method = {{ kind = "reference_loss" }}
-  dataset = {dataset}
-  samples = {samples}
-  weight = 1.0
-"#
-    )
-}
-
-/// Copies tiny-llama to `to` with `lm_head.weight` multiplied by `scale` (logits scale with it).
-fn tiny_llama_scaled(to: &Path, scale: f32) {
-    std::fs::create_dir_all(to).unwrap();
-    let from = fixtures().join("tiny-llama");
-    for entry in std::fs::read_dir(&from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() != "expected.json" {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-    let path = to.join("model.safetensors");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
-    let head = &header["lm_head.weight"];
-    assert_eq!(head["dtype"], "F32");
-    let begin = 8 + header_len + head["data_offsets"][0].as_u64().unwrap() as usize;
-    let end = 8 + header_len + head["data_offsets"][1].as_u64().unwrap() as usize;
-    for chunk in bytes[begin..end].chunks_exact_mut(4) {
-        let v = f32::from_le_bytes(chunk.try_into().unwrap()) * scale;
-        chunk.copy_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(&path, bytes).unwrap();
+    TinyCompetition::new("tiny-e2e")
+        .dataset(dataset)
+        .samples(samples)
+        .eval_block_delay(delay)
+        .toml()
 }
 
 /// A local chain (tempo 10, weights every 5 blocks) and a hub, in this process.
-struct Net {
-    chain: Arc<LocalChain>,
-    netuid: u16,
-    hub_url: String,
-    owner: Keypair,
-    root: tempfile::TempDir,
-}
-
-struct Miner {
-    hotkey: Keypair,
-    uid: u16,
-    namespace: String,
-}
-
-impl Net {
-    async fn start(options: LocalChainOptions) -> Net {
-        let root = tempfile::tempdir().unwrap();
-        let chain = Arc::new(LocalChain::open(root.path().join("chain"), options).unwrap());
-        let owner = Keypair::from_uri("//Alice").unwrap();
-        let hp = Hyperparameters {
-            tempo: 10,
-            weights_rate_limit: 5,
-            ..Default::default()
-        };
-        let netuid = chain
-            .create_subnet(&owner, hp)
-            .await
-            .unwrap()
-            .assigned
-            .unwrap();
-        chain.produce_block().unwrap();
-        let users = ["alice", "bob", "carol", "dave", "erin", "frank", "nancy"]
-            .iter()
-            .map(|n| User {
-                name: n.to_string(),
-                token: format!("{n}-token-0123"),
-            })
-            .collect();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hub_url = format!("http://{}", listener.local_addr().unwrap());
-        let config = ServerConfig::new(root.path().join("hub"), users);
-        tokio::spawn(async move { arena_hub::server::serve(listener, config).await.unwrap() });
-        Net {
-            chain,
-            netuid,
-            hub_url,
-            owner,
-            root,
-        }
-    }
-
-    fn produce(&self, blocks: u64) {
-        for _ in 0..blocks {
-            self.chain.produce_block().unwrap();
-        }
-    }
-
-    async fn register(&self, uri: &str, stake: u64) -> (Keypair, u16) {
-        let hotkey = Keypair::from_uri(uri).unwrap();
-        let uid = self
-            .chain
-            .register(&self.owner, self.netuid, &hotkey.public())
-            .await
-            .unwrap()
-            .assigned
-            .unwrap();
-        if stake > 0 {
-            self.chain
-                .add_stake(&self.owner, &hotkey.public(), self.netuid, stake)
-                .await
-                .unwrap();
-        }
-        self.chain.produce_block().unwrap();
-        (hotkey, uid)
-    }
-
-    async fn miner(&self, namespace: &str) -> Miner {
-        let (hotkey, uid) = self.register(&format!("//{namespace}-miner"), 0).await;
-        Miner {
-            hotkey,
-            uid,
-            namespace: namespace.to_string(),
-        }
-    }
-
-    /// Uploads `dir` as `<namespace>/m` and commits it for competition 1.
-    async fn publish(&self, miner: &Miner, dir: &Path) {
-        let token = format!("{}-token-0123", miner.namespace);
-        let client = HubClient::new(&self.hub_url, Some(token)).unwrap();
-        let repo = format!("{}/m", miner.namespace);
-        client.create_repo(&repo, false, true).await.unwrap();
-        let commit = client.upload_folder(&repo, dir, "model").await.unwrap();
-        let hash = arena_hub::model_hash::hash_directory(dir).unwrap();
-        let secure = hash.secure_hash(&miner.hotkey.public().ss58());
-        let text = format!("{}:m:{commit}:{secure}:1", miner.namespace);
-        self.chain
-            .set_commitment(&miner.hotkey, self.netuid, text.as_bytes())
-            .await
-            .unwrap();
-    }
+async fn start_net(options: LocalChainOptions) -> Net {
+    Net::builder()
+        .chain_options(options)
+        .hub_users(&["alice", "bob", "carol", "dave", "erin", "frank", "nancy"])
+        .start()
+        .await
 }
 
 fn worker_backend() -> SubprocessBackend {
@@ -310,7 +160,7 @@ fn ranking(step: &StepRecord) -> Vec<(u16, u64, f64, f64, f64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_competitions_tokenizer_decides_the_prompt_not_the_miners_template() {
     use sha2::{Digest, Sha256};
-    let net = Net::start(LocalChainOptions::default()).await;
+    let net = start_net(LocalChainOptions::default()).await;
     let (v1, _) = net
         .register("//validator-hub-tokenizer", 1_000_000_000_000)
         .await;
@@ -342,7 +192,7 @@ async fn the_competitions_tokenizer_decides_the_prompt_not_the_miners_template()
     let work = net.root.path().join("work");
     let dir = work.join("bob");
     tiny_llama_scaled(&dir, 1.0);
-    net.publish(&bob, &dir).await;
+    net.publish(&bob, "m", &dir).await;
     let dir = work.join("carol");
     tiny_llama_scaled(&dir, 1.0);
     let path = dir.join("tokenizer_config.json");
@@ -352,13 +202,13 @@ async fn the_competitions_tokenizer_decides_the_prompt_not_the_miners_template()
     config["chat_template"] =
         format!("{{{{ 'You are graded: answer briefly.\\n' }}}}{template}").into();
     std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
-    net.publish(&carol, &dir).await;
+    net.publish(&carol, "m", &dir).await;
     let dir = work.join("erin");
     tiny_llama_scaled(&dir, 1.0);
     let mut tokenizer = std::fs::read(dir.join("tokenizer.json")).unwrap();
     tokenizer.extend_from_slice(b"\n");
     std::fs::write(dir.join("tokenizer.json"), tokenizer).unwrap();
-    net.publish(&erin, &dir).await;
+    net.publish(&erin, "m", &dir).await;
     net.produce(20);
 
     let pinned = format!(r#"tokenizer = {{ kind = "pinned", sha256 = "{TOKENIZER_SHA256}" }}"#);
@@ -416,7 +266,7 @@ async fn the_competitions_tokenizer_decides_the_prompt_not_the_miners_template()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_worker_best_wins_copies_lose_two_validators_agree() {
-    let net = Net::start(LocalChainOptions::default()).await;
+    let net = start_net(LocalChainOptions::default()).await;
     let work = net.root.path().join("work");
     let (v1, v1_uid) = net.register("//validator-one", 1_000_000_000_000).await;
     let (v2, v2_uid) = net.register("//validator-two", 1_000_000_000_000).await;
@@ -440,23 +290,15 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
             let config = config.replace("LlamaForCausalLM", "Qwen2ForCausalLM");
             std::fs::write(dir.join("config.json"), config).unwrap();
         }
-        net.publish(miner, &dir).await;
+        net.publish(miner, "m", &dir).await;
     }
     net.produce(1);
     // The copier re-uploads the best model's exact files later, under its own hotkey and repo.
-    net.publish(&copier, &work.join("alice")).await;
+    net.publish(&copier, "m", &work.join("alice")).await;
     net.produce(20); // past the eval delay (5) and an epoch (validator permits)
 
     // The feed: signed batches created now, after every model became eligible.
-    let feed_store = FeedStore::open(&net.root.path().join("feed.sqlite")).unwrap();
-    let state = FeedState::new(feed_store, BatchLimits::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let feed_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(arena_data::feed::server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let feed_url = net.start_feed().await;
     let producer_key = Keypair::from_uri("//data-producer").unwrap();
     let producer = Producer::new(producer_key.clone(), 7, vec![TaskKind::WordSorting], 4);
     let client = FeedClient::new(&feed_url).unwrap();
@@ -579,7 +421,7 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
     tiny_llama_scaled(&dir, 0.1);
     let block = net.chain.block_number().await.unwrap();
     net.produce(19 - block % 20);
-    net.publish(&late, &dir).await;
+    net.publish(&late, "m", &dir).await;
     net.produce(2);
     assert_eq!(net.chain.block_number().await.unwrap() % 20, 1);
     for _ in 0..2 {
@@ -706,7 +548,7 @@ fn recorded_steps(db: &Path) -> BTreeMap<StepKey, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_the_validator_process_ten_times() {
-    let net = Net::start(LocalChainOptions::fast(Duration::from_millis(250))).await;
+    let net = start_net(LocalChainOptions::fast(Duration::from_millis(250))).await;
     let (_, v_uid) = net.register("//crash-validator", 1_000_000_000_000).await;
     let work = net.root.path().join("work");
     let mut miners = Vec::new();
@@ -714,7 +556,7 @@ async fn kill_nine_the_validator_process_ten_times() {
         let miner = net.miner(ns).await;
         let dir = work.join(ns);
         tiny_llama_scaled(&dir, scale);
-        net.publish(&miner, &dir).await;
+        net.publish(&miner, "m", &dir).await;
         miners.push(miner);
     }
     let (addr, _rpc) = arena_chain::rpc::serve(net.chain.clone(), "127.0.0.1:0".parse().unwrap())
@@ -839,7 +681,7 @@ async fn kill_nine_the_validator_process_ten_times() {
 /// no step could be recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validator_run_scores_on_the_signed_feed() {
-    let net = Net::start(LocalChainOptions::fast(Duration::from_millis(250))).await;
+    let net = start_net(LocalChainOptions::fast(Duration::from_millis(250))).await;
     net.register("//crash-validator", 1_000_000_000_000).await;
     let data_netuid = net
         .chain
@@ -864,22 +706,14 @@ async fn validator_run_scores_on_the_signed_feed() {
         let miner = net.miner(ns).await;
         let dir = work.join(ns);
         tiny_llama_scaled(&dir, scale);
-        net.publish(&miner, &dir).await;
+        net.publish(&miner, "m", &dir).await;
         uids.push(miner.uid);
     }
     let (addr, _rpc) = arena_chain::rpc::serve(net.chain.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let _blocks = net.chain.spawn_block_producer();
-    let feed_store = FeedStore::open(&net.root.path().join("feed.sqlite")).unwrap();
-    let state = FeedState::new(feed_store, BatchLimits::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let feed_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(arena_data::feed::server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let feed_url = net.start_feed().await;
     let producer = Producer::new(producer_key, data_netuid, vec![TaskKind::WordSorting], 4);
     let client = FeedClient::new(&feed_url).unwrap();
     tokio::spawn(async move {

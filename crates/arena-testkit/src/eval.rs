@@ -1,0 +1,34 @@
+//! Test doubles of the validator's evaluation engine.
+
+use std::collections::BTreeMap;
+
+use arena_validator::eval::EvalBackend;
+use arena_validator::worker::{EvalJob, EvalReport, TaskOutcome, WorkerFailure};
+use async_trait::async_trait;
+
+/// An evaluation engine whose score of a model is fixed per repository (matched as a part of
+/// the model's folder path), so tests of the service logic know which miner must win without
+/// model code; the real worker is exercised by the binary's end-to-end tests.
+pub struct FixedQuality(pub BTreeMap<&'static str, f64>);
+
+#[async_trait]
+impl EvalBackend for FixedQuality {
+    async fn evaluate(&self, job: &EvalJob) -> Result<EvalReport, WorkerFailure> {
+        let path = job.model_dir.display().to_string();
+        let (_, score) = self
+            .0
+            .iter()
+            .find(|(repo, _)| path.contains(*repo))
+            .ok_or_else(|| WorkerFailure::Evaluation(format!("unknown model {path}")))?;
+        let samples = job.tasks[0].samples.as_ref().map_or(0, Vec::len);
+        Ok(EvalReport {
+            tasks: vec![TaskOutcome {
+                task_id: job.tasks[0].task_id.clone(),
+                raw: *score,
+                sample_scores: vec![*score; samples],
+            }],
+            load_ms: 3,
+            compute_ms: 4,
+        })
+    }
+}
