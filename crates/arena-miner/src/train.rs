@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use arena_core::competition::{Competition, CompetitionId, Schedule};
 use arena_core::seed::Seed;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_model::train::data::{encode, read_jsonl, Example, Pair};
 use arena_model::train::lora::LoraConfig;
 use arena_model::train::model::TrainModel;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arena_core::competition::default_schedule;
+use arena_data::tasks::TaskGenerator;
 use arena_validator::worker::{
     run_worker, serve, EvalJob, EvalReport, Evaluator, TaskOutcome, TaskSamples, WorkerCommand,
     WorkerFailure, WorkerLimits, PROTOCOL_VERSION,

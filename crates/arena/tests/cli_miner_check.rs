@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arena_chain::{Chain, Hyperparameters, LocalChain, LocalChainOptions};
 use arena_core::seed::Seed;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_hub::client::HubClient;
 use arena_hub::server::{ServerConfig, User};
 use arena_keys::Keypair;

@@ -11,13 +11,14 @@
 
 mod runner;
 
+/// A job's samples per task, as drawn by [`arena_data::draw::draw_samples`].
+pub use arena_data::draw::TaskSamples;
 pub use runner::{run_worker, WorkerCommand, WorkerFailure, WorkerLimits};
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use arena_core::competition::Competition;
-use arena_data::Sample;
 use serde::{Deserialize, Serialize};
 
 /// Version of the job/reply JSON; a worker refuses a job of another version.
@@ -42,15 +43,6 @@ pub struct EvalJob {
     pub tasks: Vec<TaskSamples>,
     /// The shared seed (hex), for methods that sample (generation is greedy; kept for logs).
     pub seed: String,
-}
-
-/// The samples of one task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskSamples {
-    /// The task's id in the schedule.
-    pub task_id: String,
-    /// The samples, or `None` if this task is skipped this step.
-    pub samples: Option<Vec<Sample>>,
 }
 
 /// One task's result for one model.

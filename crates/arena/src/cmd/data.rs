@@ -16,7 +16,7 @@ use arena_data::feed::store::{
 };
 use arena_data::phrases::PhraseFilter;
 use arena_data::producer::Producer;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_keys::wallet::Wallet;
 use arena_keys::Keypair;
 use serde::{Deserialize, Serialize};
