@@ -1,4 +1,4 @@
-//! The validator service of finetune-arena (DESIGN §1, §4, §5): it reads miners'
+//! The validator service of finetune-arena: it reads miners'
 //! commitments from the chain, downloads and checks their models, evaluates them in an
 //! isolated worker process on data drawn with the shared seed, scores each step with
 //! `arena-core`'s policies and sets weights on chain.
@@ -7,7 +7,7 @@
 //! * [`update`]: commitment → competition → eval delay → size before download → download →
 //!   secure hash against the committing hotkey → constraint checks ([`precheck`]), with a
 //!   typed [`Rejection`] recorded for every refusal;
-//! * [`worker`]: the JSON protocol of the evaluation worker, the [`worker::Evaluator`] trait its
+//! * [`worker`]: the JSON protocol of the evaluation worker, the [`worker::ModelScorer`] trait its
 //!   body implements, and the runner that spawns it with a timeout and a memory cap;
 //! * [`store`]: the state in SQLite, one transaction per step;
 //! * [`cleanup`]: removal of downloaded files no tracked model refers to.

@@ -1,4 +1,4 @@
-//! Evaluation tasks: method, dataset, weight and normalisation (DESIGN §4, SN37 `EvalTask`).
+//! Evaluation tasks: method, dataset, weight and normalisation (SN37 `EvalTask`).
 
 use serde::{Deserialize, Serialize};
 
@@ -202,7 +202,7 @@ impl Task {
     }
 }
 
-/// Evaluation method and its options (DESIGN §4).
+/// Evaluation method and its options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EvalMethod {
@@ -256,7 +256,7 @@ pub enum MultipleChoiceMode {
 pub enum DatasetSpec {
     /// A synthetic generator seeded by the shared seed.
     Generator(TaskKind),
-    /// A signed data feed, by name (DESIGN §3 data batches).
+    /// A signed data feed of producers' batches, by name.
     Feed(String),
     /// A text corpus of the data crate, by name, sampled in pages (for `text_loss`).
     Corpus(String),
