@@ -171,8 +171,9 @@ pub fn nonce(conn: &Connection, account: &PublicKey) -> ChainResult<u64> {
     found.map_or(Ok(0), |n| to_u64(n, "nonce"))
 }
 
-/// Stores the next nonce of an account.
-pub fn set_nonce(conn: &Connection, account: &PublicKey, next: u64) -> ChainResult<()> {
+/// Stores the next nonce of an account. Crate-private: only block production (which applies
+/// a signed extrinsic) advances a nonce; nothing else may mutate the database.
+pub(crate) fn set_nonce(conn: &Connection, account: &PublicKey, next: u64) -> ChainResult<()> {
     conn.execute(
         "INSERT INTO accounts (account, nonce) VALUES (?1, ?2)
          ON CONFLICT(account) DO UPDATE SET nonce = excluded.nonce",

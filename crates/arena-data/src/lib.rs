@@ -8,13 +8,16 @@
 //!   through any [`arena_chain::Chain`] ([`chain_stake`]);
 //! * [`source`]: the [`DataSource`](source::DataSource) trait validators draw through, with
 //!   the feed-backed [`FeedSource`](source::FeedSource); [`local`] and [`corpus`] add
-//!   owner-supplied JSONL datasets and paged real prose.
+//!   owner-supplied JSONL datasets and paged real prose;
+//! * [`sources`]: the sources a schedule names, built once ([`sources::schedule_sources`]);
+//! * [`draw`]: a competition's samples for one step, drawn from those sources with the shared
+//!   seed ([`draw::draw_samples`]); validators score on them and miners check against them.
 //!
 //! Same seed, same samples, on every machine:
 //!
 //! ```
 //! use arena_core::seed::Seed;
-//! use arena_data::tasks::TaskKind;
+//! use arena_data::tasks::{TaskGenerator, TaskKind};
 //! let seed = Seed::from_text("sync block 820");
 //! let a = TaskKind::WordSorting.generate_many(&seed, 3);
 //! let b = TaskKind::WordSorting.generate_many(&seed, 3);
@@ -27,6 +30,7 @@ pub mod accept;
 pub mod batch;
 pub mod chain_stake;
 pub mod corpus;
+pub mod draw;
 pub mod error;
 pub mod feed;
 pub mod local;
@@ -35,6 +39,7 @@ pub mod producer;
 pub mod rng;
 pub mod sample;
 pub mod source;
+pub mod sources;
 pub mod tables;
 pub mod tasks;
 

@@ -14,7 +14,7 @@ use crate::batch::Batch;
 use crate::error::DataError;
 use crate::feed::client::FeedClient;
 use crate::rng::DrawRng;
-use crate::tasks::TaskKind;
+use crate::tasks::{TaskGenerator, TaskKind};
 
 /// What to produce and as whom.
 pub struct Producer {

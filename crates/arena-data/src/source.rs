@@ -12,7 +12,7 @@ use crate::error::DataError;
 use crate::feed::client::FeedClient;
 use crate::rng::DrawRng;
 use crate::sample::Sample;
-use crate::tasks::TaskKind;
+use crate::tasks::{TaskGenerator, TaskKind};
 
 /// What a validator asks of a source for one evaluation step.
 #[derive(Debug, Clone)]

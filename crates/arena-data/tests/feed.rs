@@ -12,7 +12,7 @@ use arena_data::feed::store::{FeedStore, Retention};
 use arena_data::producer::Producer;
 use arena_data::rng::DrawRng;
 use arena_data::source::{DataSource, DrawRequest, FeedSource};
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_data::Sample;
 use arena_keys::Keypair;
 

@@ -7,7 +7,7 @@ use arena_data::corpus::Corpus;
 use arena_data::local::{LocalFormat, LocalSource};
 use arena_data::tables::{countries, elements, sortable_words};
 use arena_data::tasks::if_eval::IfRule;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_data::Sample;
 use sha2::{Digest, Sha256};
 

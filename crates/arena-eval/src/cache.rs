@@ -12,7 +12,6 @@
 //! everything before it.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arena_data::Sample;
@@ -112,7 +111,7 @@ impl TokenCache {
         decode(&bytes).map(Some).map_err(bad)
     }
 
-    /// Writes `memo` under `key` (atomically: a temporary file renamed into place), then
+    /// Writes `memo` under `key` (atomically, through `arena_fs`), then
     /// keeps only the [`KEEP_ENTRIES`] newest entries.
     pub fn store(&self, key: &str, memo: &TokenMemo) -> Result<(), EvalError> {
         let path = self.path(key);
@@ -120,11 +119,7 @@ impl TokenCache {
             path: path.clone(),
             reason: e.to_string(),
         };
-        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        let mut file = std::fs::File::create(&tmp).map_err(io)?;
-        file.write_all(&encode(memo)).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        arena_fs::write_atomic(&path, &encode(memo)).map_err(io)?;
         self.prune();
         Ok(())
     }

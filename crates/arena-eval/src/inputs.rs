@@ -170,7 +170,7 @@ impl Inputs {
 mod tests {
     use super::*;
     use arena_core::seed::Seed;
-    use arena_data::tasks::TaskKind;
+    use arena_data::tasks::{TaskGenerator, TaskKind};
 
     #[test]
     fn letters_map_to_choices() {

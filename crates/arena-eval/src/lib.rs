@@ -10,7 +10,7 @@
 //! ```no_run
 //! use arena_core::competition::default_schedule;
 //! use arena_core::seed::Seed;
-//! use arena_data::tasks::TaskKind;
+//! use arena_data::tasks::{TaskGenerator, TaskKind};
 //! use arena_eval::{evaluate_model, EvalOptions};
 //!
 //! let schedule = default_schedule()?;

@@ -11,7 +11,7 @@ use arena_core::competition::{
 };
 use arena_core::ifeval::{response_score, IfRule};
 use arena_core::seed::Seed;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_data::Sample;
 use arena_eval::{evaluate_loaded, load_evaluator, CacheUse, EvalOptions, ModelEval};
 use arena_model::scoring::batch::ScoredSeq;

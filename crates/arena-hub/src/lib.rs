@@ -1,6 +1,7 @@
 //! A model hub that speaks the Hugging Face Hub HTTP API: a server ([`server`]), a client
 //! ([`client::HubClient`]) that works against it and against huggingface.co, a snapshot cache
-//! laid out by repo and revision, and the model hash of DESIGN §3 ([`model_hash`]).
+//! laid out by repo and revision, the model hash miners commit to ([`model_hash`]), and the
+//! download-and-verify of a committed model that validators and miners share ([`verify`]).
 //!
 //! Large files always travel through Git LFS (never Xet); small ones inline in the commit.
 //! Every byte received is checked against its digest before it becomes visible.
@@ -24,5 +25,6 @@ pub mod gitobj;
 pub mod model_hash;
 pub mod paths;
 pub mod server;
+pub mod verify;
 
 pub use error::{HubError, Result};

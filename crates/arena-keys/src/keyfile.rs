@@ -11,7 +11,6 @@
 //! and written, Ansible Vault from older bittensor is read, Fernet is only named. Files are written
 //! atomically (temporary file, then rename) with mode 0600, as Python does.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -284,29 +283,8 @@ pub fn write(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), KeyfileEr
             path: path.to_path_buf(),
         });
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let mut suffix = [0u8; 6];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut suffix);
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", hex::encode(suffix)));
-    let result = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    // arena-fs creates its temporary file with mode 0600, which the rename keeps.
+    arena_fs::write_atomic(path, bytes).map_err(io)
 }
 
 /// Writes a keypair keyfile, encrypted with `password` when one is given.

@@ -196,14 +196,9 @@ fn natural_key(name: &str) -> (String, u64) {
     (prefix.to_string(), digits.parse().unwrap_or(0))
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
+/// Writes `bytes` to `path` atomically ([`arena_fs::write_atomic`]), as a [`LocalnetError`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(LocalnetError::io(dir))?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(LocalnetError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(LocalnetError::io(path))
+    arena_fs::write_atomic(path, bytes).map_err(LocalnetError::io(path))
 }
 
 #[cfg(test)]

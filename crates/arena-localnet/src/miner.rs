@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use arena_chain::Chain;
 use arena_core::seed::Seed;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_hub::client::HubClient;
 use arena_miner::journal::Stage;
 use arena_miner::push::{push, PushRequest};

@@ -6,7 +6,7 @@
 //! function); the incumbent is found from the chain (the
 //! competition's committed model with the highest incentive, the oldest on a tie) and fetched
 //! and verified by [`crate::fetch::fetch_uid`]; the samples are drawn by
-//! `arena_validator::eval::draw_samples` with the seed validators use now (the hash of the
+//! `arena_data::draw::draw_samples` with the seed validators use now (the hash of the
 //! current sync block); both models are scored by `arena_eval::evaluate_model`; and the
 //! comparison is `arena_core::scoring::pairwise::beats` with the incumbent's epsilon.
 
@@ -266,7 +266,7 @@ async fn find_incumbent(
 
 /// Checks `dir` for `competition` and compares it with the incumbent on freshly drawn samples.
 /// Feed, corpus and file tasks draw from `sources`, keyed by dataset name as the validator's
-/// (`arena_validator::sources::schedule_sources`); a task whose source is missing is skipped
+/// (`arena_data::sources::schedule_sources`); a task whose source is missing is skipped
 /// for both models, as a validator skips it.
 pub async fn check_against_incumbent(
     dir: &Path,
@@ -288,7 +288,7 @@ pub async fn check_against_incumbent(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let drawn = arena_validator::eval::draw_samples(competition, &seed, now_ms, 0, sources).await;
+    let drawn = arena_data::draw::draw_samples(competition, &seed, now_ms, 0, sources).await;
     let drawn: Vec<Option<Vec<Sample>>> = drawn.into_iter().map(|t| t.samples).collect();
     let samples = competition
         .tasks

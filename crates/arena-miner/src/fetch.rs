@@ -1,7 +1,7 @@
 //! Fetch the model a uid has committed, verified exactly as a validator verifies it: the
-//! commitment is read from the chain, and `arena_validator::update::Updater::check` checks the
-//! competition, the byte limit before downloading, the secure hash against the committing
-//! hotkey and the constraints. A miner uses it to start from someone's model (`train
+//! commitment is read from the chain, its competition is looked up at its commit block,
+//! [`arena_hub::verify::fetch_verified`] checks the byte limit before downloading and the
+//! secure hash against the committing hotkey, and the validators' constraint checks run. A miner uses it to start from someone's model (`train
 //! --from-uid`) or to compare with the incumbent (`check`).
 
 use std::path::{Path, PathBuf};
@@ -10,8 +10,7 @@ use arena_chain::{Chain, NetUid};
 use arena_core::commitment::ModelCommitment;
 use arena_core::competition::Schedule;
 use arena_hub::client::HubClient;
-use arena_validator::update::{CheckOutcome, Updater};
-use arena_validator::Verdict;
+use arena_hub::verify::{fetch_verified, FetchError};
 
 use crate::error::MinerError;
 
@@ -69,33 +68,43 @@ pub async fn fetch_uid(
     let parsed: ModelCommitment = text
         .parse()
         .map_err(|e| fail(format!("commitment {text:?}: {e}")))?;
-    let updater = Updater::new(hub, cache);
-    let outcome = updater
-        .check(
-            schedule,
-            &hotkey,
-            &commitment.data,
-            commitment.block,
-            u64::MAX,
-        )
-        .await;
-    match outcome {
-        CheckOutcome::Decided {
-            verdict: Verdict::Accepted,
-            download_path: Some(dir),
-            ..
-        } => Ok(FetchedModel {
+    let Some(competition) = schedule.competition_at(parsed.competition_id, commitment.block) else {
+        return Err(fail(format!(
+            "validators reject {text}: competition {} is not active at commit block {}",
+            parsed.competition_id, commitment.block
+        )));
+    };
+    let constraints = competition.constraints.clone();
+    let verified = fetch_verified(&hub, cache, &parsed, &hotkey, constraints.max_bytes).await;
+    let dir = match verified {
+        Ok(verified) => verified.dir,
+        Err(FetchError::Refused(refusal)) => {
+            return Err(fail(format!("validators reject {text}: {refusal}")))
+        }
+        Err(FetchError::Transient { reason }) => {
+            return Err(fail(format!("fetching {text} failed: {reason}")))
+        }
+    };
+    let checked = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || arena_checkpoint::checks::precheck(&dir, &constraints)
+    })
+    .await;
+    match checked {
+        Ok(Ok(_)) => Ok(FetchedModel {
             uid,
             hotkey,
             commitment: parsed,
             block: commitment.block,
             dir,
         }),
-        CheckOutcome::Decided {
-            verdict: Verdict::Rejected { rejection },
-            ..
-        } => Err(fail(format!("validators reject {text}: {rejection}"))),
-        CheckOutcome::Decided { verdict, .. } => Err(fail(format!("{text}: {verdict:?}"))),
-        CheckOutcome::Retry { reason } => Err(fail(format!("fetching {text} failed: {reason}"))),
+        Ok(Err(rejection)) => {
+            // These files fail the competition whoever commits them.
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not remove a rejected snapshot");
+            }
+            Err(fail(format!("validators reject {text}: {rejection}")))
+        }
+        Err(e) => Err(fail(format!("fetching {text} failed: {e}"))),
     }
 }

@@ -2,7 +2,6 @@
 //! atomically (temporary file in the same folder, fsync, rename) after every stage, so a push
 //! killed at any point resumes from the last stage it recorded.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -129,21 +128,12 @@ pub fn load(path: &Path) -> Result<Option<PushJournal>, MinerError> {
 
 /// Writes a journal atomically: a reader sees the old or the new file, never a mix.
 pub fn save(path: &Path, journal: &PushJournal) -> Result<(), MinerError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(MinerError::io("creating", dir))?;
-    let tmp = path.with_extension("json.tmp");
     let mut bytes = serde_json::to_vec_pretty(journal).map_err(|e| MinerError::Journal {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     bytes.push(b'\n');
-    let mut file = std::fs::File::create(&tmp).map_err(MinerError::io("creating", &tmp))?;
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(MinerError::io("writing", &tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(MinerError::io("renaming into", path))?;
-    Ok(())
+    arena_fs::write_atomic(path, &bytes).map_err(MinerError::io("writing", path))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use arena_core::competition::{Competition, CompetitionId, Schedule};
 use arena_core::seed::Seed;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_model::Device;
 use arena_train::data::{read_jsonl, Pair};
 use arena_train::lora::LoraConfig;

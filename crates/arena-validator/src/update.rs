@@ -1,18 +1,20 @@
-//! The model-update loop (DESIGN §1, SN37 `update_models`): from a hotkey's commitment to a
-//! verified folder on disk, or a recorded [`Rejection`].
+//! The model-update loop (SN37 `update_models`): from a hotkey's commitment to a verified
+//! folder on disk, or a recorded [`Rejection`].
 //!
 //! Order matters for incentive integrity: the eval delay is checked before anything is
-//! downloaded, the revision's size is read from the hub and checked against the competition's
-//! byte limit before the first byte is fetched, and the secure hash is recomputed from the
-//! files on disk with the *committing* hotkey, so a commitment copied under another hotkey
-//! never verifies. One bad model never stops the loop: every failure becomes a verdict.
+//! downloaded; then [`arena_hub::verify::fetch_verified`] checks the revision's size against
+//! the competition's byte limit before the first byte is fetched and recomputes the secure
+//! hash from the files on disk with the *committing* hotkey, so a commitment copied under
+//! another hotkey never verifies; then the constraint checks ([`precheck`]) run. One bad model
+//! never stops the loop: every failure becomes a verdict.
 
 use std::path::{Path, PathBuf};
 
 use arena_chain::{Chain, ChainError, NetUid};
 use arena_core::commitment::ModelCommitment;
 use arena_core::competition::Schedule;
-use arena_hub::client::{DownloadOptions, HubClient};
+use arena_hub::client::HubClient;
+use arena_hub::verify::{fetch_verified, FetchError, FetchRefusal, VerifiedSnapshot};
 use arena_hub::HubError;
 
 use crate::precheck::precheck;
@@ -75,37 +77,26 @@ fn decided(competition_id: Option<u32>, rejection: Rejection) -> CheckOutcome {
     }
 }
 
-/// Sorts a hub failure into a verdict (the model's fault) or a retry (ours or the network's).
-fn classify(competition_id: u32, err: HubError) -> CheckOutcome {
-    let reject = |r| decided(Some(competition_id), r);
-    match err {
-        HubError::RepoNotFound(_)
-        | HubError::RevisionNotFound { .. }
-        | HubError::EntryNotFound { .. }
-        | HubError::InvalidRepoId(_) => reject(Rejection::RepoUnavailable {
-            reason: err.to_string(),
-        }),
-        HubError::Http { status, .. } if (400..500).contains(&status) && status != 429 => {
-            reject(Rejection::RepoUnavailable {
-                reason: err.to_string(),
-            })
+/// Turns a refused or failed download into a verdict (the model's fault) or a retry.
+fn refused(competition_id: u32, err: FetchError) -> CheckOutcome {
+    let rejection = match err {
+        FetchError::Transient { reason } => return CheckOutcome::Retry { reason },
+        FetchError::Refused(FetchRefusal::RepoUnavailable { reason }) => {
+            Rejection::RepoUnavailable { reason }
         }
-        HubError::TooLarge { total, limit, .. } => reject(Rejection::TooManyBytes {
-            bytes: total,
-            max: limit,
-        }),
-        HubError::InvalidPath { .. } | HubError::DigestMismatch { .. } | HubError::Protocol(_) => {
-            reject(Rejection::Download {
-                reason: err.to_string(),
-            })
-        }
-        HubError::Http { .. }
-        | HubError::Network(_)
-        | HubError::Io { .. }
-        | HubError::Parse { .. } => CheckOutcome::Retry {
-            reason: err.to_string(),
+        FetchError::Refused(FetchRefusal::TooLarge { bytes, max }) => {
+            Rejection::TooManyBytes { bytes, max }
         },
-    }
+        FetchError::Refused(FetchRefusal::Download { reason }) => Rejection::Download { reason },
+        FetchError::Refused(FetchRefusal::HashMismatch {
+            committed,
+            computed,
+        }) => Rejection::HashMismatch {
+            committed,
+            computed,
+        },
+    };
+    decided(Some(competition_id), rejection)
 }
 
 impl Updater {
@@ -169,65 +160,25 @@ impl Updater {
                 content_hash: None,
             };
         }
-        let repo = commitment.repo_id();
-        let info = match self.hub.repo_info(&repo, &commitment.commit).await {
-            Ok(info) => info,
-            Err(e) => return classify(id, e),
-        };
-        let mut total = 0u64;
-        for sibling in &info.siblings {
-            let Some(size) = sibling.lfs.as_ref().map(|l| l.size).or(sibling.size) else {
-                let reason = format!("the hub reports no size for {}", sibling.rfilename);
-                return decided(Some(id), Rejection::Download { reason });
-            };
-            total = total.saturating_add(size);
-        }
-        if let Err(rejection) = constraints.check_bytes(total) {
-            tracing::info!(hotkey = hotkey_ss58, %repo, total, "over the byte limit, not downloaded");
-            return decided(Some(id), rejection);
-        }
-        let options = DownloadOptions {
-            max_bytes: Some(constraints.max_bytes),
-            progress: false,
-            ..DownloadOptions::default()
-        };
-        let snapshot = match self
-            .hub
-            .download(&repo, &commitment.commit, &self.cache, &options)
-            .await
+        // The byte limit is checked before anything is downloaded; the secure hash with the
+        // committing hotkey (a copied commitment's snapshot stays: it may be the genuine model
+        // of the miner it was copied from).
+        let verified = match fetch_verified(
+            &self.hub,
+            &self.cache,
+            &commitment,
+            hotkey_ss58,
+            constraints.max_bytes,
+        )
+        .await
         {
-            Ok(s) => s,
-            Err(e) => return classify(id, e),
+            Ok(verified) => verified,
+            Err(e) => return refused(id, e),
         };
-        let dir = snapshot.path.clone();
-        let hashed = tokio::task::spawn_blocking({
-            let dir = dir.clone();
-            move || arena_hub::model_hash::hash_directory(&dir)
-        })
-        .await;
-        let hash = match hashed {
-            Ok(Ok(hash)) => hash,
-            Ok(Err(e)) => {
-                return CheckOutcome::Retry {
-                    reason: e.to_string(),
-                }
-            }
-            Err(e) => {
-                return CheckOutcome::Retry {
-                    reason: e.to_string(),
-                }
-            }
-        };
-        let computed = hash.secure_hash(hotkey_ss58);
-        if computed != commitment.secure_hash {
-            // The snapshot is keyed by repo and revision, not by hotkey: it may be the genuine
-            // model of the miner this commitment was copied from, so it stays.
-            let rejection = Rejection::HashMismatch {
-                committed: commitment.secure_hash.clone(),
-                computed,
-            };
-            return decided(Some(id), rejection);
-        }
+        let VerifiedSnapshot {
+            dir,
+            content_hash: directory_hash,
+        } = verified;
         let checked = tokio::task::spawn_blocking({
             let dir = dir.clone();
             let constraints = constraints.clone();
@@ -239,7 +190,7 @@ impl Updater {
                 competition_id: Some(id),
                 verdict: Verdict::Accepted,
                 download_path: Some(dir),
-                content_hash: Some(hash.directory_hash),
+                content_hash: Some(directory_hash),
             },
             Ok(Err(rejection)) => {
                 // These files fail the competition whoever commits them.

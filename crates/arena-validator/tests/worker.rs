@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arena_core::competition::default_schedule;
+use arena_data::tasks::TaskGenerator;
 use arena_validator::worker::{
-    run_worker, serve, EvalJob, EvalReport, Evaluator, TaskOutcome, TaskSamples, WorkerCommand,
+    run_worker, serve, EvalJob, EvalReport, ModelScorer, TaskOutcome, TaskSamples, WorkerCommand,
     WorkerFailure, WorkerLimits, PROTOCOL_VERSION,
 };
 
@@ -17,7 +18,7 @@ const MODE_ENV: &str = "ARENA_VALIDATOR_WORKER_MODE";
 /// which proves the samples crossed the process boundary intact.
 struct CountingEvaluator;
 
-impl Evaluator for CountingEvaluator {
+impl ModelScorer for CountingEvaluator {
     fn evaluate(&mut self, job: &EvalJob) -> Result<EvalReport, String> {
         if !job.model_dir.exists() {
             return Err(format!("no model at {}", job.model_dir.display()));

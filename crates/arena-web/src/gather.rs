@@ -267,12 +267,7 @@ impl Snapshot {
         let named: BTreeSet<u32> = self.models().map(|(_, m)| m.competition_id).collect();
         for id in named {
             if out.iter().all(|l| l.id != id) {
-                let def = self
-                    .schedule
-                    .entries
-                    .iter()
-                    .rev()
-                    .find_map(|e| e.competitions.iter().find(|c| c.id == id));
+                let def = self.schedule.newest_competition(id);
                 out.push(Listed {
                     id,
                     def,

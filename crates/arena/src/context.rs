@@ -111,7 +111,7 @@ pub(crate) fn open_chain_producing(
     Ok((opened.chain, producer))
 }
 
-/// The data sources the schedule names (see `arena_validator::sources`): the feed at
+/// The data sources the schedule names (see `arena_data::sources`): the feed at
 /// `[data] feed_url`, judged by `[data]`'s subnet, stake, freshness and phrase rules; the
 /// shipped corpus; local JSONL files. `arena validator run` and `arena miner check` build them here.
 pub(crate) fn data_sources(
@@ -125,12 +125,12 @@ pub(crate) fn data_sources(
     if let Some(path) = &cfg.data.undesirable_phrases {
         policy.phrases = arena_data::phrases::PhraseFilter::from_file(path)?;
     }
-    let feed = arena_validator::sources::FeedSettings {
+    let feed = arena_data::sources::FeedSettings {
         url: cfg.data.feed_url.clone(),
         policy,
         oracle: arena_data::chain_stake::chain_oracle(chain),
     };
-    Ok(arena_validator::sources::schedule_sources(
+    Ok(arena_data::sources::schedule_sources(
         &schedule,
         Some(&feed),
     ))

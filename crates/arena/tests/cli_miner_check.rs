@@ -19,7 +19,7 @@ use std::process::{Command, Output};
 
 use arena_chain::Chain;
 use arena_core::seed::Seed;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_hub::client::HubClient;
 use arena_keys::Keypair;
 use arena_model::scoring::PromptReference;

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use arena_core::seed::Seed;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_model::scoring::PromptReference;
 use arena_model::{Device, Evaluator};
 use serde_json::Value;

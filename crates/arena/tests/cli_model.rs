@@ -226,6 +226,7 @@ fn eval_skips_feed_tasks_without_data_and_reads_them_from_a_file() {
 /// task of competition 1, if_eval included, with the pinned tokenizer and the token cache.
 #[test]
 fn validator_worker_scores_every_method_with_the_pinned_tokenizer() {
+    use arena_data::tasks::TaskGenerator;
     use arena_validator::worker::{EvalJob, TaskSamples, WorkerReply, PROTOCOL_VERSION};
     use std::io::Write;
     use std::process::Stdio;

@@ -14,9 +14,9 @@ pub use schedule::{
 };
 pub use score::{combine_task_scores, CompetitionScore, ScoreError, TaskScore};
 pub use task::{
-    DatasetSpec, Decoding, DuplicateRule, EvalMethod, EvalSettings, GeneratorTask, HubDataset,
-    HubFormat, MultipleChoiceMode, Normalization, RuleWeighting, Task, TaskSettings, TextLossMode,
-    MAX_NEW_TOKENS_LIMIT, SN37_CHOICE_MAX_NEW_TOKENS, SN37_CHOICE_REPETITION_PENALTY,
+    DatasetSpec, Decoding, DuplicateRule, EvalMethod, EvalSettings, HubDataset, HubFormat,
+    MultipleChoiceMode, Normalization, RuleWeighting, Task, TaskKind, TaskSettings, TextLossMode,
+    UnknownTask, MAX_NEW_TOKENS_LIMIT, SN37_CHOICE_MAX_NEW_TOKENS, SN37_CHOICE_REPETITION_PENALTY,
     SN37_IFEVAL_DUPLICATES, SN37_IFEVAL_MAX_NEW_TOKENS, SN37_IFEVAL_REPETITION_PENALTY,
 };
 

@@ -129,6 +129,16 @@ impl Schedule {
     pub fn competition_at(&self, id: CompetitionId, block: u64) -> Option<&Competition> {
         self.active_at(block).iter().find(|c| c.id == id)
     }
+
+    /// Competition `id` as the newest entry that has it defines it, whatever block that entry
+    /// starts at: for tools that name a competition without a block (a miner training for it,
+    /// a leaderboard listing a competition that is no longer active).
+    pub fn newest_competition(&self, id: CompetitionId) -> Option<&Competition> {
+        self.entries
+            .iter()
+            .rev()
+            .find_map(|e| e.competitions.iter().find(|c| c.id == id))
+    }
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::competition::{
-    Comparison, DatasetSpec, Dtype, EvalMethod, GeneratorTask, MultipleChoiceMode, StepWeightRule,
+    Comparison, DatasetSpec, Dtype, EvalMethod, MultipleChoiceMode, StepWeightRule, TaskKind,
     TextLossMode,
 };
 use crate::epsilon::EpsilonFunc;
@@ -134,7 +134,7 @@ fn good_file_parses_every_field() {
     );
     assert_eq!(
         c.tasks[0].dataset,
-        DatasetSpec::Generator(GeneratorTask::WordSorting)
+        DatasetSpec::Generator(TaskKind::WordSorting)
     );
     assert_eq!(
         c.tasks[1].method,
@@ -188,6 +188,19 @@ fn active_list_is_largest_start_at_or_below_block() {
     let late = Schedule::from_toml_str(&late).unwrap();
     assert!(late.active_at(49).is_empty());
     assert!(late.active_entry(49).is_none());
+}
+
+#[test]
+fn newest_competition_is_taken_from_the_last_entry_that_has_it() {
+    let s = Schedule::from_toml_str(GOOD).unwrap();
+    // Competition 1 only exists in the first entry, 4 in the second: each is found, whatever
+    // entry is active now.
+    assert_eq!(s.newest_competition(1).map(|c| c.id), Some(1));
+    assert_eq!(
+        s.newest_competition(4).map(|c| c.reward),
+        s.competition_at(4, u64::MAX).map(|c| c.reward)
+    );
+    assert!(s.newest_competition(99).is_none());
 }
 
 #[test]

@@ -110,13 +110,13 @@ pub fn combine_task_scores(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::competition::{DatasetSpec, EvalMethod, GeneratorTask, Normalization};
+    use crate::competition::{DatasetSpec, EvalMethod, Normalization, TaskKind};
 
     fn task(id: &str, weight: f64, normalization: Normalization) -> Task {
         Task {
             id: id.into(),
             method: EvalMethod::ReferenceLoss,
-            dataset: DatasetSpec::Generator(GeneratorTask::WordSorting),
+            dataset: DatasetSpec::Generator(TaskKind::WordSorting),
             samples: 10,
             weight,
             normalization,

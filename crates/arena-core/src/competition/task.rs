@@ -1,4 +1,4 @@
-//! Evaluation tasks: method, dataset, weight and normalisation (DESIGN §4, SN37 `EvalTask`).
+//! Evaluation tasks: method, dataset, weight and normalisation (SN37 `EvalTask`).
 
 use serde::{Deserialize, Serialize};
 
@@ -202,7 +202,7 @@ impl Task {
     }
 }
 
-/// Evaluation method and its options (DESIGN §4).
+/// Evaluation method and its options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EvalMethod {
@@ -255,8 +255,8 @@ pub enum MultipleChoiceMode {
 #[serde(try_from = "DatasetFields", into = "DatasetFields")]
 pub enum DatasetSpec {
     /// A synthetic generator seeded by the shared seed.
-    Generator(GeneratorTask),
-    /// A signed data feed, by name (DESIGN §3 data batches).
+    Generator(TaskKind),
+    /// A signed data feed of producers' batches, by name.
     Feed(String),
     /// A text corpus of the data crate, by name, sampled in pages (for `text_loss`).
     Corpus(String),
@@ -333,7 +333,7 @@ pub enum HubFormat {
 #[serde(deny_unknown_fields)]
 struct DatasetFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    generator: Option<GeneratorTask>,
+    generator: Option<TaskKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     feed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -460,24 +460,72 @@ impl From<DatasetSpec> for DatasetFields {
     }
 }
 
-/// The synthetic task generators of the data crate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The synthetic tasks `arena-data` generates: the one list of them, named the same way in
+/// schedules (`dataset = { generator = "word_sorting" }`), samples, feed batches and the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum GeneratorTask {
-    /// Sort words alphabetically (SN37 WORD_SORTING).
+pub enum TaskKind {
+    /// Sort 2–20 Basic English words alphabetically (Subnet 37's WORD_SORTING).
     WordSorting,
-    /// Integer arithmetic.
+    /// Multi-digit addition, subtraction and multiplication.
     Arithmetic,
-    /// Unit conversions.
+    /// Length, mass, volume, time and temperature conversions.
     UnitConversion,
-    /// String manipulation.
+    /// String reversal and counting of letters, words and characters.
     StringOps,
-    /// Close a bracket sequence (SN37 DYCK).
+    /// Close the open brackets of a Dyck-language prefix (Subnet 37's DYCK_LANGUAGE).
     Dyck,
-    /// Generated multiple-choice questions.
+    /// Four-option questions from the shipped fact tables.
     MultipleChoice,
-    /// Instruction-following prompts with rules (SN37 IF_EVAL V2).
+    /// IFEval-style prompts with 2–5 compatible, machine-checkable rules (SN37 IF_EVAL V2).
     IfEval,
+}
+
+impl TaskKind {
+    /// Every task, in a fixed order.
+    pub const ALL: [TaskKind; 7] = [
+        TaskKind::WordSorting,
+        TaskKind::Arithmetic,
+        TaskKind::UnitConversion,
+        TaskKind::StringOps,
+        TaskKind::Dyck,
+        TaskKind::MultipleChoice,
+        TaskKind::IfEval,
+    ];
+
+    /// The task's name in samples, configuration and the CLI (its serde name too).
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::WordSorting => "word_sorting",
+            TaskKind::Arithmetic => "arithmetic",
+            TaskKind::UnitConversion => "unit_conversion",
+            TaskKind::StringOps => "string_ops",
+            TaskKind::Dyck => "dyck",
+            TaskKind::MultipleChoice => "multiple_choice",
+            TaskKind::IfEval => "if_eval",
+        }
+    }
+}
+
+/// A task name that is not one of [`TaskKind::ALL`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown task {0:?}; known tasks: word_sorting, arithmetic, unit_conversion, string_ops, dyck, multiple_choice, if_eval")]
+pub struct UnknownTask(pub String);
+
+impl std::str::FromStr for TaskKind {
+    type Err = UnknownTask;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskKind::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| UnknownTask(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Raw-score normalisation (taoverse `normalization.py`).

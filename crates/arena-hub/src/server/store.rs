@@ -326,9 +326,7 @@ impl Store {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let temp = self.temp_path();
-        write_synced(&temp, &bytes)?;
-        std::fs::rename(&temp, path).map_err(HubError::io("renaming into", path))
+        arena_fs::write_atomic(path, &bytes).map_err(HubError::io("writing", path))
     }
 }
 

@@ -12,7 +12,6 @@
 //! before accounts were hashed do.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -234,30 +233,9 @@ fn write_accounts(path: &Path, accounts: &[Account]) -> Result<()> {
         "# Hub accounts (`arena hub user add|remove|list`): the sha256 of each token, never the \
          token.\n{body}"
     );
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(HubError::io("creating", dir))?;
-    let mut suffix = [0u8; 8];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut suffix);
-    let tmp = dir.join(format!(".{USERS_FILE}.{}.tmp", hex::encode(suffix)));
-    let written = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(HubError::io("writing", path)(e));
-    }
-    // The rename is durable once the folder is synced (best effort: not every OS allows it).
-    if let Ok(folder) = std::fs::File::open(dir) {
-        let _ = folder.sync_all();
-    }
-    Ok(())
+    // The temporary file arena-fs writes is created readable by its owner only (0600), so
+    // the tokens are never readable by others, not even for a moment.
+    arena_fs::write_atomic(path, text.as_bytes()).map_err(HubError::io("writing", path))
 }
 
 /// What identifies a version of a file without reading it: a rename (every write here is one)

@@ -1,7 +1,7 @@
-//! One evaluation step of one competition (DESIGN §1, §5; SN37 `run_step`): draw the samples
-//! with the shared seed, evaluate every queued model in its own worker, score the step with
-//! the competition's policy, fold it into the EMA, and produce the [`StepRecord`] that the
-//! store writes in one transaction.
+//! One evaluation step of one competition (SN37 `run_step`): draw the samples with the shared
+//! seed ([`arena_data::draw::draw_samples`]), evaluate every queued model in its own worker,
+//! score the step with the competition's policy, fold it into the EMA, and produce the
+//! [`StepRecord`] that the store writes in one transaction.
 
 mod score;
 
@@ -9,12 +9,11 @@ pub use score::{score_step_record, EvaluatedModel, ScoreInputs, StepScoreError};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::str::FromStr;
 
-use arena_core::competition::{Competition, DatasetSpec};
+use arena_core::competition::Competition;
 use arena_core::seed::Seed;
-use arena_data::source::{DataSource, DrawRequest, GeneratedSource};
-use arena_data::tasks::TaskKind;
+use arena_data::draw::draw_samples;
+use arena_data::source::DataSource;
 use async_trait::async_trait;
 
 use crate::store::StepRecord;
@@ -62,71 +61,6 @@ pub struct QueuedModel {
     pub content_hash: Option<String>,
 }
 
-/// Draws every task's samples with the shared seed. Generator tasks need no source; the
-/// others are looked up in `named` by their dataset name (feed, corpus or file). A task whose
-/// source is missing or fails is skipped for everyone this step (`samples: None`).
-pub async fn draw_samples(
-    competition: &Competition,
-    seed: &Seed,
-    now_ms: u64,
-    not_before_ms: u64,
-    named: &mut BTreeMap<String, Box<dyn DataSource>>,
-) -> Vec<TaskSamples> {
-    let mut out = Vec::with_capacity(competition.tasks.len());
-    for task in &competition.tasks {
-        let request = DrawRequest {
-            seed: *seed,
-            count: task.samples as usize,
-            now_ms,
-            not_before_ms,
-        };
-        let drawn = match &task.dataset {
-            DatasetSpec::Generator(generator) => {
-                let name = serde_json::to_value(generator)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                match TaskKind::from_str(&name) {
-                    Ok(kind) => GeneratedSource::new(kind)
-                        .draw(&request)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("no generator named {name:?}")),
-                }
-            }
-            DatasetSpec::Feed(name) | DatasetSpec::Corpus(name) | DatasetSpec::File(name) => {
-                match named.get_mut(name) {
-                    Some(source) => source.draw(&request).await.map_err(|e| e.to_string()),
-                    None => Err(format!("no data source configured for dataset {name:?}")),
-                }
-            }
-            DatasetSpec::Hub(hub) => match named.get_mut(&hub.name()) {
-                Some(source) => source.draw(&request).await.map_err(|e| e.to_string()),
-                None => Err(format!(
-                    "hub dataset {:?} is not loaded here (no hub dataset loader yet)",
-                    hub.name()
-                )),
-            },
-        };
-        let samples = match drawn {
-            Ok(draw) if !draw.samples.is_empty() => Some(draw.samples),
-            Ok(_) => {
-                tracing::warn!(task = %task.id, "no samples drawn; task skipped this step");
-                None
-            }
-            Err(reason) => {
-                tracing::warn!(task = %task.id, %reason, "data failed to load; task skipped this step");
-                None
-            }
-        };
-        out.push(TaskSamples {
-            task_id: task.id.clone(),
-            samples,
-        });
-    }
-    out
-}
-
 /// Evaluates every model on the same samples, one worker at a time (a GPU holds one model),
 /// and returns each model with its report or failure, in input order.
 pub async fn evaluate_models(
@@ -160,7 +94,7 @@ pub async fn evaluate_models(
 }
 
 /// Convenience for the service: draws, evaluates and scores one step. `not_before_ms` is the
-/// time bound of the data (DESIGN §3): only samples created after every scored model became
+/// time bound of the data: only samples created after every scored model became
 /// eligible (commit + eval delay) may be used, so no model can have trained on them.
 pub async fn run_step(
     backend: &dyn EvalBackend,

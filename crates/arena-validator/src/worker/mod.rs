@@ -7,17 +7,18 @@
 //! stdout and exits 0. Only the last non-empty line counts, so a library that prints to stdout
 //! cannot corrupt the reply. Anything else (a signal, a non-zero exit, no or bad JSON, the timeout) is a
 //! [`WorkerFailure`] for that model. The validator's side is [`run_worker`]; the worker's side
-//! is [`serve`] around an [`Evaluator`], which the binary implements with `arena-model`.
+//! is [`serve`] around a [`ModelScorer`], which the binary implements with `arena-model`.
 
 mod runner;
 
+/// A job's samples per task, as drawn by [`arena_data::draw::draw_samples`].
+pub use arena_data::draw::TaskSamples;
 pub use runner::{run_worker, WorkerCommand, WorkerFailure, WorkerLimits};
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use arena_core::competition::Competition;
-use arena_data::Sample;
 use serde::{Deserialize, Serialize};
 
 /// Version of the job/reply JSON; a worker refuses a job of another version.
@@ -42,15 +43,6 @@ pub struct EvalJob {
     pub tasks: Vec<TaskSamples>,
     /// The shared seed (hex), for methods that sample (generation is greedy; kept for logs).
     pub seed: String,
-}
-
-/// The samples of one task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskSamples {
-    /// The task's id in the schedule.
-    pub task_id: String,
-    /// The samples, or `None` if this task is skipped this step.
-    pub samples: Option<Vec<Sample>>,
 }
 
 /// One task's result for one model.
@@ -95,7 +87,7 @@ pub enum WorkerReply {
 
 /// The worker's body: scores one model. Implementations must turn a per-sample failure into
 /// a `+inf` score and return `Err` only when the model cannot be evaluated at all.
-pub trait Evaluator {
+pub trait ModelScorer {
     /// Evaluates `job.model_dir` on `job.tasks`.
     fn evaluate(&mut self, job: &EvalJob) -> Result<EvalReport, String>;
 }
@@ -103,12 +95,12 @@ pub trait Evaluator {
 /// Runs the worker side of the protocol: reads one job from `input`, evaluates it, writes the
 /// reply to `output`. Only I/O on `output` fails this function; a bad job is a `Failed` reply.
 pub fn serve(
-    evaluator: &mut dyn Evaluator,
+    scorer: &mut dyn ModelScorer,
     input: impl Read,
     mut output: impl Write,
 ) -> std::io::Result<()> {
     let reply = match read_job(input) {
-        Ok(job) => match evaluator.evaluate(&job) {
+        Ok(job) => match scorer.evaluate(&job) {
             Ok(report) => WorkerReply::Ok { report },
             Err(message) => WorkerReply::Failed { message },
         },

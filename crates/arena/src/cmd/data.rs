@@ -13,7 +13,7 @@ use arena_data::feed::server::{serve, FeedState};
 use arena_data::feed::store::{FeedStore, Retention};
 use arena_data::phrases::PhraseFilter;
 use arena_data::producer::Producer;
-use arena_data::tasks::TaskKind;
+use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_keys::Keypair;
 use serde_json::json;
 

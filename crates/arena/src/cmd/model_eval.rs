@@ -122,7 +122,7 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
     }
     let seed = Seed::from_text(&args.seed);
     let drawn = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(arena_validator::eval::draw_samples(
+        tokio::runtime::Handle::current().block_on(arena_data::draw::draw_samples(
             &competition,
             &seed,
             arena_data::now_ms(),

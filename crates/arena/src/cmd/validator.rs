@@ -13,7 +13,7 @@ use arena_validator::service::{Retention, Service, ServiceConfig};
 use arena_validator::store::Store;
 use arena_validator::update::Updater;
 use arena_validator::worker::{
-    EvalJob, EvalReport, Evaluator, TaskOutcome, WorkerCommand, WorkerLimits,
+    EvalJob, EvalReport, ModelScorer, TaskOutcome, WorkerCommand, WorkerLimits,
 };
 
 /// Run a validator: sync, download, check, evaluate, set weights.
@@ -148,7 +148,7 @@ fn worker_token_cache() -> PathBuf {
     }
 }
 
-impl Evaluator for ModelEvaluator {
+impl ModelScorer for ModelEvaluator {
     fn evaluate(&mut self, job: &EvalJob) -> Result<EvalReport, String> {
         let competition = &job.competition;
         if let Some((task, drawn)) = competition

@@ -1,0 +1,187 @@
+//! Download and verification of a committed model, shared by validators (their update loop)
+//! and miners (fetching someone's model to start from or to compare with).
+//!
+//! Order matters for incentive integrity: the revision's size is read from the hub and checked
+//! against the byte limit before the first byte is fetched, the download itself stops at that
+//! limit, and the secure hash is recomputed from the files on disk with the *committing*
+//! hotkey, so a commitment copied under another hotkey never verifies. What to do with a
+//! refusal (record it, retry, report it) is the caller's policy.
+
+use std::path::{Path, PathBuf};
+
+use arena_core::commitment::ModelCommitment;
+
+use crate::client::{DownloadOptions, HubClient};
+use crate::model_hash::hash_directory;
+use crate::HubError;
+
+/// A committed model on disk whose files hash to its commitment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSnapshot {
+    /// The snapshot folder in the cache.
+    pub dir: PathBuf,
+    /// Directory hash of its files (exact-copy detection).
+    pub content_hash: String,
+}
+
+/// Why a committed model is refused: the model's fault, so the same commitment would be
+/// refused again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchRefusal {
+    /// The hub has no such repository or revision (or it is private).
+    #[error("model is not available on the hub: {reason}")]
+    RepoUnavailable {
+        /// The hub client's message.
+        reason: String,
+    },
+    /// The revision's files are larger than the limit (seen before or while downloading): the
+    /// competition's byte constraint fails.
+    #[error("constraint failed: model files take {bytes} bytes; the limit is {max}")]
+    TooLarge {
+        /// Total size of the revision.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The download itself was refused: a file name escaping the snapshot, a digest mismatch,
+    /// a file whose size the hub does not report.
+    #[error("download refused: {reason}")]
+    Download {
+        /// The hub client's message.
+        reason: String,
+    },
+    /// The files do not hash to the committed secure hash for this hotkey: someone else's
+    /// commitment copied, or files changed after committing. The snapshot is kept: it may be
+    /// the genuine model of the miner the commitment was copied from.
+    #[error("secure hash mismatch: committed {committed}, files give {computed}")]
+    HashMismatch {
+        /// Secure hash in the commitment.
+        committed: String,
+        /// `secure_hash(directory_hash, committing hotkey)` of the downloaded files.
+        computed: String,
+    },
+}
+
+/// Why [`fetch_verified`] did not produce a verified snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The model is refused.
+    #[error(transparent)]
+    Refused(#[from] FetchRefusal),
+    /// A transient failure (network, hub 5xx, local disk): worth trying again later.
+    #[error("{reason}")]
+    Transient {
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Sorts a hub failure into a refusal (the model's fault) or a transient failure (ours or the
+/// network's).
+fn classify(err: HubError) -> FetchError {
+    match err {
+        HubError::RepoNotFound(_)
+        | HubError::RevisionNotFound { .. }
+        | HubError::EntryNotFound { .. }
+        | HubError::InvalidRepoId(_) => FetchRefusal::RepoUnavailable {
+            reason: err.to_string(),
+        }
+        .into(),
+        HubError::Http { status, .. } if (400..500).contains(&status) && status != 429 => {
+            FetchRefusal::RepoUnavailable {
+                reason: err.to_string(),
+            }
+            .into()
+        }
+        HubError::TooLarge { total, limit, .. } => FetchRefusal::TooLarge {
+            bytes: total,
+            max: limit,
+        }
+        .into(),
+        HubError::InvalidPath { .. } | HubError::DigestMismatch { .. } | HubError::Protocol(_) => {
+            FetchRefusal::Download {
+                reason: err.to_string(),
+            }
+            .into()
+        }
+        HubError::Http { .. }
+        | HubError::Network(_)
+        | HubError::Io { .. }
+        | HubError::Parse { .. } => FetchError::Transient {
+            reason: err.to_string(),
+        },
+    }
+}
+
+/// Downloads `commitment`'s revision into `cache` (laid out as the official client's) if its
+/// files take at most `max_bytes`, and checks that they hash to the committed secure hash for
+/// `hotkey_ss58`, the hotkey that stored the commitment.
+pub async fn fetch_verified(
+    hub: &HubClient,
+    cache: &Path,
+    commitment: &ModelCommitment,
+    hotkey_ss58: &str,
+    max_bytes: u64,
+) -> Result<VerifiedSnapshot, FetchError> {
+    let repo = commitment.repo_id();
+    let info = hub
+        .repo_info(&repo, &commitment.commit)
+        .await
+        .map_err(classify)?;
+    let mut total = 0u64;
+    for sibling in &info.siblings {
+        let Some(size) = sibling.lfs.as_ref().map(|l| l.size).or(sibling.size) else {
+            let reason = format!("the hub reports no size for {}", sibling.rfilename);
+            return Err(FetchRefusal::Download { reason }.into());
+        };
+        total = total.saturating_add(size);
+    }
+    if total > max_bytes {
+        tracing::info!(hotkey = hotkey_ss58, %repo, total, "over the byte limit, not downloaded");
+        return Err(FetchRefusal::TooLarge {
+            bytes: total,
+            max: max_bytes,
+        }
+        .into());
+    }
+    let options = DownloadOptions {
+        max_bytes: Some(max_bytes),
+        progress: false,
+        ..DownloadOptions::default()
+    };
+    let snapshot = hub
+        .download(&repo, &commitment.commit, cache, &options)
+        .await
+        .map_err(classify)?;
+    let dir = snapshot.path.clone();
+    let hashed = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || hash_directory(&dir)
+    })
+    .await;
+    let hash = match hashed {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(e)) => {
+            return Err(FetchError::Transient {
+                reason: e.to_string(),
+            })
+        }
+        Err(e) => {
+            return Err(FetchError::Transient {
+                reason: e.to_string(),
+            })
+        }
+    };
+    let computed = hash.secure_hash(hotkey_ss58);
+    if computed != commitment.secure_hash {
+        return Err(FetchRefusal::HashMismatch {
+            committed: commitment.secure_hash.clone(),
+            computed,
+        }
+        .into());
+    }
+    Ok(VerifiedSnapshot {
+        dir,
+        content_hash: hash.directory_hash,
+    })
+}
