@@ -1,4 +1,4 @@
-//! The model commitment a miner writes on chain (DESIGN §3):
+//! The model commitment a miner writes on chain:
 //! `namespace:name:commit:secure_hash:competition_id`, UTF-8, at most 128 bytes.
 
 use std::fmt;

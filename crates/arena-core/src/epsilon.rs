@@ -1,4 +1,4 @@
-//! The advantage an older model keeps over a newer one (DESIGN §4, taoverse `epsilon.py`).
+//! The advantage an older model keeps over a newer one (taoverse `epsilon.py`).
 //!
 //! A copy of the leader re-uploaded later must not win on noise, so the older model's score is
 //! multiplied by `1 − ε` when two models are compared. `ε` is a function of the older model's

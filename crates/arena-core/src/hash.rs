@@ -1,4 +1,4 @@
-//! Model hash and secure hash (DESIGN §3): the pure combining step.
+//! Model hash and secure hash: the pure combining step.
 //!
 //! A miner and every validator must compute the same hash for the same model revision, so the
 //! rule is defined here once, with no I/O. Reading files and computing each file's digest is the

@@ -1,4 +1,4 @@
-//! Instruction-following rules (DESIGN §4 `if_eval`, Subnet 37's IF_EVAL V2 rule set): the one
+//! Instruction-following rules (the `if_eval` task, Subnet 37's IF_EVAL V2 rule set): the one
 //! definition the data crate generates prompts from and the evaluator checks responses with,
 //! so what a prompt asks and what is scored can never drift apart.
 //!

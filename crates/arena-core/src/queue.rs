@@ -1,4 +1,4 @@
-//! Who is evaluated (DESIGN §5): pure decisions over plain data, for the validator's update
+//! Who is evaluated: pure decisions over plain data, for the validator's update
 //! loop (which models enter the queue) and for the end of a step (which ones stay).
 //!
 //! Follows SN37 (`_update_uids_to_eval`, `should_retry_model`, `_queue_top_models_for_eval`):

@@ -1,4 +1,4 @@
-//! The shared evaluation seed (DESIGN §4).
+//! The shared evaluation seed.
 //!
 //! Validators must draw the same evaluation samples, or their weights disagree and their
 //! validator trust suffers. They agree on a *sync block* (the last multiple of `cadence` blocks

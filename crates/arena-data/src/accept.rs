@@ -1,4 +1,4 @@
-//! The acceptance rules a validator applies to every batch (DESIGN §3), and their counters.
+//! The acceptance rules a validator applies to every batch, and their counters.
 //!
 //! A batch is used only if (1) its signature verifies, (2) its producer is registered on the
 //! data subnet with stake ≥ `min_stake`, (3) it was created within the freshness window and

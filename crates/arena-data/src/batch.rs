@@ -1,4 +1,4 @@
-//! Signed data batches: the unit a producer publishes and a feed stores (DESIGN §3).
+//! Signed data batches: the unit a producer publishes and a feed stores.
 //!
 //! JSON form: `{producer, netuid, created_at, block, samples: [Sample…], signature}` with the
 //! producer as an SS58 address, `created_at` in Unix milliseconds and the signature as

@@ -1,4 +1,4 @@
-//! Model hash of a folder on disk (DESIGN §3): walks the files, hashes them in parallel with
+//! Model hash of a folder on disk: walks the files, hashes them in parallel with
 //! bounded memory, and combines the digests with [`arena_core::hash`].
 
 use std::fs::File;

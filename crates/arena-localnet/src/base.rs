@@ -77,15 +77,19 @@ pub fn prepare(layout: &Layout, which: BaseModel) -> Result<Base> {
                          ./scripts/test once to download it, or use --base-model tiny"
                     ),
                 })?;
-                let tmp = dir.with_extension("importing");
-                let _ = std::fs::remove_dir_all(&tmp);
-                arena_checkpoint::gguf::import_gguf(&gguf, &tmp).map_err(|e| {
-                    LocalnetError::BaseModel {
-                        name: "smollm2".into(),
-                        reason: format!("importing {}: {e}", gguf.display()),
-                    }
+                // Imported into a staging folder and renamed into place: a killed import
+                // leaves no half model behind.
+                arena_fs::replace_dir::<_, std::io::Error>(&dir, |staging| {
+                    arena_checkpoint::gguf::import_gguf(&gguf, staging)
+                        .map(drop)
+                        .map_err(|e| {
+                            std::io::Error::other(format!("importing {}: {e}", gguf.display()))
+                        })
+                })
+                .map_err(|e| LocalnetError::BaseModel {
+                    name: "smollm2".into(),
+                    reason: e.to_string(),
                 })?;
-                std::fs::rename(&tmp, &dir).map_err(LocalnetError::io(&dir))?;
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `arena localnet`: the whole finetune-arena network on one machine (DESIGN §8), in one
+//! `arena localnet`: the whole finetune-arena network on one machine, in one
 //! process on loopback — a [`LocalChain`] with fast blocks and a short tempo, a hub, a data
 //! subnet with a signed feed and its producer, N miners that fine-tune a base model with
 //! different amounts of training and publish it, M validators with different stakes running

@@ -32,7 +32,7 @@ pub fn schedule_toml(base: &Base, eval_block_delay: u64) -> String {
     let max_params = params * 2;
     let max_bytes = base.weight_bytes * 2 + (16 << 20);
     format!(
-        r#"# Competition schedule of this localnet (DESIGN §4). Validators reload it when it changes.
+        r#"# Competition schedule of this localnet. Validators reload it when it changes.
 # Written for base model "{name}"; delete it to get the default back on the next start.
 
 [[entries]]

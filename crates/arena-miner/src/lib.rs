@@ -1,4 +1,4 @@
-//! The miner's side of finetune-arena (DESIGN §1): train a model, compare it with the
+//! The miner's side of finetune-arena: train a model, compare it with the
 //! competition's incumbent, and publish it so validators can find, verify and evaluate it.
 //!
 //! [`train::train`] fine-tunes a base model (full or LoRA, f32 or bf16 products) on

@@ -24,7 +24,7 @@ use crate::error::MinerError;
 
 /// Where the prompt/response pairs come from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DataSource {
+pub enum TrainingData {
     /// A JSONL file of `{"prompt": …, "response": …}` objects.
     Jsonl(PathBuf),
     /// `count` samples of a synthetic task of `arena-data`, drawn under `seed`
@@ -49,7 +49,7 @@ pub struct TrainJob {
     /// The competition the model is trained for (sequence length, architecture).
     pub competition: Competition,
     /// Training data.
-    pub data: DataSource,
+    pub data: TrainingData,
     /// Samples held out (never trained on) to report the validator's loss before and after.
     pub held_out: usize,
     /// Optimiser, schedule, batch and seed.
@@ -105,11 +105,7 @@ pub fn find_competition(
 ) -> Result<Competition, MinerError> {
     let found = match block {
         Some(b) => schedule.competition_at(id, b),
-        None => schedule
-            .entries
-            .iter()
-            .rev()
-            .find_map(|e| e.competitions.iter().find(|c| c.id == id)),
+        None => schedule.newest_competition(id),
     };
     found.cloned().ok_or_else(|| {
         let known: Vec<String> = schedule
@@ -126,11 +122,11 @@ pub fn find_competition(
 
 /// The training pairs and the held-out pairs of `data`.
 pub fn load_pairs(
-    data: &DataSource,
+    data: &TrainingData,
     held_out: usize,
 ) -> Result<(Vec<Pair>, Vec<Pair>), MinerError> {
     match data {
-        DataSource::Jsonl(path) => {
+        TrainingData::Jsonl(path) => {
             let mut pairs = read_jsonl(path)?;
             if pairs.len() <= held_out {
                 return Err(MinerError::Train(format!(
@@ -142,7 +138,7 @@ pub fn load_pairs(
             let held = pairs.split_off(pairs.len() - held_out);
             Ok((pairs, held))
         }
-        DataSource::Task { kind, count, seed } => {
+        TrainingData::Task { kind, count, seed } => {
             let pair = |i: u64| {
                 let s = kind.generate(seed, i);
                 Pair {

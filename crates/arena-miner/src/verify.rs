@@ -1,6 +1,6 @@
 //! The model hash of an uploaded revision, established the way a validator will see it.
 //!
-//! Validators hash the files of the committed revision (DESIGN §3). After an upload we ask the
+//! Validators hash the files of the committed revision. After an upload we ask the
 //! hub for that revision's file list with digests and match every hashed file against the
 //! local folder: LFS files by SHA-256 and size, inline files by git blob SHA-1, both of which
 //! the local hashing pass computed. The directory hash is then built over exactly the files

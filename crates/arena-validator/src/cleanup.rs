@@ -1,4 +1,4 @@
-//! Clean-up of downloaded model files nothing refers to (DESIGN §5, SN37 `clean_models`).
+//! Clean-up of downloaded model files nothing refers to (SN37 `clean_models`).
 //!
 //! The cache is laid out as the official client lays it out:
 //! `<cache>/models--<ns>--<name>/snapshots/<commit>/…` plus `incomplete/<commit>/` for

@@ -86,7 +86,7 @@ fn refused(competition_id: u32, err: FetchError) -> CheckOutcome {
         }
         FetchError::Refused(FetchRefusal::TooLarge { bytes, max }) => {
             Rejection::TooManyBytes { bytes, max }
-        },
+        }
         FetchError::Refused(FetchRefusal::Download { reason }) => Rejection::Download { reason },
         FetchError::Refused(FetchRefusal::HashMismatch {
             committed,

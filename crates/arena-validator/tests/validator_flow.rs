@@ -495,7 +495,7 @@ async fn traversal_file_names_refused_by_hub_and_downloader() {
     assert!(!net.root.path().join("deep/x").exists());
 }
 
-/// DESIGN §5 "who is evaluated", through the service: a model that lost only on the older
+/// Who is evaluated, through the service: a model that lost only on the older
 /// model's epsilon is dropped, then re-queued once epsilon has decayed enough and wins; a
 /// model that a high-stake validator weights is re-checked once it is stale, though it would
 /// never qualify for a retry on its own.
@@ -627,7 +627,7 @@ impl arena_data::source::DataSource for RecordingSource {
     }
 }
 
-/// DESIGN §3: a step uses only data created after every scored model became eligible (commit
+/// A step uses only data created after every scored model became eligible (commit
 /// block + eval delay), so no miner can have trained on it. The bound is the timestamp of the
 /// youngest model's eligibility block.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

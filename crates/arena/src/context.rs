@@ -346,7 +346,7 @@ impl CompetitionArgs {
         let schedule = load_schedule(path)?;
         let found = match self.block {
             Some(block) => schedule.competition_at(id, block),
-            None => newest_competition(&schedule, id),
+            None => schedule.newest_competition(id),
         };
         let source = path.map_or("the built-in schedule".to_string(), |p| {
             p.display().to_string()
@@ -359,15 +359,6 @@ impl CompetitionArgs {
             (None, None) => bail!("{source}: no competition {id}"),
         }
     }
-}
-
-/// Competition `id` as the newest schedule entry that lists it defines it.
-fn newest_competition(schedule: &Schedule, id: CompetitionId) -> Option<&Competition> {
-    schedule
-        .entries
-        .iter()
-        .rev()
-        .find_map(|e| e.competitions.iter().find(|c| c.id == id))
 }
 
 /// Precision accepted by `--dtype`.

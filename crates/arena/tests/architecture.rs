@@ -38,10 +38,7 @@ fn declared() -> BTreeMap<String, BTreeSet<String>> {
         for table in tables.into_iter().flatten() {
             for (key, value) in table.as_table().unwrap() {
                 // `foo = { package = "bar" }` depends on bar.
-                let package = value
-                    .get("package")
-                    .and_then(|p| p.as_str())
-                    .unwrap_or(key);
+                let package = value.get("package").and_then(|p| p.as_str()).unwrap_or(key);
                 deps.insert(package.to_string());
             }
         }
@@ -120,7 +117,10 @@ fn only_the_engine_depends_on_candle() {
         let candle: Vec<_> = deps.iter().filter(|d| d.starts_with("candle")).collect();
         // The binary declares no candle either: its `cuda` feature forwards to the engine.
         if name != ENGINE {
-            assert!(candle.is_empty(), "{name} declares {candle:?}; only {ENGINE} may");
+            assert!(
+                candle.is_empty(),
+                "{name} declares {candle:?}; only {ENGINE} may"
+            );
         }
     }
 }
@@ -128,6 +128,9 @@ fn only_the_engine_depends_on_candle() {
 #[test]
 fn the_test_support_crate_is_never_a_normal_dependency() {
     for (name, deps) in declared() {
-        assert!(!deps.contains(TESTKIT), "{name} depends on {TESTKIT} outside dev-dependencies");
+        assert!(
+            !deps.contains(TESTKIT),
+            "{name} depends on {TESTKIT} outside dev-dependencies"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! What changed between two schedules, for the log line a validator writes when it reloads the
-//! file (DESIGN §4: "the schedule can be reloaded while running; a change is logged").
+//! file: the schedule can be reloaded while running, and each change is logged.
 
 use super::{Competition, Schedule};
 

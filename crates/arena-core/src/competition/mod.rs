@@ -1,4 +1,4 @@
-//! Competitions (DESIGN §4): what a model must be, how it is evaluated, and how its reward is
+//! Competitions: what a model must be, how it is evaluated, and how its reward is
 //! decided. A [`Schedule`] says which competitions are active at which block; it is TOML so an
 //! operator can change it without a release, as SN29 does with `competitions.json` and SN37/SN9
 //! do with `COMPETITION_SCHEDULE_BY_BLOCK`.
@@ -200,7 +200,7 @@ impl Default for NormValidation {
     }
 }
 
-/// How a competition turns scores into step weights (DESIGN §5).
+/// How a competition turns scores into step weights.
 ///
 /// TOML: `scoring = { policy = "pairwise", step_weights = "winner_takes_all" }`,
 /// `{ policy = "pairwise", step_weights = "softmax", temperature = 0.01 }`, or

@@ -53,7 +53,7 @@ pub enum ScoreError {
 /// `raw[i]` belongs to `tasks[i]`: `None` means the task was skipped for *every* model this step
 /// (its data failed to load), and the remaining weights are renormalised as SN37 does since
 /// v3.0.3; `Some(x)` with `x` infinite or NaN means the task failed for *this* model, and the
-/// total is `+inf` (DESIGN §4: a failure costs that model only, and it never beats a model that
+/// total is `+inf` (a failure costs that model only, and it never beats a model that
 /// merely scored badly).
 pub fn combine_task_scores(
     tasks: &[Task],

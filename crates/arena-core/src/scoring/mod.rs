@@ -1,4 +1,4 @@
-//! Scoring (DESIGN §5): from the models evaluated in one step to weights on chain.
+//! Scoring: from the models evaluated in one step to weights on chain.
 //!
 //! The pipeline a validator runs each step, all pure functions:
 //! 1. [`score_step`] applies the competition's [`ScoringPolicy`]: [`pairwise`] (SN37/SN9) or

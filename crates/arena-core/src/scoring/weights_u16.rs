@@ -1,4 +1,4 @@
-//! Float weights to the `u16` pairs `set_weights` takes (DESIGN §3 "Weights").
+//! Float weights to the `u16` pairs `set_weights` takes.
 //!
 //! As bittensor's `convert_weights_and_uids_for_emit`: divide by the maximum, scale by 65535,
 //! round half to even (Python's `round`), drop zeros. The largest weight becomes 65535, so the

@@ -1,4 +1,4 @@
-//! The scoring methods of DESIGN §4, on one loaded model and its tokenizer.
+//! The scoring methods of the competitions, on one loaded model and its tokenizer.
 //!
 //! Each method takes plain sample structs (the data crate converts its datasets to them) and
 //! returns a [`TaskResult`]: a raw score, lower is better, and the per-sample scores. A sample

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use arena_core::seed::Seed;
 use arena_data::tasks::TaskKind;
-use arena_miner::train::{find_competition, train, DataSource, TrainJob};
+use arena_miner::train::{find_competition, train, TrainJob, TrainingData};
 use arena_train::lora::LoraConfig;
 use arena_train::optim::{AdamWConfig, Decay};
 use arena_train::{DType, TrainOptions};
@@ -165,8 +165,8 @@ pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
         (None, None) => bail!("pass --base DIR or --from-uid N"),
     };
     let data = match (&args.data, args.task) {
-        (Some(path), _) => DataSource::Jsonl(path.clone()),
-        (None, Some(kind)) => DataSource::Task {
+        (Some(path), _) => TrainingData::Jsonl(path.clone()),
+        (None, Some(kind)) => TrainingData::Task {
             kind,
             count: args.samples,
             seed: Seed::from_text(

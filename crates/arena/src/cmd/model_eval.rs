@@ -21,10 +21,6 @@ use serde_json::json;
 use crate::config::Config;
 use crate::context::{competition_tokenizer, CompetitionArgs};
 
-
-/// Documents per corpus page (Subnet 9 uses 50).
-const CORPUS_ROWS_PER_PAGE: usize = 50;
-
 /// Flags of `arena model eval`.
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
@@ -88,7 +84,8 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         let (kind, name) = match &task.dataset {
             DatasetSpec::Generator(_) => continue,
             DatasetSpec::Corpus(name) if name == shipped.name() => {
-                let source = CorpusSource::new(shipped.clone(), CORPUS_ROWS_PER_PAGE);
+                let source =
+                    CorpusSource::new(shipped.clone(), arena_data::sources::CORPUS_ROWS_PER_PAGE);
                 named.insert(name.clone(), Box::new(source));
                 continue;
             }
