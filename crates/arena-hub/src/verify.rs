@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use arena_core::commitment::ModelCommitment;
+use arena_core::rejection::Rejection;
 
 use crate::client::{DownloadOptions, HubClient};
 use crate::model_hash::hash_directory;
@@ -24,50 +25,15 @@ pub struct VerifiedSnapshot {
     pub content_hash: String,
 }
 
-/// Why a committed model is refused: the model's fault, so the same commitment would be
-/// refused again.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchRefusal {
-    /// The hub has no such repository or revision (or it is private).
-    #[error("model is not available on the hub: {reason}")]
-    RepoUnavailable {
-        /// The hub client's message.
-        reason: String,
-    },
-    /// The revision's files are larger than the limit (seen before or while downloading): the
-    /// competition's byte constraint fails.
-    #[error("constraint failed: model files take {bytes} bytes; the limit is {max}")]
-    TooLarge {
-        /// Total size of the revision.
-        bytes: u64,
-        /// The limit.
-        max: u64,
-    },
-    /// The download itself was refused: a file name escaping the snapshot, a digest mismatch,
-    /// a file whose size the hub does not report.
-    #[error("download refused: {reason}")]
-    Download {
-        /// The hub client's message.
-        reason: String,
-    },
-    /// The files do not hash to the committed secure hash for this hotkey: someone else's
-    /// commitment copied, or files changed after committing. The snapshot is kept: it may be
-    /// the genuine model of the miner the commitment was copied from.
-    #[error("secure hash mismatch: committed {committed}, files give {computed}")]
-    HashMismatch {
-        /// Secure hash in the commitment.
-        committed: String,
-        /// `secure_hash(directory_hash, committing hotkey)` of the downloaded files.
-        computed: String,
-    },
-}
-
 /// Why [`fetch_verified`] did not produce a verified snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
-    /// The model is refused.
+    /// The model is refused: its fault, so the same commitment would be refused again
+    /// (`RepoUnavailable`, `TooManyBytes`, `Download` or `HashMismatch`). The snapshot of a
+    /// hash mismatch is kept: it may be the genuine model of the miner the commitment was
+    /// copied from.
     #[error(transparent)]
-    Refused(#[from] FetchRefusal),
+    Refused(#[from] Rejection),
     /// A transient failure (network, hub 5xx, local disk): worth trying again later.
     #[error("{reason}")]
     Transient {
@@ -83,23 +49,23 @@ fn classify(err: HubError) -> FetchError {
         HubError::RepoNotFound(_)
         | HubError::RevisionNotFound { .. }
         | HubError::EntryNotFound { .. }
-        | HubError::InvalidRepoId(_) => FetchRefusal::RepoUnavailable {
+        | HubError::InvalidRepoId(_) => Rejection::RepoUnavailable {
             reason: err.to_string(),
         }
         .into(),
         HubError::Http { status, .. } if (400..500).contains(&status) && status != 429 => {
-            FetchRefusal::RepoUnavailable {
+            Rejection::RepoUnavailable {
                 reason: err.to_string(),
             }
             .into()
         }
-        HubError::TooLarge { total, limit, .. } => FetchRefusal::TooLarge {
+        HubError::TooLarge { total, limit, .. } => Rejection::TooManyBytes {
             bytes: total,
             max: limit,
         }
         .into(),
         HubError::InvalidPath { .. } | HubError::DigestMismatch { .. } | HubError::Protocol(_) => {
-            FetchRefusal::Download {
+            Rejection::Download {
                 reason: err.to_string(),
             }
             .into()
@@ -132,13 +98,13 @@ pub async fn fetch_verified(
     for sibling in &info.siblings {
         let Some(size) = sibling.lfs.as_ref().map(|l| l.size).or(sibling.size) else {
             let reason = format!("the hub reports no size for {}", sibling.rfilename);
-            return Err(FetchRefusal::Download { reason }.into());
+            return Err(Rejection::Download { reason }.into());
         };
         total = total.saturating_add(size);
     }
     if total > max_bytes {
         tracing::info!(hotkey = hotkey_ss58, %repo, total, "over the byte limit, not downloaded");
-        return Err(FetchRefusal::TooLarge {
+        return Err(Rejection::TooManyBytes {
             bytes: total,
             max: max_bytes,
         }
@@ -174,7 +140,7 @@ pub async fn fetch_verified(
     };
     let computed = hash.secure_hash(hotkey_ss58);
     if computed != commitment.secure_hash {
-        return Err(FetchRefusal::HashMismatch {
+        return Err(Rejection::HashMismatch {
             committed: commitment.secure_hash.clone(),
             computed,
         }

@@ -14,7 +14,7 @@ use arena_chain::{Chain, ChainError, NetUid};
 use arena_core::commitment::ModelCommitment;
 use arena_core::competition::Schedule;
 use arena_hub::client::HubClient;
-use arena_hub::verify::{fetch_verified, FetchError, FetchRefusal, VerifiedSnapshot};
+use arena_hub::verify::{fetch_verified, FetchError, VerifiedSnapshot};
 use arena_hub::HubError;
 
 use crate::precheck::precheck;
@@ -81,20 +81,7 @@ fn decided(competition_id: Option<u32>, rejection: Rejection) -> CheckOutcome {
 fn refused(competition_id: u32, err: FetchError) -> CheckOutcome {
     let rejection = match err {
         FetchError::Transient { reason } => return CheckOutcome::Retry { reason },
-        FetchError::Refused(FetchRefusal::RepoUnavailable { reason }) => {
-            Rejection::RepoUnavailable { reason }
-        }
-        FetchError::Refused(FetchRefusal::TooLarge { bytes, max }) => {
-            Rejection::TooManyBytes { bytes, max }
-        }
-        FetchError::Refused(FetchRefusal::Download { reason }) => Rejection::Download { reason },
-        FetchError::Refused(FetchRefusal::HashMismatch {
-            committed,
-            computed,
-        }) => Rejection::HashMismatch {
-            committed,
-            computed,
-        },
+        FetchError::Refused(rejection) => rejection,
     };
     decided(Some(competition_id), rejection)
 }
