@@ -435,22 +435,26 @@ async fn unreferenced_blobs_are_collected_after_the_grace_period() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while blob_file(&hub, &orphan).exists() || blob_file(&hub, &in_deleted).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "unreferenced blobs were not collected"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(blob_file(&hub, &kept).exists());
+    // One collection pass removes the blobs, then the uploader records of blobs gone: wait
+    // for both, or a check between the two steps of one pass would race it.
     let marker = hub
         .root
         .path()
         .join("uploaders/alice")
         .join(&orphan[..2])
         .join(&orphan);
-    assert!(!marker.exists());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blob_file(&hub, &orphan).exists()
+        || blob_file(&hub, &in_deleted).exists()
+        || marker.exists()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "unreferenced blobs (and their uploader records) were not collected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(blob_file(&hub, &kept).exists());
     // The kept file still downloads; a collected orphan can be uploaded again.
     let r = client()
         .get(format!("{}/alice/kept/resolve/main/k.bin", hub.endpoint))
