@@ -112,7 +112,6 @@ pub fn run(conn: &Connection, netuid: NetUid, block: BlockNumber) -> ChainResult
 /// The single call into `arena-yuma`: converts the stored state into its input and its output
 /// back into what the chain stores.
 fn yuma_epoch(inputs: &EpochInputs) -> ChainResult<EpochOutputs> {
-    let hp = &inputs.hyperparameters;
     let n = u16::try_from(inputs.stakes.len()).map_err(|_| ChainError::Storage {
         reason: format!("{} uids exceed u16", inputs.stakes.len()),
     })?;
@@ -122,6 +121,8 @@ fn yuma_epoch(inputs: &EpochInputs) -> ChainResult<EpochOutputs> {
         last_epoch_block: inputs.last_epoch_block,
         rao_emission: inputs.rao_emission,
         stakes: inputs.stakes.clone(),
+        // Root (TAO) stake does not exist on arena's chain, so its weight is irrelevant.
+        tao_weight: 0,
         root_stakes: Vec::new(),
         validator_permit: inputs.validator_permits.clone(),
         weights: inputs.weights.clone(),
@@ -130,7 +131,7 @@ fn yuma_epoch(inputs: &EpochInputs) -> ChainResult<EpochOutputs> {
         block_at_registration: inputs.registration_blocks.clone(),
         owner_uid: None,
         commit_blocks: None,
-        hyperparameters: yuma_hyperparameters(hp),
+        hyperparameters: inputs.hyperparameters.clone(),
     };
     let out = arena_yuma::epoch(&input).map_err(|e| ChainError::Storage {
         reason: format!("epoch input: {e}"),
@@ -145,26 +146,4 @@ fn yuma_epoch(inputs: &EpochInputs) -> ChainResult<EpochOutputs> {
         emission: out.emission,
         bonds: out.bonds,
     })
-}
-
-/// The chain's subnet parameters in `arena-yuma`'s terms. Root (TAO) stake does not exist on
-/// the local chain, so `tao_weight` is irrelevant and set to 0.
-pub fn yuma_hyperparameters(hp: &Hyperparameters) -> arena_yuma::Hyperparameters {
-    arena_yuma::Hyperparameters {
-        tempo: hp.tempo,
-        kappa: hp.kappa,
-        bonds_moving_average: hp.bonds_moving_average,
-        bonds_penalty: hp.bonds_penalty,
-        yuma3: hp.yuma3,
-        liquid_alpha: hp.liquid_alpha,
-        alpha_low: hp.alpha_low,
-        alpha_high: hp.alpha_high,
-        alpha_sigmoid_steepness: hp.alpha_sigmoid_steepness,
-        activity_cutoff: hp.activity_cutoff,
-        max_validators: hp.max_allowed_validators,
-        min_allowed_weights: hp.min_allowed_weights,
-        max_weight_limit: hp.max_weights_limit,
-        stake_threshold: hp.stake_threshold,
-        tao_weight: 0,
-    }
 }

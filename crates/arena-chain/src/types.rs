@@ -8,6 +8,8 @@ use std::fmt;
 use arena_keys::PublicKey;
 use serde::{Deserialize, Serialize};
 
+pub use arena_yuma::Hyperparameters;
+
 /// Subnet id (`NetUid`, u16 on subtensor).
 pub type NetUid = u16;
 /// Position of a hotkey inside a subnet.
@@ -91,80 +93,6 @@ pub struct BlockInfo {
     pub timestamp_ms: u64,
     /// Number of extrinsics in the block.
     pub extrinsics: u32,
-}
-
-/// Per-subnet parameters, named and defaulted as subtensor's `init_new_network` sets them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Hyperparameters {
-    /// Blocks between epochs.
-    pub tempo: u16,
-    /// Consensus quantile, u16/65535.
-    pub kappa: u16,
-    /// Classic EMA: α = 1 − value/1e6.
-    pub bonds_moving_average: u64,
-    /// β, u16/65535: how much bonds follow clipped instead of raw weights.
-    pub bonds_penalty: u16,
-    /// Yuma 3 bonds (on for every new subnet).
-    pub yuma3: bool,
-    /// Liquid alpha (Yuma 3 only).
-    pub liquid_alpha: bool,
-    /// Liquid alpha low bound, u16/65535.
-    pub alpha_low: u16,
-    /// Liquid alpha high bound, u16/65535.
-    pub alpha_high: u16,
-    /// Liquid alpha sigmoid steepness.
-    pub alpha_sigmoid_steepness: i16,
-    /// Blocks without a weight update after which a validator counts as inactive.
-    pub activity_cutoff: u64,
-    /// Validator permits granted per epoch (top stakes).
-    pub max_allowed_validators: u16,
-    /// Capacity of the subnet; a registration into a full subnet replaces a neuron.
-    pub max_allowed_uids: u16,
-    /// A weight vector must name at least min(n, this) uids.
-    pub min_allowed_weights: u16,
-    /// Largest normalised weight allowed, u16/65535 (65535 = no limit).
-    pub max_weights_limit: u16,
-    /// Blocks between two `set_weights` of one hotkey (`WeightsSetRateLimit`).
-    pub weights_rate_limit: u64,
-    /// Minimum `version_key` accepted by `set_weights`.
-    pub weights_version_key: u64,
-    /// Blocks after registration during which a neuron is not replaced if another can be.
-    pub immunity_period: u64,
-    /// Stake (rao) below which a non-owner uid counts as zero stake in the epoch.
-    pub stake_threshold: u64,
-    /// Commitments pallet `MaxSpace`: bytes a hotkey may commit per epoch.
-    pub max_commitment_space: u64,
-    /// Alpha emitted into the subnet per block, in rao; an epoch distributes
-    /// `blocks since last epoch × this`.
-    pub emission_per_block: u64,
-}
-
-impl Default for Hyperparameters {
-    fn default() -> Self {
-        Hyperparameters {
-            tempo: 360,
-            kappa: 32_767,
-            bonds_moving_average: 900_000,
-            bonds_penalty: 65_535,
-            yuma3: true,
-            liquid_alpha: false,
-            alpha_low: 45_875,
-            alpha_high: 58_982,
-            alpha_sigmoid_steepness: 1000,
-            activity_cutoff: 5000,
-            max_allowed_validators: 64,
-            max_allowed_uids: 256,
-            min_allowed_weights: 1,
-            max_weights_limit: 65_535,
-            weights_rate_limit: 100,
-            weights_version_key: 0,
-            immunity_period: 5000,
-            stake_threshold: 0,
-            max_commitment_space: 3100,
-            emission_per_block: 1_000_000_000,
-        }
-    }
 }
 
 /// A subnet as the chain keeps it.

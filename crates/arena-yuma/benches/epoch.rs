@@ -86,7 +86,7 @@ fn time(label: &str, input: &EpochInput) {
 
 fn main() {
     let base = Hyperparameters {
-        max_validators: VALIDATORS,
+        max_allowed_validators: VALIDATORS,
         ..Hyperparameters::default()
     };
     time(

@@ -27,7 +27,7 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, YumaError> {
 
     // Permits: this epoch masks with the previous permits; new ones are for the next epoch.
     let mut permits = input.validator_permit.clone();
-    let mut new_permits = is_topk_nonzero(&stake, hp.max_validators as usize);
+    let mut new_permits = is_topk_nonzero(&stake, hp.max_allowed_validators as usize);
     if let Some(owner) = input.owner_uid {
         if let Some(p) = permits.get_mut(owner as usize) {
             *p = true;
@@ -180,8 +180,7 @@ fn check_lengths(input: &EpochInput) -> Result<(), YumaError> {
 
 /// Stake as the epoch sees it: alpha plus weighted root stake, thresholded, normalised.
 fn normalized_stake(input: &EpochInput) -> Vec<I32F32> {
-    let hp = &input.hyperparameters;
-    let tao_weight = tao_weight_to_fixed(hp.tao_weight);
+    let tao_weight = tao_weight_to_fixed(input.tao_weight);
     let raw: Vec<I64F64> = (0..input.n as usize)
         .map(|uid| {
             let alpha = I64F64::saturating_from_num(input.stakes[uid]);
@@ -195,7 +194,7 @@ fn normalized_stake(input: &EpochInput) -> Vec<I32F32> {
         .enumerate()
         .map(|(uid, s)| {
             let is_owner = input.owner_uid == Some(uid as u16);
-            if !is_owner && s.saturating_to_num::<u64>() < hp.stake_threshold {
+            if !is_owner && s.saturating_to_num::<u64>() < input.hyperparameters.stake_threshold {
                 I64F64::from_bits(0)
             } else {
                 *s

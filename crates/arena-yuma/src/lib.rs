@@ -42,14 +42,12 @@
 //! assert!(out.server_emission[2] > 499_999_000 && out.server_emission[2] <= 500_000_000);
 //! ```
 
-#![warn(missing_docs)]
-
 mod bonds;
 mod epoch;
-pub mod math;
+mod math;
 pub mod scenario;
 mod types;
 pub mod weights;
 
 pub use epoch::epoch;
-pub use types::{EpochInput, EpochOutput, Hyperparameters, YumaError};
+pub use types::{EpochInput, EpochOutput, Hyperparameters, YumaError, DEFAULT_TAO_WEIGHT};

@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 use substrate_fixed::types::I32F32;
 
-use crate::types::{EpochInput, EpochOutput, Hyperparameters, YumaError};
+use crate::types::{EpochInput, EpochOutput, Hyperparameters, YumaError, DEFAULT_TAO_WEIGHT};
 use crate::weights::{check_and_upscale, WeightsContext, WeightsError};
 
 /// A scenario file: the subnet, its stakes and the weights set before each epoch.
@@ -186,14 +186,14 @@ impl Scenario {
                 .alpha_sigmoid_steepness
                 .unwrap_or(d.alpha_sigmoid_steepness),
             activity_cutoff: h.activity_cutoff.unwrap_or(d.activity_cutoff),
-            max_validators: self
+            max_allowed_validators: self
                 .max_validators
                 .or(h.max_validators)
-                .unwrap_or(d.max_validators),
+                .unwrap_or(d.max_allowed_validators),
             min_allowed_weights: h.min_allowed_weights.unwrap_or(d.min_allowed_weights),
-            max_weight_limit: h.max_weight_limit.unwrap_or(d.max_weight_limit),
+            max_weights_limit: h.max_weight_limit.unwrap_or(d.max_weights_limit),
             stake_threshold: h.stake_threshold.unwrap_or(d.stake_threshold),
-            tao_weight: h.tao_weight.unwrap_or(d.tao_weight),
+            ..d
         })
     }
 
@@ -214,6 +214,10 @@ impl Scenario {
             last_epoch_block: 0,
             rao_emission: self.rao_emission,
             stakes: self.stakes.clone(),
+            tao_weight: self
+                .hyperparameters
+                .tao_weight
+                .unwrap_or(DEFAULT_TAO_WEIGHT),
             root_stakes: Vec::new(),
             validator_permit: vec![false; nu],
             weights: vec![Vec::new(); nu],
@@ -267,7 +271,7 @@ fn apply_set_weights(
         stake: state.stakes[uid as usize],
         stake_threshold: hp.stake_threshold,
         min_allowed_weights: hp.min_allowed_weights,
-        max_weight_limit: hp.max_weight_limit,
+        max_weight_limit: hp.max_weights_limit,
     };
     let row = check_and_upscale(&ctx, &call.dests, &call.weights)
         .map_err(|source| ScenarioError::Weights { epoch, uid, source })?;

@@ -3,43 +3,63 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Subnet hyperparameters the epoch reads, in subtensor's storage units.
+/// Subtensor's default `TaoWeight` (about 0.0527 of `u64::MAX`).
+pub const DEFAULT_TAO_WEIGHT: u64 = 971_718_665_099_567_868;
+
+/// A subnet's parameters, in subtensor's storage names and units. The one type for them:
+/// the epoch reads the consensus fields, the chain (`arena-chain` re-exports it) the rest
+/// (capacity, rate limits, commitment space, emission).
 ///
 /// `Default` gives the values a subnet created today gets (`init_new_network` on top of the
 /// runtime defaults): Yuma 3 on, liquid alpha off, 64 validators, activity cutoff 5000 blocks.
+/// The serialised field order is fixed: arena's chain signs the JSON of this struct in
+/// `create_subnet`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Hyperparameters {
-    /// Blocks between epochs; used for the bonds mask when no previous epoch block is known.
+    /// Blocks between epochs.
     pub tempo: u16,
-    /// Consensus majority, `Kappa` / 65535 (default 32767 ≈ 0.5).
+    /// Consensus quantile, u16/65535.
     pub kappa: u16,
-    /// Bond EMA memory in millionths: alpha = 1 − value / 1e6 (default 900_000 ⇒ 0.1).
+    /// Classic EMA: α = 1 − value/1e6.
     pub bonds_moving_average: u64,
-    /// Share of clipping applied to the weights used for bonds, / 65535 (default 65535 = 1).
+    /// β, u16/65535: how much bonds follow clipped instead of raw weights.
     pub bonds_penalty: u16,
-    /// Yuma 3 bonds (absolute per-pair bonds, stake applied at dividend time).
+    /// Yuma 3 bonds (on for every new subnet).
     pub yuma3: bool,
-    /// Per-pair alpha from the liquid-alpha sigmoid (Yuma 3 only in the current chain).
+    /// Liquid alpha (Yuma 3 only).
     pub liquid_alpha: bool,
-    /// Liquid alpha lower bound, / 65535 (default 45875 ≈ 0.7).
+    /// Liquid alpha low bound, u16/65535.
     pub alpha_low: u16,
-    /// Liquid alpha upper bound, / 65535 (default 58982 ≈ 0.9).
+    /// Liquid alpha high bound, u16/65535.
     pub alpha_high: u16,
-    /// Liquid alpha sigmoid steepness (default 1000).
+    /// Liquid alpha sigmoid steepness.
     pub alpha_sigmoid_steepness: i16,
-    /// A uid is active when `last_update + activity_cutoff ≥ current_block` (blocks).
+    /// Blocks without a weight update after which a validator counts as inactive.
     pub activity_cutoff: u64,
-    /// Number of validator permits (`MaxAllowedValidators`).
-    pub max_validators: u16,
-    /// Minimum number of weights a non-self `set_weights` must carry (capped at n).
+    /// Validator permits granted per epoch (top stakes).
+    #[serde(alias = "max_validators")]
+    pub max_allowed_validators: u16,
+    /// Capacity of the subnet; a registration into a full subnet replaces a neuron.
+    pub max_allowed_uids: u16,
+    /// A weight vector must name at least min(n, this) uids.
     pub min_allowed_weights: u16,
-    /// Largest single normalised weight allowed, / 65535 (65535 = no limit).
-    pub max_weight_limit: u16,
-    /// Stake (rao) below which a non-owner uid counts as zero stake and may not set weights.
+    /// Largest normalised weight allowed, u16/65535 (65535 = no limit).
+    #[serde(alias = "max_weight_limit")]
+    pub max_weights_limit: u16,
+    /// Blocks between two `set_weights` of one hotkey (`WeightsSetRateLimit`).
+    pub weights_rate_limit: u64,
+    /// Minimum `version_key` accepted by `set_weights`.
+    pub weights_version_key: u64,
+    /// Blocks after registration during which a neuron is not replaced if another can be.
+    pub immunity_period: u64,
+    /// Stake (rao) below which a non-owner uid counts as zero stake in the epoch.
     pub stake_threshold: u64,
-    /// Weight of root TAO stake, as a fraction of `u64::MAX` (`TaoWeight`).
-    pub tao_weight: u64,
+    /// Commitments pallet `MaxSpace`: bytes a hotkey may commit per epoch.
+    pub max_commitment_space: u64,
+    /// Alpha emitted into the subnet per block, in rao; an epoch distributes
+    /// `blocks since last epoch × this`.
+    pub emission_per_block: u64,
 }
 
 impl Default for Hyperparameters {
@@ -48,18 +68,23 @@ impl Default for Hyperparameters {
             tempo: 360,
             kappa: 32_767,
             bonds_moving_average: 900_000,
-            bonds_penalty: u16::MAX,
+            bonds_penalty: 65_535,
             yuma3: true,
             liquid_alpha: false,
             alpha_low: 45_875,
             alpha_high: 58_982,
             alpha_sigmoid_steepness: 1000,
             activity_cutoff: 5000,
-            max_validators: 64,
+            max_allowed_validators: 64,
+            max_allowed_uids: 256,
             min_allowed_weights: 1,
-            max_weight_limit: u16::MAX,
+            max_weights_limit: 65_535,
+            weights_rate_limit: 100,
+            weights_version_key: 0,
+            immunity_period: 5000,
             stake_threshold: 0,
-            tao_weight: 971_718_665_099_567_868,
+            max_commitment_space: 3100,
+            emission_per_block: 1_000_000_000,
         }
     }
 }
@@ -78,6 +103,9 @@ pub struct EpochInput {
     pub rao_emission: u64,
     /// Alpha stake per uid in rao (after child/parent inheritance).
     pub stakes: Vec<u64>,
+    /// Weight of root TAO stake, as a fraction of `u64::MAX` (`TaoWeight`, one value for the
+    /// whole chain; [`DEFAULT_TAO_WEIGHT`] is subtensor's default).
+    pub tao_weight: u64,
     /// Root TAO stake per uid in rao, weighted by `tao_weight`; empty means none.
     #[serde(default)]
     pub root_stakes: Vec<u64>,

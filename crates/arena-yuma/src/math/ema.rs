@@ -38,7 +38,9 @@ pub fn mat_ema_sparse(new: &[SparseRow], old: &[SparseRow], alpha: I32F32) -> Sp
 ///
 /// Faithful to subtensor's sparse quirk: output entries exist only for the columns of the
 /// *new* row (in its order), so a bond whose weight entry is gone vanishes instead of decaying.
-/// Shapes that disagree return `new` unchanged, as the chain does.
+/// Shapes that disagree return `new` unchanged, as the chain does. The epoch uses the
+/// row-by-row form below; this whole-matrix form carries subtensor's golden numbers in the tests.
+#[cfg(test)]
 pub fn mat_ema_alpha_sparse(
     new: &[SparseRow],
     old: &[SparseRow],
@@ -98,18 +100,6 @@ pub struct LiquidAlpha {
     pub steepness: I32F32,
 }
 
-/// The liquid alpha of one (validator, miner) pair from its weight, previous bond and the
-/// miner's consensus: a sigmoid of how far the validator is ahead of consensus (buying) or
-/// behind its own bond (selling), mapped into `[low, high]`.
-pub fn alpha_sigmoid(
-    consensus: I32F32,
-    weight: I32F32,
-    bond: I32F32,
-    params: &LiquidAlpha,
-) -> I32F32 {
-    sigmoid_with_slope(consensus, weight, bond, params, params.slope())
-}
-
 impl LiquidAlpha {
     /// The sigmoid's slope, `steepness / −100` (computed once per epoch, not per pair).
     fn slope(&self) -> I32F32 {
@@ -117,6 +107,9 @@ impl LiquidAlpha {
     }
 }
 
+/// The liquid alpha of one (validator, miner) pair from its weight, previous bond and the
+/// miner's consensus: a sigmoid of how far the validator is ahead of consensus (buying) or
+/// behind its own bond (selling), mapped into `[low, high]`; `slope` is [`LiquidAlpha::slope`].
 fn sigmoid_with_slope(
     consensus: I32F32,
     weight: I32F32,

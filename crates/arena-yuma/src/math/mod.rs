@@ -10,8 +10,8 @@ mod ema;
 mod median;
 mod sparse;
 
-pub use ema::{alpha_sigmoid, liquid_alpha_ema, mat_ema_alpha_sparse, mat_ema_sparse, LiquidAlpha};
-pub use median::{weighted_median, weighted_median_col_sparse};
+pub use ema::{liquid_alpha_ema, mat_ema_sparse, LiquidAlpha};
+pub use median::weighted_median_col_sparse;
 pub use sparse::*;
 
 use substrate_fixed::types::U96F32;

@@ -1,6 +1,8 @@
 //! Golden numbers transcribed from subtensor's `tests/math.rs` (the numbers are facts of the
 //! chain's arithmetic; the code here is ours).
 
+use super::ema::mat_ema_alpha_sparse;
+use super::median::weighted_median;
 use super::*;
 
 fn fx(values: &[f64]) -> Vec<I32F32> {
