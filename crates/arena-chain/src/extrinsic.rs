@@ -40,32 +40,46 @@ pub const PAYLOAD_DOMAIN: &[u8; 24] = b"arena-chain/extrinsic/v1";
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum Call {
     /// `register_network`: creates a subnet owned by the signing coldkey.
-    CreateSubnet { hyperparameters: Hyperparameters },
+    CreateSubnet {
+        /// The new subnet's parameters.
+        hyperparameters: Hyperparameters,
+    },
     /// `burned_register(netuid, hotkey)`, signed by the coldkey that will own the hotkey.
     BurnedRegister {
+        /// The subnet.
         netuid: NetUid,
+        /// The hotkey.
         #[serde(with = "ss58_serde")]
         hotkey: PublicKey,
     },
     /// `add_stake(hotkey, netuid, amount)`, signed by a coldkey. The local chain has no
     /// balances: the amount is minted into the hotkey's stake.
     AddStake {
+        /// The hotkey.
         #[serde(with = "ss58_serde")]
         hotkey: PublicKey,
+        /// The subnet.
         netuid: NetUid,
+        /// Stake to add, in rao.
         amount: u64,
     },
     /// `Commitments.set_commitment(netuid, info)` with one `Raw` field, signed by the hotkey.
     SetCommitment {
+        /// The subnet.
         netuid: NetUid,
+        /// The commitment's bytes (at most 128).
         #[serde(with = "hex_bytes")]
         data: Vec<u8>,
     },
     /// `set_weights(netuid, dests, weights, version_key)`, signed by the hotkey.
     SetWeights {
+        /// The subnet.
         netuid: NetUid,
+        /// Destination uids (`dests`).
         uids: Vec<Uid>,
+        /// One u16 weight per uid.
         weights: Vec<u16>,
+        /// Must be at least the subnet's `WeightsVersionKey`.
         version_key: u64,
     },
 }

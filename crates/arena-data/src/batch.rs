@@ -78,7 +78,12 @@ impl Default for BatchLimits {
 pub enum BatchError {
     /// Larger than the configured byte cap.
     #[error("batch is {size} bytes, over the {limit}-byte limit")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The batch's size in bytes.
+        size: usize,
+        /// The byte cap.
+        limit: usize,
+    },
     /// Not valid batch JSON.
     #[error("malformed batch JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -87,7 +92,12 @@ pub enum BatchError {
     Invalid(String),
     /// The producer field is not an SS58 address.
     #[error("invalid producer address {address:?}: {reason}")]
-    Producer { address: String, reason: String },
+    Producer {
+        /// The producer field as given.
+        address: String,
+        /// Why it is not an address.
+        reason: String,
+    },
     /// The signature does not verify against the producer's key.
     #[error("signature of batch from {0} does not verify")]
     BadSignature(String),

@@ -8,15 +8,20 @@ pub enum DataError {
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file at fault.
         path: String,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
     /// A line of a local dataset could not be parsed.
     #[error("{path}:{line}: {reason}")]
     Dataset {
+        /// The file at fault.
         path: String,
+        /// 1-based line number.
         line: usize,
+        /// What was wrong.
         reason: String,
     },
     /// A batch was malformed or its signature failed.
@@ -25,13 +30,20 @@ pub enum DataError {
     /// The feed's SQLite store failed.
     #[error("feed store {path}: {source}")]
     Store {
+        /// The file at fault.
         path: String,
+        /// The underlying error.
         #[source]
         source: rusqlite::Error,
     },
     /// An HTTP request to a feed failed.
     #[error("feed {url}: {reason}")]
-    Http { url: String, reason: String },
+    Http {
+        /// The URL requested.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// The stake oracle (the chain) could not answer.
     #[error("stake lookup failed: {0}")]
     Stake(String),

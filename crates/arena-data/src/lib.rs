@@ -31,7 +31,7 @@ pub mod batch;
 pub mod chain_stake;
 pub mod corpus;
 pub mod draw;
-pub mod error;
+mod error;
 pub mod feed;
 pub mod local;
 pub mod phrases;

@@ -27,9 +27,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod cache;
-pub mod evaluate;
-pub mod inputs;
+mod cache;
+mod evaluate;
+mod inputs;
 
 use std::path::PathBuf;
 

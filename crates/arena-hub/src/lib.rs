@@ -20,7 +20,7 @@
 //! ```
 
 pub mod client;
-pub mod error;
+mod error;
 pub mod gitobj;
 pub mod model_hash;
 pub mod paths;

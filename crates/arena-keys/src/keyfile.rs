@@ -27,42 +27,75 @@ pub enum KeyfileError {
     /// The file system refused (missing file, permissions, full disk).
     #[error("{}: {cause}", path.display())]
     Io {
+        /// The file at fault.
         path: PathBuf,
+        /// The underlying error.
         cause: std::io::Error,
     },
     /// The (decrypted) bytes are not a keyfile JSON object: truncated, garbled or another file.
     #[error("{}: not a valid keyfile: {detail}", path.display())]
-    Malformed { path: PathBuf, detail: String },
+    Malformed {
+        /// The file at fault.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
     /// A field holds a value that is not a valid key; the value itself is never shown.
     #[error("{}: field {field}: {cause}", path.display())]
     BadField {
+        /// The file at fault.
         path: PathBuf,
+        /// The keyfile field.
         field: &'static str,
+        /// The underlying error.
         cause: KeyError,
     },
     /// Two fields of one keyfile name different keys.
     #[error("{}: {field} does not match the key in the file ({found} vs {expected})", path.display())]
     Mismatch {
+        /// The file at fault.
         path: PathBuf,
+        /// The keyfile field.
         field: &'static str,
+        /// The key the field names.
         found: String,
+        /// The key the secret implies.
         expected: String,
     },
     /// The key is not sr25519 (bittensor-wallet can also write ed25519 keys).
     #[error("{}: cryptoType {value} is not sr25519 (1); arena only uses sr25519 keys", path.display())]
-    CryptoType { path: PathBuf, value: i64 },
+    CryptoType {
+        /// The file at fault.
+        path: PathBuf,
+        /// The `cryptoType` found.
+        value: i64,
+    },
     /// A public-only file was read where a secret key is needed.
     #[error("{}: holds only a public key; a secret key is needed", path.display())]
-    NoSecret { path: PathBuf },
+    NoSecret {
+        /// The file at fault.
+        path: PathBuf,
+    },
     /// The file is encrypted and no password was given.
     #[error("{}: keyfile is encrypted; a password is needed", path.display())]
-    NeedsPassword { path: PathBuf },
+    NeedsPassword {
+        /// The file at fault.
+        path: PathBuf,
+    },
     /// Decryption failed its authentication check.
     #[error("{}: wrong password (or the encrypted keyfile is corrupted)", path.display())]
-    WrongPassword { path: PathBuf },
+    WrongPassword {
+        /// The file at fault.
+        path: PathBuf,
+    },
     /// The encrypted file is shorter than its header, nonce and tag.
     #[error("{}: encrypted keyfile is truncated ({len} bytes)", path.display())]
-    Truncated { path: PathBuf, len: usize },
+    Truncated {
+        /// The file at fault.
+        path: PathBuf,
+        /// The file's length in bytes.
+        len: usize,
+    },
     /// bittensor's oldest encryption (Fernet), recognised but not decrypted: bittensor-wallet
     /// 4.x cannot decrypt it either.
     #[error(
@@ -70,13 +103,26 @@ pub enum KeyfileError {
          bittensor version that wrote it and re-encrypt it with bittensor-wallet",
         path.display()
     )]
-    UnsupportedEncryption { path: PathBuf, method: &'static str },
+    UnsupportedEncryption {
+        /// The file at fault.
+        path: PathBuf,
+        /// The encryption scheme found.
+        method: &'static str,
+    },
     /// Refusing to replace an existing keyfile.
     #[error("{}: already exists; refusing to overwrite it", path.display())]
-    Exists { path: PathBuf },
+    Exists {
+        /// The file at fault.
+        path: PathBuf,
+    },
     /// Key derivation for encryption failed (out of memory for Argon2's 512 MiB).
     #[error("{}: {detail}", path.display())]
-    Crypto { path: PathBuf, detail: String },
+    Crypto {
+        /// The file at fault.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 /// What a keyfile holds once decrypted.

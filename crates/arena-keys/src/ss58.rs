@@ -11,20 +11,41 @@ pub const BITTENSOR_PREFIX: u16 = 42;
 /// quadratic in the length). A 36-byte payload is at most 50 characters.
 pub const MAX_ADDRESS_CHARS: usize = 64;
 
+/// Why a text is not an SS58 address of this network (prefix 42).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Ss58Error {
+    /// Longer than [`MAX_ADDRESS_CHARS`]; refused before decoding.
     #[error("SS58 address {address:?} is {len} bytes long; an address has at most 64")]
-    TooLong { address: String, len: usize },
+    TooLong {
+        /// The address as given.
+        address: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// Not base58 text.
     #[error("SS58 address {0:?} is not base58")]
     Base58(String),
+    /// Decodes to a length no account address has.
     #[error(
         "SS58 address {address:?} has {len} bytes; expected 35 (or 36 with a two-byte prefix)"
     )]
-    Length { address: String, len: usize },
+    Length {
+        /// The address as given.
+        address: String,
+        /// The decoded length in bytes.
+        len: usize,
+    },
+    /// The two checksum bytes do not match.
     #[error("SS58 address {0:?} has a bad checksum")]
     Checksum(String),
+    /// An address of another network.
     #[error("SS58 address {address:?} has prefix {prefix}; expected 42")]
-    WrongPrefix { address: String, prefix: u16 },
+    WrongPrefix {
+        /// The address as given.
+        address: String,
+        /// The network prefix found.
+        prefix: u16,
+    },
 }
 
 fn checksum(payload: &[u8]) -> [u8; 2] {

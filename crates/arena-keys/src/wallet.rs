@@ -24,17 +24,29 @@ pub enum WalletError {
     Keyfile(#[from] KeyfileError),
     /// No wallet directory of that name under the root.
     #[error("wallet {name:?} not found: {} does not exist", path.display())]
-    NoWallet { name: String, path: PathBuf },
+    NoWallet {
+        /// The wallet name.
+        name: String,
+        /// The folder looked for.
+        path: PathBuf,
+    },
     /// A wallet or hotkey name that would escape the layout (empty, `..`, a slash).
     #[error("invalid {kind} name {name:?}: use a plain file name (no '/', not '.' or '..')")]
-    InvalidName { kind: &'static str, name: String },
+    InvalidName {
+        /// What the name is for (wallet or hotkey).
+        kind: &'static str,
+        /// The wallet name.
+        name: String,
+    },
     /// A mnemonic or generated key was rejected.
     #[error(transparent)]
     Key(#[from] KeyError),
     /// The wallet root could not be listed.
     #[error("{}: {cause}", path.display())]
     Io {
+        /// The folder looked for.
         path: PathBuf,
+        /// The underlying error.
         cause: std::io::Error,
     },
 }

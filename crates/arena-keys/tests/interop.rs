@@ -8,29 +8,16 @@
 //! Each Argon2 "sensitive" key derivation costs 512 MiB and a second or more, so the tests
 //! do as few encryptions and decryptions as possible (three here, two in Python).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use arena_keys::wallet::{Wallet, WalletError};
 use arena_keys::{keyfile::KeyfileError, PublicKey, Signature};
+use arena_testkit::fixtures::python;
 use serde_json::Value;
 
 const PY_PASSWORD: &str = "py-Pass-1234!";
 const RS_PASSWORD: &str = "rs-Pass-5678!";
 const MESSAGE: &str = "finetune-arena interop";
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("ARENA_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    assert!(
-        path.exists(),
-        "Python for interop tests not found at {} (set ARENA_TEST_PYTHON or run scripts/test \
-         to create the venv with bittensor-wallet==4.1.1)",
-        path.display()
-    );
-    path
-}
 
 /// Runs `script` with `args`; the script's last stdout line is its JSON result
 /// (bittensor-wallet prints progress such as "Encrypting..." before it).

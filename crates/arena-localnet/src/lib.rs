@@ -22,17 +22,17 @@
 //! # Ok(()) }
 //! ```
 
-pub mod base;
+mod base;
 pub mod config;
-pub mod error;
+mod error;
 pub mod home;
 pub mod join;
-pub mod miner;
-pub mod network;
+mod miner;
+mod network;
 mod output;
-pub mod schedule;
+mod schedule;
 mod services;
-pub mod validator;
+mod validator;
 
 use std::future::Future;
 use std::sync::Arc;

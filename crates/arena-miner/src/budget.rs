@@ -7,14 +7,6 @@ use std::time::Duration;
 
 use arena_chain::{Chain, ChainError, NetUid, SubnetInfo};
 
-/// The least a commitment costs, whatever its length (the pallet's minimum).
-pub const MIN_COST: u64 = 100;
-
-/// Budget units one commitment of `len` bytes costs.
-pub fn cost(len: usize) -> u64 {
-    (len as u64).max(MIN_COST)
-}
-
 /// First block whose extrinsics are charged to the next epoch's budget, seen from `head`.
 pub fn next_budget_block(subnet: &SubnetInfo, head: u64) -> u64 {
     let epoch_block = subnet.last_epoch_block + u64::from(subnet.hyperparameters.tempo);
@@ -45,13 +37,6 @@ pub async fn wait_for_new_epoch(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cost_has_a_floor() {
-        assert_eq!(cost(0), 100);
-        assert_eq!(cost(100), 100);
-        assert_eq!(cost(128), 128);
-    }
 
     #[test]
     fn next_budget_block_follows_the_dynamic_tempo() {

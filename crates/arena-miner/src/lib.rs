@@ -26,13 +26,13 @@
 //! # Ok(()) }
 //! ```
 
-pub mod budget;
+mod budget;
 pub mod check;
-pub mod error;
+mod error;
 pub mod fetch;
 pub mod journal;
 pub mod push;
 pub mod train;
-pub mod verify;
+mod verify;
 
 pub use error::MinerError;

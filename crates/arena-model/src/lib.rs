@@ -16,7 +16,7 @@
 //! # Ok::<(), arena_model::ModelError>(())
 //! ```
 
-pub mod error;
+mod error;
 pub mod kernels;
 pub mod model;
 pub mod scoring;

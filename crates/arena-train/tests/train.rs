@@ -3,20 +3,14 @@
 //! by a clear margin, the saved folder reloads with the same loss, and a run resumed from a
 //! checkpoint ends where an uninterrupted one does.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arena_model::scoring::{Evaluator, PromptReference};
 use arena_model::Device;
+use arena_testkit::fixtures::fixtures;
 use arena_train::data::{encode, Example, Pair};
 use arena_train::model::TrainModel;
 use arena_train::trainer::{save_hf_folder, TrainOptions, Trainer};
-
-fn fixture(name: &str) -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-        .join(name)
-}
 
 const WORDS: [&str; 24] = [
     "apple", "river", "stone", "cloud", "green", "house", "light", "music", "ocean", "paper",
@@ -85,7 +79,7 @@ fn trainer_loss(trainer: &Trainer, examples: &[Example]) -> f64 {
 #[test]
 fn every_tensor_gets_a_gradient_and_the_loss_is_the_validators() {
     for name in ["tiny-llama", "tiny-qwen2"] {
-        let dir = fixture(name);
+        let dir = fixtures().join(name);
         let model = TrainModel::load(&dir, &Device::Cpu).unwrap();
         let trainer = Trainer::new(model, TrainOptions::default());
         let train = pairs(false);
@@ -116,7 +110,7 @@ fn every_tensor_gets_a_gradient_and_the_loss_is_the_validators() {
 
 #[test]
 fn training_lowers_the_held_out_loss_and_saves_a_folder_that_scores_the_same() {
-    let base = fixture("tiny-llama");
+    let base = fixtures().join("tiny-llama");
     let (train, held) = (pairs(false), pairs(true));
     let train_ex = examples(&base, &train);
     let held_ex = examples(&base, &held);
@@ -166,7 +160,7 @@ fn training_lowers_the_held_out_loss_and_saves_a_folder_that_scores_the_same() {
 
 #[test]
 fn a_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does() {
-    let base = fixture("tiny-llama");
+    let base = fixtures().join("tiny-llama");
     let train_ex = examples(&base, &pairs(false));
     let held_ex = examples(&base, &pairs(true));
     let options = TrainOptions {
@@ -213,7 +207,7 @@ fn a_run_resumed_from_a_checkpoint_ends_where_an_uninterrupted_one_does() {
 #[test]
 fn lora_trains_only_adapters_and_the_merged_save_scores_the_same() {
     use arena_train::lora::LoraConfig;
-    let base = fixture("tiny-qwen2");
+    let base = fixtures().join("tiny-qwen2");
     let (train, held) = (pairs(false), pairs(true));
     let train_ex = examples(&base, &train);
     let held_ex = examples(&base, &held);
@@ -275,7 +269,7 @@ fn lora_trains_only_adapters_and_the_merged_save_scores_the_same() {
 /// every tensor, and the f32 master weights learn.
 #[test]
 fn bf16_products_train_with_f32_master_weights() {
-    let base = fixture("tiny-llama");
+    let base = fixtures().join("tiny-llama");
     let train_ex = examples(&base, &pairs(false));
     let held_ex = examples(&base, &pairs(true));
     let f32_trainer = Trainer::new(

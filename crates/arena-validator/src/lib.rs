@@ -24,7 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod cleanup;
+mod cleanup;
 pub mod eval;
 pub mod metrics;
 pub mod precheck;

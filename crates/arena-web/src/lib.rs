@@ -40,7 +40,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod gather;
+mod gather;
 pub mod model;
 mod schedule;
 mod server;

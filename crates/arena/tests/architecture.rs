@@ -3,8 +3,8 @@
 //! The block under "What depends on what" lists, for every workspace crate, the workspace crates
 //! it depends on (normal dependencies). This test reads every `crates/*/Cargo.toml` and fails when
 //! the two differ, when a crate depends on one listed above it (the block is ordered top-down),
-//! when any crate but the engine declares candle, or when the test-support crate is a normal
-//! dependency of anything.
+//! when any crate but the engine declares candle, when the test-support crate is a normal
+//! dependency of anything, or when a crate does not inherit the workspace lints.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -131,6 +131,34 @@ fn the_test_support_crate_is_never_a_normal_dependency() {
         assert!(
             !deps.contains(TESTKIT),
             "{name} depends on {TESTKIT} outside dev-dependencies"
+        );
+    }
+}
+
+#[test]
+fn every_crate_inherits_the_workspace_lints() {
+    let root: toml::Table =
+        toml::from_str(&std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap()).unwrap();
+    assert_eq!(
+        root["workspace"]["lints"]["rust"]["missing_docs"].as_str(),
+        Some("warn"),
+        "the workspace lints must include missing_docs"
+    );
+    for entry in std::fs::read_dir(workspace().join("crates")).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let inherits = doc
+            .get("lints")
+            .and_then(|l| l.get("workspace"))
+            .and_then(|w| w.as_bool());
+        assert_eq!(
+            inherits,
+            Some(true),
+            "{}: add `[lints] workspace = true`",
+            manifest.display()
         );
     }
 }

@@ -4,7 +4,7 @@
 //! checkpoint and ends with the weights of an uninterrupted run; LoRA with bf16 products
 //! trains and saves merged weights.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,13 +12,8 @@ use arena_core::seed::Seed;
 use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_model::scoring::PromptReference;
 use arena_model::{Device, Evaluator};
+use arena_testkit::fixtures::fixtures;
 use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 /// `arena --home <home> miner train --competition 1 --task arithmetic …` plus `extra`.
 fn train_cmd(home: &Path, base: &str, out: &Path, extra: &[&str]) -> Command {

@@ -6,14 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arena_core::competition::{Competition, Schedule};
+use arena_testkit::fixtures::fixtures;
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
 
 /// The shipped example schedule, written to `dir`, and its competition 1.
 fn schedule(dir: &Path) -> (PathBuf, Competition) {

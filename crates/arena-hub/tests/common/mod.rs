@@ -3,12 +3,13 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arena_hub::client::DownloadOptions;
 use arena_hub::server::{serve, ServerConfig, User};
+pub use arena_testkit::fixtures::python as python_path;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -19,24 +20,6 @@ pub const ALICE: &str = "alice-token-0123";
 pub const BOB: &str = "bob-token-4567";
 pub const FAKE_SHA: &str = "1234567890abcdef1234567890abcdef12345678";
 pub const CUT_AT: usize = 100_000;
-
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The venv interpreter with huggingface_hub 2.4.0 (`ARENA_TEST_PYTHON` overrides).
-pub fn python_path() -> PathBuf {
-    let path = std::env::var_os("ARENA_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
-    assert!(
-        path.exists(),
-        "Python interpreter {} not found: run scripts/test (it creates .venv with huggingface_hub) \
-         or set ARENA_TEST_PYTHON",
-        path.display()
-    );
-    path
-}
 
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")

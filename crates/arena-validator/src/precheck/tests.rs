@@ -1,13 +1,8 @@
 use super::*;
 use arena_core::competition::{default_schedule, Constraints};
 use arena_core::rejection::Rejection;
-use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("ARENA_TEST_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"))
-}
+use arena_testkit::fixtures::fixtures;
+use std::path::Path;
 
 fn constraints() -> Constraints {
     default_schedule()
