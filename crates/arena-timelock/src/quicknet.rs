@@ -90,10 +90,10 @@ pub fn verify_round_signature(round: u64, signature: &[u8]) -> Result<(), Error>
 }
 
 /// The quicknet round being produced at unix time `unix_secs`: `(t − genesis) / period`,
-/// rounded down, at least 1 (the arithmetic of the Python SDK).
+/// rounded down, at least 1 (the arithmetic of the Python SDK; NaN gives 1).
 pub fn round_at(unix_secs: f64) -> u64 {
     let round = ((unix_secs - QUICKNET_GENESIS_TIME as f64) / QUICKNET_PERIOD as f64).floor();
-    if round < 1.0 {
+    if round.is_nan() || round < 1.0 {
         1
     } else {
         round as u64
