@@ -11,6 +11,20 @@ use rand_chacha::ChaCha20Rng;
 /// Quicknet's signature of round 1000 (drand's public record; Subtensor's pallet tests use it).
 const SIG_1000: &str = "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125e342b73a8dd2bacbe47e4b6b63ed5e39";
 
+/// A commit made by the Python SDK's timelock (PyPI `bittensor-drand` 1.3.0
+/// `get_encrypted_commit`, on the chain's `tle` crate) for quicknet round 1000: hotkey bytes
+/// 0..=31, uids [0, 1, 5, 1023], values [100, 65535, 0, 7], version key 4. Recorded once so that
+/// this file checks a foreign ciphertext without Python; `oracle.rs` makes fresh ones.
+const SDK_COMMIT_ROUND_1000: &str = concat!(
+    "816d1ebc98350f917cebdeeca6b3e1c522e8f75c93826b01abca4a888bc1b21b1bf042688b8c05c52bb9ade1e8763252",
+    "0a54dda82e6c9834d0e1ca5c15a59d44a854c0cde40cc29ad87f62a16207ae42d2628d798294054fee334d79e63d2103",
+    "2000000000000000239c8329f53e9e569396c479ce2fca6afac02090ae87dd60116ad84e84d0871c2000000000000000",
+    "060eb221f5cddaf1d9fc4fb463303d23a91e927c7bccc1db55b44a19c0660f7567000000000000004b00000000000000",
+    "3ab9f3c2ad163503321538aad647dc16bd1214c3cb8e7e3f6c091360193def52c87500c6dca0db33cbf75ed46a244036",
+    "ecd5c3a3b95cbf8b63fa8e0c75e9d1084ad5bd7684d047a1c9be310c00000000000000f68e86c003fcf5098ab7e1da08",
+    "000000000000004145535f47434d5f",
+);
+
 fn sig1000() -> Vec<u8> {
     hex::decode(SIG_1000).unwrap()
 }
@@ -261,4 +275,32 @@ fn seal_refuses_mismatched_vectors_and_commits_over_the_chain_limit() {
     let uids: Vec<u16> = (0..1024).collect();
     let sealed = seal_weights(&[0; 32], &uids, &uids, 0, 1000, &mut rng(16)).unwrap();
     assert!(sealed.len() <= MAX_COMMIT_LEN);
+}
+
+#[test]
+fn a_commit_recorded_from_the_python_sdk_opens() {
+    let ct = hex::decode(SDK_COMMIT_ROUND_1000).unwrap();
+    assert_eq!(
+        open_weights(&ct, &sig1000()).unwrap(),
+        WeightsTlockPayload {
+            hotkey: (0u8..32).collect(),
+            uids: vec![0, 1, 5, 1023],
+            values: vec![100, 65535, 0, 7],
+            version_key: 4,
+        }
+    );
+    // Its layout is ours: same length as our seal of the same weights.
+    let hotkey: Vec<u8> = (0u8..32).collect();
+    let ours = seal_weights(
+        &hotkey,
+        &[0, 1, 5, 1023],
+        &[100, 65535, 0, 7],
+        4,
+        1000,
+        &mut rng(17),
+    )
+    .unwrap();
+    assert_eq!(ours.len(), ct.len());
+    assert_eq!(ours[96..104], ct[96..104]);
+    assert_eq!(ours[ours.len() - 16..], ct[ct.len() - 16..]);
 }
