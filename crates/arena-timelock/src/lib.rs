@@ -22,8 +22,6 @@
 //! # Ok::<(), arena_timelock::Error>(())
 //! ```
 
-#![warn(missing_docs)]
-
 mod error;
 mod quicknet;
 mod reveal;

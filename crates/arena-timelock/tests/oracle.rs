@@ -2,7 +2,8 @@
 //! defined by: PyPI `bittensor-drand` 1.3.0 (legacy `get_encrypted_commit`) and
 //! `bittensor-core` 0.1.5 (`get_encrypted_commit_v2`), both built on the `tle` crate Subtensor
 //! uses. Driven through `$ARENA_TEST_PYTHON` (set by `scripts/test`, which installs
-//! `scripts/requirements-test.txt`); each test is skipped with a message when it is unset.
+//! `scripts/requirements-test.txt`; without it, `.venv/bin/python`). A missing interpreter fails
+//! the test: a skipped cross-check proves nothing.
 //!
 //! Ciphertexts meant for the oracle's decryption are made for quicknet round 1000, whose
 //! signature is public. The oracle's commit functions pick the round from the wall clock; to
@@ -12,6 +13,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use arena_testkit::fixtures::python;
 use arena_timelock::{
     decrypt, encrypt, open_weights, reveal_block, reveal_round, seal_weights, EpochState,
     WeightsTlockPayload, SECURITY_BLOCK_OFFSET,
@@ -24,24 +26,8 @@ use serde_json::{json, Value};
 const SIG_1000: &str = "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125e342b73a8dd2bacbe47e4b6b63ed5e39";
 const PACKAGES: [&str; 2] = ["bittensor_drand", "bittensor_core"];
 
-/// The Python interpreter of the test venv, or `None` (and a message) when unset.
-fn python(test: &str) -> Option<String> {
-    match std::env::var("ARENA_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            // Straight to stderr, past the test harness's capture, so the skip is seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: ARENA_TEST_PYTHON is unset; run ./scripts/test (it installs \
-                 bittensor-drand 1.3.0 and bittensor-core 0.1.5 into .venv and sets it)"
-            );
-            None
-        }
-    }
-}
-
 /// Run one oracle request.
-fn oracle(python: &str, request: Value) -> Value {
+fn oracle(python: &std::path::Path, request: Value) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle.py");
     let mut child = Command::new(python)
         .arg(script)
@@ -100,9 +86,7 @@ fn deterministic_part(ct: &[u8]) -> Vec<u8> {
 
 #[test]
 fn oracle_versions_are_the_pinned_ones() {
-    let Some(py) = python("oracle_versions_are_the_pinned_ones") else {
-        return;
-    };
+    let py = python();
     let v = oracle(&py, json!({"op": "versions"}));
     assert_eq!(v["bittensor_drand"], "1.3.0");
     assert_eq!(v["bittensor_core"], "0.1.5");
@@ -110,9 +94,7 @@ fn oracle_versions_are_the_pinned_ones() {
 
 #[test]
 fn our_ciphertext_for_round_1000_decrypts_in_the_oracle() {
-    let Some(py) = python("our_ciphertext_for_round_1000_decrypts_in_the_oracle") else {
-        return;
-    };
+    let py = python();
     let mut rng = ChaCha20Rng::seed_from_u64(1000);
     for (i, message) in [b"".to_vec(), b"hello quicknet".to_vec(), vec![0xa5; 3000]]
         .into_iter()
@@ -136,9 +118,7 @@ fn our_ciphertext_for_round_1000_decrypts_in_the_oracle() {
 
 #[test]
 fn the_oracles_ciphertext_opens_with_our_decrypt() {
-    let Some(py) = python("the_oracles_ciphertext_opens_with_our_decrypt") else {
-        return;
-    };
+    let py = python();
     for pkg in PACKAGES {
         for message in [b"".to_vec(), b"from python".to_vec(), vec![7u8; 1500]] {
             let out = oracle(
@@ -172,9 +152,7 @@ fn weights_case() -> (Vec<u8>, Vec<u16>, Vec<u16>, u64) {
 
 #[test]
 fn the_legacy_commit_payload_matches_the_oracle() {
-    let Some(py) = python("the_legacy_commit_payload_matches_the_oracle") else {
-        return;
-    };
+    let py = python();
     let (hotkey, uids, values, version_key) = weights_case();
     let (tempo, current_block, netuid, period) = (360u16, 5_000_000u64, 37u16, 1u64);
     let blocks = reveal_block(current_block, netuid, tempo, period) - current_block;
@@ -193,9 +171,7 @@ fn the_legacy_commit_payload_matches_the_oracle() {
 
 #[test]
 fn the_stateful_commit_payload_matches_the_oracle() {
-    let Some(py) = python("the_stateful_commit_payload_matches_the_oracle") else {
-        return;
-    };
+    let py = python();
     let (hotkey, uids, values, version_key) = weights_case();
     let state = EpochState {
         last_epoch_block: 4_999_900,
@@ -227,7 +203,7 @@ fn the_stateful_commit_payload_matches_the_oracle() {
 /// The oracle's commit and ours: same layout byte for byte where deterministic, same
 /// plaintext bytes, and each opens in the other's decryption.
 fn check_commit(
-    py: &str,
+    py: &std::path::Path,
     their_ct: &[u8],
     hotkey: &[u8],
     uids: &[u16],
@@ -283,9 +259,7 @@ fn assert_round_within(theirs: &Value, ours_at: impl Fn(f64) -> u64, what: &str)
 
 #[test]
 fn legacy_reveal_round_equals_the_oracles() {
-    let Some(py) = python("legacy_reveal_round_equals_the_oracles") else {
-        return;
-    };
+    let py = python();
     // (tempo, current block, netuid, reveal period, block time)
     let inputs: Vec<(u16, u64, u16, u64, f64)> = vec![
         (360, 5_000_000, 37, 1, 12.0),
@@ -320,9 +294,7 @@ fn legacy_reveal_round_equals_the_oracles() {
 
 #[test]
 fn stateful_reveal_round_equals_the_oracles() {
-    let Some(py) = python("stateful_reveal_round_equals_the_oracles") else {
-        return;
-    };
+    let py = python();
     let s = |last, pending, index, tempo, since, current| EpochState {
         last_epoch_block: last,
         pending_epoch_at: pending,
