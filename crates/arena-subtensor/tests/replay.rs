@@ -313,3 +313,39 @@ async fn start_on(port: u16) -> ReplayServer {
     }
     panic!("port {port} stayed busy");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_upgrade_reloads_the_metadata() {
+    let server = serve(recording(), &["tempo"]).await;
+    let port: u16 = server.ws_url().rsplit(':').next().unwrap().parse().unwrap();
+    let st = client(&server).await;
+    let before = st.runtime().await.unwrap();
+    assert_eq!(before.spec_version, 208);
+    assert_eq!(before.metadata().pallets().len(), 26);
+    server.stop();
+    drop(server);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    // The node comes back with spec 393 and its V16 metadata.
+    let mut rec = recording();
+    for (_, resp) in rec
+        .responses_mut("tempo", "state_getRuntimeVersion")
+        .unwrap()
+    {
+        resp["result"]["specVersion"] = json!(393);
+    }
+    let meta = data("metadata-finney-spec393-v16.scale");
+    let mut upgraded = None;
+    for _ in 0..50 {
+        if let Ok(s) = ReplayServer::start_on(rec.clone(), &["tempo"], &meta, port).await {
+            upgraded = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _upgraded = upgraded.expect("port stayed busy");
+    let after = st.runtime().await.unwrap();
+    assert_eq!(after.spec_version, 393);
+    assert_eq!(after.metadata().pallets().len(), 27);
+    assert_eq!(st.tempo(23).await.unwrap(), 1000);
+}
