@@ -642,7 +642,7 @@ impl Subtensor {
                 }
             }
         }
-        out.sort_by(|a, b| a.hotkey.0.cmp(&b.hotkey.0));
+        out.sort_by_key(|c| c.hotkey.0);
         Ok(out)
     }
 

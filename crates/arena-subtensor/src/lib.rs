@@ -11,6 +11,8 @@
 //! * [`Value`]: dynamic SCALE over the metadata's type registry, bounded against hostile
 //!   input.
 
+#![warn(missing_docs)]
+
 mod calls;
 mod client;
 mod error;

@@ -20,6 +20,8 @@ pub const MAX_RESPONSE_BYTES: u32 = 32 << 20;
 /// Reconnection attempts after a dropped socket, with doubling backoff from 250 ms.
 const RECONNECT_ATTEMPTS: u32 = 5;
 
+// Held behind an `Arc`, one per connection: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Conn {
     Ws(WsClient),
     Http(HttpClient),
