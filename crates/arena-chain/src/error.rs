@@ -224,11 +224,32 @@ pub enum ChainError {
         /// The error message.
         message: String,
     },
+    /// A pallet error of a chain whose errors have no variant here (a Subtensor node's
+    /// `DispatchError::Module`, named from its metadata): `name` is the pallet's error name.
+    #[error("{name}: {docs} ({pallet})")]
+    Dispatch {
+        /// The pallet that raised it (`SubtensorModule`, `Commitments`, …).
+        pallet: String,
+        /// The error's name in the pallet (`SettingWeightsTooFast`, …).
+        name: String,
+        /// The error's documentation from the runtime metadata.
+        docs: String,
+    },
+    /// The operation exists only on arena's own chain (creating a subnet, minting stake on a
+    /// Subtensor node, …).
+    #[error("Unsupported: {what} is not supported on this chain")]
+    Unsupported {
+        /// The operation refused.
+        what: String,
+    },
 }
 
 impl ChainError {
     /// The variant's name (subtensor's error name for dispatch errors), for logs and tests.
     pub fn name(&self) -> String {
+        if let ChainError::Dispatch { name, .. } = self {
+            return name.clone();
+        }
         serde_json::to_value(self)
             .ok()
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))

@@ -73,6 +73,10 @@ impl Default for Config {
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChainConfig {
+    /// The chain, as `--network` takes it: `local`, `finney`, `test`, `ws(s)://…`,
+    /// `subtensor+http(s)://…` or `http(s)://…` (`arena chain serve`). Overrides `endpoint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// `http://HOST:PORT` of `arena chain serve`, or `local` to open <home>/chain in-process.
     pub endpoint: String,
     /// Default subnet for chain commands.
@@ -125,6 +129,7 @@ impl Default for HubConfig {
 impl Default for ChainConfig {
     fn default() -> Self {
         ChainConfig {
+            network: None,
             endpoint: "http://127.0.0.1:9944".into(),
             netuid: 1,
             addr: "127.0.0.1:9944".into(),

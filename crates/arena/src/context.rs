@@ -1,5 +1,6 @@
 //! The glue every command shares, in one place: the flag blocks several commands accept
-//! (`ChainArgs`, `HubArgs`, `HotkeyArgs`, `ScheduleArgs`, `CompetitionArgs`, `DtypeArg`),
+//! (`ChainArgs`, `HubArgs`, `HotkeyArgs`, `ScheduleArgs`, `CompetitionArgs`, `DtypeArg`,
+//! `DryRunArgs`),
 //! and one function each for opening the chain, building the hub client, loading the
 //! competition schedule and loading the signing hotkey.
 //!
@@ -19,13 +20,21 @@ use arena_hub::client::HubClient;
 use arena_keys::wallet::Wallet;
 use arena_keys::Keypair;
 
+use arena_keys::PublicKey;
+use arena_subtensor::tx::{Era, TxParams};
+use arena_subtensor::{Runtime, Subtensor, SubtensorCall};
+use serde_json::json;
+
 use crate::config::Config;
 
-/// `--chain URL` and `--netuid N`: the chain a command talks to and the subnet it works on.
+/// `--network NETWORK` (alias `--chain`) and `--netuid N`: the chain a command talks to and
+/// the subnet it works on.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct ChainArgs {
-    /// Chain endpoint: `http://HOST:PORT` or `local` (<home>/chain in-process). Default: `[chain] endpoint`.
-    #[arg(long, value_name = "URL")]
+    /// Chain: `local` (<home>/chain in-process), `http(s)://HOST:PORT` (`arena chain serve`),
+    /// or a Subtensor node: `finney`, `test`, `ws(s)://HOST:PORT`, `subtensor+http(s)://…`.
+    /// Default: `[chain] network`, else `[chain] endpoint`.
+    #[arg(long = "network", visible_alias = "chain", value_name = "NETWORK")]
     pub chain: Option<String>,
     /// Subnet. Default: `[chain] netuid`.
     #[arg(long)]
@@ -63,14 +72,68 @@ impl OpenedChain {
     }
 }
 
-/// The chain at `endpoint` (default `[chain] endpoint`): `http(s)://HOST:PORT` of
-/// `arena chain serve`, or `local` to open `<home>/chain` in-process with `options`.
+/// Which chain a `--network` value names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Network {
+    /// `local`: `<home>/chain` in-process.
+    Local,
+    /// `http(s)://…`: arena's own chain service (`arena chain serve`).
+    Arena(String),
+    /// `finney`, `test`, `ws(s)://…`, `subtensor+http(s)://…`: a Subtensor node at this URL.
+    Subtensor(String),
+}
+
+/// The network named by `flag`, else `[chain] network`, else `[chain] endpoint`.
+/// A plain `http(s)://` URL is arena's own chain (as before Subtensor support); a Subtensor
+/// node over HTTP is written `subtensor+http(s)://…` (no probing: the choice is visible in
+/// the command line).
+pub(crate) fn network(flag: Option<&str>, cfg: &Config) -> anyhow::Result<Network> {
+    let name = flag
+        .or(cfg.chain.network.as_deref())
+        .unwrap_or(&cfg.chain.endpoint);
+    let lower = name.to_ascii_lowercase();
+    Ok(match lower.as_str() {
+        "local" => Network::Local,
+        "finney" => Network::Subtensor(arena_subtensor::FINNEY.into()),
+        "test" | "testnet" => Network::Subtensor(arena_subtensor::TESTNET.into()),
+        _ if lower.starts_with("ws://") || lower.starts_with("wss://") => {
+            Network::Subtensor(name.to_string())
+        }
+        _ if lower.starts_with("subtensor+http://") || lower.starts_with("subtensor+https://") => {
+            Network::Subtensor(name["subtensor+".len()..].to_string())
+        }
+        _ if lower.starts_with("http://") || lower.starts_with("https://") => {
+            Network::Arena(name.to_string())
+        }
+        _ => bail!(
+            "network {name:?}: expected local, finney, test, ws(s)://HOST:PORT, \
+             subtensor+http(s)://HOST:PORT (a Subtensor node) or http(s)://HOST:PORT \
+             (arena chain serve)"
+        ),
+    })
+}
+
+/// The chain `endpoint` names (see [`network`]): `local` opens `<home>/chain` in-process
+/// with `options`; `http(s)://` is `arena chain serve`; a Subtensor network gets the
+/// Subtensor client (metadata is read on first use).
 pub(crate) fn open_chain(
     endpoint: Option<&str>,
     cfg: &Config,
     options: LocalChainOptions,
 ) -> anyhow::Result<OpenedChain> {
-    let url = endpoint.unwrap_or(&cfg.chain.endpoint);
+    let url = match network(endpoint, cfg)? {
+        Network::Local => "local".to_string(),
+        Network::Arena(url) => url,
+        Network::Subtensor(url) => {
+            let client =
+                arena_subtensor::Subtensor::new(&url, arena_subtensor::Options::default())?;
+            return Ok(OpenedChain {
+                chain: Arc::new(client),
+                local: None,
+            });
+        }
+    };
+    let url = url.as_str();
     if url == "local" {
         let dir = cfg.home.join("chain");
         let local = Arc::new(
@@ -380,4 +443,120 @@ impl From<DtypeArg> for Dtype {
             DtypeArg::F32 => Dtype::F32,
         }
     }
+}
+
+/// `--dry-run` and the offline inputs of a signing review.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct DryRunArgs {
+    /// Print the call (and with --nonce the signing payload) as hex; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: the nonce of the signing payload (immortal era, tip 0).
+    #[arg(long, requires = "dry_run")]
+    pub nonce: Option<u64>,
+    /// With --dry-run: runtime metadata file (SCALE, V14–V16) instead of the node's.
+    #[arg(long, value_name = "FILE", requires_all = ["dry_run", "spec_version", "tx_version"])]
+    pub metadata: Option<PathBuf>,
+    /// With --metadata: the chain's genesis hash (needed for the signing payload).
+    #[arg(long, value_name = "HASH", requires = "metadata")]
+    pub genesis: Option<String>,
+    /// With --metadata: the runtime's spec version.
+    #[arg(long, requires = "metadata")]
+    pub spec_version: Option<u32>,
+    /// With --metadata: the runtime's transaction version.
+    #[arg(long, requires = "metadata")]
+    pub tx_version: Option<u32>,
+}
+
+/// The runtime and genesis a dry run encodes with: the files and numbers given, else the
+/// Subtensor node's.
+async fn review_runtime(
+    dry: &DryRunArgs,
+    net: Option<&str>,
+    cfg: &Config,
+) -> anyhow::Result<(Runtime, Option<[u8; 32]>)> {
+    if let Some(path) = &dry.metadata {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let (Some(spec), Some(txv)) = (dry.spec_version, dry.tx_version) else {
+            bail!("--metadata needs --spec-version and --tx-version");
+        };
+        let runtime = Runtime::from_bytes(&bytes, spec, txv)
+            .with_context(|| format!("metadata {}", path.display()))?;
+        let genesis = match &dry.genesis {
+            Some(g) => Some(parse_genesis(g)?),
+            None => None,
+        };
+        return Ok((runtime, genesis));
+    }
+    let Network::Subtensor(url) = network(net, cfg)? else {
+        bail!(
+            "--dry-run encodes Subtensor calls: name a Subtensor node with --network, or give \
+             --metadata FILE --spec-version N --tx-version N [--genesis HASH]"
+        );
+    };
+    let client = Subtensor::connect(&url, arena_subtensor::Options::default())
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    let runtime = client.runtime().await?;
+    let genesis = match &dry.genesis {
+        Some(g) => parse_genesis(g)?,
+        None => client.genesis().await?,
+    };
+    Ok((runtime, Some(genesis)))
+}
+
+fn parse_genesis(text: &str) -> anyhow::Result<[u8; 32]> {
+    let raw = text.strip_prefix("0x").unwrap_or(text);
+    let bytes = hex::decode(raw).with_context(|| format!("--genesis {text:?}"))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("--genesis {text:?}: expected 32 bytes"))
+}
+
+/// Prints `call` (and the signing payload when `--nonce` is given) without sending it.
+pub(crate) async fn dry_run(
+    call: &SubtensorCall,
+    signer: &PublicKey,
+    dry: &DryRunArgs,
+    net: Option<&str>,
+    json_out: bool,
+    cfg: &Config,
+) -> anyhow::Result<()> {
+    let (runtime, genesis) = review_runtime(dry, net, cfg).await?;
+    let call_bytes = call.encode(&runtime)?;
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "call".into(),
+        json!(format!("0x{}", hex::encode(&call_bytes))),
+    );
+    if let Some(nonce) = dry.nonce {
+        let Some(genesis) = genesis else {
+            bail!("--nonce with --metadata needs --genesis HASH for the signing payload");
+        };
+        let params = TxParams {
+            nonce,
+            tip: 0,
+            era: Era::Immortal,
+            genesis,
+        };
+        let payload = arena_subtensor::tx::signing_payload(&runtime, &call_bytes, &params)?;
+        out.insert(
+            "signing_payload".into(),
+            json!(format!("0x{}", hex::encode(payload))),
+        );
+    }
+    if json_out {
+        println!("{}", serde_json::Value::Object(out));
+    } else {
+        let (pallet, name) = call.name();
+        println!(
+            "{pallet}.{name} for spec {} (signer {}), not sent:",
+            runtime.spec_version,
+            signer.ss58()
+        );
+        for (k, v) in &out {
+            println!("{k} {}", v.as_str().unwrap_or_default());
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,10 @@ pub enum ChainCmd {
     Register(super::chain_node::RegisterArgs),
     /// Add stake (rao) to a hotkey on a subnet, signed by a coldkey.
     Stake(super::chain_node::StakeArgs),
+    /// Set weights on a subnet, signed by the hotkey (commit-reveal when the subnet has it on).
+    SetWeights(super::chain_tx::SetWeightsArgs),
+    /// Commit text (a model pointer) on a subnet, signed by the hotkey.
+    Commit(super::chain_tx::CommitArgs),
     /// Replay a Yuma Consensus scenario file and print each epoch's outputs as JSON lines.
     Yuma(super::chain_yuma::YumaArgs),
 }
@@ -35,6 +39,8 @@ pub async fn run(cmd: ChainCmd, cfg: &Config) -> anyhow::Result<()> {
         ChainCmd::CreateSubnet(args) => node::create_subnet(args, cfg).await,
         ChainCmd::Register(args) => node::register(args, cfg).await,
         ChainCmd::Stake(args) => node::stake(args, cfg).await,
+        ChainCmd::SetWeights(args) => super::chain_tx::set_weights(args, cfg).await,
+        ChainCmd::Commit(args) => super::chain_tx::commit(args, cfg).await,
         ChainCmd::Yuma(args) => super::chain_yuma::run(args),
     }
 }

@@ -24,9 +24,10 @@ use crate::context::{open_chain, password_from_env, OpenedChain};
 /// Where to reach the chain.
 #[derive(clap::Args, Debug, Clone)]
 pub struct EndpointArgs {
-    /// Chain endpoint: `http://127.0.0.1:9944` or `local` (open <home>/chain in-process).
-    /// Default: `[chain] endpoint`.
-    #[arg(long)]
+    /// Chain: `local` (open <home>/chain in-process), `http://127.0.0.1:9944` (`arena chain
+    /// serve`), or a Subtensor node: `finney`, `test`, `ws(s)://HOST:PORT`,
+    /// `subtensor+http(s)://HOST:PORT`. Default: `[chain] network`, else `[chain] endpoint`.
+    #[arg(long = "network", visible_aliases = ["endpoint", "chain"], value_name = "NETWORK")]
     pub endpoint: Option<String>,
 }
 
@@ -123,6 +124,8 @@ pub struct RegisterArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub dry: crate::context::DryRunArgs,
     /// Subnet. Default: `[chain] netuid`.
     #[arg(long)]
     pub netuid: Option<NetUid>,
@@ -402,6 +405,15 @@ pub async fn register(args: RegisterArgs, cfg: &Config) -> anyhow::Result<()> {
     let netuid = args.netuid.unwrap_or(cfg.chain.netuid);
     let cold = coldkey(&args.keys, cfg)?;
     let hot = hotkey_public(&args.keys, cfg)?;
+    if args.dry.dry_run {
+        let call = arena_subtensor::SubtensorCall::BurnedRegister {
+            netuid,
+            hotkey: hot,
+        };
+        let net = args.endpoint.endpoint.as_deref();
+        return crate::context::dry_run(&call, &cold.public(), &args.dry, net, args.json, cfg)
+            .await;
+    }
     let conn = connect(&args.endpoint, cfg)?;
     let receipt = conn.chain.register(&cold, netuid, &hot).await?;
     conn.seal()?;

@@ -52,9 +52,10 @@ pub struct ProduceArgs {
     /// Feed to publish to. Default: `[data] feed_url`.
     #[arg(long)]
     pub feed: Option<String>,
-    /// Chain whose current block each batch is stamped with: `http://HOST:PORT` or `local`
-    /// (<home>/chain). Default: `[chain] endpoint`.
-    #[arg(long, value_name = "URL")]
+    /// Chain whose current block each batch is stamped with: `http://HOST:PORT`, `local`
+    /// (<home>/chain) or a Subtensor node (`finney`, `test`, `ws(s)://…`). Default:
+    /// `[chain] network`, else `[chain] endpoint`.
+    #[arg(long = "network", visible_alias = "chain", value_name = "NETWORK")]
     pub chain: Option<String>,
     /// Data subnet the batches are signed for. Default: `[data] netuid`.
     #[arg(long)]

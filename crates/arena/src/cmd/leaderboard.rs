@@ -29,10 +29,15 @@ pub enum LeaderboardCmd {
      Default: `[validator] schedule`, else the built-in schedule"
 )))]
 pub struct SourceArgs {
-    /// Chain: `http://HOST:PORT` of `arena chain serve`, `local` (<home>/chain), or a chain
-    /// directory (holding chain.sqlite; only while no other process runs that chain).
-    /// Default: `[chain] endpoint`.
-    #[arg(long, value_name = "URL_OR_DIR")]
+    /// Chain: `http://HOST:PORT` of `arena chain serve`, `local` (<home>/chain), a chain
+    /// directory (holding chain.sqlite; only while no other process runs that chain), or a
+    /// Subtensor node (`finney`, `test`, `ws(s)://…`, `subtensor+http(s)://…`).
+    /// Default: `[chain] network`, else `[chain] endpoint`.
+    #[arg(
+        long = "network",
+        visible_alias = "chain",
+        value_name = "NETWORK_OR_DIR"
+    )]
     pub chain: Option<String>,
     /// Subnet shown. Default: `[chain] netuid`.
     #[arg(long)]
@@ -103,18 +108,25 @@ async fn serve(args: ServeArgs, cfg: &Config) -> anyhow::Result<()> {
 
 /// Builds the leaderboard's sources from flags and configuration.
 pub fn sources(args: &SourceArgs, cfg: &Config) -> anyhow::Result<Sources> {
-    let endpoint = args.chain.as_deref().unwrap_or(&cfg.chain.endpoint);
-    let chain: Arc<dyn Chain> =
-        if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-            open_chain(Some(endpoint), cfg, LocalChainOptions::default())?.chain
+    let endpoint = args
+        .chain
+        .as_deref()
+        .or(cfg.chain.network.as_deref())
+        .unwrap_or(&cfg.chain.endpoint);
+    let remote = matches!(
+        crate::context::network(Some(endpoint), cfg),
+        Ok(crate::context::Network::Arena(_) | crate::context::Network::Subtensor(_))
+    );
+    let chain: Arc<dyn Chain> = if remote {
+        open_chain(Some(endpoint), cfg, LocalChainOptions::default())?.chain
+    } else {
+        let dir = if endpoint == "local" {
+            cfg.home.join("chain")
         } else {
-            let dir = if endpoint == "local" {
-                cfg.home.join("chain")
-            } else {
-                PathBuf::from(endpoint)
-            };
-            Arc::new(open_chain_dir(&dir)?)
+            PathBuf::from(endpoint)
         };
+        Arc::new(open_chain_dir(&dir)?)
+    };
     let validator_stores = if args.validator_state.is_empty() {
         let default = cfg
             .validator

@@ -4,6 +4,7 @@ pub(crate) mod bench;
 mod bench_train;
 pub(crate) mod chain;
 mod chain_node;
+mod chain_tx;
 mod chain_yuma;
 pub(crate) mod config;
 pub(crate) mod data;

@@ -66,6 +66,21 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
         LocalChainOptions::default(),
     )?
     .chain;
+    // Fail fast when the chain cannot be read at all (a wrong --network, a node without the
+    // subnet or its APIs): once running, tick errors are logged and retried, which suits a
+    // node restart but not a mistyped flag.
+    chain
+        .block_number()
+        .await
+        .context("reading the head block of the chain (check --network)")?;
+    chain
+        .metagraph(netuid)
+        .await
+        .with_context(|| format!("reading the metagraph of subnet {netuid}"))?;
+    chain
+        .commitments(netuid)
+        .await
+        .with_context(|| format!("reading the commitments of subnet {netuid}"))?;
     let hub = args.hub.client(cfg)?;
     let state = vcfg
         .state_dir
