@@ -67,58 +67,6 @@ impl std::fmt::Debug for Options {
     }
 }
 
-/// The subnet parameters a miner or validator needs, read from Subtensor's storage at one
-/// block.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SubnetHyperparameters {
-    /// Blocks between epochs (`Tempo`).
-    pub tempo: u16,
-    /// Blocks between two `set_weights` of a hotkey (`WeightsSetRateLimit`).
-    pub weights_rate_limit: u64,
-    /// Least `version_key` accepted (`WeightsVersionKey`).
-    pub weights_version_key: u64,
-    /// Whether weights must be committed (timelocked) instead of set
-    /// (`CommitRevealWeightsEnabled`).
-    pub commit_reveal_enabled: bool,
-    /// The commit-reveal version the chain accepts (`CommitRevealWeightsVersion`).
-    pub commit_reveal_version: u16,
-    /// Epochs until a commitment is revealed (`RevealPeriodEpochs`).
-    pub commit_reveal_period: u64,
-    /// Least number of weights (`MinAllowedWeights`).
-    pub min_allowed_weights: u16,
-    /// Largest weight, u16/65535 (`MaxWeightsLimit`).
-    pub max_weights_limit: u16,
-    /// Blocks a new registration is protected (`ImmunityPeriod`).
-    pub immunity_period: u16,
-    /// Consensus quantile (`Kappa`).
-    pub kappa: u16,
-    /// Blocks after which a validator without weights counts as inactive (`ActivityCutoff`).
-    pub activity_cutoff: u16,
-    /// Validator permits per epoch (`MaxAllowedValidators`).
-    pub max_validators: u16,
-    /// Capacity of the subnet (`MaxAllowedUids`).
-    pub max_uids: u16,
-}
-
-impl SubnetHyperparameters {
-    /// arena's [`Hyperparameters`] with these values (the others at their defaults).
-    pub fn to_arena(&self) -> Hyperparameters {
-        Hyperparameters {
-            tempo: self.tempo,
-            kappa: self.kappa,
-            activity_cutoff: self.activity_cutoff.into(),
-            max_allowed_validators: self.max_validators,
-            max_allowed_uids: self.max_uids,
-            min_allowed_weights: self.min_allowed_weights,
-            max_weights_limit: self.max_weights_limit,
-            weights_rate_limit: self.weights_rate_limit,
-            weights_version_key: self.weights_version_key,
-            immunity_period: self.immunity_period.into(),
-            ..Hyperparameters::default()
-        }
-    }
-}
-
 /// A client of one Subtensor node.
 pub struct Subtensor {
     rpc: Rpc,
@@ -458,48 +406,60 @@ impl Subtensor {
         )
     }
 
-    /// A subnet's parameters, read from storage at the best block.
-    pub async fn subnet_hyperparameters(&self, netuid: NetUid) -> Result<SubnetHyperparameters> {
+    /// A subnet's parameters, read from storage at the best block (the fields Subtensor keeps
+    /// per subnet; the rest keep arena's defaults).
+    pub async fn subnet_hyperparameters(&self, netuid: NetUid) -> Result<Hyperparameters> {
         let rt = self.runtime().await?;
         let (_, at) = self.head().await?;
         let n = [Value::U(netuid.into())];
-        let get = async |entry: &str, keys: &[Value]| -> Result<u128> {
-            let v = self
-                .storage(&rt, "SubtensorModule", entry, keys, &at)
-                .await?;
-            match (v.as_u128(), v.as_bool()) {
-                (Some(x), _) => Ok(x),
-                (None, Some(b)) => Ok(u128::from(b)),
-                _ => Err(Error::Decode(format!("{entry}: not an integer"))),
-            }
-        };
-        Ok(SubnetHyperparameters {
-            tempo: narrow(get("Tempo", &n).await?, "Tempo")?,
-            weights_rate_limit: narrow(
-                get("WeightsSetRateLimit", &n).await?,
-                "WeightsSetRateLimit",
-            )?,
-            weights_version_key: narrow(get("WeightsVersionKey", &n).await?, "WeightsVersionKey")?,
-            commit_reveal_enabled: get("CommitRevealWeightsEnabled", &n).await? != 0,
-            commit_reveal_version: narrow(
-                get("CommitRevealWeightsVersion", &[]).await?,
-                "CommitRevealWeightsVersion",
-            )?,
-            commit_reveal_period: narrow(
-                get("RevealPeriodEpochs", &n).await?,
-                "RevealPeriodEpochs",
-            )?,
-            min_allowed_weights: narrow(get("MinAllowedWeights", &n).await?, "MinAllowedWeights")?,
-            max_weights_limit: narrow(get("MaxWeightsLimit", &n).await?, "MaxWeightsLimit")?,
-            immunity_period: narrow(get("ImmunityPeriod", &n).await?, "ImmunityPeriod")?,
-            kappa: narrow(get("Kappa", &n).await?, "Kappa")?,
-            activity_cutoff: narrow(get("ActivityCutoff", &n).await?, "ActivityCutoff")?,
-            max_validators: narrow(
-                get("MaxAllowedValidators", &n).await?,
+        let get =
+            async |entry: &str| -> Result<u128> { self.storage_uint(&rt, entry, &n, &at).await };
+        Ok(Hyperparameters {
+            tempo: narrow(get("Tempo").await?, "Tempo")?,
+            kappa: narrow(get("Kappa").await?, "Kappa")?,
+            activity_cutoff: narrow(get("ActivityCutoff").await?, "ActivityCutoff")?,
+            max_allowed_validators: narrow(
+                get("MaxAllowedValidators").await?,
                 "MaxAllowedValidators",
             )?,
-            max_uids: narrow(get("MaxAllowedUids", &n).await?, "MaxAllowedUids")?,
+            max_allowed_uids: narrow(get("MaxAllowedUids").await?, "MaxAllowedUids")?,
+            min_allowed_weights: narrow(get("MinAllowedWeights").await?, "MinAllowedWeights")?,
+            max_weights_limit: narrow(get("MaxWeightsLimit").await?, "MaxWeightsLimit")?,
+            weights_rate_limit: narrow(get("WeightsSetRateLimit").await?, "WeightsSetRateLimit")?,
+            weights_version_key: narrow(get("WeightsVersionKey").await?, "WeightsVersionKey")?,
+            immunity_period: narrow(get("ImmunityPeriod").await?, "ImmunityPeriod")?,
+            commit_reveal_weights_enabled: get("CommitRevealWeightsEnabled").await? != 0,
+            reveal_period_epochs: narrow(get("RevealPeriodEpochs").await?, "RevealPeriodEpochs")?,
+            ..Hyperparameters::default()
         })
+    }
+
+    /// The commit-reveal version the chain accepts (`CommitRevealWeightsVersion`, one value
+    /// for the whole chain).
+    pub async fn commit_reveal_version(&self) -> Result<u16> {
+        let rt = self.runtime().await?;
+        let (_, at) = self.head().await?;
+        narrow(
+            self.storage_uint(&rt, "CommitRevealWeightsVersion", &[], &at)
+                .await?,
+            "CommitRevealWeightsVersion",
+        )
+    }
+
+    /// A `SubtensorModule` storage item that holds an integer or a bool, as an integer.
+    async fn storage_uint(
+        &self,
+        rt: &Runtime,
+        entry: &str,
+        keys: &[Value],
+        at: &[u8; 32],
+    ) -> Result<u128> {
+        let v = self.storage(rt, "SubtensorModule", entry, keys, at).await?;
+        match (v.as_u128(), v.as_bool()) {
+            (Some(x), _) => Ok(x),
+            (None, Some(b)) => Ok(u128::from(b)),
+            _ => Err(Error::Decode(format!("{entry}: not an integer"))),
+        }
     }
 
     /// The metagraph of `netuid` at block `at` (number `block`), through the runtime API the
@@ -667,7 +627,7 @@ impl Subtensor {
                 version_key,
             } => {
                 let hp = self.subnet_hyperparameters(*netuid).await?;
-                if !hp.commit_reveal_enabled {
+                if !hp.commit_reveal_weights_enabled {
                     SubtensorCall::SetWeights {
                         netuid: *netuid,
                         uids: uids.clone(),
@@ -685,11 +645,12 @@ impl Subtensor {
                         block,
                         *netuid,
                         hp.tempo,
-                        hp.commit_reveal_period,
+                        hp.reveal_period_epochs,
                         arena_timelock::unix_now(),
                     );
                     let commit =
                         sealer.seal(&signer.public(), uids, weights, *version_key, round)?;
+                    let version = self.commit_reveal_version().await?;
                     let rt = self.runtime().await?;
                     if rt.has_call("SubtensorModule", "commit_timelocked_mechanism_weights") {
                         SubtensorCall::CommitTimelockedMechanismWeights {
@@ -697,14 +658,14 @@ impl Subtensor {
                             mecid: 0,
                             commit,
                             reveal_round: round,
-                            version: hp.commit_reveal_version,
+                            version,
                         }
                     } else {
                         SubtensorCall::CommitTimelockedWeights {
                             netuid: *netuid,
                             commit,
                             reveal_round: round,
-                            version: hp.commit_reveal_version,
+                            version,
                         }
                     }
                 }
@@ -1027,8 +988,7 @@ impl Chain for Subtensor {
         Ok(self
             .subnet_hyperparameters(netuid)
             .await
-            .map_err(chain_err)?
-            .to_arena())
+            .map_err(chain_err)?)
     }
 
     async fn metagraph(&self, netuid: NetUid) -> ChainResult<Metagraph> {

@@ -24,7 +24,7 @@ mod value;
 pub mod weights;
 
 pub use calls::{raw_data, SubtensorCall, MAX_RAW_COMMITMENT};
-pub use client::{Options, SubnetHyperparameters, Subtensor, FINNEY, TESTNET};
+pub use client::{Options, Subtensor, FINNEY, TESTNET};
 pub use error::{Error, Result};
 pub use meta::{compact, decode_metadata, Runtime};
 pub use value::{decode_all, decode_as, encode_as, Value};

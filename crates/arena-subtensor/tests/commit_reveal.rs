@@ -120,11 +120,9 @@ async fn commit_reveal_on_seals_and_commits_with_the_chains_version() {
     };
     let st = Subtensor::connect(&server.ws_url(), options).await.unwrap();
     let hp = st.subnet_hyperparameters(NETUID).await.unwrap();
-    assert!(hp.commit_reveal_enabled);
-    assert_eq!(
-        (hp.tempo, hp.commit_reveal_version, hp.commit_reveal_period),
-        (1000, 4, 1)
-    );
+    assert!(hp.commit_reveal_weights_enabled);
+    assert_eq!((hp.tempo, hp.reveal_period_epochs), (1000, 1));
+    assert_eq!(st.commit_reveal_version().await.unwrap(), 4);
 
     let key = Keypair::from_uri("//Alice").unwrap();
     let (block, _) = st.head().await.unwrap();

@@ -60,6 +60,19 @@ pub struct Hyperparameters {
     /// Alpha emitted into the subnet per block, in rao; an epoch distributes
     /// `blocks since last epoch × this`.
     pub emission_per_block: u64,
+    /// Weights are committed timelocked and revealed by the chain instead of set
+    /// (`CommitRevealWeightsEnabled`; never on arena's own chain).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub commit_reveal_weights_enabled: bool,
+    /// Epochs between a timelocked commit and its reveal (`RevealPeriodEpochs`).
+    #[serde(skip_serializing_if = "is_one")]
+    pub reveal_period_epochs: u64,
+}
+
+/// Fields added after arena's chain began signing this struct's JSON (`create_subnet`) are
+/// left out at their defaults, so the bytes of every earlier payload stay the same.
+fn is_one(value: &u64) -> bool {
+    *value == 1
 }
 
 impl Default for Hyperparameters {
@@ -85,6 +98,8 @@ impl Default for Hyperparameters {
             stake_threshold: 0,
             max_commitment_space: 3100,
             emission_per_block: 1_000_000_000,
+            commit_reveal_weights_enabled: false,
+            reveal_period_epochs: 1,
         }
     }
 }
