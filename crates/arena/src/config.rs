@@ -85,6 +85,10 @@ pub struct ChainConfig {
     pub addr: String,
     /// Milliseconds between blocks of `arena chain serve` (subtensor: 12000).
     pub block_time_ms: u64,
+    /// On a Subtensor network, a write returns once its block is finalized instead of once it
+    /// is included (safer against reorganisations, about two blocks slower).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub wait_for_finality: bool,
 }
 
 /// `[hub]`: the model hub the client commands talk to, and how `arena hub serve` runs.
@@ -134,6 +138,7 @@ impl Default for ChainConfig {
             netuid: 1,
             addr: "127.0.0.1:9944".into(),
             block_time_ms: 12_000,
+            wait_for_finality: false,
         }
     }
 }

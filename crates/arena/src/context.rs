@@ -113,6 +113,15 @@ pub(crate) fn network(flag: Option<&str>, cfg: &Config) -> anyhow::Result<Networ
     })
 }
 
+/// How the Subtensor client runs for this configuration (`[chain] wait_for_finality`; the
+/// client's defaults otherwise: drand quicknet sealing, mortal eras, request timeouts).
+pub(crate) fn subtensor_options(cfg: &Config) -> arena_subtensor::Options {
+    arena_subtensor::Options {
+        wait_for_finality: cfg.chain.wait_for_finality,
+        ..arena_subtensor::Options::default()
+    }
+}
+
 /// The chain `endpoint` names (see [`network`]): `local` opens `<home>/chain` in-process
 /// with `options`; `http(s)://` is `arena chain serve`; a Subtensor network gets the
 /// Subtensor client (metadata is read on first use).
@@ -125,8 +134,7 @@ pub(crate) fn open_chain(
         Network::Local => "local".to_string(),
         Network::Arena(url) => url,
         Network::Subtensor(url) => {
-            let client =
-                arena_subtensor::Subtensor::new(&url, arena_subtensor::Options::default())?;
+            let client = arena_subtensor::Subtensor::new(&url, subtensor_options(cfg))?;
             return Ok(OpenedChain {
                 chain: Arc::new(client),
                 local: None,
@@ -494,7 +502,7 @@ async fn review_runtime(
              --metadata FILE --spec-version N --tx-version N [--genesis HASH]"
         );
     };
-    let client = Subtensor::connect(&url, arena_subtensor::Options::default())
+    let client = Subtensor::connect(&url, subtensor_options(cfg))
         .await
         .with_context(|| format!("connecting to {url}"))?;
     let runtime = client.runtime().await?;
