@@ -524,13 +524,21 @@ impl Subtensor {
         }
     }
 
-    /// Every commitment of `netuid` at block `at` (`CommitmentOf` under the netuid's prefix,
-    /// 500 keys a page), ordered by hotkey.
-    pub async fn commitments_at(&self, netuid: NetUid, at: &[u8; 32]) -> Result<Vec<Commitment>> {
+    /// Every entry of the storage map `pallet.entry` under the prefix of `first_keys` at block
+    /// `at`: (all keys, value), in the node's key order. Keys are listed 500 a page
+    /// (`state_getKeysPaged`) and read 500 at a time (`state_queryStorageAt`); more than 2^16
+    /// keys is refused.
+    async fn map_entries_at(
+        &self,
+        rt: &Runtime,
+        pallet: &str,
+        entry: &str,
+        first_keys: &[Value],
+        at: &[u8; 32],
+    ) -> Result<Vec<(Vec<Value>, Value)>> {
         const PAGE: usize = 500;
         const MAX_KEYS: usize = 1 << 16;
-        let rt = self.runtime().await?;
-        let prefix = rt.storage_key("Commitments", "CommitmentOf", &[Value::U(netuid.into())])?;
+        let prefix = rt.storage_key(pallet, entry, first_keys)?;
         let mut keys: Vec<String> = Vec::new();
         loop {
             let mut params = vec![json!(hex0x(&prefix)), json!(PAGE)];
@@ -558,7 +566,7 @@ impl Subtensor {
             if keys.len() > MAX_KEYS {
                 return Err(Error::Response {
                     method: "state_getKeysPaged".into(),
-                    reason: format!("more than {MAX_KEYS} commitments"),
+                    reason: format!("more than {MAX_KEYS} entries of {pallet}.{entry}"),
                 });
             }
         }
@@ -588,23 +596,92 @@ impl Subtensor {
                 };
                 let Some(v) = v.as_str() else { continue };
                 let key = parse_hex("state_queryStorageAt", k)?;
-                let keys = rt.decode_storage_keys("Commitments", "CommitmentOf", &key)?;
-                let hotkey = account(
-                    keys.get(1).unwrap_or(&Value::Seq(vec![])),
-                    "CommitmentOf key",
-                )?;
-                let reg = rt.decode_storage(
-                    "Commitments",
-                    "CommitmentOf",
-                    Some(&parse_hex("state_queryStorageAt", v)?),
-                )?;
-                if let Some(c) = commitment_from(hotkey, &reg)? {
-                    out.push(c);
-                }
+                let keys = rt.decode_storage_keys(pallet, entry, &key)?;
+                let value =
+                    rt.decode_storage(pallet, entry, Some(&parse_hex("state_queryStorageAt", v)?))?;
+                out.push((keys, value));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every commitment of `netuid` at block `at` (`CommitmentOf` under the netuid's prefix),
+    /// ordered by hotkey.
+    pub async fn commitments_at(&self, netuid: NetUid, at: &[u8; 32]) -> Result<Vec<Commitment>> {
+        let rt = self.runtime().await?;
+        let mut out = Vec::new();
+        for (keys, reg) in self
+            .map_entries_at(
+                &rt,
+                "Commitments",
+                "CommitmentOf",
+                &[Value::U(netuid.into())],
+                at,
+            )
+            .await?
+        {
+            let hotkey = account(
+                keys.get(1).unwrap_or(&Value::Seq(vec![])),
+                "CommitmentOf key",
+            )?;
+            if let Some(c) = commitment_from(hotkey, &reg)? {
+                out.push(c);
             }
         }
         out.sort_by_key(|c| c.hotkey.0);
         Ok(out)
+    }
+
+    /// The non-empty rows of `SubtensorModule.Weights` or `.Bonds` (`entry`) of `netuid` at
+    /// block `at` (mechanism 0: the storage index is the netuid), ordered by uid.
+    pub async fn weight_rows_at(
+        &self,
+        entry: &str,
+        netuid: NetUid,
+        at: &[u8; 32],
+    ) -> Result<Vec<WeightRow>> {
+        let rt = self.runtime().await?;
+        let what = format!("{entry} row");
+        let mut rows = Vec::new();
+        for (keys, value) in self
+            .map_entries_at(
+                &rt,
+                "SubtensorModule",
+                entry,
+                &[Value::U(netuid.into())],
+                at,
+            )
+            .await?
+        {
+            let uid = keys
+                .get(1)
+                .and_then(Value::as_u128)
+                .ok_or_else(|| Error::Decode(format!("{entry} key: no uid")))?;
+            let pairs = value
+                .as_seq()
+                .ok_or_else(|| Error::Decode(format!("{what}: not a sequence")))?;
+            let mut weights = Vec::with_capacity(pairs.len());
+            for pair in pairs {
+                let Value::Composite(fields) = pair else {
+                    return Err(Error::Decode(format!("{what}: not (uid, value) pairs")));
+                };
+                let [(_, u), (_, w)] = fields.as_slice() else {
+                    return Err(Error::Decode(format!("{what}: not (uid, value) pairs")));
+                };
+                let (Some(u), Some(w)) = (u.as_u128(), w.as_u128()) else {
+                    return Err(Error::Decode(format!("{what}: not integers")));
+                };
+                weights.push((narrow(u, entry)?, narrow(w, entry)?));
+            }
+            if !weights.is_empty() {
+                rows.push(WeightRow {
+                    uid: narrow(uid, entry)?,
+                    weights,
+                });
+            }
+        }
+        rows.sort_by_key(|r| r.uid);
+        Ok(rows)
     }
 
     /// `system_accountNextIndex`: the account's next nonce, counting the pool.
@@ -1015,13 +1092,17 @@ impl Chain for Subtensor {
     }
 
     async fn weights(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>> {
-        let _ = netuid;
-        Err(Error::Unsupported("reading weight rows".into()).into())
+        let (_, at) = self.head().await.map_err(chain_err)?;
+        self.weight_rows_at("Weights", netuid, &at)
+            .await
+            .map_err(chain_err)
     }
 
     async fn bonds(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>> {
-        let _ = netuid;
-        Err(Error::Unsupported("reading bond rows".into()).into())
+        let (_, at) = self.head().await.map_err(chain_err)?;
+        self.weight_rows_at("Bonds", netuid, &at)
+            .await
+            .map_err(chain_err)
     }
 
     async fn account_nonce(&self, account: &PublicKey) -> ChainResult<u64> {

@@ -349,3 +349,86 @@ async fn a_runtime_upgrade_reloads_the_metadata() {
     assert_eq!(after.metadata().pallets().len(), 27);
     assert_eq!(st.tempo(23).await.unwrap(), 1000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weight_and_bond_rows_are_read_from_storage() {
+    // The recordings read no Weights or Bonds: store rows (encoded with the metadata's value
+    // types) under the session's head and list them through the paged-keys path.
+    let rt =
+        arena_subtensor::Runtime::from_bytes(&data("metadata-finney-spec343-v15.scale"), 343, 1)
+            .unwrap();
+    let head = "0xa049374c707f9a426866a090c66eff7106a75597dd0d87a8fbe39a7f7887ed16";
+    let hex0x = |b: &[u8]| format!("0x{}", hex::encode(b));
+    let value_ty = |entry: &str| {
+        rt.metadata()
+            .pallet_by_name("SubtensorModule")
+            .unwrap()
+            .storage()
+            .unwrap()
+            .entry_by_name(entry)
+            .unwrap()
+            .value_ty()
+    };
+    let tables: [(&str, Vec<(u16, Vec<(u16, u16)>)>); 2] = [
+        (
+            "Weights",
+            vec![
+                (5, vec![(0, 65535), (3, 100)]),
+                (2, vec![(1, 7)]),
+                (9, vec![]),
+            ],
+        ),
+        ("Bonds", vec![(1, vec![(2, 9)])]),
+    ];
+    let mut rec = recording();
+    for (entry, rows) in &tables {
+        let prefix = rt
+            .storage_key("SubtensorModule", entry, &[Value::U(23)])
+            .unwrap();
+        let (mut keys, mut changes) = (Vec::new(), Vec::new());
+        for (uid, pairs) in rows {
+            let key = rt
+                .storage_key(
+                    "SubtensorModule",
+                    entry,
+                    &[Value::U(23), Value::U((*uid).into())],
+                )
+                .unwrap();
+            let row = Value::Seq(
+                pairs
+                    .iter()
+                    .map(|&(u, w)| Value::tuple(vec![Value::U(u.into()), Value::U(w.into())]))
+                    .collect(),
+            );
+            let mut bytes = Vec::new();
+            arena_subtensor::encode_as(rt.types(), value_ty(entry), &row, &mut bytes).unwrap();
+            keys.push(json!(hex0x(&key)));
+            changes.push(json!([hex0x(&key), hex0x(&bytes)]));
+        }
+        rec.insert(
+            "get_commitment",
+            "state_getKeysPaged",
+            json!([hex0x(&prefix), 500, null, head]),
+            json!({ "result": keys }),
+        );
+        rec.insert(
+            "get_commitment",
+            "state_queryStorageAt",
+            json!([keys, head]),
+            json!({ "result": [{"block": head, "changes": changes}] }),
+        );
+    }
+    let server = serve(rec, &["get_commitment"]).await;
+    let st = client(&server).await;
+    let weights = st.weights(23).await.unwrap();
+    let rows: Vec<(u16, Vec<(u16, u16)>)> =
+        weights.into_iter().map(|r| (r.uid, r.weights)).collect();
+    // Ordered by uid; the empty row is left out.
+    assert_eq!(
+        rows,
+        vec![(2, vec![(1, 7)]), (5, vec![(0, 65535), (3, 100)])]
+    );
+    let bonds = st.bonds(23).await.unwrap();
+    let rows: Vec<(u16, Vec<(u16, u16)>)> = bonds.into_iter().map(|r| (r.uid, r.weights)).collect();
+    assert_eq!(rows, vec![(1, vec![(2, 9)])]);
+}
