@@ -32,6 +32,17 @@ pub trait StakeOracle: Send + Sync {
         netuid: u16,
         hotkey: &PublicKey,
     ) -> Result<Option<u64>, DataError>;
+
+    /// Whether `hotkey` holds a validator permit on `netuid`: `Some(false)` when it does not
+    /// or is not registered, `None` when this oracle cannot tell (the default).
+    async fn validator_permit(
+        &self,
+        netuid: u16,
+        hotkey: &PublicKey,
+    ) -> Result<Option<bool>, DataError> {
+        let _ = (netuid, hotkey);
+        Ok(None)
+    }
 }
 
 /// A fixed table of registrations: for tests, dev networks and offline inspection.

@@ -29,6 +29,23 @@ impl<C: Chain + ?Sized> StakeOracle for C {
             .find(|n| &n.hotkey == hotkey)
             .map(|n| n.stake))
     }
+
+    async fn validator_permit(
+        &self,
+        netuid: u16,
+        hotkey: &PublicKey,
+    ) -> Result<Option<bool>, DataError> {
+        let metagraph = self
+            .metagraph(netuid)
+            .await
+            .map_err(|e| DataError::Stake(format!("metagraph of subnet {netuid}: {e}")))?;
+        Ok(Some(
+            metagraph
+                .neurons
+                .iter()
+                .any(|n| &n.hotkey == hotkey && n.validator_permit),
+        ))
+    }
 }
 
 /// Wraps a shared `dyn Chain` (local or remote) as a shared stake oracle.
@@ -47,5 +64,13 @@ impl StakeOracle for ChainStakes {
         hotkey: &PublicKey,
     ) -> Result<Option<u64>, DataError> {
         self.0.as_ref().producer_stake(netuid, hotkey).await
+    }
+
+    async fn validator_permit(
+        &self,
+        netuid: u16,
+        hotkey: &PublicKey,
+    ) -> Result<Option<bool>, DataError> {
+        self.0.as_ref().validator_permit(netuid, hotkey).await
     }
 }

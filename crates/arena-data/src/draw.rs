@@ -21,7 +21,8 @@ pub struct TaskSamples {
 }
 
 /// Draws every task's samples with the shared seed. Generator tasks need no source; the
-/// others are looked up in `named` by their dataset name (feed, corpus or file). A task whose
+/// others are looked up in `named` by [`crate::sources::source_key`] (the dataset name for a
+/// feed, corpus or file). A task whose
 /// source is missing or fails is skipped for everyone this step (`samples: None`).
 pub async fn draw_samples(
     competition: &Competition,
@@ -49,13 +50,15 @@ pub async fn draw_samples(
                     None => Err(format!("no data source configured for dataset {name:?}")),
                 }
             }
-            DatasetSpec::Hub(hub) => match named.get_mut(&hub.name()) {
-                Some(source) => source.draw(&request).await.map_err(|e| e.to_string()),
-                None => Err(format!(
-                    "hub dataset {:?} is not loaded here (no hub dataset loader yet)",
-                    hub.name()
-                )),
-            },
+            DatasetSpec::Hub(hub) => {
+                match crate::sources::source_key(task).and_then(|key| named.get_mut(&key)) {
+                    Some(source) => source.draw(&request).await.map_err(|e| e.to_string()),
+                    None => Err(format!(
+                        "hub dataset {:?} is not loaded here (no hub settings, or it could not be built)",
+                        hub.name()
+                    )),
+                }
+            }
         };
         let samples = match drawn {
             Ok(draw) if !draw.samples.is_empty() => Some(draw.samples),

@@ -50,4 +50,7 @@ pub enum DataError {
     /// A request that cannot be met (empty source, unknown task, …).
     #[error("{0}")]
     Invalid(String),
+    /// A hub dataset could not be read (rate limited, unavailable, no usable rows).
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
 }

@@ -9,6 +9,8 @@
 //! * [`source`]: the [`DataSource`](source::DataSource) trait validators draw through, with
 //!   the feed-backed [`FeedSource`](source::FeedSource); [`local`] and [`corpus`] add
 //!   owner-supplied JSONL datasets and paged real prose;
+//! * [`hub`]: hub datasets read through the datasets-server rows API with Subnet 37's
+//!   loaders and seeded paging ([`hub::HubSource`]);
 //! * [`sources`]: the sources a schedule names, built once ([`sources::schedule_sources`]);
 //! * [`draw`]: a competition's samples for one step, drawn from those sources with the shared
 //!   seed ([`draw::draw_samples`]); validators score on them and miners check against them.
@@ -33,6 +35,7 @@ pub mod corpus;
 pub mod draw;
 mod error;
 pub mod feed;
+pub mod hub;
 pub mod local;
 pub mod phrases;
 pub mod producer;

@@ -8,6 +8,11 @@
 //!   draws every task the feed carries.
 //! * `{ corpus = "austen" }`: the shipped public-domain corpus, 50 documents per page (SN9).
 //! * `{ file = "path.jsonl" }`: a local JSONL dataset whose format follows the task's method.
+//! * `{ hub = "owner/name", format = … }`: a hub dataset read through the rows API of
+//!   [`HubSettings::api`] ([`HubSource`]), when hub settings are given. Hub sources are keyed
+//!   by [`source_key`], which names the paging and the method too, so two tasks reading the
+//!   same repository differently (Macrobench as multiple choice and as IFEval, FineWeb in 4 or
+//!   15 pages) each get their own source.
 //!
 //! A dataset that cannot be built (unknown corpus, unreadable file, no feed configured) is
 //! left out with a warning: its task is then skipped each step, for every model alike.
@@ -17,11 +22,12 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use arena_core::competition::{DatasetSpec, EvalMethod, Schedule};
+use arena_core::competition::{DatasetSpec, EvalMethod, HubDataset, Schedule, Task};
 
 use crate::accept::{AcceptancePolicy, StakeOracle};
 use crate::corpus::{Corpus, CorpusSource};
 use crate::feed::client::FeedClient;
+use crate::hub::{HubSource, RowsApi, ValidatorFilter};
 use crate::local::{LocalFormat, LocalSource};
 use crate::source::{DataSource, FeedSource};
 use crate::tasks::TaskKind;
@@ -39,11 +45,61 @@ pub struct FeedSettings {
     pub oracle: Arc<dyn StakeOracle>,
 }
 
+/// How to reach hub datasets and judge Macrobench rows.
+pub struct HubSettings {
+    /// The datasets-server rows API (the hub client, or a test table).
+    pub api: Arc<dyn RowsApi>,
+    /// Which Macrobench rows count ([`ValidatorFilter::sn1`] on a validator). `None`: Macrobench
+    /// tasks are left out (skipped for everyone), never scored on unchecked rows.
+    pub validators: Option<ValidatorFilter>,
+}
+
+/// The key a task's source is stored under in [`schedule_sources`]' map and looked up by in
+/// [`crate::draw::draw_samples`]: the dataset's name for a feed, corpus or file; for a hub
+/// dataset its name with the format, paging, split and method
+/// (`HuggingFaceFW/fineweb-edu-score-2?format=text&pages=4&rows_per_page=100&method=text_loss`).
+/// `None` for a generator.
+pub fn source_key(task: &Task) -> Option<String> {
+    match &task.dataset {
+        DatasetSpec::Hub(hub) => Some(hub_key(hub, &task.method)),
+        other => other.source_name(),
+    }
+}
+
+fn hub_key(hub: &HubDataset, method: &EvalMethod) -> String {
+    let format = serde_json::to_value(hub.format)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let method = match method {
+        EvalMethod::ReferenceLoss => "reference_loss",
+        EvalMethod::TextLoss { .. } => "text_loss",
+        EvalMethod::MultipleChoice { .. } => "multiple_choice",
+        EvalMethod::IfEval => "if_eval",
+    };
+    let mut key = format!("{}?format={format}", hub.name());
+    for (name, value) in [
+        ("revision", hub.revision.clone()),
+        ("split", hub.split.clone()),
+        ("pages", hub.pages.map(|p| p.to_string())),
+        ("rows_per_page", hub.rows_per_page.map(|r| r.to_string())),
+    ] {
+        if let Some(value) = value {
+            key.push_str(&format!("&{name}={value}"));
+        }
+    }
+    key.push_str(&format!("&method={method}"));
+    key
+}
+
 /// Builds one source per dataset named anywhere in `schedule` (every entry, so a reload that
-/// switches entries finds its sources). Generators need none and are not listed.
+/// switches entries finds its sources), keyed by [`source_key`]. Generators need none and are
+/// not listed. Without `feed` (or `hub`) settings, feed (or hub) datasets are left out with a
+/// warning and their tasks skipped.
 pub fn schedule_sources(
     schedule: &Schedule,
     feed: Option<&FeedSettings>,
+    hub: Option<&HubSettings>,
 ) -> BTreeMap<String, Box<dyn DataSource>> {
     let mut out: BTreeMap<String, Box<dyn DataSource>> = BTreeMap::new();
     let tasks = schedule
@@ -52,13 +108,14 @@ pub fn schedule_sources(
         .flat_map(|e| &e.competitions)
         .flat_map(|c| &c.tasks);
     for task in tasks {
+        let Some(name) = source_key(task) else {
+            continue;
+        };
+        if out.contains_key(&name) {
+            continue;
+        }
         let built: Result<Box<dyn DataSource>, String> = match &task.dataset {
             DatasetSpec::Generator(_) => continue,
-            DatasetSpec::Feed(name) | DatasetSpec::Corpus(name) | DatasetSpec::File(name)
-                if out.contains_key(name) =>
-            {
-                continue
-            }
             DatasetSpec::Feed(name) => match feed {
                 None => Err("no data feed is configured".into()),
                 Some(settings) => FeedClient::new(&settings.url)
@@ -78,11 +135,21 @@ pub fn schedule_sources(
                 CORPUS_ROWS_PER_PAGE,
             ))),
             DatasetSpec::Corpus(name) => Err(format!("no corpus named {name:?} is shipped")),
-            DatasetSpec::Hub(hub) => Err(format!(
-                "hub dataset {} ({:?} rows): this validator has no hub dataset loader yet",
-                hub.name(),
-                hub.format
-            )),
+            DatasetSpec::Hub(spec) => match hub {
+                None => Err(format!(
+                    "hub dataset {} ({:?} rows): no hub datasets-server is configured",
+                    spec.name(),
+                    spec.format
+                )),
+                Some(settings) => HubSource::new(
+                    settings.api.clone(),
+                    spec.clone(),
+                    &task.method,
+                    settings.validators.clone(),
+                )
+                .map(|s| Box::new(s) as Box<_>)
+                .map_err(|e| e.to_string()),
+            },
             DatasetSpec::File(path) => {
                 let format = match task.method {
                     EvalMethod::ReferenceLoss | EvalMethod::IfEval => LocalFormat::Pairs,
@@ -93,9 +160,6 @@ pub fn schedule_sources(
                     .map(|s| Box::new(s) as Box<_>)
                     .map_err(|e| e.to_string())
             }
-        };
-        let Some(name) = task.dataset.source_name() else {
-            continue;
         };
         match built {
             Ok(source) => {
@@ -166,7 +230,7 @@ start_block = 0
             policy: AcceptancePolicy::new(1, 0),
             oracle: Arc::new(StaticStakes::default()),
         };
-        let mut sources = schedule_sources(&schedule, Some(&feed));
+        let mut sources = schedule_sources(&schedule, Some(&feed), None);
         let names: Vec<&str> = sources.keys().map(String::as_str).collect();
         assert_eq!(names, ["austen", "word_sorting"]);
         assert!(sources["word_sorting"].describe().contains("127.0.0.1:9"));
@@ -184,18 +248,18 @@ start_block = 0
             .iter()
             .all(|s| !s.prompt.is_empty() || !s.response.is_empty()));
         // Without a feed the feed dataset is left out; the corpus is still there.
-        let sources = schedule_sources(&schedule, None);
+        let sources = schedule_sources(&schedule, None, None);
         assert_eq!(sources.keys().collect::<Vec<_>>(), ["austen"]);
     }
 
     #[tokio::test]
-    async fn a_hub_dataset_is_skipped_for_everyone_until_a_loader_exists() {
+    async fn a_hub_dataset_is_skipped_for_everyone_without_hub_settings() {
         let text = SCHEDULE.replace(
             "dataset = { corpus = \"shakespeare\" }",
             "dataset = { hub = \"HuggingFaceFW/fineweb-edu-score-2\", format = \"text\", pages = 4, rows_per_page = 100 }",
         );
         let schedule = Schedule::from_toml_str(&text).unwrap();
-        let mut sources = schedule_sources(&schedule, None);
+        let mut sources = schedule_sources(&schedule, None, None);
         assert_eq!(sources.keys().collect::<Vec<_>>(), ["austen"]);
         let competition = schedule.competition_at(1, 0).unwrap();
         let seed = arena_core::seed::Seed::from_block_hash(&[7u8; 32]);

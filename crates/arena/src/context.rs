@@ -201,9 +201,12 @@ pub(crate) fn data_sources(
         policy,
         oracle: arena_data::chain_stake::chain_oracle(chain),
     };
+    // Hub datasets: the datasets-server client is wired in by the lead; until then hub tasks
+    // are skipped for every model.
     Ok(arena_data::sources::schedule_sources(
         &schedule,
         Some(&feed),
+        None,
     ))
 }
 
