@@ -117,6 +117,12 @@ impl Indexed {
     }
 }
 
+/// An indexed file, its features (column name and type) and its in-memory size estimate.
+type IndexedFile = (Indexed, Vec<(String, Value)>, u64);
+
+/// A served row: its index in the split and its columns.
+pub(crate) type Row = (u64, Map<String, Value>);
+
 /// A split read as one table: its files in path order.
 #[derive(Debug, Clone)]
 pub(crate) struct SplitTable {
@@ -235,10 +241,7 @@ fn open_parquet(
     Ok(reader)
 }
 
-fn index_parquet(
-    source: &SourceFile,
-    limits: &DatasetsLimits,
-) -> Result<(Indexed, Vec<(String, Value)>, u64), TableError> {
+fn index_parquet(source: &SourceFile, limits: &DatasetsLimits) -> Result<IndexedFile, TableError> {
     let reader = open_parquet(source, limits)?;
     let meta = reader.metadata();
     let row_groups: Vec<u64> = meta
@@ -414,10 +417,7 @@ fn skip_line(reader: &mut impl BufRead, path: &str) -> Result<Option<(bool, u64)
 
 /// Scans a JSONL file once: counts its non-blank lines, remembers checkpoints, infers the
 /// features from the first row. Checkpoints end with the row count.
-fn index_jsonl(
-    source: &SourceFile,
-    limits: &DatasetsLimits,
-) -> Result<(Indexed, Vec<(String, Value)>, u64), TableError> {
+fn index_jsonl(source: &SourceFile, limits: &DatasetsLimits) -> Result<IndexedFile, TableError> {
     let path = source.path.as_str();
     if source.size > limits.max_jsonl_file_bytes {
         return Err(TableError::TooBig(format!(
@@ -460,7 +460,7 @@ fn index_jsonl(
         let Some((blank, len)) = step else { break };
         offset += len;
         if !blank {
-            if rows % JSONL_CHECKPOINT_EVERY == 0 {
+            if rows.is_multiple_of(JSONL_CHECKPOINT_EVERY) {
                 checkpoints.push(start);
             }
             rows += 1;
@@ -485,7 +485,7 @@ pub(crate) fn read_rows(
     offset: u64,
     length: u64,
     limits: &DatasetsLimits,
-) -> Result<Vec<(u64, Map<String, Value>)>, TableError> {
+) -> Result<Vec<Row>, TableError> {
     let end = offset.saturating_add(length).min(table.num_rows);
     let mut out = Vec::new();
     let mut bytes = 0usize;
