@@ -20,6 +20,7 @@
 //! ```
 
 pub mod client;
+pub mod datasets_server;
 mod error;
 pub mod gitobj;
 pub mod model_hash;
@@ -28,3 +29,4 @@ pub mod server;
 pub mod verify;
 
 pub use error::{HubError, Result};
+pub use paths::RepoType;

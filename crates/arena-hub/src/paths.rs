@@ -69,6 +69,56 @@ pub fn is_repo_name_part(part: &str) -> bool {
         && !part.ends_with(".git")
 }
 
+/// The kind of a repository: models and datasets live in separate namespaces, so a model
+/// `alice/x` and a dataset `alice/x` are two repositories.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoType {
+    /// A model repository (the default everywhere).
+    #[default]
+    Model,
+    /// A dataset repository.
+    Dataset,
+}
+
+impl RepoType {
+    /// The name the Hub API uses in bodies (`"type"`): `model` or `dataset`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoType::Model => "model",
+            RepoType::Dataset => "dataset",
+        }
+    }
+
+    /// The API path segment: `/api/models/…` or `/api/datasets/…`.
+    pub fn api_segment(self) -> &'static str {
+        match self {
+            RepoType::Model => "models",
+            RepoType::Dataset => "datasets",
+        }
+    }
+
+    /// What comes before `{id}` in file and LFS URLs: nothing for models, `datasets/` for
+    /// datasets (`/datasets/{id}/resolve/…`, `/datasets/{id}.git/info/lfs/…`).
+    pub fn url_prefix(self) -> &'static str {
+        match self {
+            RepoType::Model => "",
+            RepoType::Dataset => "datasets/",
+        }
+    }
+
+    /// Parses the `"type"` of a create or delete body (`None` means model).
+    pub fn parse(value: Option<&str>) -> Option<RepoType> {
+        match value {
+            None | Some("model") => Some(RepoType::Model),
+            Some("dataset") => Some(RepoType::Dataset),
+            Some(_) => None,
+        }
+    }
+}
+
 /// Whether `revision` is a full commit id: 40 lowercase hex characters.
 pub fn is_commit_id(revision: &str) -> bool {
     revision.len() == 40

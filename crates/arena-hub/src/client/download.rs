@@ -1,5 +1,5 @@
 //! Snapshot download into a cache laid out by repo and revision:
-//! `<cache>/models--<ns>--<name>/snapshots/<commit>/<path>`.
+//! `<cache>/models--<ns>--<name>/snapshots/<commit>/<path>` (`datasets--…` for datasets).
 //!
 //! The size of the revision is checked before anything is written. Each file is streamed into
 //! `<repo>/incomplete/<commit>/<path>` while hashed, resumed with `Range` after a cut, verified
@@ -22,7 +22,7 @@ use super::{encode_path, ErrCtx, HubClient};
 use crate::error::{HubError, Result};
 use crate::gitobj::GitBlobHasher;
 use crate::model_hash::{digest_file, FileDigest, ModelHash};
-use crate::paths::{is_commit_id, split_repo_id, validate_repo_path};
+use crate::paths::{is_commit_id, split_repo_id, validate_repo_path, RepoType};
 
 /// How to download.
 #[derive(Debug, Clone)]
@@ -73,9 +73,18 @@ struct Planned {
     expected: Expected,
 }
 
-/// Cache folder of one repo, named as the official client names it.
+/// Cache folder of one model repo, named as the official client names it.
 pub fn repo_cache_dir(cache: &Path, repo_id: &str) -> PathBuf {
-    cache.join(format!("models--{}", repo_id.replace('/', "--")))
+    typed_repo_cache_dir(cache, RepoType::Model, repo_id)
+}
+
+/// Cache folder of one repo of either kind (`models--…` or `datasets--…`).
+pub fn typed_repo_cache_dir(cache: &Path, repo_type: RepoType, repo_id: &str) -> PathBuf {
+    cache.join(format!(
+        "{}--{}",
+        repo_type.api_segment(),
+        repo_id.replace('/', "--")
+    ))
 }
 
 impl HubClient {
@@ -87,7 +96,7 @@ impl HubClient {
         cache: &Path,
         options: &DownloadOptions,
     ) -> Result<Snapshot> {
-        self.download_some(repo_id, revision, cache, options, None)
+        self.download_some(RepoType::Model, repo_id, revision, cache, options, None)
             .await
     }
 
@@ -101,12 +110,35 @@ impl HubClient {
         cache: &Path,
         options: &DownloadOptions,
     ) -> Result<Snapshot> {
-        self.download_some(repo_id, revision, cache, options, Some(files))
+        self.download_some(
+            RepoType::Model,
+            repo_id,
+            revision,
+            cache,
+            options,
+            Some(files),
+        )
+        .await
+    }
+
+    /// [`HubClient::download_files`] for a repo of either kind (`None`: every file), e.g. the
+    /// files of a dataset: `download_typed(RepoType::Dataset, "alice/chat", "main", None, …)`.
+    pub async fn download_typed(
+        &self,
+        repo_type: RepoType,
+        repo_id: &str,
+        revision: &str,
+        files: Option<&[String]>,
+        cache: &Path,
+        options: &DownloadOptions,
+    ) -> Result<Snapshot> {
+        self.download_some(repo_type, repo_id, revision, cache, options, files)
             .await
     }
 
     async fn download_some(
         &self,
+        repo_type: RepoType,
         repo_id: &str,
         revision: &str,
         cache: &Path,
@@ -114,7 +146,7 @@ impl HubClient {
         only: Option<&[String]>,
     ) -> Result<Snapshot> {
         split_repo_id(repo_id)?;
-        let info = self.repo_info(repo_id, revision).await?;
+        let info = self.repo_info_typed(repo_type, repo_id, revision).await?;
         let commit = info
             .sha
             .clone()
@@ -148,7 +180,7 @@ impl HubClient {
                 });
             }
         }
-        let repo_dir = repo_cache_dir(cache, repo_id);
+        let repo_dir = typed_repo_cache_dir(cache, repo_type, repo_id);
         let snapshot = repo_dir.join("snapshots").join(&commit);
         let partial = repo_dir.join("incomplete").join(&commit);
         let bar = if options.progress && std::io::stderr().is_terminal() {
@@ -164,6 +196,7 @@ impl HubClient {
         };
         let job = Arc::new(Job {
             client: self.clone(),
+            repo_type,
             repo_id: repo_id.to_string(),
             commit: commit.clone(),
             snapshot: snapshot.clone(),
@@ -227,6 +260,7 @@ fn plan(siblings: &[super::Sibling]) -> Result<Vec<Planned>> {
 
 struct Job {
     client: HubClient,
+    repo_type: RepoType,
     repo_id: String,
     commit: String,
     snapshot: PathBuf,
@@ -374,8 +408,9 @@ impl Job {
             return Ok(());
         }
         let url = format!(
-            "{}/{}/resolve/{}/{}",
+            "{}/{}{}/resolve/{}/{}",
             self.client.endpoint,
+            self.repo_type.url_prefix(),
             self.repo_id,
             self.commit,
             encode_path(&file.path)

@@ -5,10 +5,12 @@
 
 mod download;
 mod pinned;
+mod token;
 mod upload;
 
-pub use download::{DownloadOptions, Snapshot};
+pub use download::{typed_repo_cache_dir, DownloadOptions, Snapshot};
 pub use pinned::{find_cached_pinned, Pins, MAX_PINNED_FILE_BYTES};
+pub use token::{resolve_token, TokenSource, TokenSources};
 
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{HubError, Result};
-use crate::paths::split_repo_id;
+use crate::paths::{split_repo_id, RepoType};
 
 /// The public Hub, used when neither configuration nor `HF_ENDPOINT` names another.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -113,18 +115,17 @@ impl HubClient {
         })
     }
 
-    /// A client configured as the official one: `HF_ENDPOINT` and `HF_TOKEN` override the
-    /// given values, and the endpoint defaults to huggingface.co.
+    /// A client configured as the official one: `HF_ENDPOINT` overrides the given endpoint,
+    /// which defaults to huggingface.co; the token is found as huggingface_hub finds it
+    /// ([`resolve_token`]: `HF_TOKEN`, the `HF_TOKEN_PATH` file, `$HF_HOME/token`), with the
+    /// given (configured) token last.
     pub fn from_env(endpoint: Option<&str>, token: Option<String>) -> Result<HubClient> {
         let env_endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty());
         let endpoint = env_endpoint
             .as_deref()
             .or(endpoint)
             .unwrap_or(DEFAULT_ENDPOINT);
-        let token = std::env::var("HF_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or(token);
+        let token = resolve_token(&TokenSources::from_process(token)).map(|(token, _)| token);
         HubClient::new(endpoint, token)
     }
 
@@ -194,13 +195,26 @@ impl HubClient {
         private: bool,
         exist_ok: bool,
     ) -> Result<String> {
+        self.create_repo_typed(RepoType::Model, repo_id, private, exist_ok)
+            .await
+    }
+
+    /// [`HubClient::create_repo`] for a repo of either kind.
+    pub async fn create_repo_typed(
+        &self,
+        repo_type: RepoType,
+        repo_id: &str,
+        private: bool,
+        exist_ok: bool,
+    ) -> Result<String> {
         let (namespace, name) = split_repo_id(repo_id)?;
-        let body = json!({"name": name, "organization": namespace,
+        let body = json!({"name": name, "organization": namespace, "type": repo_type.as_str(),
                           "visibility": if private { "private" } else { "public" }});
         let url = format!("{}/api/repos/create", self.endpoint);
         let response = self.request(Method::POST, &url).json(&body).send().await?;
+        let fallback = format!("{}/{}{repo_id}", self.endpoint, repo_type.url_prefix());
         if response.status() == reqwest::StatusCode::CONFLICT && exist_ok {
-            return Ok(format!("{}/{repo_id}", self.endpoint));
+            return Ok(fallback);
         }
         let ctx = ErrCtx {
             repo: repo_id,
@@ -208,16 +222,19 @@ impl HubClient {
         };
         let answer: serde_json::Value = Self::check(response, ctx).await?.json().await?;
         let repo_url = answer.get("url").and_then(|u| u.as_str());
-        Ok(repo_url
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{}/{repo_id}", self.endpoint)))
+        Ok(repo_url.map(str::to_string).unwrap_or(fallback))
     }
 
     /// Deletes a model repo and every revision of it.
     pub async fn delete_repo(&self, repo_id: &str) -> Result<()> {
+        self.delete_repo_typed(RepoType::Model, repo_id).await
+    }
+
+    /// [`HubClient::delete_repo`] for a repo of either kind.
+    pub async fn delete_repo_typed(&self, repo_type: RepoType, repo_id: &str) -> Result<()> {
         let (namespace, name) = split_repo_id(repo_id)?;
         let url = format!("{}/api/repos/delete", self.endpoint);
-        let body = json!({"name": name, "organization": namespace});
+        let body = json!({"name": name, "organization": namespace, "type": repo_type.as_str()});
         let response = self
             .request(Method::DELETE, &url)
             .json(&body)
@@ -253,10 +270,22 @@ impl HubClient {
 
     /// Repo info at `revision` (a branch or a commit id) with file sizes and digests.
     pub async fn repo_info(&self, repo_id: &str, revision: &str) -> Result<RepoInfo> {
+        self.repo_info_typed(RepoType::Model, repo_id, revision)
+            .await
+    }
+
+    /// [`HubClient::repo_info`] for a repo of either kind.
+    pub async fn repo_info_typed(
+        &self,
+        repo_type: RepoType,
+        repo_id: &str,
+        revision: &str,
+    ) -> Result<RepoInfo> {
         split_repo_id(repo_id)?;
         let url = format!(
-            "{}/api/models/{repo_id}/revision/{}?blobs=true",
+            "{}/api/{}/{repo_id}/revision/{}?blobs=true",
             self.endpoint,
+            repo_type.api_segment(),
             encode_segment(revision)
         );
         let response = self.request(Method::GET, &url).send().await?;
@@ -275,10 +304,22 @@ impl HubClient {
 
     /// Every file path of a revision, following the tree listing's `Link` pagination.
     pub async fn list_files(&self, repo_id: &str, revision: &str) -> Result<Vec<String>> {
+        self.list_files_typed(RepoType::Model, repo_id, revision)
+            .await
+    }
+
+    /// [`HubClient::list_files`] for a repo of either kind.
+    pub async fn list_files_typed(
+        &self,
+        repo_type: RepoType,
+        repo_id: &str,
+        revision: &str,
+    ) -> Result<Vec<String>> {
         split_repo_id(repo_id)?;
         let mut url = Some(format!(
-            "{}/api/models/{repo_id}/tree/{}?recursive=true&expand=false",
+            "{}/api/{}/{repo_id}/tree/{}?recursive=true&expand=false",
             self.endpoint,
+            repo_type.api_segment(),
             encode_segment(revision)
         ));
         let mut files = Vec::new();

@@ -22,6 +22,7 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
 use crate::error::{HubError, Result};
+use crate::paths::RepoType;
 use store::Store;
 
 /// Files at least this large are uploaded through LFS by default (10 MiB, as the real Hub).
@@ -81,6 +82,8 @@ pub struct Limits {
     pub blob_grace: std::time::Duration,
     /// How often unreferenced blobs are looked for.
     pub gc_interval: std::time::Duration,
+    /// What the datasets-server routes (`/splits`, `/size`, `/rows`) may cost.
+    pub datasets: crate::datasets_server::DatasetsLimits,
 }
 
 impl Default for Limits {
@@ -96,6 +99,7 @@ impl Default for Limits {
             pending_uploads_per_user: 10_000,
             blob_grace: std::time::Duration::from_secs(24 * 3600),
             gc_interval: std::time::Duration::from_secs(3600),
+            datasets: crate::datasets_server::DatasetsLimits::default(),
         }
     }
 }
@@ -124,6 +128,8 @@ pub(crate) struct AppState {
     pub write_lock: tokio::sync::Mutex<()>,
     /// Pending LFS uploads by upload token.
     pub uploads: std::sync::Mutex<HashMap<String, transfer::PendingUpload>>,
+    /// Indexes of dataset commits for the datasets-server routes.
+    pub datasets_cache: crate::datasets_server::server::SharedIndexCache,
 }
 
 type St = Arc<AppState>;
@@ -146,6 +152,7 @@ pub fn router(config: ServerConfig) -> Result<axum::Router> {
         accounts,
         write_lock: tokio::sync::Mutex::new(()),
         uploads: std::sync::Mutex::new(HashMap::new()),
+        datasets_cache: Default::default(),
     });
     // Unreferenced blobs are collected while the router lives (when built inside a runtime).
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -403,8 +410,13 @@ async fn route(state: St, method: Method, uri: Uri, headers: HeaderMap, body: Bo
         }
         (Method::POST, ["api", "repos", "create"]) => repo::create(ctx, body).await,
         (Method::DELETE, ["api", "repos", "delete"]) => repo::delete(ctx, body).await,
-        (m, ["api", "models", ns, name, rest @ ..]) => {
-            let repo = RepoRef::new(ns, name)?;
+        (m, ["api", kind @ ("models" | "datasets"), ns, name, rest @ ..]) => {
+            let kind = if *kind == "models" {
+                RepoType::Model
+            } else {
+                RepoType::Dataset
+            };
+            let repo = RepoRef::new(kind, ns, name)?;
             match (m, rest) {
                 (Method::GET, []) => repo::info(ctx, repo, "main").await,
                 (Method::GET, ["revision", rev]) => repo::info(ctx, repo, rev).await,
@@ -420,23 +432,49 @@ async fn route(state: St, method: Method, uri: Uri, headers: HeaderMap, body: Bo
             }
         }
         (_, [XET_UNSUPPORTED, ..]) => Err(xet_refused()),
-        (Method::POST, [ns, name_git, "info", "lfs", "objects", action]) => {
+        (Method::POST, ["datasets", ns, name_git, "info", "lfs", "objects", action]) => {
             let name = name_git.strip_suffix(".git").ok_or_else(not_found)?;
-            let repo = RepoRef::new(ns, name)?;
+            let repo = RepoRef::new(RepoType::Dataset, ns, name)?;
             match *action {
                 "batch" => transfer::lfs_batch(ctx, repo, body).await,
                 "verify" => transfer::lfs_verify(ctx, repo, body).await,
                 _ => Err(not_found()),
             }
         }
+        (Method::POST, [ns, name_git, "info", "lfs", "objects", action]) => {
+            let name = name_git.strip_suffix(".git").ok_or_else(not_found)?;
+            let repo = RepoRef::new(RepoType::Model, ns, name)?;
+            match *action {
+                "batch" => transfer::lfs_batch(ctx, repo, body).await,
+                "verify" => transfer::lfs_verify(ctx, repo, body).await,
+                _ => Err(not_found()),
+            }
+        }
+        (m @ (Method::GET | Method::HEAD), ["datasets", ns, name, "resolve", rev, path @ ..])
+            if !path.is_empty() =>
+        {
+            let repo = RepoRef::new(RepoType::Dataset, ns, name)?;
+            transfer::resolve(ctx, repo, rev, &path.join("/"), m == Method::HEAD).await
+        }
+        (Method::GET, [route @ ("splits" | "size" | "rows")]) => {
+            crate::datasets_server::server::answer(ctx, route).await
+        }
         (m @ (Method::GET | Method::HEAD), [ns, name, "resolve", rev, path @ ..])
             if !path.is_empty() =>
         {
-            let repo = RepoRef::new(ns, name)?;
+            let repo = RepoRef::new(RepoType::Model, ns, name)?;
             transfer::resolve(ctx, repo, rev, &path.join("/"), m == Method::HEAD).await
         }
         _ => Err(not_found()),
     }
+}
+
+/// The repo if the caller may read it (for the datasets-server routes).
+pub(crate) fn repo_readable(
+    ctx: &Ctx,
+    repo: &RepoRef,
+) -> std::result::Result<store::RepoMeta, ApiError> {
+    repo::readable(ctx, repo)
 }
 
 fn strs(segments: &[String]) -> Vec<&str> {
@@ -506,18 +544,24 @@ fn parse_query(query: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// A validated `namespace/name`.
+/// A validated `namespace/name` of one kind (model or dataset).
 #[derive(Debug, Clone)]
 pub(crate) struct RepoRef {
+    pub kind: RepoType,
     pub namespace: String,
     pub name: String,
 }
 
 impl RepoRef {
-    pub fn new(namespace: &str, name: &str) -> std::result::Result<RepoRef, ApiError> {
+    pub fn new(
+        kind: RepoType,
+        namespace: &str,
+        name: &str,
+    ) -> std::result::Result<RepoRef, ApiError> {
         let id = format!("{namespace}/{name}");
         crate::paths::split_repo_id(&id).map_err(|_| ApiError::repo_not_found(&id))?;
         Ok(RepoRef {
+            kind,
             namespace: namespace.to_string(),
             name: name.to_string(),
         })

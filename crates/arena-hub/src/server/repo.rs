@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::store::{new_commit_oid, now_rfc3339, Commit, RepoMeta, StoredFile};
 use super::transfer::BlobAccess;
 use super::{ApiError, ApiResult, AppState, Ctx, RepoRef};
-use crate::paths::{is_commit_id, is_sha256_hex, validate_repo_path};
+use crate::paths::{is_commit_id, is_sha256_hex, validate_repo_path, RepoType};
 use futures_util::StreamExt;
 
 /// The `.gitattributes` of a new repo, as on the real Hub (shortened): the LFS patterns.
@@ -42,7 +42,11 @@ pub(super) async fn read_json<T: for<'de> Deserialize<'de>>(
 
 /// The repo if the caller may see it; private repos look missing to everyone but the owner.
 pub(super) fn readable(ctx: &Ctx, repo: &RepoRef) -> Result<RepoMeta, ApiError> {
-    match ctx.state.store.repo(&repo.namespace, &repo.name)? {
+    match ctx
+        .state
+        .store
+        .repo(repo.kind, &repo.namespace, &repo.name)?
+    {
         Some(meta) if !meta.private || ctx.user.as_deref() == Some(meta.owner.as_str()) => Ok(meta),
         _ => Err(ApiError::repo_not_found(&repo.id())),
     }
@@ -77,7 +81,7 @@ pub(super) fn resolve_rev(
     }
     state
         .store
-        .commit(&repo.namespace, &repo.name, oid)?
+        .commit(repo.kind, &repo.namespace, &repo.name, oid)?
         .ok_or_else(|| ApiError::revision_not_found(rev))
 }
 
@@ -94,11 +98,10 @@ struct CreateBody {
 pub(super) async fn create(ctx: Ctx, body: Body) -> ApiResult {
     let user = ctx.require_user()?.to_string();
     let req: CreateBody = read_json(body, ctx.state.config.limits.small_body).await?;
-    if !matches!(req.repo_type.as_deref(), None | Some("model")) {
-        return Err(ApiError::bad_request("this hub stores model repos only"));
-    }
+    let kind = RepoType::parse(req.repo_type.as_deref())
+        .ok_or_else(|| ApiError::bad_request("this hub stores model and dataset repos only"))?;
     let namespace = req.organization.unwrap_or_else(|| user.clone());
-    let repo = RepoRef::new(&namespace, &req.name).map_err(|_| {
+    let repo = RepoRef::new(kind, &namespace, &req.name).map_err(|_| {
         ApiError::bad_request(format!("invalid repo name {namespace}/{}", req.name))
     })?;
     if namespace != user {
@@ -117,11 +120,15 @@ pub(super) async fn create(ctx: Ctx, body: Body) -> ApiResult {
         }
         (None, private) => private.unwrap_or(false),
     };
-    let url = format!("{}/{}", ctx.base_url, repo.id());
+    let url = format!("{}/{}{}", ctx.base_url, kind.url_prefix(), repo.id());
     let store = &ctx.state.store;
     let _guard = ctx.state.write_lock.lock().await;
-    if store.repo(&repo.namespace, &repo.name)?.is_some() {
-        let body = json!({"error": "You already created this model repo", "url": url});
+    if store
+        .repo(repo.kind, &repo.namespace, &repo.name)?
+        .is_some()
+    {
+        let body = json!({"error": format!("You already created this {} repo", kind.as_str()),
+                          "url": url});
         return Ok((StatusCode::CONFLICT, Json(body)).into_response());
     }
     let mut files = BTreeMap::new();
@@ -146,9 +153,9 @@ pub(super) async fn create(ctx: Ctx, body: Body) -> ApiResult {
         head: oid,
     };
     // The commit first: a crash in between leaves an orphan commit file, never a dangling head.
-    store.save_repo_dirs(&repo.namespace, &repo.name)?;
-    store.save_commit(&repo.namespace, &repo.name, &commit)?;
-    store.save_repo(&repo.namespace, &repo.name, &meta)?;
+    store.save_repo_dirs(repo.kind, &repo.namespace, &repo.name)?;
+    store.save_commit(repo.kind, &repo.namespace, &repo.name, &commit)?;
+    store.save_repo(repo.kind, &repo.namespace, &repo.name, &meta)?;
     tracing::info!(repo = %repo.id(), private, "repo created");
     Ok(Json(json!({"url": url, "name": repo.id(), "id": commit.oid})).into_response())
 }
@@ -157,15 +164,21 @@ pub(super) async fn create(ctx: Ctx, body: Body) -> ApiResult {
 struct DeleteBody {
     name: String,
     organization: Option<String>,
+    #[serde(rename = "type")]
+    repo_type: Option<String>,
 }
 
 pub(super) async fn delete(ctx: Ctx, body: Body) -> ApiResult {
     let user = ctx.require_user()?.to_string();
     let req: DeleteBody = read_json(body, ctx.state.config.limits.small_body).await?;
-    let repo = RepoRef::new(&req.organization.unwrap_or(user), &req.name)?;
+    let kind = RepoType::parse(req.repo_type.as_deref())
+        .ok_or_else(|| ApiError::bad_request("this hub stores model and dataset repos only"))?;
+    let repo = RepoRef::new(kind, &req.organization.unwrap_or(user), &req.name)?;
     let _guard = ctx.state.write_lock.lock().await;
     writable(&ctx, &repo)?;
-    ctx.state.store.delete_repo(&repo.namespace, &repo.name)?;
+    ctx.state
+        .store
+        .delete_repo(repo.kind, &repo.namespace, &repo.name)?;
     tracing::info!(repo = %repo.id(), "repo deleted");
     Ok(Json(json!({})).into_response())
 }
@@ -197,7 +210,7 @@ pub(super) async fn settings(ctx: Ctx, repo: RepoRef, body: Body) -> ApiResult {
         meta.private = private;
         ctx.state
             .store
-            .save_repo(&repo.namespace, &repo.name, &meta)?;
+            .save_repo(repo.kind, &repo.namespace, &repo.name, &meta)?;
         tracing::info!(repo = %repo.id(), private, "visibility changed");
     }
     Ok(Json(json!({})).into_response())
@@ -223,13 +236,16 @@ pub(super) async fn info(ctx: Ctx, repo: RepoRef, rev: &str) -> ApiResult {
         })
         .collect();
     let used: u64 = commit.files.values().map(|f| f.size).sum();
-    Ok(Json(json!({
-        "_id": commit.oid, "id": repo.id(), "modelId": repo.id(), "author": meta.owner,
+    let mut answer = json!({
+        "_id": commit.oid, "id": repo.id(), "author": meta.owner,
         "sha": commit.oid, "private": meta.private, "gated": false, "disabled": false,
         "lastModified": commit.created_at, "createdAt": meta.created_at,
         "tags": [], "downloads": 0, "likes": 0, "usedStorage": used, "siblings": siblings,
-    }))
-    .into_response())
+    });
+    if repo.kind == RepoType::Model {
+        answer["modelId"] = json!(repo.id());
+    }
+    Ok(Json(answer).into_response())
 }
 
 pub(super) async fn tree(ctx: Ctx, repo: RepoRef, rev: &str, dir: &str) -> ApiResult {
@@ -439,11 +455,18 @@ pub(super) async fn commit(ctx: Ctx, repo: RepoRef, rev: &str, body: Body) -> Ap
     };
     state
         .store
-        .save_commit(&repo.namespace, &repo.name, &commit)?;
+        .save_commit(repo.kind, &repo.namespace, &repo.name, &commit)?;
     meta.head = oid.clone();
-    state.store.save_repo(&repo.namespace, &repo.name, &meta)?;
+    state
+        .store
+        .save_repo(repo.kind, &repo.namespace, &repo.name, &meta)?;
     tracing::info!(repo = %repo.id(), commit = %oid, files = commit.files.len(), "commit");
-    let url = format!("{}/{}/commit/{oid}", ctx.base_url, repo.id());
+    let url = format!(
+        "{}/{}{}/commit/{oid}",
+        ctx.base_url,
+        repo.kind.url_prefix(),
+        repo.id()
+    );
     Ok(
         Json(json!({"success": true, "commitOid": oid, "commitUrl": url,
                    "commitMessage": summary, "pullRequestUrl": null}))

@@ -1,7 +1,8 @@
 //! On-disk state of the hub server: content-addressed blobs and per-repo JSON metadata.
 //!
 //! Layout under the root: `blobs/<aa>/<sha256>` (each content once), `repos/<ns>/<name>/repo.json`
-//! (owner, visibility, head), `repos/<ns>/<name>/commits/<oid>.json` (immutable snapshots),
+//! (owner, visibility, head), `repos/<ns>/<name>/commits/<oid>.json` (immutable snapshots) for
+//! models and the same under `datasets/<ns>/<name>/` for datasets (a separate namespace),
 //! `uploaders/<user>/<aa>/<sha256>` (empty: who uploaded a blob through LFS), `tmp/` (staging). Every file is written to `tmp/` and renamed into place, and a commit file
 //! is written before the head moves to it, so a crash leaves either the old or the new state.
 
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{HubError, Result};
 use crate::gitobj::{git_blob_sha1, lfs_pointer};
-use crate::paths::is_sha256_hex;
+use crate::paths::{is_sha256_hex, RepoType};
 
 /// One file in a commit.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -85,7 +86,7 @@ pub struct Store {
 impl Store {
     /// Opens (and creates) the store at `root`.
     pub fn open(root: &Path) -> Result<Store> {
-        for dir in ["blobs", "repos", "tmp", "uploaders"] {
+        for dir in ["blobs", "repos", "datasets", "tmp", "uploaders"] {
             let path = root.join(dir);
             std::fs::create_dir_all(&path).map_err(HubError::io("creating", &path))?;
         }
@@ -175,17 +176,26 @@ impl Store {
             .is_some_and(|m| m.exists())
     }
 
-    /// Every repo as (namespace, name, metadata).
-    fn repos(&self) -> Result<Vec<(String, String, RepoMeta)>> {
+    /// Every repo of both kinds as (kind, namespace, name, metadata).
+    fn repos(&self) -> Result<Vec<(RepoType, String, String, RepoMeta)>> {
         let mut out = Vec::new();
-        for ns in list_dir(&self.root.join("repos"))? {
+        for kind in [RepoType::Model, RepoType::Dataset] {
+            out.extend(self.repos_of(kind)?);
+        }
+        Ok(out)
+    }
+
+    /// Every repo of one kind as (kind, namespace, name, metadata).
+    fn repos_of(&self, kind: RepoType) -> Result<Vec<(RepoType, String, String, RepoMeta)>> {
+        let mut out = Vec::new();
+        for ns in list_dir(&self.kind_root(kind))? {
             for name in list_dir(&ns)? {
                 let (Some(n), Some(m)) = (ns.file_name(), name.file_name()) else {
                     continue;
                 };
                 let (n, m) = (n.to_string_lossy(), m.to_string_lossy());
-                if let Some(meta) = self.repo(&n, &m)? {
-                    out.push((n.into_owned(), m.into_owned(), meta));
+                if let Some(meta) = self.repo(kind, &n, &m)? {
+                    out.push((kind, n.into_owned(), m.into_owned(), meta));
                 }
             }
         }
@@ -195,11 +205,11 @@ impl Store {
     /// The LFS blobs in the head commit of every repo `user` can read.
     pub fn readable_lfs_blobs(&self, user: &str) -> Result<HashSet<String>> {
         let mut out = HashSet::new();
-        for (ns, name, meta) in self.repos()? {
+        for (kind, ns, name, meta) in self.repos()? {
             if meta.private && meta.owner != user {
                 continue;
             }
-            if let Some(commit) = self.commit(&ns, &name, &meta.head)? {
+            if let Some(commit) = self.commit(kind, &ns, &name, &meta.head)? {
                 out.extend(
                     commit
                         .files
@@ -218,11 +228,13 @@ impl Store {
     /// no commit is being made meanwhile.
     pub fn collect_garbage(&self, grace: std::time::Duration) -> Result<GcReport> {
         let mut referenced = HashSet::new();
-        for ns in list_dir(&self.root.join("repos"))? {
-            for repo in list_dir(&ns)? {
-                for file in list_dir(&repo.join("commits"))? {
-                    if let Some(commit) = read_json_opt::<Commit>(&file)? {
-                        referenced.extend(commit.files.into_values().map(|f| f.sha256));
+        for kind in [RepoType::Model, RepoType::Dataset] {
+            for ns in list_dir(&self.kind_root(kind))? {
+                for repo in list_dir(&ns)? {
+                    for file in list_dir(&repo.join("commits"))? {
+                        if let Some(commit) = read_json_opt::<Commit>(&file)? {
+                            referenced.extend(commit.files.into_values().map(|f| f.sha256));
+                        }
                     }
                 }
             }
@@ -269,53 +281,78 @@ impl Store {
         Ok(report)
     }
 
-    fn repo_dir(&self, namespace: &str, name: &str) -> PathBuf {
-        self.root.join("repos").join(namespace).join(name)
+    fn kind_root(&self, kind: RepoType) -> PathBuf {
+        self.root.join(match kind {
+            RepoType::Model => "repos",
+            RepoType::Dataset => "datasets",
+        })
+    }
+
+    fn repo_dir(&self, kind: RepoType, namespace: &str, name: &str) -> PathBuf {
+        self.kind_root(kind).join(namespace).join(name)
     }
 
     /// Metadata of a repo, or `None` if it does not exist.
-    pub fn repo(&self, namespace: &str, name: &str) -> Result<Option<RepoMeta>> {
-        let path = self.repo_dir(namespace, name).join("repo.json");
+    pub fn repo(&self, kind: RepoType, namespace: &str, name: &str) -> Result<Option<RepoMeta>> {
+        let path = self.repo_dir(kind, namespace, name).join("repo.json");
         read_json_opt(&path)
     }
 
     /// Creates the directories of a new repo (before its first commit is written).
-    pub fn save_repo_dirs(&self, namespace: &str, name: &str) -> Result<()> {
-        let dir = self.repo_dir(namespace, name).join("commits");
+    pub fn save_repo_dirs(&self, kind: RepoType, namespace: &str, name: &str) -> Result<()> {
+        let dir = self.repo_dir(kind, namespace, name).join("commits");
         std::fs::create_dir_all(&dir).map_err(HubError::io("creating", &dir))
     }
 
     /// Writes repo metadata atomically.
-    pub fn save_repo(&self, namespace: &str, name: &str, meta: &RepoMeta) -> Result<()> {
-        let dir = self.repo_dir(namespace, name);
+    pub fn save_repo(
+        &self,
+        kind: RepoType,
+        namespace: &str,
+        name: &str,
+        meta: &RepoMeta,
+    ) -> Result<()> {
+        let dir = self.repo_dir(kind, namespace, name);
         std::fs::create_dir_all(dir.join("commits")).map_err(HubError::io("creating", &dir))?;
         self.write_json(&dir.join("repo.json"), meta)
     }
 
     /// A commit of a repo, or `None` if it does not exist.
-    pub fn commit(&self, namespace: &str, name: &str, oid: &str) -> Result<Option<Commit>> {
+    pub fn commit(
+        &self,
+        kind: RepoType,
+        namespace: &str,
+        name: &str,
+        oid: &str,
+    ) -> Result<Option<Commit>> {
         if !crate::paths::is_commit_id(oid) {
             return Ok(None);
         }
         let path = self
-            .repo_dir(namespace, name)
+            .repo_dir(kind, namespace, name)
             .join("commits")
             .join(format!("{oid}.json"));
         read_json_opt(&path)
     }
 
     /// Writes a new commit file (before the head is moved to it).
-    pub fn save_commit(&self, namespace: &str, name: &str, commit: &Commit) -> Result<()> {
+    pub fn save_commit(
+        &self,
+        kind: RepoType,
+        namespace: &str,
+        name: &str,
+        commit: &Commit,
+    ) -> Result<()> {
         let path = self
-            .repo_dir(namespace, name)
+            .repo_dir(kind, namespace, name)
             .join("commits")
             .join(format!("{}.json", commit.oid));
         self.write_json(&path, commit)
     }
 
     /// Removes a repo: renamed away first (atomic), then deleted. Blobs stay (shared by content).
-    pub fn delete_repo(&self, namespace: &str, name: &str) -> Result<()> {
-        let dir = self.repo_dir(namespace, name);
+    pub fn delete_repo(&self, kind: RepoType, namespace: &str, name: &str) -> Result<()> {
+        let dir = self.repo_dir(kind, namespace, name);
         let trash = self.temp_path();
         std::fs::rename(&dir, &trash).map_err(HubError::io("removing", &dir))?;
         std::fs::remove_dir_all(&trash).map_err(HubError::io("removing", &trash))

@@ -75,7 +75,12 @@ pub(super) async fn lfs_batch(ctx: Ctx, repo: RepoRef, body: Body) -> ApiResult 
             ),
         ));
     }
-    let verify = format!("{}/{}.git/info/lfs/objects/verify", ctx.base_url, repo.id());
+    let verify = format!(
+        "{}/{}{}.git/info/lfs/objects/verify",
+        ctx.base_url,
+        repo.kind.url_prefix(),
+        repo.id()
+    );
     let now = std::time::Instant::now();
     let held = match ctx.state.uploads.lock() {
         Ok(mut uploads) => {

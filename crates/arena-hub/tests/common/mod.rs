@@ -106,7 +106,20 @@ impl TestHub {
 
 /// Runs tests/py/hf_compat.py with the official client; returns its JSON answer.
 pub async fn python(hub: &TestHub, token: &str, disable_xet: bool, args: &[&str]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/hf_compat.py");
+    python_script(hub, token, disable_xet, "hf_compat.py", args).await
+}
+
+/// Runs the script `tests/py/{name}` against the hub; returns its JSON answer (last line).
+pub async fn python_script(
+    hub: &TestHub,
+    token: &str,
+    disable_xet: bool,
+    name: &str,
+    args: &[&str],
+) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(name);
     let mut command = tokio::process::Command::new(python_path());
     command
         .arg(script)
