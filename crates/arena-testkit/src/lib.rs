@@ -9,10 +9,13 @@
 //!   chain's JSON-RPC server and a signed data feed; registration, upload and commitment.
 //! * [`process`]: running the `arena` binary from a test: a clean environment, its output as
 //!   text or JSON, ANSI colour codes stripped.
+//! * [`datasets`]: Subnet 37's reasoning datasets in their real schemas, as Parquet uploaded
+//!   by the official Python client to a hub.
 //! * [`eval`]: an evaluation engine with fixed scores, for the validator's service tests.
 //! * [`demo`]: the recorded network the leaderboard's tests and demos read (two validators,
 //!   four miners, three steps per competition).
 
+pub mod datasets;
 pub mod demo;
 pub mod eval;
 pub mod fixtures;

@@ -153,6 +153,8 @@ impl NetBuilder {
         if let Some(bytes) = self.inline_threshold {
             config.inline_threshold = bytes;
         }
+        // As `serve` does: links handed to clients (create, commit) name this address.
+        config.public_url = Some(hub_url.clone());
         let (hub_log, hub) = if self.log_hub {
             serve_logged(listener, router(config).unwrap())
         } else {

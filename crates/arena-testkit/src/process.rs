@@ -5,11 +5,15 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// Makes `cmd` independent of the developer's environment (no `HF_TOKEN`, `HF_ENDPOINT`,
-/// `ARENA_CONFIG` or `ARENA_HOME`), logging at `info` with two compute threads; returns it.
+/// Makes `cmd` independent of the developer's environment (no `HF_TOKEN`, `HF_TOKEN_PATH`,
+/// `HF_ENDPOINT`, `ARENA_CONFIG` or `ARENA_HOME`, and an `HF_HOME` without a token file, so a
+/// token saved by `hf auth login` is not picked up), logging at `info` with two compute
+/// threads; returns it.
 pub fn isolated(cmd: &mut Command) -> &mut Command {
     cmd.env("ARENA_LOG", "info").env("RAYON_NUM_THREADS", "2");
     cmd.env_remove("HF_TOKEN").env_remove("HF_ENDPOINT");
+    cmd.env_remove("HF_TOKEN_PATH")
+        .env("HF_HOME", "/nonexistent/arena-test-hf-home");
     cmd.env_remove("ARENA_CONFIG").env_remove("ARENA_HOME")
 }
 

@@ -98,7 +98,8 @@ pub struct HubConfig {
     /// Hub URL. HF_ENDPOINT overrides it; default https://huggingface.co.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Bearer token. HF_TOKEN overrides it.
+    /// Bearer token. HF_TOKEN and a saved token file (HF_TOKEN_PATH, else
+    /// `$HF_HOME/token`, as `hf auth login` writes it) come first, as in huggingface_hub.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Snapshot cache. Default: <home>/hub-cache.
@@ -183,6 +184,16 @@ pub struct DataConfig {
     pub retention_secs: u64,
     /// `arena data serve` keeps at most this many batches, the newest.
     pub retention_batches: u64,
+    /// Datasets-server base URL that hub datasets (`dataset = { hub = … }`) are read through
+    /// (`/size`, `/rows`). Default: the hub's own root when `[hub] endpoint` (or HF_ENDPOINT)
+    /// names another hub than huggingface.co (`arena hub serve` answers these endpoints), else
+    /// https://datasets-server.huggingface.co.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datasets_server: Option<String>,
+    /// Subnet whose validators must have signed a Macrobench row for it to be used (SN1).
+    pub macrobench_netuid: u16,
+    /// Least stake of those validators, in rao (SN37: 10,000 TAO).
+    pub macrobench_min_stake: u64,
 }
 
 impl Default for DataConfig {
@@ -199,6 +210,9 @@ impl Default for DataConfig {
             samples_per_batch: 64,
             retention_secs: arena_data::feed::store::DEFAULT_RETENTION_SECS,
             retention_batches: arena_data::feed::store::DEFAULT_RETENTION_BATCHES,
+            datasets_server: None,
+            macrobench_netuid: arena_data::hub::SN1_NETUID,
+            macrobench_min_stake: arena_data::hub::SN1_MIN_VALIDATOR_STAKE,
         }
     }
 }
@@ -287,13 +301,17 @@ impl Config {
     /// Every key that is not set (optional keys left out of the file and the flags), as
     /// `section.key` with what applies instead. `config show` lists them as comments.
     pub fn unset_keys(&self) -> Vec<(&'static str, &'static str)> {
-        let keys: [(&'static str, bool, &'static str); 8] = [
+        let keys: [(&'static str, bool, &'static str); 9] = [
             (
                 "hub.endpoint",
                 self.hub.endpoint.is_none(),
                 "HF_ENDPOINT, else https://huggingface.co",
             ),
-            ("hub.token", self.hub.token.is_none(), "HF_TOKEN, else none"),
+            (
+                "hub.token",
+                self.hub.token.is_none(),
+                "HF_TOKEN, else the file HF_TOKEN_PATH or $HF_HOME/token (~/.cache/huggingface/token), else none",
+            ),
             (
                 "hub.cache_dir",
                 self.hub.cache_dir.is_none(),
@@ -309,6 +327,11 @@ impl Config {
                 "data.undesirable_phrases",
                 self.data.undesirable_phrases.is_none(),
                 "the shipped list",
+            ),
+            (
+                "data.datasets_server",
+                self.data.datasets_server.is_none(),
+                "the hub's root unless the hub is huggingface.co, else https://datasets-server.huggingface.co",
             ),
             (
                 "validator.schedule",

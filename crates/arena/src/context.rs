@@ -184,9 +184,10 @@ pub(crate) fn open_chain_producing(
 
 /// The data sources the schedule names (see `arena_data::sources`): the feed at
 /// `[data] feed_url`, judged by `[data]`'s subnet, stake, freshness and phrase rules; the
-/// shipped corpus; local JSONL files. `arena validator run` and `arena miner check` build them here.
+/// shipped corpus; local JSONL files; hub datasets through [`hub_data`]. `arena validator run` and `arena miner check` build them here.
 pub(crate) fn data_sources(
     schedule: &ScheduleArgs,
+    hub: &HubArgs,
     cfg: &Config,
     chain: Arc<dyn Chain>,
 ) -> anyhow::Result<BTreeMap<String, Box<dyn arena_data::source::DataSource>>> {
@@ -199,14 +200,15 @@ pub(crate) fn data_sources(
     let feed = arena_data::sources::FeedSettings {
         url: cfg.data.feed_url.clone(),
         policy,
-        oracle: arena_data::chain_stake::chain_oracle(chain),
+        oracle: arena_data::chain_stake::chain_oracle(chain.clone()),
     };
+    let hub = hub_data(None, hub.hub.as_deref(), cfg, Some(chain))?;
     // Hub datasets: the datasets-server client is wired in by the lead; until then hub tasks
     // are skipped for every model.
     Ok(arena_data::sources::schedule_sources(
         &schedule,
         Some(&feed),
-        None,
+        Some(&hub),
     ))
 }
 
@@ -225,17 +227,71 @@ impl HubArgs {
     }
 }
 
-/// The hub client: `endpoint` (a flag), else HF_ENDPOINT, else `[hub] endpoint`, else
-/// huggingface.co; token HF_TOKEN, else `[hub] token`.
-pub(crate) fn hub_client(endpoint: Option<&str>, cfg: &Config) -> anyhow::Result<HubClient> {
+/// The hub endpoint: `endpoint` (a flag), else HF_ENDPOINT, else `[hub] endpoint`, else
+/// huggingface.co.
+pub(crate) fn hub_endpoint(endpoint: Option<&str>, cfg: &Config) -> String {
     let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let token = from_env("HF_TOKEN").or_else(|| cfg.hub.token.clone());
-    let endpoint = endpoint
+    endpoint
         .map(str::to_string)
         .or_else(|| from_env("HF_ENDPOINT"))
         .or_else(|| cfg.hub.endpoint.clone())
-        .unwrap_or_else(|| arena_hub::client::DEFAULT_ENDPOINT.to_string());
-    Ok(HubClient::new(&endpoint, token)?)
+        .unwrap_or_else(|| arena_hub::client::DEFAULT_ENDPOINT.to_string())
+}
+
+/// The hub token, found the way `huggingface_hub` finds it: HF_TOKEN, else the file
+/// HF_TOKEN_PATH, else `$HF_HOME/token` (default `~/.cache/huggingface/token`, where
+/// `hf auth login` saves it), else `[hub] token`.
+pub(crate) fn hub_token(cfg: &Config) -> Option<String> {
+    let sources = arena_hub::client::TokenSources::from_process(cfg.hub.token.clone());
+    arena_hub::client::resolve_token(&sources).map(|(token, _)| token)
+}
+
+/// The hub client: [`hub_endpoint`] with [`hub_token`].
+pub(crate) fn hub_client(endpoint: Option<&str>, cfg: &Config) -> anyhow::Result<HubClient> {
+    Ok(HubClient::new(
+        &hub_endpoint(endpoint, cfg),
+        hub_token(cfg),
+    )?)
+}
+
+/// The datasets-server hub datasets are read through: `flag`, else `[data] datasets_server`,
+/// else the hub's own root ([`hub_endpoint`] of `hub`, the command's `--hub`) when the hub is
+/// not huggingface.co (`arena hub serve` answers `/size` and `/rows`), else the public
+/// datasets-server.
+pub(crate) fn datasets_server_url(flag: Option<&str>, hub: Option<&str>, cfg: &Config) -> String {
+    if let Some(url) = flag.or(cfg.data.datasets_server.as_deref()) {
+        return url.to_string();
+    }
+    let hub = hub_endpoint(hub, cfg);
+    if hub.trim_end_matches('/') == arena_hub::client::DEFAULT_ENDPOINT {
+        arena_hub::datasets_server::DEFAULT_DATASETS_SERVER.to_string()
+    } else {
+        hub
+    }
+}
+
+/// The rows API of hub datasets (see [`datasets_server_url`]; `hub` is the command's `--hub`), with the hub token, and the
+/// Macrobench filter on `[data] macrobench_netuid` / `macrobench_min_stake` when a chain is
+/// given to read stake from.
+pub(crate) fn hub_data(
+    flag: Option<&str>,
+    hub: Option<&str>,
+    cfg: &Config,
+    chain: Option<Arc<dyn Chain>>,
+) -> anyhow::Result<arena_data::sources::HubSettings> {
+    let url = datasets_server_url(flag, hub, cfg);
+    let client =
+        arena_hub::datasets_server::DatasetsServerClient::new(Some(url.as_str()), hub_token(cfg))
+            .with_context(|| format!("datasets-server {url}"))?;
+    let validators = chain.map(|chain| arena_data::hub::ValidatorFilter {
+        oracle: arena_data::chain_stake::chain_oracle(chain),
+        netuid: cfg.data.macrobench_netuid,
+        min_stake: cfg.data.macrobench_min_stake,
+    });
+    Ok(arena_data::sources::HubSettings {
+        api: Arc::new(client),
+        validators,
+    })
 }
 
 /// The folder of `competition`'s tokenizer when it names one on the hub (`kind = "hub"`),

@@ -132,9 +132,15 @@ fn hints(err: &anyhow::Error) -> Vec<String> {
             cause.downcast_ref::<arena_hub::HubError>()
         {
             if matches!(status, 401 | 403) {
-                let token = match std::env::var("HF_TOKEN") {
-                    Ok(t) if !t.is_empty() => "the token in HF_TOKEN",
-                    _ => "the request (HF_TOKEN is not set; `[hub] token` is sent when set)",
+                use arena_hub::client::{resolve_token, TokenSource, TokenSources};
+                let token = match resolve_token(&TokenSources::from_process(None)) {
+                    Some((_, TokenSource::EnvVar)) => "the token in HF_TOKEN".to_string(),
+                    Some((_, TokenSource::File(path))) => {
+                        format!("the token saved in {}", path.display())
+                    }
+                    _ => "the request (neither HF_TOKEN nor a saved token file is set; \
+                          `[hub] token` is sent when set)"
+                        .to_string(),
                 };
                 let hub = url
                     .split_once("://")

@@ -15,6 +15,7 @@
 //!
 //! [`HubFormat`]: arena_core::competition::HubFormat
 
+pub mod http;
 pub mod loaders;
 pub mod macrobench;
 pub mod paging;
@@ -28,10 +29,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::DataError;
 
 pub use loaders::RowError;
-pub use source::{HubSource, ValidatorFilter, MAX_PAGE_FAILURES};
+pub use source::{
+    default_paging, HubSource, ValidatorFilter, MAX_PAGE_FAILURES, SN1_MIN_VALIDATOR_STAKE,
+    SN1_NETUID,
+};
 
 /// Most rows one `/rows` request may ask for (the public datasets-server caps `length` at 100).
-pub const MAX_ROWS_PER_REQUEST: u32 = 100;
+pub const MAX_ROWS_PER_REQUEST: u32 = arena_hub::datasets_server::MAX_ROWS_PER_PAGE as u32;
 
 /// One (config, split) of a dataset and its row count: an entry of `/size`'s `size.splits`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,17 +48,10 @@ pub struct SplitRows {
     pub num_rows: u64,
 }
 
-/// One row of a `/rows` answer (`rows[]`), deserialisable from the server's JSON as is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HubRow {
-    /// The row's index in its split.
-    pub row_idx: u64,
-    /// The row's cells by column name.
-    pub row: serde_json::Map<String, serde_json::Value>,
-    /// Columns whose cell the server cut short (large rows); such cells are never used.
-    #[serde(default)]
-    pub truncated_cells: Vec<String>,
-}
+/// One row of a `/rows` answer (`rows[]`: `row_idx`, `row`, `truncated_cells`), the wire type
+/// of arena-hub's datasets-server module. Cells named in `truncated_cells` were cut short by
+/// the server and are never used.
+pub use arena_hub::datasets_server::RowItem as HubRow;
 
 /// The datasets-server API a [`HubSource`] reads through. Implemented over HTTP by the hub
 /// client; tests use an in-memory table. Object-safe; hold an `Arc<dyn RowsApi>`.

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use arena_core::competition::{EvalMethod, HubDataset, HubFormat};
 use arena_core::seed::Seed;
 use arena_data::batch::{Batch, BatchLimits};
 use arena_data::corpus::Corpus;
@@ -35,6 +36,76 @@ pub enum DataCmd {
     Inspect(InspectArgs),
     /// Print seeded samples of a task as JSON lines (`id`, `task`, `prompt`, `response`, …).
     Sample(SampleArgs),
+    /// List a hub dataset's configs and splits with their row counts (datasets-server `/size`),
+    /// on huggingface.co or on any `arena hub serve`.
+    Splits(SplitsArgs),
+    /// Draw samples from a hub dataset the way validators do (seeded pages, the format's
+    /// loader and filters) and print them; the rows each loader dropped, and why, are logged.
+    Preview(PreviewArgs),
+}
+
+/// Flags of `arena data splits`.
+#[derive(clap::Args, Debug)]
+pub struct SplitsArgs {
+    /// Dataset repository, `owner/name`.
+    pub dataset: String,
+    /// Datasets-server base URL. Default: `[data] datasets_server`, else the hub's root when
+    /// `[hub] endpoint` is not huggingface.co, else https://datasets-server.huggingface.co.
+    #[arg(long, value_name = "URL")]
+    pub datasets_server: Option<String>,
+    /// Print the server's `/size` answer as one line of JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `arena data preview`.
+#[derive(clap::Args, Debug)]
+pub struct PreviewArgs {
+    /// Dataset repository, `owner/name`.
+    pub dataset: String,
+    /// How a row becomes a sample: text, content, synthetic_1_sft, codeforces_cots, macrobench.
+    #[arg(long, value_parser = parse_hub_format)]
+    pub format: HubFormat,
+    /// Scoring method the samples are for (default: the format's: text_loss for text and
+    /// content, reference_loss for synthetic_1_sft and codeforces_cots, multiple_choice for
+    /// macrobench; if_eval reads Macrobench rows as IFEval prompts).
+    #[arg(long, value_parser = ["text_loss", "reference_loss", "multiple_choice", "if_eval"])]
+    pub method: Option<String>,
+    /// Config (subset). Default: one drawn per page among all of them.
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Split. Default: the config's (the last one listed).
+    #[arg(long)]
+    pub split: Option<String>,
+    /// Pages per draw. Default: the format's (SN37's).
+    #[arg(long)]
+    pub pages: Option<u32>,
+    /// Rows per page. Default: the format's (SN37's).
+    #[arg(long)]
+    pub rows_per_page: Option<u32>,
+    /// Seed: 64 hex digits (e.g. a block hash) or any text, which is hashed; validators with
+    /// the same seed draw the same rows.
+    #[arg(long, default_value = "0")]
+    pub seed: String,
+    /// Samples to draw.
+    #[arg(long, default_value_t = 10)]
+    pub count: usize,
+    /// Chain to read SN1 validators' stake from, needed by Macrobench rows (`local`,
+    /// `http://…`, `finney`, …; `[data] macrobench_netuid` and `macrobench_min_stake` apply).
+    #[arg(long = "network", value_name = "NETWORK")]
+    pub network: Option<String>,
+    #[arg(long, value_name = "URL")]
+    /// Datasets-server base URL (see `arena data splits --help`).
+    pub datasets_server: Option<String>,
+    /// Print the samples as JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_hub_format(text: &str) -> Result<HubFormat, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
+        "expected text, content, synthetic_1_sft, codeforces_cots or macrobench".to_string()
+    })
 }
 
 /// Flags of `arena data produce`.
@@ -123,6 +194,8 @@ pub async fn run(cmd: DataCmd, cfg: &Config) -> anyhow::Result<()> {
         DataCmd::Serve(args) => serve_feed(args, cfg).await,
         DataCmd::Inspect(args) => inspect(args, cfg).await,
         DataCmd::Sample(args) => sample(args),
+        DataCmd::Splits(args) => splits(args, cfg).await,
+        DataCmd::Preview(args) => preview(args, cfg).await,
     }
 }
 
@@ -331,4 +404,119 @@ fn sample(args: SampleArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::to_string(&s)?)?;
     }
     Ok(())
+}
+
+async fn splits(args: SplitsArgs, cfg: &Config) -> anyhow::Result<()> {
+    let url = context::datasets_server_url(args.datasets_server.as_deref(), None, cfg);
+    let client = arena_hub::datasets_server::DatasetsServerClient::new(
+        Some(url.as_str()),
+        context::hub_token(cfg),
+    )?;
+    let size = client
+        .size(&args.dataset)
+        .await
+        .with_context(|| format!("sizes of {} from {url}", args.dataset))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&size)?);
+        return Ok(());
+    }
+    println!("{} ({url})", args.dataset);
+    println!(
+        "{:<32} {:<16} {:>12} {:>8}",
+        "config", "split", "rows", "columns"
+    );
+    for s in &size.size.splits {
+        println!(
+            "{:<32} {:<16} {:>12} {:>8}",
+            s.config, s.split, s.num_rows, s.num_columns
+        );
+    }
+    println!("total rows: {}", size.size.dataset.num_rows);
+    Ok(())
+}
+
+async fn preview(args: PreviewArgs, cfg: &Config) -> anyhow::Result<()> {
+    use arena_data::source::{DataSource, DrawRequest};
+    let method = match args.method.as_deref() {
+        Some("text_loss") => EvalMethod::TextLoss {
+            mode: Default::default(),
+        },
+        Some("reference_loss") => EvalMethod::ReferenceLoss,
+        Some("multiple_choice") => EvalMethod::MultipleChoice {
+            mode: Default::default(),
+        },
+        Some("if_eval") => EvalMethod::IfEval,
+        Some(other) => bail!("unknown method {other:?}"),
+        None => match args.format {
+            HubFormat::Text | HubFormat::Content => EvalMethod::TextLoss {
+                mode: Default::default(),
+            },
+            HubFormat::Synthetic1Sft | HubFormat::CodeforcesCots => EvalMethod::ReferenceLoss,
+            HubFormat::Macrobench => EvalMethod::MultipleChoice {
+                mode: Default::default(),
+            },
+        },
+    };
+    let chain = match &args.network {
+        Some(network) => {
+            Some(context::open_chain(Some(network), cfg, LocalChainOptions::default())?.chain)
+        }
+        None => None,
+    };
+    let settings = context::hub_data(args.datasets_server.as_deref(), None, cfg, chain)?;
+    let spec = HubDataset {
+        repo: args.dataset.clone(),
+        revision: None,
+        config: args.config.clone(),
+        split: args.split.clone(),
+        format: args.format,
+        pages: args.pages,
+        rows_per_page: args.rows_per_page,
+    };
+    let mut source =
+        arena_data::hub::HubSource::new(settings.api, spec, &method, settings.validators)?;
+    let seed = Seed::from_text(&args.seed);
+    let request = DrawRequest {
+        seed,
+        count: args.count,
+        now_ms: arena_data::now_ms(),
+        not_before_ms: 0,
+    };
+    let draw = source
+        .draw(&request)
+        .await
+        .with_context(|| format!("drawing from {}", source.describe()))?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for sample in &draw.samples {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(sample)?)?;
+        } else {
+            writeln!(out, "== {} ({})", sample.id, sample.task)?;
+            writeln!(out, "-- prompt:\n{}", clip(&sample.prompt, 600))?;
+            writeln!(out, "-- reference:\n{}", clip(&sample.response, 600))?;
+        }
+    }
+    if !args.json {
+        writeln!(
+            out,
+            "{} samples from {}, seed {:?}",
+            draw.samples.len(),
+            source.describe(),
+            args.seed
+        )?;
+    }
+    Ok(())
+}
+
+/// The first `max` characters of `text`, with a note of how much was left out.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!(
+            "{}… [{} more characters]",
+            &text[..cut],
+            text[cut..].chars().count()
+        ),
+        None => text.to_string(),
+    }
 }

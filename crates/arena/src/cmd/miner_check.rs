@@ -77,7 +77,7 @@ pub async fn run(args: CheckArgs, cfg: &Config) -> anyhow::Result<()> {
         "checking as validators with these settings would"
     );
     // The feed, corpus and file datasets, built as `arena validator run` builds them.
-    let mut sources = context::data_sources(&args.schedule, cfg, chain.clone())?;
+    let mut sources = context::data_sources(&args.schedule, &args.hub, cfg, chain.clone())?;
     let hub = args.hub.client(cfg)?;
     let report = check_against_incumbent(
         &args.dir,

@@ -2,9 +2,11 @@
 //! validator does (library: `arena-eval`), with samples drawn here from a seed.
 //!
 //! Generator tasks are drawn with the seed, exactly as `arena data sample --seed` draws them.
-//! Corpus tasks naming the shipped corpus use it; other feed, corpus and file tasks read the
-//! `--data` JSONL file when given, and are otherwise skipped with a message (their weight is
-//! spread over the other tasks, as a validator does when data fails to load).
+//! Corpus tasks naming the shipped corpus use it; hub-dataset tasks read rows through the
+//! datasets-server API (`--datasets-server`, see `context::datasets_server_url`) with the
+//! validators' loaders and seeded paging; other feed, corpus and file tasks read the `--data`
+//! JSONL file when given, and are otherwise skipped with a message (their weight is spread
+//! over the other tasks, as a validator does when data fails to load).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,13 +15,14 @@ use anyhow::Context;
 use arena_core::competition::{CompetitionId, DatasetSpec, EvalMethod};
 use arena_core::seed::Seed;
 use arena_data::corpus::{Corpus, CorpusSource};
+use arena_data::hub::HubSource;
 use arena_data::local::{LocalFormat, LocalSource};
 use arena_data::source::DataSource;
 use arena_eval::{evaluate_model, EvalOptions};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::context::{competition_tokenizer, CompetitionArgs};
+use crate::context::{competition_tokenizer, hub_data, CompetitionArgs};
 
 /// Flags of `arena model eval`.
 #[derive(clap::Args, Debug)]
@@ -41,6 +44,12 @@ pub struct EvalArgs {
     /// multiple-choice lines for multiple_choice, prompt/response pairs otherwise).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
+    /// Datasets-server that hub-dataset tasks read rows from. Default: `[data]
+    /// datasets_server`, else the hub's root when `[hub] endpoint` is not huggingface.co, else
+    /// https://datasets-server.huggingface.co. (Macrobench tasks need a chain to check the
+    /// rows' validators and are skipped here.)
+    #[arg(long, value_name = "URL")]
+    pub datasets_server: Option<String>,
     /// Folder of the pinned tokenizer to score with. Default: the model's own tokenizer.json.
     #[arg(long, value_name = "DIR")]
     pub tokenizer: Option<PathBuf>,
@@ -93,13 +102,21 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
             DatasetSpec::Feed(name) => ("feed", name),
             DatasetSpec::File(name) => ("file", name),
             DatasetSpec::Hub(hub) => {
-                skipped.insert(
-                    task.id.clone(),
-                    format!(
-                        "hub dataset {:?} has no loader yet; the task is skipped",
-                        hub.name()
-                    ),
-                );
+                let Some(key) = arena_data::sources::source_key(task) else {
+                    continue;
+                };
+                if named.contains_key(&key) {
+                    continue;
+                }
+                let settings = hub_data(args.datasets_server.as_deref(), None, cfg, None)?;
+                match HubSource::new(settings.api, hub.clone(), &task.method, settings.validators) {
+                    Ok(source) => {
+                        named.insert(key, Box::new(source));
+                    }
+                    Err(e) => {
+                        skipped.insert(task.id.clone(), format!("{e}; the task is skipped"));
+                    }
+                }
                 continue;
             }
         };

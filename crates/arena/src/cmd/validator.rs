@@ -120,7 +120,7 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
             events_max_bytes: vcfg.events_max_mib << 20,
         },
     };
-    let sources = context::data_sources(&args.schedule, cfg, chain.clone())?;
+    let sources = context::data_sources(&args.schedule, &args.hub, cfg, chain.clone())?;
     let updater = Updater::new(hub, state.join("models"));
     let service = Service::new(
         chain,
