@@ -160,18 +160,27 @@ fn letters(word: &str) -> usize {
     word.chars().count()
 }
 
-/// Number of words of `basic_english()` strictly shorter (`shorter`) or longer than `len`.
-fn words_around(len: usize, shorter: bool) -> usize {
-    basic_english()
+/// For each length, the number of words of `basic_english()` strictly shorter (`shorter`) or
+/// strictly longer than it (indexed by length; lengths past the longest word map to 0 longer).
+fn words_around(shorter: bool) -> Vec<usize> {
+    let longest = basic_english()
         .iter()
-        .filter(|w| {
+        .map(|w| letters(w))
+        .max()
+        .unwrap_or(0);
+    let mut of_length = vec![0usize; longest + 2];
+    for w in basic_english() {
+        of_length[letters(w)] += 1;
+    }
+    (0..of_length.len())
+        .map(|len| {
             if shorter {
-                letters(w) < len
+                of_length[..len].iter().sum()
             } else {
-                letters(w) > len
+                of_length[len + 1..].iter().sum()
             }
         })
-        .count()
+        .collect()
 }
 
 /// The single-continent countries on (`on`) or off `continent`.
@@ -283,13 +292,13 @@ impl Family {
                 .sum(),
             Family::ElementExtreme => 2 * choose(n(elements().len()), 4),
             Family::Alphabetical => 2 * choose(n(sortable_words().len()), 4),
-            Family::WordLengthExtreme => basic_english()
-                .iter()
-                .map(|w| {
-                    choose(n(words_around(letters(w), true)), 3)
-                        + choose(n(words_around(letters(w), false)), 3)
-                })
-                .sum(),
+            Family::WordLengthExtreme => {
+                let (shorter, longer) = (words_around(true), words_around(false));
+                basic_english()
+                    .iter()
+                    .map(|w| choose(n(shorter[letters(w)]), 3) + choose(n(longer[letters(w)]), 3))
+                    .sum()
+            }
         }
     }
 
@@ -599,10 +608,11 @@ impl Family {
                         letters(x) > letters(w)
                     }
                 };
+                let around = words_around(largest);
                 let eligible: Vec<&str> = basic_english()
                     .iter()
                     .copied()
-                    .filter(|w| words_around(letters(w), largest) >= 3)
+                    .filter(|w| around[letters(w)] >= 3)
                     .collect();
                 let right = *rng.pick(&eligible)?;
                 let others: Vec<&str> = basic_english()
