@@ -92,6 +92,56 @@ pub fn elements() -> &'static [Element] {
     })
 }
 
+/// Countries whose territory is commonly counted on more than one continent (transcontinental
+/// states, and states with integral parts on another continent: Sinai, the Canary Islands,
+/// Madeira, Greenland, Hawaii, Easter Island, Socotra, New Guinea, …), or that are placed on a
+/// different continent by common conventions (Cyprus, Armenia, Malta, Iceland). Questions whose
+/// answer is a continent leave them out, so every such answer is unambiguous.
+pub const MANY_CONTINENTS: [&str; 29] = [
+    "Armenia",
+    "Australia",
+    "Azerbaijan",
+    "Chile",
+    "Colombia",
+    "Cyprus",
+    "Denmark",
+    "East Timor",
+    "Ecuador",
+    "Egypt",
+    "France",
+    "Georgia",
+    "Greece",
+    "Iceland",
+    "Indonesia",
+    "Italy",
+    "Kazakhstan",
+    "Malta",
+    "Netherlands",
+    "Panama",
+    "Papua New Guinea",
+    "Portugal",
+    "Russia",
+    "Spain",
+    "Trinidad and Tobago",
+    "Turkey",
+    "United States",
+    "Venezuela",
+    "Yemen",
+];
+
+/// The countries that lie on one continent only (the table less [`MANY_CONTINENTS`]), in
+/// table order: the ones continent questions ask about.
+pub fn one_continent_countries() -> &'static [Country] {
+    static ROWS: OnceLock<Vec<Country>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        countries()
+            .iter()
+            .filter(|c| !MANY_CONTINENTS.contains(&c.name))
+            .cloned()
+            .collect()
+    })
+}
+
 /// The distinct continents of the country table, sorted.
 pub fn continents() -> &'static [&'static str] {
     static ROWS: OnceLock<Vec<&'static str>> = OnceLock::new();
@@ -122,6 +172,10 @@ mod tests {
         let capitals: HashSet<_> = countries().iter().map(|c| c.capital).collect();
         assert_eq!(names.len(), 194);
         assert_eq!(capitals.len(), 194, "capitals must be unique for questions");
+        for name in MANY_CONTINENTS {
+            assert!(names.contains(name), "{name} is not in the table");
+        }
+        assert_eq!(one_continent_countries().len(), 194 - MANY_CONTINENTS.len());
         assert_eq!(continents().len(), 6);
         assert_eq!(elements().len(), 118);
         for (i, e) in elements().iter().enumerate() {

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use arena_core::seed::{sync_block, Seed};
 use arena_data::corpus::Corpus;
 use arena_data::local::{LocalFormat, LocalSource};
-use arena_data::tables::{countries, elements, sortable_words};
-use arena_data::tasks::if_eval::IfRule;
+use arena_data::phrases::PhraseFilter;
+use arena_data::tables::{countries, elements, sortable_words, MANY_CONTINENTS};
+use arena_data::tasks::if_eval::{keyword_words, IfRule};
 use arena_data::tasks::{TaskGenerator, TaskKind};
 use arena_data::Sample;
 use sha2::{Digest, Sha256};
@@ -174,19 +175,77 @@ fn check_dyck(s: &Sample) {
     assert!((2..=20).contains(&pairs));
 }
 
-fn right_answer(question: &str) -> String {
-    let find_country = |name: &str| countries().iter().find(|c| c.name == name).unwrap().clone();
-    let find_element = |name: &str| {
-        elements()
-            .iter()
-            .find(|e| e.name.eq_ignore_ascii_case(name))
-            .unwrap()
-            .clone()
-    };
-    if let Some(c) = question
-        .strip_prefix("What is the capital of ")
-        .and_then(|q| q.strip_suffix('?'))
-    {
+fn find_country(name: &str) -> arena_data::tables::Country {
+    countries().iter().find(|c| c.name == name).unwrap().clone()
+}
+
+fn find_element(name: &str) -> arena_data::tables::Element {
+    elements()
+        .iter()
+        .find(|e| e.name.eq_ignore_ascii_case(name))
+        .unwrap()
+        .clone()
+}
+
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+/// Sakamoto's weekday method (0 = Sunday), independent of the crate's day count.
+fn sakamoto(year: i64, month: usize, day: i64) -> &'static str {
+    const T: [i64; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+    let y = if month < 3 { year - 1 } else { year };
+    DAYS[((y + y / 4 - y / 100 + y / 400 + T[month - 1] + day) % 7) as usize]
+}
+
+/// Independent table: (smaller unit, larger unit) → how many of the smaller make one larger.
+fn unit_factor(small: &str, big: &str) -> i64 {
+    match (small, big) {
+        ("metres", "kilometres") | ("grams", "kilograms") | ("millilitres", "litres") => 1000,
+        ("centimetres", "metres") => 100,
+        ("millimetres", "centimetres") => 10,
+        ("minutes", "hours") | ("seconds", "minutes") => 60,
+        ("hours", "days") => 24,
+        ("days", "weeks") => 7,
+        ("inches", "feet") => 12,
+        ("feet", "yards") => 3,
+        ("ounces", "pounds") => 16,
+        other => panic!("unknown units {other:?}"),
+    }
+}
+
+fn between<'a>(text: &'a str, before: &str, after: &str) -> Option<&'a str> {
+    text.strip_prefix(before)?.strip_suffix(after)
+}
+
+fn num(text: &str) -> i64 {
+    text.parse()
+        .unwrap_or_else(|_| panic!("not a number: {text:?}"))
+}
+
+/// The one option satisfying `test` (panics unless exactly one does).
+fn the_one(question: &str, choices: &[String], test: impl Fn(&str) -> bool) -> String {
+    let hits: Vec<&String> = choices.iter().filter(|c| test(c)).collect();
+    assert_eq!(hits.len(), 1, "{question}: {choices:?}");
+    hits[0].clone()
+}
+
+/// The option with the unique largest `key` (panics on a tie).
+fn the_max<K: Ord>(question: &str, choices: &[String], key: impl Fn(&str) -> K) -> String {
+    let best = choices.iter().map(|c| key(c)).max().unwrap();
+    the_one(question, choices, |c| key(c) == best)
+}
+
+/// The right option of a generated question, recomputed from the question and the options.
+fn right_answer(question: &str, choices: &[String]) -> String {
+    let is_prime = |n: i64| n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0);
+    if let Some(c) = between(question, "What is the capital of ", "?") {
         find_country(c).capital.to_string()
     } else if let Some(cap) = question.strip_suffix(" is the capital of which country?") {
         countries()
@@ -195,36 +254,119 @@ fn right_answer(question: &str) -> String {
             .unwrap()
             .name
             .to_string()
-    } else if let Some(c) = question
-        .strip_prefix("On which continent is ")
-        .and_then(|q| q.strip_suffix('?'))
-    {
+    } else if let Some(c) = between(question, "On which continent is ", "?") {
+        assert!(!MANY_CONTINENTS.contains(&c), "{c} spans continents");
         find_country(c).continent.to_string()
-    } else if let Some(e) = question
-        .strip_prefix("What is the chemical symbol of ")
-        .and_then(|q| q.strip_suffix('?'))
-    {
+    } else if let Some(e) = between(question, "What is the chemical symbol of ", "?") {
         find_element(e).symbol.to_string()
-    } else if let Some(sym) = question
-        .strip_prefix("Which element has the chemical symbol ")
-        .and_then(|q| q.strip_suffix('?'))
-    {
+    } else if let Some(sym) = between(question, "Which element has the chemical symbol ", "?") {
         elements()
             .iter()
             .find(|e| e.symbol == sym)
             .unwrap()
             .name
             .to_string()
-    } else if let Some(e) = question
-        .strip_prefix("What is the atomic number of ")
-        .and_then(|q| q.strip_suffix('?'))
-    {
+    } else if let Some(e) = between(question, "What is the atomic number of ", "?") {
         find_element(e).number.to_string()
-    } else if let Some(n) = question
-        .strip_prefix("Which element has atomic number ")
-        .and_then(|q| q.strip_suffix('?'))
-    {
+    } else if let Some(n) = between(question, "Which element has atomic number ", "?") {
         elements()[n.parse::<usize>().unwrap() - 1].name.to_string()
+    } else if let Some((a, b)) =
+        between(question, "What is ", "?").and_then(|q| q.split_once(" plus "))
+    {
+        (num(a) + num(b)).to_string()
+    } else if let Some((a, b)) =
+        between(question, "What is ", "?").and_then(|q| q.split_once(" minus "))
+    {
+        (num(a) - num(b)).to_string()
+    } else if let Some((a, b)) =
+        between(question, "What is ", "?").and_then(|q| q.split_once(" times "))
+    {
+        (num(a) * num(b)).to_string()
+    } else if let Some((a, b)) = between(question, "What is the remainder when ", "?")
+        .and_then(|q| q.split_once(" is divided by "))
+    {
+        (num(a) % num(b)).to_string()
+    } else if let Some((small, rest)) =
+        between(question, "How many ", "?").and_then(|q| q.split_once(" are there in "))
+    {
+        let (n, big) = rest.split_once(' ').unwrap();
+        (num(n) * unit_factor(small, big)).to_string()
+    } else if let Some((today, n)) = between(question, "If today is ", " days?")
+        .and_then(|q| q.split_once(", what day of the week will it be in "))
+    {
+        let at = DAYS.iter().position(|d| *d == today).unwrap() as i64;
+        DAYS[((at + num(n)) % 7) as usize].to_string()
+    } else if let Some(date) = between(
+        question,
+        "On which day of the week is ",
+        " in the Gregorian calendar?",
+    ) {
+        let parts: Vec<&str> = date.split(' ').collect();
+        let months = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        let month = months.iter().position(|m| *m == parts[1]).unwrap() + 1;
+        let year = num(parts[2]);
+        assert!((1900..=2099).contains(&year));
+        sakamoto(year, month, num(parts[0])).to_string()
+    } else if let Some(word) = between(question, "How many letters are in the word \"", "\"?") {
+        word.chars().count().to_string()
+    } else if let Some((nth, word)) = between(question, "What is the ", "\"?")
+        .and_then(|q| q.split_once(" letter of the word \""))
+    {
+        let position = nth.trim_end_matches(char::is_alphabetic);
+        let expected_suffix = match num(position) {
+            1 => "st",
+            2 => "nd",
+            3 => "rd",
+            _ => "th",
+        };
+        assert!(nth.ends_with(expected_suffix), "{nth}");
+        let at = num(position) as usize - 1;
+        word.chars().nth(at).unwrap().to_string()
+    } else if question == "Which of these numbers is prime?" {
+        the_one(question, choices, |c| is_prime(num(c)))
+    } else if let Some(k) = between(question, "Which of these numbers is divisible by ", "?") {
+        the_one(question, choices, |c| num(c) % num(k) == 0)
+    } else if question == "Which of these numbers is a perfect square?" {
+        the_one(question, choices, |c| (1..=40).any(|r| r * r == num(c)))
+    } else if question == "Which of these numbers is the largest?" {
+        the_max(question, choices, num)
+    } else if question == "Which of these numbers is the smallest?" {
+        the_max(question, choices, |c| -num(c))
+    } else if let Some(continent) = between(question, "Which of these countries is in ", "?") {
+        for c in choices {
+            assert!(
+                !MANY_CONTINENTS.contains(&c.as_str()),
+                "{c} spans continents"
+            );
+        }
+        the_one(question, choices, |c| {
+            find_country(c).continent == continent
+        })
+    } else if question == "Which of these elements has the largest atomic number?" {
+        the_max(question, choices, |c| find_element(c).number)
+    } else if question == "Which of these elements has the smallest atomic number?" {
+        the_max(question, choices, |c| -i64::from(find_element(c).number))
+    } else if question == "Which of these words comes first in alphabetical order?" {
+        the_max(question, choices, |c| std::cmp::Reverse(c.to_string()))
+    } else if question == "Which of these words comes last in alphabetical order?" {
+        the_max(question, choices, |c| c.to_string())
+    } else if question == "Which of these words has the most letters?" {
+        the_max(question, choices, |c| c.chars().count())
+    } else if question == "Which of these words has the fewest letters?" {
+        the_max(question, choices, |c| -(c.chars().count() as i64))
     } else {
         panic!("unknown question {question}")
     }
@@ -236,7 +378,7 @@ fn check_multiple_choice(s: &Sample) {
     let distinct: HashSet<&String> = choices.iter().collect();
     assert_eq!(distinct.len(), 4, "options repeat: {choices:?}");
     let question = s.prompt.lines().next().unwrap();
-    let right = right_answer(question);
+    let right = right_answer(question, choices);
     let hits: Vec<usize> = (0..4).filter(|&i| choices[i] == right).collect();
     assert_eq!(
         hits.len(),
@@ -251,6 +393,24 @@ fn check_multiple_choice(s: &Sample) {
 }
 
 fn check_if_eval(s: &Sample) {
+    // The question is the last quoted line; the reference states its right answer.
+    let question = s
+        .prompt
+        .trim_end()
+        .rsplit('\n')
+        .next()
+        .and_then(|l| between(l, "\"", "\""))
+        .expect("quoted question");
+    let question = match between(question, "How many letters are in the word '", "'?") {
+        Some(word) => format!("How many letters are in the word \"{word}\"?"),
+        None => question.to_string(),
+    };
+    let answer = right_answer(&question, &[]).to_lowercase();
+    assert!(
+        keyword_words(&s.response).contains(&answer) || s.response.to_lowercase().contains(&answer),
+        "{question}: {answer} not in {:?}",
+        s.response
+    );
     let rules: &Vec<IfRule> = s.rules.as_ref().expect("rules");
     assert!((2..=5).contains(&rules.len()), "{} rules", rules.len());
     for (i, a) in rules.iter().enumerate() {
@@ -274,9 +434,9 @@ fn ten_thousand_per_task_are_diverse_and_correct() {
         let prompts: HashSet<&str> = samples.iter().map(|s| s.prompt.as_str()).collect();
         let ids: HashSet<&str> = samples.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids.len(), N, "{task}: ids must be unique");
-        // Minimum share of distinct prompts: the small fact tables bound multiple choice.
+        // Minimum share of distinct prompts.
         let floor = match task {
-            TaskKind::MultipleChoice => 8_000,
+            TaskKind::MultipleChoice | TaskKind::IfEval => 9_900,
             TaskKind::StringOps | TaskKind::Dyck => 9_000,
             _ => 9_500,
         };
@@ -286,8 +446,10 @@ fn ten_thousand_per_task_are_diverse_and_correct() {
             "{task}: only {} distinct prompts",
             prompts.len()
         );
+        let filter = PhraseFilter::default();
         for s in &samples {
             assert_eq!(s.task, task.name());
+            assert_eq!(filter.find_in_sample(s), None, "{}", s.prompt);
             match task {
                 TaskKind::WordSorting => check_word_sorting(s),
                 TaskKind::Arithmetic => check_arithmetic(s),

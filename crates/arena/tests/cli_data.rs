@@ -274,3 +274,61 @@ fn http_get(addr: &str, path: &str) -> String {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     body.to_string()
 }
+
+#[test]
+fn sample_space_prints_the_question_counts() {
+    use arena_data::tasks::{if_eval, multiple_choice};
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = arena(
+        dir.path(),
+        &["data", "sample", "--task", "multiple_choice", "--space"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let space: Value = serde_json::from_str(out.trim()).unwrap();
+    let total = space["distinct_questions"].as_u64().unwrap();
+    assert_eq!(u128::from(total), multiple_choice::distinct_questions());
+    assert!(total >= 1_000_000);
+    let families = space["families"].as_array().unwrap();
+    assert_eq!(families.len(), multiple_choice::FAMILIES.len());
+    let sum: u64 = families
+        .iter()
+        .map(|f| f["questions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, total);
+    let fixed: u64 = families
+        .iter()
+        .filter(|f| f["options_decide"] == false)
+        .map(|f| f["questions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(space["fixed_answer_questions"].as_u64(), Some(fixed));
+
+    let (code, out, err) = arena(
+        dir.path(),
+        &["data", "sample", "--task", "if_eval", "--space"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let space: Value = serde_json::from_str(out.trim()).unwrap();
+    let questions = space["distinct_questions"].as_u64().unwrap();
+    let lists = space["rule_lists"].as_u64().unwrap();
+    assert_eq!(u128::from(questions), if_eval::distinct_questions());
+    assert_eq!(space["distinct_prompts"].as_u64(), Some(questions * lists));
+    let topics: u64 = space["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["questions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(topics, questions);
+
+    // Other tasks have no counted space; a seed with --space is refused by the parser.
+    let (code, _, err) = arena(dir.path(), &["data", "sample", "--task", "dyck", "--space"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--space is counted for"), "{err}");
+    let (code, _, _) = arena(
+        dir.path(),
+        &[
+            "data", "sample", "--task", "if_eval", "--space", "--seed", "1",
+        ],
+    );
+    assert_ne!(code, 0);
+}

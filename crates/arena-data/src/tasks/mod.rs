@@ -6,6 +6,7 @@
 
 pub mod arithmetic;
 pub mod dyck;
+pub mod facts;
 pub mod if_eval;
 pub mod multiple_choice;
 pub mod string_ops;

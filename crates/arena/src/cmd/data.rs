@@ -1,10 +1,11 @@
-//! `arena data`: produce, serve, inspect and sample evaluation data (library: `arena-data`).
+//! `arena data`: produce, serve, inspect and sample evaluation data, and read hub datasets
+//! (library: `arena-data`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use arena_core::competition::{EvalMethod, HubDataset, HubFormat};
 use arena_core::seed::Seed;
 use arena_data::batch::{Batch, BatchLimits};
@@ -180,11 +181,16 @@ pub struct SampleArgs {
     #[arg(long)]
     pub task: String,
     /// Seed: 64 hex digits (e.g. from a block hash) or any text, which is hashed.
-    #[arg(long)]
-    pub seed: String,
+    #[arg(long, required_unless_present = "space")]
+    pub seed: Option<String>,
     /// Number of samples.
     #[arg(long, default_value_t = 10)]
     pub count: usize,
+    /// Print the size of the task's question space as one JSON object instead of samples
+    /// (multiple_choice: distinct questions per family; if_eval: questions, rule lists and
+    /// prompts).
+    #[arg(long, conflicts_with_all = ["seed", "count"])]
+    pub space: bool,
 }
 
 /// Runs `arena data …`.
@@ -379,8 +385,53 @@ async fn inspect(args: InspectArgs, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The question space of a generated task, as `arena data sample --space` prints it.
+fn space(task: &str) -> anyhow::Result<serde_json::Value> {
+    use arena_data::tasks::{if_eval, multiple_choice};
+    // u128 counts are printed as JSON numbers through u64, which holds them all.
+    let number = |n: u128| u64::try_from(n).map_err(|_| anyhow!("count {n} exceeds u64"));
+    Ok(match task.parse::<TaskKind>()? {
+        TaskKind::MultipleChoice => {
+            let families = multiple_choice::FAMILIES
+                .iter()
+                .map(|f| {
+                    Ok(json!({
+                        "family": f.name(),
+                        "questions": number(f.count())?,
+                        "options_decide": f.options_decide(),
+                    }))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            json!({
+                "task": task,
+                "distinct_questions": number(multiple_choice::distinct_questions())?,
+                "fixed_answer_questions": number(multiple_choice::fixed_answer_questions())?,
+                "families": families,
+            })
+        }
+        TaskKind::IfEval => {
+            let topics: Vec<_> = if_eval::TOPICS
+                .iter()
+                .map(|t| json!({ "topic": t.name(), "questions": t.count() }))
+                .collect();
+            json!({
+                "task": task,
+                "distinct_questions": number(if_eval::distinct_questions())?,
+                "rule_lists": number(if_eval::rule_lists())?,
+                "distinct_prompts": number(if_eval::distinct_prompts())?,
+                "topics": topics,
+            })
+        }
+        other => bail!("--space is counted for multiple_choice and if_eval, not {other}"),
+    })
+}
+
 fn sample(args: SampleArgs) -> anyhow::Result<()> {
-    let seed = Seed::from_text(&args.seed);
+    if args.space {
+        println!("{}", space(&args.task)?);
+        return Ok(());
+    }
+    let seed = Seed::from_text(args.seed.as_deref().unwrap_or_default());
     let samples = if args.task == "text" {
         let corpus = Corpus::shipped();
         let pages = corpus.pages(&seed, 50, args.count.div_ceil(50));
