@@ -12,9 +12,15 @@
 //!   `schedules/tiny-reasoning.toml` (the same two tasks sized for the tiny models) scores
 //!   three committed models on rows read from the hub, both tasks present in every step, the
 //!   best model first.
+//! * `a_rate_limited_dataset_is_skipped_and_the_other_task_scored`: behind a front that answers
+//!   429 to every `/rows` request for codeforces-cots (and redirects the rest to the hub), the
+//!   client tries exactly ten times, the task is skipped and the other task carries the whole
+//!   weight.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arena_chain::LocalChainOptions;
@@ -316,4 +322,82 @@ async fn the_validator_scores_models_on_hub_datasets() {
             "{path} not requested: {requests:?}"
         );
     }
+}
+
+/// A datasets-server front for `hub`: `/rows` of `throttled` answers 429 (`Retry-After: 0`) and
+/// is counted; every other request is redirected to the hub.
+async fn throttling_front(hub: String, throttled: &'static str) -> (String, Arc<AtomicUsize>) {
+    use axum::http::{header, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let (hub, seen) = (hub.clone(), seen.clone());
+        async move {
+            let query = uri.query().unwrap_or("");
+            let dataset = format!("dataset={}", throttled.replace('/', "%2F"));
+            if uri.path() == "/rows" && query.split('&').any(|kv| kv == dataset) {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let body = r#"{"error":"Too many requests"}"#;
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, "0")],
+                    body,
+                )
+                    .into_response();
+            }
+            let to = format!(
+                "{hub}{}",
+                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            );
+            (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_limited_dataset_is_skipped_and_the_other_task_scored() {
+    let net = Net::builder().hub_users(&DATASET_OWNERS).start().await;
+    let work = net.root.path().join("work");
+    upload_reasoning_datasets(&net.hub_url, &work.join("datasets"));
+    let (front, throttled) = throttling_front(net.hub_url.clone(), CODEFORCES).await;
+    let model = work.join("model");
+    tiny_llama_scaled(&model, 1.0);
+    let mut cmd = arena(&net.root.path().join("home"));
+    cmd.args([
+        "model",
+        "eval",
+        model.to_str().unwrap(),
+        "--competition",
+        "4",
+    ]);
+    let schedule = workspace_root().join("schedules/sn37.toml");
+    cmd.args(["--schedule", schedule.to_str().unwrap()]);
+    cmd.args([
+        "--tokenizer",
+        fixtures().join("tiny-llama").to_str().unwrap(),
+    ]);
+    cmd.args(["--samples", "4", "--json", "--datasets-server", &front]);
+    let out = output_blocking(cmd).await;
+    assert!(out.status.success(), "model eval failed:\n{}", stderr(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tasks = result["tasks"].as_array().unwrap();
+    let synthetic = &tasks[0];
+    assert_eq!(synthetic["task_id"], "SYNTHETIC_1_SFT");
+    assert_eq!(synthetic["samples"], 4, "{synthetic}");
+    assert_eq!(
+        synthetic["score"]["weight"], 1.0,
+        "the weights are renormalised: {synthetic}"
+    );
+    let codeforces = &tasks[1];
+    assert_eq!(codeforces["task_id"], "CODEFORCES_COTS");
+    assert!(codeforces["samples"].is_null(), "{codeforces}");
+    assert!(codeforces["skipped"].is_string(), "{codeforces}");
+    // SN37's policy: ten attempts, then the draw stops (no other page is tried).
+    assert_eq!(throttled.load(Ordering::SeqCst), 10);
+    assert!(stderr(&out).contains("rate limited"), "{}", stderr(&out));
 }

@@ -16,7 +16,8 @@
 //! 2. `{config}/{split}[-suffix].{ext}`, for a first folder other than `data`;
 //! 3. `data/{split}[-suffix].{ext}` and `{split}[-suffix].{ext}` at the root: config `default`.
 //!
-//! Config and split names are 1 to 64 characters of `[A-Za-z0-9_.]` (not starting with `.`).
+//! Config and split names are 1 to 128 characters of `[A-Za-z0-9_.-]` (not starting with `.`
+//! or `-`), so Common Crawl dump configs such as `CC-MAIN-2013-20` are served.
 //! The files of one (config, split) are read in path order as one table; one split holds
 //! either Parquet or JSONL files, never both. `num_rows` comes from the Parquet footers (no
 //! scan); `/rows` skips whole row groups to reach `offset`. A JSONL file is scanned once when

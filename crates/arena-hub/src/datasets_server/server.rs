@@ -130,14 +130,15 @@ impl IndexCache {
 /// Shared cache handle kept in the server state.
 pub(crate) type SharedIndexCache = Mutex<IndexCache>;
 
-/// Whether `name` is a valid config or split name.
+/// Whether `name` is a valid config or split name (FineWeb's configs are Common Crawl dumps
+/// such as `CC-MAIN-2013-20`).
 fn is_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
+        && name.len() <= 128
+        && !name.starts_with(['.', '-'])
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 /// The (config, split, format) a repository file belongs to, by the rules in the module docs.
@@ -484,6 +485,14 @@ mod tests {
         );
         assert_eq!(c("data/train-0.jsonl"), own("default", "train", false));
         assert_eq!(c("validation.jsonl"), own("default", "validation", false));
+        assert_eq!(
+            c("CC-MAIN-2013-20/train-00000-of-00001.parquet"),
+            own("CC-MAIN-2013-20", "train", true)
+        );
+        assert_eq!(
+            c("sample-10BT/train/0000.parquet"),
+            own("sample-10BT", "train", true)
+        );
         assert_eq!(c("README.md"), None);
         assert_eq!(c("a/b/c.jsonl"), None);
         assert_eq!(c("a/b/c/d.parquet"), None);
