@@ -89,6 +89,8 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
     let mut named: BTreeMap<String, Box<dyn DataSource>> = BTreeMap::new();
     let mut skipped: BTreeMap<String, String> = BTreeMap::new();
     let shipped = Corpus::shipped();
+    // The rows API of hub datasets, built once for every hub task that needs it.
+    let mut hub_settings = None;
     for task in &competition.tasks {
         let (kind, name) = match &task.dataset {
             DatasetSpec::Generator(_) => continue,
@@ -108,8 +110,17 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
                 if named.contains_key(&key) {
                     continue;
                 }
-                let settings = hub_data(args.datasets_server.as_deref(), None, cfg, None)?;
-                match HubSource::new(settings.api, hub.clone(), &task.method, settings.validators) {
+                let settings = match &hub_settings {
+                    Some(settings) => settings,
+                    None => hub_settings.insert(hub_data(
+                        args.datasets_server.as_deref(),
+                        None,
+                        cfg,
+                        None,
+                    )?),
+                };
+                let (api, validators) = (settings.api.clone(), settings.validators.clone());
+                match HubSource::new(api, hub.clone(), &task.method, validators) {
                     Ok(source) => {
                         named.insert(key, Box::new(source));
                     }
