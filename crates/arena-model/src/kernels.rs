@@ -4,7 +4,10 @@
 //!   logits, parallel over rows. It never materialises a log_softmax tensor.
 //! * `silu_mul`: the SwiGLU gate `silu(gate) * up` from one fused `[n, 2·i]` projection.
 //!
-//! Both fall back to candle ops for tensors that are not on the CPU.
+//! * `matmul_t_half`: `x · Wᵀ` for a few f32 rows (incremental decoding) against a bf16/f16
+//!   matrix, converting each weight row in registers instead of upcasting the whole matrix.
+//!
+//! All fall back to candle ops for tensors that are not on the CPU.
 
 use candle_core::{DType, Device, Storage, Tensor, D};
 use rayon::prelude::*;
@@ -99,6 +102,93 @@ pub fn fast_exp(x: f32) -> f32 {
                     + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
     let bits = ((k as i32 + 127) as u32) << 23;
     p * f32::from_bits(bits)
+}
+
+/// Rows of `x` up to which [`matmul_t_half`] converts weight rows on the fly; above it a
+/// whole-matrix upcast and candle's GEMM are faster.
+pub const HALF_GEMV_MAX_ROWS: usize = 8;
+
+/// `x · Wᵀ` for `x` `[n, k]` f32 and `W` `[m, k]` bf16 or f16 on the CPU, accumulated in f32;
+/// `None` when the operands are not of that kind (the caller then upcasts `W`). Every weight
+/// is converted exactly, so the result differs from an f32 GEMM only by summation order.
+pub fn matmul_t_half(x: &Tensor, w: &Tensor) -> Result<Option<Tensor>> {
+    if !matches!(x.device(), Device::Cpu) || x.dtype() != DType::F32 || x.rank() != 2 {
+        return Ok(None);
+    }
+    let (n, k) = x.dims2()?;
+    let (m, k2) = w.dims2()?;
+    if k != k2 || n > HALF_GEMV_MAX_ROWS || !w.is_contiguous() {
+        return Ok(None);
+    }
+    let (storage, layout) = w.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        return Ok(None);
+    };
+    let start = layout.start_offset();
+    let x = x.contiguous()?;
+    let xs = x.flatten_all()?.to_vec1::<f32>()?;
+    let transposed: Vec<f32> = match w.dtype() {
+        DType::BF16 => {
+            let data = &cpu.as_slice::<half::bf16>()?[start..start + m * k];
+            rows_times(data, &xs, n, k, |v: &half::bf16| v.to_f32())
+        }
+        DType::F16 => {
+            let data = &cpu.as_slice::<half::f16>()?[start..start + m * k];
+            rows_times(data, &xs, n, k, |v: &half::f16| v.to_f32())
+        }
+        _ => return Ok(None),
+    };
+    drop(storage);
+    // `transposed` is [m, n]; the caller wants [n, m].
+    let mut out = vec![0f32; n * m];
+    for (o, row) in transposed.chunks_exact(n.max(1)).enumerate() {
+        for (r, &v) in row.iter().enumerate() {
+            out[r * m + o] = v;
+        }
+    }
+    Ok(Some(Tensor::from_vec(out, (n, m), &Device::Cpu)?))
+}
+
+/// For every weight row (converted once), its dot product with each of the `n` rows of `xs`.
+fn rows_times<T: Sync>(
+    data: &[T],
+    xs: &[f32],
+    n: usize,
+    k: usize,
+    to_f32: impl Fn(&T) -> f32 + Sync,
+) -> Vec<f32> {
+    let m = data.len() / k.max(1);
+    let mut out = vec![0f32; m * n];
+    out.par_chunks_mut(n.max(1) * 64)
+        .zip(data.par_chunks(k.max(1) * 64))
+        .for_each(|(dst, rows)| {
+            let mut w = vec![0f32; k];
+            for (o, row) in rows.chunks_exact(k.max(1)).enumerate() {
+                w.iter_mut().zip(row).for_each(|(d, v)| *d = to_f32(v));
+                for r in 0..n {
+                    dst[o * n + r] = dot(&w, &xs[r * k..(r + 1) * k]);
+                }
+            }
+        });
+    out
+}
+
+/// Dot product with eight partial sums, so the loop vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Which keys each query row of an attention score matrix may see.
@@ -273,6 +363,42 @@ mod tests {
         for (a, b) in ours.iter().zip(&theirs) {
             assert!((a - b).abs() < 1e-6, "{ours:?} vs {theirs:?}");
         }
+    }
+
+    #[test]
+    fn half_gemv_matches_an_upcast_matmul() {
+        let (n, k, m) = (3, 37, 131);
+        let xs: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 7919) % 23) as f32 / 11.0 - 1.0)
+            .collect();
+        let ws: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 104729) % 31) as f32 / 15.0 - 1.0)
+            .collect();
+        let x = Tensor::from_vec(xs, (n, k), &Device::Cpu).unwrap();
+        for dtype in [DType::BF16, DType::F16] {
+            let w = Tensor::from_vec(ws.clone(), (m, k), &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let ours = matmul_t_half(&x, &w).unwrap().expect("fast path");
+            let up = w.to_dtype(DType::F32).unwrap();
+            let theirs = x.matmul(&up.t().unwrap()).unwrap();
+            let (a, b) = (
+                ours.to_vec2::<f32>().unwrap(),
+                theirs.to_vec2::<f32>().unwrap(),
+            );
+            for (ra, rb) in a.iter().zip(&b) {
+                for (p, q) in ra.iter().zip(rb) {
+                    assert!((p - q).abs() < 1e-5, "{dtype:?}: {p} vs {q}");
+                }
+            }
+        }
+        // Too many rows, or an f32 matrix: not this kernel's job.
+        let big = Tensor::zeros((HALF_GEMV_MAX_ROWS + 1, k), DType::F32, &Device::Cpu).unwrap();
+        let w = Tensor::zeros((m, k), DType::BF16, &Device::Cpu).unwrap();
+        assert!(matmul_t_half(&big, &w).unwrap().is_none());
+        let w32 = Tensor::zeros((m, k), DType::F32, &Device::Cpu).unwrap();
+        assert!(matmul_t_half(&x, &w32).unwrap().is_none());
     }
 
     #[test]

@@ -57,3 +57,16 @@ pub(crate) fn last_json_line(out: &std::process::Output, what: &str) -> anyhow::
         .with_context(|| format!("{what} printed nothing"))?;
     Ok(serde_json::from_str(line)?)
 }
+
+/// Peak resident set of this process (`VmHWM` of `/proc/self/status`), in bytes; 0 where the
+/// kernel does not report it.
+pub(crate) fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}

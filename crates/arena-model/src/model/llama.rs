@@ -6,15 +6,16 @@
 //! The q/k/v and gate/up projections are fused into one matrix each at load time, so a
 //! layer runs four matrix products.
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::config::ModelConfig;
 use crate::error::Result;
-use crate::kernels::{masked_softmax, silu_mul, CausalMask};
+use crate::kernels::{masked_softmax, matmul_t_half, silu_mul, CausalMask};
 use crate::model::{CausalLm, KvCache};
 use crate::weights::Weights;
 
-/// A dense projection `x · Wᵀ (+ b)` with `W` stored `[out, in]` as in the checkpoint.
+/// A dense projection `x · Wᵀ (+ b)` with `W` stored `[out, in]` as in the checkpoint, in
+/// the dtype the weights were loaded in; `x` and the result are f32.
 struct Linear {
     weight: Tensor,
     bias: Option<Tensor>,
@@ -22,7 +23,7 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.matmul(&self.weight.t()?)?;
+        let y = matmul_t(x, &self.weight)?;
         Ok(match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
@@ -30,12 +31,23 @@ impl Linear {
     }
 }
 
+/// `x · Wᵀ` for an f32 `x` and a `W` kept in any float dtype: `W` is upcast for this product
+/// only (exactly, so the numbers are those of an f32 copy) and dropped after it. For the few
+/// rows of incremental decoding a bf16/f16 `W` is converted row by row instead.
+fn matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    if let Some(y) = matmul_t_half(x, w)? {
+        return Ok(y);
+    }
+    let w = w.to_dtype(x.dtype())?;
+    Ok(x.matmul(&w.t()?)?)
+}
+
 /// Loads several `[out_i, in]` projections (and their biases) stacked into one.
 fn fused(w: &Weights, names: &[(&str, usize)], input: usize, bias: bool) -> Result<Linear> {
     let mut mats = Vec::with_capacity(names.len());
     let mut biases = Vec::with_capacity(names.len());
     for &(name, out) in names {
-        mats.push(w.get(&format!("{name}.weight"), &[out, input])?);
+        mats.push(w.get_matrix(&format!("{name}.weight"), &[out, input])?);
         if bias {
             biases.push(w.get(&format!("{name}.bias"), &[out])?);
         }
@@ -77,7 +89,7 @@ impl LlamaFamily {
         let c = &config;
         let (h, d) = (c.hidden_size, c.head_dim);
         let (q_out, kv_out) = (c.num_attention_heads * d, c.num_key_value_heads * d);
-        let embed = w.get("model.embed_tokens.weight", &[c.vocab_size, h])?;
+        let embed = w.get_matrix("model.embed_tokens.weight", &[c.vocab_size, h])?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
@@ -120,7 +132,7 @@ impl LlamaFamily {
         let lm_head = if c.tie_word_embeddings {
             embed.clone()
         } else {
-            w.get("lm_head.weight", &[c.vocab_size, h])?
+            w.get_matrix("lm_head.weight", &[c.vocab_size, h])?
         };
         // Same arithmetic as transformers' default rope: 1 / θ^(2i/d), in f32.
         let inv_freq = (0..d / 2)
@@ -221,7 +233,10 @@ impl CausalLm for LlamaFamily {
             c.layers.resize_with(self.layers.len(), || None);
         }
         let rope = self.rope_tables(past, len)?;
-        let mut x = self.embed.index_select(&ids.flatten_all()?, 0)?;
+        let mut x = self
+            .embed
+            .index_select(&ids.flatten_all()?, 0)?
+            .to_dtype(DType::F32)?;
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| &mut c.layers[i]);
             let normed = candle_nn::ops::rms_norm(&x, &layer.input_norm, eps)?;
@@ -238,6 +253,6 @@ impl CausalLm for LlamaFamily {
 
     fn logits(&self, rows: &Tensor) -> Result<Tensor> {
         let normed = candle_nn::ops::rms_norm(rows, &self.norm, self.config.rms_norm_eps as f32)?;
-        Ok(normed.matmul(&self.lm_head.t()?)?)
+        matmul_t(&normed, &self.lm_head)
     }
 }

@@ -15,7 +15,7 @@ use candle_core::{Device, Tensor};
 
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
-use crate::weights::Weights;
+use crate::weights::{WeightDtype, Weights};
 
 /// Keys and values of earlier positions, one entry per layer, for incremental decoding.
 #[derive(Default)]
@@ -67,10 +67,16 @@ pub trait CausalLm: Send + Sync {
 pub const SUPPORTED_ARCHITECTURES: &[&str] =
     &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
 
-/// Builds the model of the folder `dir` from its config.json and safetensors.
+/// Builds the model of the folder `dir` from its config.json and safetensors, its matrices
+/// kept in the dtype they are stored in.
 pub fn load_model(dir: &Path, device: &Device) -> Result<Box<dyn CausalLm>> {
+    load_model_as(dir, device, WeightDtype::Stored)
+}
+
+/// Builds the model of the folder `dir`, its matrices kept in `dtype`.
+pub fn load_model_as(dir: &Path, device: &Device, dtype: WeightDtype) -> Result<Box<dyn CausalLm>> {
     let config = ModelConfig::from_file(&dir.join("config.json"))?;
-    let weights = Weights::open(dir, device)?;
+    let weights = Weights::open_as(dir, device, dtype)?;
     build_model(config, &weights)
 }
 

@@ -16,8 +16,9 @@ use std::path::Path;
 use candle_core::Device;
 
 use crate::error::Result;
-use crate::model::{load_model, CausalLm};
+use crate::model::{load_model_as, CausalLm};
 use crate::tokenizer::TextTokenizer;
+use crate::weights::WeightDtype;
 pub use batch::BatchLimits;
 pub use generate::Generation;
 pub use ifeval::IfEvalSettings;
@@ -122,8 +123,13 @@ pub struct Evaluator {
 impl Evaluator {
     /// Loads the model folder `dir` (config.json, safetensors, tokenizer.json).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_as(dir, device, WeightDtype::Stored)
+    }
+
+    /// Loads model and tokenizer from `dir`, the model's matrices kept in `dtype`.
+    pub fn load_as(dir: &Path, device: &Device, dtype: WeightDtype) -> Result<Self> {
         let tokenizer = TextTokenizer::load(dir)?;
-        let model = load_model(dir, device)?;
+        let model = load_model_as(dir, device, dtype)?;
         Ok(Evaluator {
             model,
             tokenizer,

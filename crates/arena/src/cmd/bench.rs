@@ -10,11 +10,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use arena_model::scoring::batch::{mean, plan_batches, ScoredSeq};
+use arena_model::weights::WeightDtype;
 use arena_model::{Device, Evaluator};
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::reference::{ensure_venv, last_json_line};
+use crate::reference::{ensure_venv, last_json_line, peak_rss_bytes};
 
 const TORCH_SCRIPT: &str = include_str!("bench_torch.py");
 
@@ -25,6 +26,8 @@ pub enum BenchCmd {
     Eval(EvalArgs),
     /// Training speed and peak memory: our trainer against PyTorch + transformers.
     Train(super::bench_train::TrainBenchArgs),
+    /// Writes a Llama-shaped model with seeded random weights (e.g. TinyLlama-1.1B's shape).
+    MakeModel(super::bench_model::MakeModelArgs),
 }
 
 /// Flags of `arena bench eval`.
@@ -36,9 +39,19 @@ pub struct EvalArgs {
     /// CPU threads for both engines.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
-    /// Number of reference-loss samples.
-    #[arg(long, default_value_t = 24)]
-    pub samples: usize,
+    /// Number of reference-loss samples [default: 24, or 1 with --tokens].
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Long-sequence mode: every sample is exactly this many tokens (the corpus repeated as
+    /// the prompt, its last eighth — at most 256 tokens — scored). Both engines run the LM
+    /// head only on scored positions, and a model whose max_position_embeddings is shorter
+    /// is run through a copy of its folder whose config.json allows the length.
+    #[arg(long)]
+    pub tokens: Option<usize>,
+    /// Dtype of the weights in memory: `stored` (as in the checkpoint), `f32`, `bf16` or `f16`.
+    /// PyTorch loads the model in the same dtype (and so also computes in it).
+    #[arg(long, default_value = "stored")]
+    pub dtype: String,
     /// Text the samples are cut from: paragraph i is a prompt, paragraph i+1 its reference.
     #[arg(long, default_value = "/usr/share/common-licenses/GPL-3")]
     pub corpus: PathBuf,
@@ -64,6 +77,7 @@ pub fn run(cmd: BenchCmd, _cfg: &Config) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Eval(args) => eval(args),
         BenchCmd::Train(args) => super::bench_train::run(args),
+        BenchCmd::MakeModel(args) => super::bench_model::run(args),
     }
 }
 
@@ -79,9 +93,24 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
             .status()?;
         std::process::exit(status.code().unwrap_or(1));
     }
-    let eval = Evaluator::load(&args.model, &Device::Cpu)
+    let dtype = WeightDtype::parse(&args.dtype)
+        .with_context(|| format!("--dtype {:?} is not stored, f32, bf16 or f16", args.dtype))?;
+    let long_dir;
+    let model_dir = match args.tokens {
+        Some(n) => {
+            long_dir = LongContextDir::new(&args.model, n)?;
+            long_dir.path().to_path_buf()
+        }
+        None => args.model.clone(),
+    };
+    let load_start = Instant::now();
+    let eval = Evaluator::load_as(&model_dir, &Device::Cpu, dtype)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
-    let seqs = samples(&eval, &args.corpus, args.samples)?;
+    let load_secs = load_start.elapsed().as_secs_f64();
+    let seqs = match args.tokens {
+        Some(n) => long_samples(&eval, &args.corpus, args.samples.unwrap_or(1), n)?,
+        None => samples(&eval, &args.corpus, args.samples.unwrap_or(24))?,
+    };
     let tokens: usize = seqs.iter().map(|s| s.ids.len()).sum();
     let scored: usize = seqs.iter().map(|s| s.ids.len() - s.first_target).sum();
     let mut ours_secs = f64::INFINITY;
@@ -97,13 +126,29 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
             .map(|l| l.map(|l| mean(&l)))
             .collect::<Result<Vec<_>, _>>()?;
     }
+    // Read before PyTorch starts: its process is a child with its own peak.
+    let ours_peak = peak_rss_bytes();
+    let weights_bytes = arena_model::weights::weights_size(&args.model)?;
+    let torch_dtype = match dtype {
+        WeightDtype::Stored => match engine.model.config().dtype.as_deref() {
+            Some("bfloat16") => "bfloat16",
+            Some("float16") => "float16",
+            _ => "float32",
+        },
+        WeightDtype::F32 => "float32",
+        WeightDtype::Bf16 => "bfloat16",
+        WeightDtype::F16 => "float16",
+    };
     let mut report = json!({
         "model": args.model.display().to_string(), "samples": seqs.len(), "threads": args.threads,
-        "tokens": tokens, "scored_tokens": scored,
+        "tokens": tokens, "scored_tokens": scored, "dtype": args.dtype, "torch_dtype": torch_dtype,
+        "weights_bytes": weights_bytes,
+        "arena_load_seconds": load_secs, "arena_peak_rss_bytes": ours_peak,
+        "arena_peak_rss_over_weights": ours_peak as f64 / weights_bytes.max(1) as f64,
         "arena_seconds": ours_secs, "arena_tokens_per_s": tokens as f64 / ours_secs,
     });
     if !args.no_torch {
-        let torch = run_torch(&args, &seqs)?;
+        let torch = run_torch(&args, &model_dir, torch_dtype, &seqs)?;
         let secs = torch["seconds"]
             .as_f64()
             .context("torch run gave no time")?;
@@ -119,6 +164,9 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         report["torch_version"] = torch["torch"].clone();
+        report["torch_attention"] = torch["attn"].clone();
+        report["torch_load_seconds"] = torch["load_seconds"].clone();
+        report["torch_peak_rss_bytes"] = torch["peak_rss_bytes"].clone();
         report["torch_seconds"] = json!(secs);
         report["torch_tokens_per_s"] = json!(tokens as f64 / secs);
         report["ratio"] = json!(secs / ours_secs);
@@ -127,24 +175,34 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{report}");
     } else {
+        let gb = |v: &Value| v.as_f64().unwrap_or(0.0) / 1e9;
         println!(
-            "samples {} ({} tokens, {} scored), threads {}",
+            "samples {} ({} tokens, {} scored), threads {}, weights {:.2} GB, dtype {} (torch {})",
             seqs.len(),
             tokens,
             scored,
-            args.threads
+            args.threads,
+            weights_bytes as f64 / 1e9,
+            args.dtype,
+            torch_dtype
         );
         println!(
-            "arena-model : {:8.1} tok/s ({:.2} s)",
+            "arena-model : {:8.1} tok/s ({:.2} s), load {:.2} s, peak RSS {:.2} GB ({:.2}x the weights)",
             tokens as f64 / ours_secs,
-            ours_secs
+            ours_secs,
+            load_secs,
+            ours_peak as f64 / 1e9,
+            ours_peak as f64 / weights_bytes.max(1) as f64
         );
         if let Some(ratio) = report["ratio"].as_f64() {
             println!(
-                "torch {}: {:8.1} tok/s ({:.2} s)",
+                "torch {}: {:8.1} tok/s ({:.2} s), load {:.2} s, peak RSS {:.2} GB ({})",
                 report["torch_version"].as_str().unwrap_or("?"),
                 report["torch_tokens_per_s"].as_f64().unwrap_or(0.0),
-                report["torch_seconds"].as_f64().unwrap_or(0.0)
+                report["torch_seconds"].as_f64().unwrap_or(0.0),
+                report["torch_load_seconds"].as_f64().unwrap_or(0.0),
+                gb(&report["torch_peak_rss_bytes"]),
+                report["torch_attention"].as_str().unwrap_or("?")
             );
             println!(
                 "ratio (arena / torch speed): {ratio:.2}x; max |diff| of sample means {:.2e}",
@@ -190,13 +248,97 @@ fn samples(eval: &Evaluator, corpus: &Path, n: usize) -> anyhow::Result<Vec<Scor
     Ok(seqs)
 }
 
+/// `n` samples of exactly `tokens` tokens: a chat prompt made of the corpus (repeated as often
+/// as needed, each sample starting further into it), the last eighth (at most 256 tokens) of
+/// the sequence scored as the reference.
+fn long_samples(
+    eval: &Evaluator,
+    corpus: &Path,
+    n: usize,
+    tokens: usize,
+) -> anyhow::Result<Vec<ScoredSeq>> {
+    let text = std::fs::read_to_string(corpus)
+        .with_context(|| format!("cannot read corpus {}", corpus.display()))?;
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let corpus_ids = eval.tokenizer.encode(&words)?;
+    if corpus_ids.len() < 64 {
+        bail!("{} is too short for long samples", corpus.display());
+    }
+    let scored = (tokens / 8).clamp(1, 256);
+    let mut seqs = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut ids = eval.reference_ids("Continue this text.")?;
+        if ids.len() + scored >= tokens {
+            bail!("--tokens {tokens} is too short for a prompt and {scored} scored tokens");
+        }
+        let start = i * 997;
+        let first_target = tokens - scored;
+        ids.extend(
+            corpus_ids
+                .iter()
+                .cycle()
+                .skip(start)
+                .take(tokens - ids.len()),
+        );
+        seqs.push(ScoredSeq {
+            id: format!("long{i}"),
+            ids,
+            first_target,
+        });
+    }
+    Ok(seqs)
+}
+
+/// A model folder for long-sequence runs: links to the files of the original, and a config.json
+/// whose `max_position_embeddings` is at least the benchmark's length (the rotary embedding
+/// itself has no length limit; this only lifts the engines' guard). Removed on drop.
+struct LongContextDir {
+    dir: PathBuf,
+}
+
+impl LongContextDir {
+    fn new(model: &Path, tokens: usize) -> anyhow::Result<Self> {
+        let model = std::fs::canonicalize(model)?;
+        let dir = std::env::temp_dir().join(format!("arena-bench-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        for entry in std::fs::read_dir(&model)? {
+            let entry = entry?;
+            if entry.file_name() != "config.json" {
+                std::os::unix::fs::symlink(entry.path(), dir.join(entry.file_name()))?;
+            }
+        }
+        let text = std::fs::read_to_string(model.join("config.json"))?;
+        let mut config: Value = serde_json::from_str(&text)?;
+        let max = config["max_position_embeddings"].as_u64().unwrap_or(0);
+        config["max_position_embeddings"] = json!(max.max(tokens as u64));
+        std::fs::write(dir.join("config.json"), config.to_string())?;
+        Ok(LongContextDir { dir })
+    }
+
+    fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for LongContextDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
 /// Runs the PyTorch side on the same sequences and batches; returns its JSON line.
-fn run_torch(args: &EvalArgs, seqs: &[ScoredSeq]) -> anyhow::Result<Value> {
+fn run_torch(
+    args: &EvalArgs,
+    model: &Path,
+    dtype: &str,
+    seqs: &[ScoredSeq],
+) -> anyhow::Result<Value> {
     let python = ensure_venv(&args.venv)?;
     let lengths: Vec<usize> = seqs.iter().map(|s| s.ids.len()).collect();
     let job = json!({
-        "model": std::fs::canonicalize(&args.model)?.display().to_string(),
-        "threads": args.threads, "repeat": args.repeat.max(1),
+        "model": std::fs::canonicalize(model)?.display().to_string(),
+        "threads": args.threads, "repeat": args.repeat.max(1), "dtype": dtype,
+        "scored_only": args.tokens.is_some(),
         "batches": plan_batches(&lengths, args.batch_tokens),
         "seqs": seqs.iter().map(|s| json!({"ids": s.ids, "first_target": s.first_target})).collect::<Vec<_>>(),
     });

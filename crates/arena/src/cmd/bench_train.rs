@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-use crate::reference::{ensure_venv, last_json_line};
+use crate::reference::{ensure_venv, last_json_line, peak_rss_bytes};
 use arena_train::data::Example;
 use arena_train::lora::LoraConfig;
 use arena_train::optim::Decay;
@@ -90,17 +90,6 @@ fn token_ids(vocab: usize, batch: usize, len: usize) -> Vec<Vec<u32>> {
                 .collect()
         })
         .collect()
-}
-
-fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 fn median_after_first(times: &[f64]) -> f64 {

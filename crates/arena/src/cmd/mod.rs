@@ -1,6 +1,7 @@
 //! One module per subcommand group (`main` dispatches to these), and the modules of their
 //! subcommands (their group dispatches to them). Shared glue lives in `crate::context`.
 pub(crate) mod bench;
+mod bench_model;
 mod bench_train;
 pub(crate) mod chain;
 mod chain_node;
