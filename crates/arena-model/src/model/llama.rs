@@ -31,15 +31,40 @@ impl Linear {
     }
 }
 
-/// `x · Wᵀ` for an f32 `x` and a `W` kept in any float dtype: `W` is upcast for this product
-/// only (exactly, so the numbers are those of an f32 copy) and dropped after it. For the few
-/// rows of incremental decoding a bf16/f16 `W` is converted row by row instead.
+/// Largest f32 copy of a stored bf16/f16 matrix made at once by [`matmul_t`].
+const UPCAST_BLOCK_BYTES: usize = 64 << 20;
+
+/// `x · Wᵀ` for an f32 `x` `[n, in]` and a `W` `[out, in]` kept in any float dtype. A
+/// bf16/f16 `W` is upcast for this product only (exactly, so the numbers are those of an f32
+/// copy) and dropped after it; when the f32 copy would be larger than the result (the LM head
+/// scoring a few rows), it is upcast in blocks of rows of at most `UPCAST_BLOCK_BYTES`. For
+/// the few rows of incremental decoding it is converted row by row instead.
 fn matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    matmul_t_blocked(x, w, UPCAST_BLOCK_BYTES)
+}
+
+fn matmul_t_blocked(x: &Tensor, w: &Tensor, block_bytes: usize) -> Result<Tensor> {
+    if w.dtype() == x.dtype() {
+        return Ok(x.matmul(&w.t()?)?);
+    }
     if let Some(y) = matmul_t_half(x, w)? {
         return Ok(y);
     }
-    let w = w.to_dtype(x.dtype())?;
-    Ok(x.matmul(&w.t()?)?)
+    let (out, inner) = w.dims2()?;
+    let rows = x.elem_count() / inner.max(1);
+    let block = (block_bytes / (4 * inner.max(1))).max(1);
+    if out <= block || rows * out >= out * inner {
+        let w = w.to_dtype(x.dtype())?;
+        return Ok(x.matmul(&w.t()?)?);
+    }
+    let mut parts = Vec::with_capacity(out.div_ceil(block));
+    for start in (0..out).step_by(block) {
+        let w = w
+            .narrow(0, start, block.min(out - start))?
+            .to_dtype(x.dtype())?;
+        parts.push(x.matmul(&w.t()?)?);
+    }
+    Ok(Tensor::cat(&parts, x.rank() - 1)?)
 }
 
 /// Loads several `[out_i, in]` projections (and their biases) stacked into one.
@@ -254,5 +279,42 @@ impl CausalLm for LlamaFamily {
     fn logits(&self, rows: &Tensor) -> Result<Tensor> {
         let normed = candle_nn::ops::rms_norm(rows, &self.norm, self.config.rms_norm_eps as f32)?;
         matmul_t(&normed, &self.lm_head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocked_upcast_equals_a_whole_upcast() {
+        let (n, k, m) = (12, 40, 301);
+        let xs: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 31) % 17) as f32 / 9.0 - 0.9)
+            .collect();
+        let ws: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 53) % 29) as f32 / 14.0 - 1.0)
+            .collect();
+        let x = Tensor::from_vec(xs, (n, k), &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(ws, (m, k), &Device::Cpu)
+            .unwrap()
+            .to_dtype(DType::BF16)
+            .unwrap();
+        let whole = x
+            .matmul(&w.to_dtype(DType::F32).unwrap().t().unwrap())
+            .unwrap();
+        // 7 rows of W per block: 43 blocks, the last one short.
+        let blocked = matmul_t_blocked(&x, &w, 7 * 4 * k).unwrap();
+        assert_eq!(blocked.dims(), &[n, m]);
+        let (a, b) = (
+            whole.to_vec2::<f32>().unwrap(),
+            blocked.to_vec2::<f32>().unwrap(),
+        );
+        for (ra, rb) in a.iter().zip(&b) {
+            for (p, q) in ra.iter().zip(rb) {
+                // Same products; GEMM may tile (and so sum) a narrower block differently.
+                assert!((p - q).abs() <= 1e-6 * p.abs().max(1.0) * 4.0, "{p} vs {q}");
+            }
+        }
     }
 }

@@ -124,7 +124,7 @@ impl View for &Lazy {
         Cow::Owned(out)
     }
     fn data_len(&self) -> usize {
-        self.shape.iter().product::<usize>() * self.dtype.size()
+        self.shape.iter().product::<usize>() * self.dtype.bitsize() / 8
     }
 }
 
