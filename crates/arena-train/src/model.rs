@@ -23,8 +23,15 @@ use arena_model::tensor::{DType, Device, Tensor, Var, D};
 use crate::lora::{Adapter, LoraConfig};
 use arena_checkpoint::config::ModelConfig;
 use arena_model::kernels::CausalMask;
+use arena_model::model::rope::Rope;
 use arena_model::weights::Weights;
 use arena_model::{ModelError, Result};
+
+/// Architectures the trainer can fine-tune: the Llama family, with any rope scaling the engine
+/// evaluates. Gemma, Gemma 2 and Phi-3 are evaluated but not trained (their norms, caps and fused
+/// tensors are not mirrored here); loading one for training is refused with this list.
+pub const TRAINABLE_ARCHITECTURES: &[&str] =
+    &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
 
 /// A trainable Llama-family model.
 pub struct TrainModel {
@@ -37,7 +44,7 @@ pub struct TrainModel {
     pub adapters: BTreeMap<String, Adapter>,
     lora: Option<LoraConfig>,
     compute: DType,
-    inv_freq: Vec<f32>,
+    rope: Rope,
     device: Device,
 }
 
@@ -93,10 +100,12 @@ impl TrainModel {
     /// Loads the model folder `dir` (f32 copies of the weights, as trainable variables).
     pub fn load(dir: &Path, device: &Device) -> Result<TrainModel> {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
-        if !arena_model::model::SUPPORTED_ARCHITECTURES.contains(&config.architecture.as_str()) {
-            return Err(ModelError::UnsupportedArchitecture(
-                config.architecture.clone(),
-            ));
+        if !TRAINABLE_ARCHITECTURES.contains(&config.architecture.as_str()) {
+            return Err(ModelError::Config(format!(
+                "{} cannot be trained (trainable: {})",
+                config.architecture,
+                TRAINABLE_ARCHITECTURES.join(", ")
+            )));
         }
         let weights = Weights::open(dir, device)?;
         let mut params = BTreeMap::new();
@@ -104,17 +113,14 @@ impl TrainModel {
             let tensor = weights.get(&name, &shape)?;
             params.insert(name, Var::from_tensor(&tensor)?);
         }
-        let d = config.head_dim;
-        let inv_freq = (0..d / 2)
-            .map(|i| 1.0 / (config.rope_theta as f32).powf((2 * i) as f32 / d as f32))
-            .collect();
+        let rope = Rope::new(&config);
         Ok(TrainModel {
             config,
             params,
             adapters: BTreeMap::new(),
             lora: None,
             compute: DType::F32,
-            inv_freq,
+            rope,
             device: device.clone(),
         })
     }
@@ -226,24 +232,6 @@ impl TrainModel {
         }
     }
 
-    fn rope_tables(&self, len: usize) -> Result<(Tensor, Tensor)> {
-        let half = self.inv_freq.len();
-        let (mut cos, mut sin) = (
-            Vec::with_capacity(len * half),
-            Vec::with_capacity(len * half),
-        );
-        for pos in 0..len {
-            for &f in &self.inv_freq {
-                cos.push((pos as f32 * f).cos());
-                sin.push((pos as f32 * f).sin());
-            }
-        }
-        Ok((
-            Tensor::from_vec(cos, (len, half), &self.device)?,
-            Tensor::from_vec(sin, (len, half), &self.device)?,
-        ))
-    }
-
     /// Mean weighted cross-entropy of `batch` (a scalar with a gradient to every variable).
     pub fn loss(&self, batch: &Batch) -> Result<Tensor> {
         let c = &self.config;
@@ -251,7 +239,8 @@ impl TrainModel {
         let (heads, kvh, d) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
         let group = heads / kvh;
         let eps = c.rms_norm_eps as f32;
-        let (cos, sin) = self.rope_tables(len)?;
+        // The padded batch is one pass of `len` positions (what a length-dependent rope sees).
+        let (cos, sin) = self.rope.tables(0, len, &self.device)?;
         let mut x = self
             .p("model.embed_tokens.weight")?
             .index_select(&batch.ids.flatten_all()?, 0)?;

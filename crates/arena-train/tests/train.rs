@@ -78,7 +78,8 @@ fn trainer_loss(trainer: &Trainer, examples: &[Example]) -> f64 {
 
 #[test]
 fn every_tensor_gets_a_gradient_and_the_loss_is_the_validators() {
-    for name in ["tiny-llama", "tiny-qwen2"] {
+    // The rope-scaled fixtures check that the trainer shares the engine's rope.
+    for name in ["tiny-llama", "tiny-qwen2", "tiny-llama3-rope", "tiny-yarn"] {
         let dir = fixtures().join(name);
         let model = TrainModel::load(&dir, &Device::Cpu).unwrap();
         let trainer = Trainer::new(model, TrainOptions::default());
@@ -104,6 +105,20 @@ fn every_tensor_gets_a_gradient_and_the_loss_is_the_validators() {
         assert!(
             (loss - expected).abs() < 1e-4,
             "{name}: trainer {loss} vs evaluator {expected}"
+        );
+    }
+}
+
+#[test]
+fn evaluated_but_untrainable_architectures_are_refused_with_the_list() {
+    for name in ["tiny-gemma", "tiny-gemma2", "tiny-phi3"] {
+        let err = TrainModel::load(&fixtures().join(name), &Device::Cpu)
+            .err()
+            .unwrap_or_else(|| panic!("{name} loaded for training"))
+            .to_string();
+        assert!(
+            err.contains("cannot be trained") && err.contains("LlamaForCausalLM"),
+            "{name}: {err}"
         );
     }
 }
