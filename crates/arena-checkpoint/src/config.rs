@@ -280,8 +280,8 @@ impl ModelConfig {
     pub fn from_json_str(text: &str) -> Result<Self> {
         let doc: Value =
             serde_json::from_str(text).map_err(|e| ConfigError::json("config.json", e))?;
-        let raw: RawConfig = serde_json::from_value(doc.clone())
-            .map_err(|e| ConfigError::json("config.json", e))?;
+        let raw: RawConfig =
+            serde_json::from_value(doc.clone()).map_err(|e| ConfigError::json("config.json", e))?;
         Self::from_raw(raw, &doc)
     }
 
@@ -619,12 +619,12 @@ fn rope(
         }
         "longrope" => {
             let list = |key: &str| -> Result<Vec<f64>> {
-                let values: Option<Vec<f64>> = block.get(key).and_then(Value::as_array).map(|a| {
-                    a.iter()
-                        .map(|x| x.as_f64().filter(|v| v.is_finite() && *v > 0.0))
-                        .collect::<Option<Vec<f64>>>()
-                })
-                .flatten();
+                let values: Option<Vec<f64>> =
+                    block.get(key).and_then(Value::as_array).and_then(|a| {
+                        a.iter()
+                            .map(|x| x.as_f64().filter(|v| v.is_finite() && *v > 0.0))
+                            .collect::<Option<Vec<f64>>>()
+                    });
                 match values {
                     Some(v) if v.len() == head_dim / 2 => Ok(v),
                     _ => Err(ConfigError::Config(format!(
@@ -803,8 +803,8 @@ mod tests {
 
     #[test]
     fn every_rope_type_parses_in_both_styles() {
-        let linear = parse(r#","rope_theta":500.0,"rope_scaling":{"type":"linear","factor":2.0}"#)
-            .unwrap();
+        let linear =
+            parse(r#","rope_theta":500.0,"rope_scaling":{"type":"linear","factor":2.0}"#).unwrap();
         assert_eq!(linear.rope_scaling, RopeScaling::Linear { factor: 2.0 });
         assert_eq!(linear.rope_theta, 500.0);
         let dynamic = parse(r#","rope_scaling":{"rope_type":"dynamic","factor":4.0}"#).unwrap();
@@ -840,7 +840,12 @@ mod tests {
                 ..
             } => {
                 assert_eq!(
-                    (factor, original_max_position_embeddings, beta_fast, beta_slow),
+                    (
+                        factor,
+                        original_max_position_embeddings,
+                        beta_fast,
+                        beta_slow
+                    ),
                     (4.0, 64, 32.0, 1.0)
                 );
                 assert!(truncate && attention_factor.is_none());
@@ -852,7 +857,10 @@ mod tests {
             r#","rope_scaling":{},"rope_parameters":{"rope_type":"default","rope_theta":7.0}"#,
         )
         .unwrap();
-        assert_eq!((empty.rope_theta, empty.rope_scaling), (7.0, RopeScaling::Default));
+        assert_eq!(
+            (empty.rope_theta, empty.rope_scaling),
+            (7.0, RopeScaling::Default)
+        );
     }
 
     #[test]
@@ -886,8 +894,10 @@ mod tests {
 
     #[test]
     fn hostile_rope_configs_are_refused() {
-        assert!(refused(r#","rope_scaling":{"type":"ntk-by-parts","factor":2.0}"#)
-            .contains("not supported"));
+        assert!(
+            refused(r#","rope_scaling":{"type":"ntk-by-parts","factor":2.0}"#)
+                .contains("not supported")
+        );
         assert!(refused(r#","rope_scaling":{"type":"linear"}"#).contains("needs factor"));
         assert!(refused(r#","rope_scaling":{"type":"linear","factor":0.5}"#).contains("factor"));
         assert!(refused(r#","rope_scaling":{"type":"dynamic","factor":"big"}"#).contains("factor"));

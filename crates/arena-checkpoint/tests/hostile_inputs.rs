@@ -543,5 +543,8 @@ fn phi3_norms_are_those_of_the_unfused_blocks() {
         "reported {} vs blocks {max} (whole gate_up_proj: {whole_gate_up})",
         report.max_norm
     );
-    assert!(whole_gate_up > max, "the test must tell fused from unfused norms");
+    assert!(
+        whole_gate_up > max,
+        "the test must tell fused from unfused norms"
+    );
 }

@@ -330,7 +330,8 @@ mod tests {
             .to_vec2::<f32>()
             .unwrap();
         let gelu = |v: f32| {
-            0.5 * v * (1.0 + ((2.0 / std::f32::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+            0.5 * v
+                * (1.0 + ((2.0 / std::f32::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
         };
         assert!((ours[0][0] - gelu(1.0) * 3.0).abs() < 1e-6);
         assert!((ours[0][1] - gelu(-2.0) * 0.5).abs() < 1e-6);

@@ -325,7 +325,10 @@ fn tiny_dynamic_rope_matches_transformers() {
 
 /// Mean loss of the last (longest) text of fixture `name` after `edit` changed its config.json,
 /// and the expected (unchanged) mean.
-fn last_text_mean_with(name: &str, edit: impl Fn(&mut serde_json::Map<String, Value>)) -> (f64, f64) {
+fn last_text_mean_with(
+    name: &str,
+    edit: impl Fn(&mut serde_json::Map<String, Value>),
+) -> (f64, f64) {
     let dir = fixtures().join(name);
     let tmp = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(&dir).unwrap() {

@@ -358,8 +358,9 @@ mod tests {
         assert!(of("model.layers.0.self_attn.q_proj.bias").is_empty());
         // Gemma 2's extra norms are not projections.
         let gemma2 = config("Gemma2ForCausalLM");
-        assert!(projection_parts("model.layers.0.pre_feedforward_layernorm.weight", &gemma2)
-            .is_empty());
+        assert!(
+            projection_parts("model.layers.0.pre_feedforward_layernorm.weight", &gemma2).is_empty()
+        );
         assert_eq!(
             projection_parts("model.layers.1.mlp.up_proj.weight", &gemma2),
             whole(1, 4)
@@ -373,7 +374,10 @@ mod tests {
         let rows: Vec<(usize, Option<(u64, u64)>)> =
             parts.iter().map(|p| (p.projection, p.rows)).collect();
         // q: 2 heads × 4 rows, k and v: 1 head × 4 rows each.
-        assert_eq!(rows, vec![(0, Some((0, 8))), (1, Some((8, 12))), (2, Some((12, 16)))]);
+        assert_eq!(
+            rows,
+            vec![(0, Some((0, 8))), (1, Some((8, 12))), (2, Some((12, 16)))]
+        );
         let up = projection_parts("model.layers.2.mlp.gate_up_proj.weight", &phi3);
         assert_eq!(up.len(), 1);
         assert_eq!((up[0].projection, up[0].rows), (4, Some((6, 12))));

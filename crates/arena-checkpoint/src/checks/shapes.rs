@@ -55,7 +55,10 @@ pub fn expected_tensors(cfg: &ModelConfig) -> Result<BTreeMap<String, Vec<u64>>,
             add("post_feedforward_layernorm.weight", vec![hidden]);
         }
         if cfg.family == Family::Phi3 {
-            add("self_attn.qkv_proj.weight", vec![q_rows + 2 * kv_rows, hidden]);
+            add(
+                "self_attn.qkv_proj.weight",
+                vec![q_rows + 2 * kv_rows, hidden],
+            );
             add("mlp.gate_up_proj.weight", vec![2 * inter, hidden]);
         } else {
             add("self_attn.q_proj.weight", vec![q_rows, hidden]);
@@ -171,8 +174,11 @@ mod tests {
         let gemma = expected_tensors(&config("GemmaForCausalLM", "")).unwrap();
         assert!(!gemma.contains_key("model.layers.0.pre_feedforward_layernorm.weight"));
         assert!(!gemma.contains_key("lm_head.weight"));
-        let untied =
-            expected_tensors(&config("GemmaForCausalLM", r#","tie_word_embeddings":false"#)).unwrap();
+        let untied = expected_tensors(&config(
+            "GemmaForCausalLM",
+            r#","tie_word_embeddings":false"#,
+        ))
+        .unwrap();
         assert_eq!(untied["lm_head.weight"], vec![32, 8]);
     }
 

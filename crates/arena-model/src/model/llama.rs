@@ -104,7 +104,12 @@ impl LlamaFamily {
             let mlp = format!("{p}.mlp");
             let (qkv, gate_up) = if c.family == Family::Phi3 {
                 (
-                    fused(w, &[(&format!("{attn}.qkv_proj"), q_out + 2 * kv_out)], h, false)?,
+                    fused(
+                        w,
+                        &[(&format!("{attn}.qkv_proj"), q_out + 2 * kv_out)],
+                        h,
+                        false,
+                    )?,
                     fused(w, &[(&format!("{mlp}.gate_up_proj"), 2 * inter)], h, false)?,
                 )
             } else {
@@ -252,7 +257,13 @@ impl CausalLm for LlamaFamily {
         let norm = |x: &Tensor, w: &Tensor| candle_nn::ops::rms_norm(x, w, eps);
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| &mut c.layers[i]);
-            let mut attn = self.attention(layer, &norm(&x, &layer.input_norm)?, (batch, len), &rope, slot)?;
+            let mut attn = self.attention(
+                layer,
+                &norm(&x, &layer.input_norm)?,
+                (batch, len),
+                &rope,
+                slot,
+            )?;
             if let Some(w) = &layer.attn_out_norm {
                 attn = norm(&attn, w)?;
             }

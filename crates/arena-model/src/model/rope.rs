@@ -160,7 +160,8 @@ fn llama3(inv_freq: Vec<f32>, factor: f64, low: f64, high: f64, original: f64) -
             // `2 * math.pi / inv_freq` is `reciprocal(inv_freq) * 2π`.
             let wavelen = (1.0 / f) * (2.0 * PI) as f32;
             let scaled = if wavelen > low_wavelen { f / factor } else { f };
-            let medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
+            // transformers' `~(wavelen < high) * ~(wavelen > low)`; wavelengths are never NaN.
+            let medium = wavelen >= high_wavelen && wavelen <= low_wavelen;
             if medium {
                 let smooth = ((1.0 / wavelen) * original as f32 - low as f32) / (high - low) as f32;
                 (1.0 - smooth) * scaled / factor + smooth * scaled
