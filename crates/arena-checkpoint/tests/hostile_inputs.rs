@@ -483,3 +483,68 @@ fn mutated_inputs_never_panic_and_accepted_ones_are_consistent() {
         "{st_ok} {gguf_ok} {config_ok}"
     );
 }
+
+#[test]
+fn new_architecture_fixtures_pass_every_check() {
+    for name in [
+        "tiny-gemma",
+        "tiny-gemma2",
+        "tiny-phi3",
+        "tiny-phi3-longrope",
+        "tiny-llama3-rope",
+        "tiny-yarn",
+        "tiny-linear-rope",
+        "tiny-dynamic-rope",
+    ] {
+        let dir = copy_fixture(name);
+        let report = check(dir.path(), &Limits::default());
+        assert!(report.passed, "{name}: {:?}", report.failures);
+        validate_folder(dir.path(), &NormValidation::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+/// Phi-3's norm rule measures q, k, v inside `qkv_proj` and up inside `gate_up_proj`: the
+/// largest norm reported is the largest of those blocks, computed here independently.
+#[test]
+fn phi3_norms_are_those_of_the_unfused_blocks() {
+    let dir = fixtures().join("tiny-phi3");
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let rows_norm = |name: &str, start: usize, end: usize| -> f64 {
+        let t = st.tensor(name).unwrap();
+        let cols = t.shape()[1];
+        let data = t.data();
+        (start * cols..end * cols)
+            .map(|i| {
+                let v = f32::from_le_bytes(data[4 * i..4 * i + 4].try_into().unwrap()) as f64;
+                v * v
+            })
+            .sum::<f64>()
+            .sqrt()
+    };
+    // hidden 64, 4 heads / 2 kv heads of 16: q rows 0..64, k 64..96, v 96..128; up rows 176..352.
+    let mut max: f64 = 0.0;
+    for layer in 0..2 {
+        let p = format!("model.layers.{layer}");
+        let qkv = format!("{p}.self_attn.qkv_proj.weight");
+        for (start, end) in [(0, 64), (64, 96), (96, 128)] {
+            max = max.max(rows_norm(&qkv, start, end));
+        }
+        max = max.max(rows_norm(&format!("{p}.mlp.gate_up_proj.weight"), 176, 352));
+        max = max.max(rows_norm(&format!("{p}.self_attn.o_proj.weight"), 0, 64));
+        max = max.max(rows_norm(&format!("{p}.mlp.down_proj.weight"), 0, 64));
+    }
+    // Measuring the whole fused tensor instead would report at least this.
+    let whole_gate_up = rows_norm("model.layers.0.mlp.gate_up_proj.weight", 0, 352);
+    let report = validate_folder(&dir, &NormValidation::default()).unwrap();
+    assert!(
+        (report.max_norm - max).abs() <= 1e-9 * max,
+        "reported {} vs blocks {max} (whole gate_up_proj: {whole_gate_up})",
+        report.max_norm
+    );
+    assert!(
+        whole_gate_up > max,
+        "the test must tell fused from unfused norms"
+    );
+}

@@ -258,6 +258,40 @@ pub fn masked_softmax(scores: Tensor, scale: f64, mask: CausalMask) -> Result<Te
     )?)
 }
 
+/// Soft-capping of attention scores (Gemma 2): with a cap, returns `cap · tanh(scale · s / cap)`
+/// and the scale 1 for [`masked_softmax`]; without one, the scores and the scale unchanged.
+/// transformers applies the cap to the scaled scores, before the mask.
+pub fn softcap_scores(scores: Tensor, scale: f64, cap: Option<f64>) -> Result<(Tensor, f64)> {
+    match cap {
+        None => Ok((scores, scale)),
+        Some(cap) => Ok((softcap(&(scores * scale)?, cap)?, 1.0)),
+    }
+}
+
+/// `cap · tanh(x / cap)`, elementwise.
+pub fn softcap(x: &Tensor, cap: f64) -> Result<Tensor> {
+    Ok(((x / cap)?.tanh()? * cap)?)
+}
+
+/// The gated MLP activation `act(gate) * up` of a fused `[n, 2·inter]` projection (gate first).
+pub fn gated_act(gate_up: &Tensor, inter: usize, act: crate::config::Activation) -> Result<Tensor> {
+    match act {
+        crate::config::Activation::Silu => silu_mul(gate_up, inter),
+        crate::config::Activation::GeluTanh => {
+            let (_, width) = gate_up.dims2()?;
+            if width != 2 * inter {
+                return Err(ModelError::Candle(candle_core::Error::Msg(format!(
+                    "gate_up width {width} is not 2 x {inter}"
+                ))));
+            }
+            let gate = gate_up.narrow(1, 0, inter)?;
+            let up = gate_up.narrow(1, inter, inter)?;
+            // candle's `gelu` is the tanh approximation (PyTorch's `approximate="tanh"`).
+            Ok((gate.gelu()? * up)?)
+        }
+    }
+}
+
 /// `silu(gate) * up` where `gate_up` is `[n, 2·inter]` with the gate in the first half.
 pub fn silu_mul(gate_up: &Tensor, inter: usize) -> Result<Tensor> {
     let (n, width) = gate_up.dims2()?;
@@ -399,6 +433,34 @@ mod tests {
         assert!(matmul_t_half(&big, &w).unwrap().is_none());
         let w32 = Tensor::zeros((m, k), DType::F32, &Device::Cpu).unwrap();
         assert!(matmul_t_half(&x, &w32).unwrap().is_none());
+    }
+
+    #[test]
+    fn softcap_bounds_scaled_scores() {
+        let s = Tensor::new(&[[100.0f32, -100.0, 1.0]], &Device::Cpu).unwrap();
+        let (capped, scale) = softcap_scores(s.clone(), 0.5, Some(4.0)).unwrap();
+        assert_eq!(scale, 1.0);
+        let v = capped.to_vec2::<f32>().unwrap();
+        assert!((v[0][0] - 4.0).abs() < 1e-5 && (v[0][1] + 4.0).abs() < 1e-5);
+        assert!((v[0][2] - 4.0 * (0.125f32).tanh()).abs() < 1e-6);
+        let (same, scale) = softcap_scores(s, 0.5, None).unwrap();
+        assert_eq!(scale, 0.5);
+        assert_eq!(same.to_vec2::<f32>().unwrap()[0][0], 100.0);
+    }
+
+    #[test]
+    fn gelu_tanh_gate_matches_the_formula() {
+        let x = Tensor::new(&[[1.0f32, -2.0, 3.0, 0.5]], &Device::Cpu).unwrap();
+        let ours = gated_act(&x, 2, crate::config::Activation::GeluTanh)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let gelu = |v: f32| {
+            0.5 * v
+                * (1.0 + ((2.0 / std::f32::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+        };
+        assert!((ours[0][0] - gelu(1.0) * 3.0).abs() < 1e-6);
+        assert!((ours[0][1] - gelu(-2.0) * 0.5).abs() < 1e-6);
     }
 
     #[test]

@@ -249,3 +249,153 @@ fn smollm2_imported_from_gguf_matches_transformers() {
         },
     );
 }
+
+/// The rope inverse frequencies and attention factor transformers used for each text length
+/// (`rope` in expected.json) equal ours.
+fn check_rope(name: &str) {
+    let dir = fixtures().join(name);
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"),
+    )
+    .unwrap();
+    let config =
+        arena_checkpoint::config::ModelConfig::from_file(&dir.join("config.json")).unwrap();
+    let rope = arena_model::model::rope::Rope::new(&config);
+    for case in expected["rope"].as_array().expect("rope checks") {
+        let n = case["seq_len"].as_u64().unwrap() as usize;
+        let (inv, scale) = rope.inv_freq(n);
+        let want = floats(&case["inv_freq"]);
+        assert_eq!(inv.len(), want.len());
+        for (i, (a, b)) in inv.iter().zip(&want).enumerate() {
+            let rel = ((*a as f64 - b) / b).abs();
+            assert!(rel <= 1e-6, "{name}: seq_len {n}: inv_freq[{i}] {a} vs {b}");
+        }
+        let want_scale = case["attention_scaling"].as_f64().unwrap();
+        assert!(
+            (scale as f64 - want_scale).abs() <= 1e-6,
+            "{name}: attention factor {scale} vs {want_scale}"
+        );
+    }
+}
+
+#[test]
+fn tiny_gemma_matches_transformers() {
+    check_model("tiny-gemma");
+}
+
+#[test]
+fn tiny_gemma2_matches_transformers() {
+    check_model("tiny-gemma2");
+}
+
+#[test]
+fn tiny_phi3_matches_transformers() {
+    check_model("tiny-phi3");
+}
+
+#[test]
+fn tiny_phi3_longrope_matches_transformers() {
+    check_rope("tiny-phi3-longrope");
+    check_model("tiny-phi3-longrope");
+}
+
+#[test]
+fn tiny_llama3_rope_matches_transformers() {
+    check_rope("tiny-llama3-rope");
+    check_model("tiny-llama3-rope");
+}
+
+#[test]
+fn tiny_yarn_matches_transformers() {
+    check_rope("tiny-yarn");
+    check_model("tiny-yarn");
+}
+
+#[test]
+fn tiny_linear_rope_matches_transformers() {
+    check_rope("tiny-linear-rope");
+    check_model("tiny-linear-rope");
+}
+
+#[test]
+fn tiny_dynamic_rope_matches_transformers() {
+    check_rope("tiny-dynamic-rope");
+    check_model("tiny-dynamic-rope");
+}
+
+/// Mean loss of the last (longest) text of fixture `name` after `edit` changed its config.json,
+/// and the expected (unchanged) mean.
+fn last_text_mean_with(
+    name: &str,
+    edit: impl Fn(&mut serde_json::Map<String, Value>),
+) -> (f64, f64) {
+    let dir = fixtures().join(name);
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
+    }
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    edit(config.as_object_mut().unwrap());
+    std::fs::write(tmp.path().join("config.json"), config.to_string()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let eval = Evaluator::load(tmp.path(), &Device::Cpu).unwrap();
+    let last = expected["texts"].as_array().unwrap().last().unwrap();
+    let seq = ScoredSeq {
+        id: "last".into(),
+        ids: ids(&last["ids"]),
+        first_target: 1,
+    };
+    let losses = token_losses(eval.model.as_ref(), &[seq], BatchLimits::default());
+    (
+        mean(losses[0].as_ref().unwrap()),
+        last["mean_loss"].as_f64().unwrap(),
+    )
+}
+
+/// The scalings must matter at these lengths: each rope fixture's losses differ from what the
+/// default rope gives on the same weights (so a loader that ignored the scaling would fail).
+#[test]
+fn rope_scalings_change_the_losses() {
+    for name in [
+        "tiny-llama3-rope",
+        "tiny-yarn",
+        "tiny-linear-rope",
+        "tiny-dynamic-rope",
+        "tiny-phi3-longrope",
+    ] {
+        let (got, want) = last_text_mean_with(name, |obj| {
+            obj.remove("rope_scaling");
+            obj.insert(
+                "rope_parameters".into(),
+                serde_json::json!({"rope_type": "default", "rope_theta": 10000.0}),
+            );
+            obj.insert("max_position_embeddings".into(), serde_json::json!(512));
+        });
+        assert!(
+            (got - want).abs() > 1e-3,
+            "{name}: the default rope gives the same mean ({got} vs {want})"
+        );
+    }
+}
+
+/// Gemma 2's soft-caps and sliding window matter on its fixture: switching either off changes
+/// the longest text's mean loss.
+#[test]
+fn gemma2_caps_and_window_matter() {
+    for (what, key, value) in [
+        ("attention cap", "attn_logit_softcapping", Value::Null),
+        ("final cap", "final_logit_softcapping", Value::Null),
+        ("window", "sliding_window", serde_json::json!(4096)),
+    ] {
+        let (got, want) = last_text_mean_with("tiny-gemma2", |obj| {
+            obj.insert(key.into(), value.clone());
+        });
+        assert!(
+            (got - want).abs() > 1e-3,
+            "tiny-gemma2: without the {what} the mean is the same ({got} vs {want})"
+        );
+    }
+}

@@ -5,7 +5,11 @@
 //! no gradient (candle's `rms_norm`, `rope`, softmax, and our `masked_softmax`/`silu_mul`), so
 //! it cannot be trained. This one keeps the checkpoint's tensors as they are (so saving writes
 //! the same names and shapes back) and uses `rms_norm_slow`, `rope_slow`, `softmax` and
-//! `silu`. Its loss is tested equal to the evaluation engine's on the same weights.
+//! `silu`/`gelu`. It follows the same [`Family`] options as the engine (Gemma's `(1 + w)` norms,
+//! embedding scale and GeGLU; Gemma 2's extra norms, attention scale and soft-caps; Phi-3's
+//! fused `qkv_proj`/`gate_up_proj`, split with `narrow`) and the same [`Rope`]. Its loss is
+//! tested equal to the evaluation engine's on the same weights, and to transformers' on the
+//! long fixture texts.
 //!
 //! Two options change what is trained and how it is computed:
 //! * LoRA ([`TrainModel::enable_lora`]): the base weights are frozen and low-rank adapters on
@@ -22,11 +26,17 @@ use arena_model::tensor::{DType, Device, Tensor, Var, D};
 
 use crate::lora::{Adapter, LoraConfig};
 use arena_checkpoint::config::ModelConfig;
-use arena_model::kernels::CausalMask;
+use arena_checkpoint::config::{Activation, Family};
+use arena_model::kernels::{softcap, CausalMask};
+use arena_model::model::rope::Rope;
 use arena_model::weights::Weights;
 use arena_model::{ModelError, Result};
 
-/// A trainable Llama-family model.
+/// Architectures the trainer can fine-tune: every one the engine evaluates, with any rope
+/// scaling. (LoRA needs separate projections, so Phi-3 trains fully only.)
+pub const TRAINABLE_ARCHITECTURES: &[&str] = arena_model::model::SUPPORTED_ARCHITECTURES;
+
+/// A trainable model of any [`TRAINABLE_ARCHITECTURES`] entry.
 pub struct TrainModel {
     /// The parsed config.json.
     pub config: ModelConfig,
@@ -37,7 +47,7 @@ pub struct TrainModel {
     pub adapters: BTreeMap<String, Adapter>,
     lora: Option<LoraConfig>,
     compute: DType,
-    inv_freq: Vec<f32>,
+    rope: Rope,
     device: Device,
 }
 
@@ -56,65 +66,41 @@ pub struct Batch {
 }
 
 impl TrainModel {
-    /// Names and shapes of every tensor of the config's architecture.
-    pub fn expected_tensors(c: &ModelConfig) -> Vec<(String, Vec<usize>)> {
-        let (h, d, inter) = (c.hidden_size, c.head_dim, c.intermediate_size);
-        let (q, kv) = (c.num_attention_heads * d, c.num_key_value_heads * d);
-        let mut out = vec![(
-            "model.embed_tokens.weight".to_string(),
-            vec![c.vocab_size, h],
-        )];
-        for i in 0..c.num_hidden_layers {
-            let p = format!("model.layers.{i}");
-            out.push((format!("{p}.input_layernorm.weight"), vec![h]));
-            out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-            for (name, rows, cols, bias) in [
-                ("self_attn.q_proj", q, h, c.qkv_bias),
-                ("self_attn.k_proj", kv, h, c.qkv_bias),
-                ("self_attn.v_proj", kv, h, c.qkv_bias),
-                ("self_attn.o_proj", h, q, c.o_bias),
-                ("mlp.gate_proj", inter, h, c.mlp_bias),
-                ("mlp.up_proj", inter, h, c.mlp_bias),
-                ("mlp.down_proj", h, inter, c.mlp_bias),
-            ] {
-                out.push((format!("{p}.{name}.weight"), vec![rows, cols]));
-                if bias {
-                    out.push((format!("{p}.{name}.bias"), vec![rows]));
-                }
-            }
-        }
-        out.push(("model.norm.weight".to_string(), vec![h]));
-        if !c.tie_word_embeddings {
-            out.push(("lm_head.weight".to_string(), vec![c.vocab_size, h]));
-        }
-        out
+    /// Names and shapes of every tensor of the config's architecture (the pre-load checks'
+    /// list, so loading and checking cannot disagree).
+    pub fn expected_tensors(c: &ModelConfig) -> Result<Vec<(String, Vec<usize>)>> {
+        let expected = arena_checkpoint::checks::expected_tensors(c)
+            .map_err(|r| ModelError::Config(r.to_string()))?;
+        Ok(expected
+            .into_iter()
+            .map(|(name, shape)| (name, shape.into_iter().map(|x| x as usize).collect()))
+            .collect())
     }
 
     /// Loads the model folder `dir` (f32 copies of the weights, as trainable variables).
     pub fn load(dir: &Path, device: &Device) -> Result<TrainModel> {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
-        if !arena_model::model::SUPPORTED_ARCHITECTURES.contains(&config.architecture.as_str()) {
-            return Err(ModelError::UnsupportedArchitecture(
-                config.architecture.clone(),
-            ));
+        if !TRAINABLE_ARCHITECTURES.contains(&config.architecture.as_str()) {
+            return Err(ModelError::Config(format!(
+                "{} cannot be trained (trainable: {})",
+                config.architecture,
+                TRAINABLE_ARCHITECTURES.join(", ")
+            )));
         }
         let weights = Weights::open(dir, device)?;
         let mut params = BTreeMap::new();
-        for (name, shape) in Self::expected_tensors(&config) {
+        for (name, shape) in Self::expected_tensors(&config)? {
             let tensor = weights.get(&name, &shape)?;
             params.insert(name, Var::from_tensor(&tensor)?);
         }
-        let d = config.head_dim;
-        let inv_freq = (0..d / 2)
-            .map(|i| 1.0 / (config.rope_theta as f32).powf((2 * i) as f32 / d as f32))
-            .collect();
+        let rope = Rope::new(&config);
         Ok(TrainModel {
             config,
             params,
             adapters: BTreeMap::new(),
             lora: None,
             compute: DType::F32,
-            inv_freq,
+            rope,
             device: device.clone(),
         })
     }
@@ -128,6 +114,13 @@ impl TrainModel {
     /// configured projections of every layer.
     pub fn enable_lora(&mut self, lora: &LoraConfig) -> Result<()> {
         lora.validate()?;
+        if self.config.family == Family::Phi3 {
+            return Err(ModelError::Config(
+                "LoRA adapts separate projections; Phi-3 stores qkv_proj and gate_up_proj fused \
+                 (train it fully)"
+                    .into(),
+            ));
+        }
         let mut adapters = BTreeMap::new();
         let mut stream = 0u64;
         for i in 0..self.config.num_hidden_layers {
@@ -226,24 +219,6 @@ impl TrainModel {
         }
     }
 
-    fn rope_tables(&self, len: usize) -> Result<(Tensor, Tensor)> {
-        let half = self.inv_freq.len();
-        let (mut cos, mut sin) = (
-            Vec::with_capacity(len * half),
-            Vec::with_capacity(len * half),
-        );
-        for pos in 0..len {
-            for &f in &self.inv_freq {
-                cos.push((pos as f32 * f).cos());
-                sin.push((pos as f32 * f).sin());
-            }
-        }
-        Ok((
-            Tensor::from_vec(cos, (len, half), &self.device)?,
-            Tensor::from_vec(sin, (len, half), &self.device)?,
-        ))
-    }
-
     /// Mean weighted cross-entropy of `batch` (a scalar with a gradient to every variable).
     pub fn loss(&self, batch: &Batch) -> Result<Tensor> {
         let c = &self.config;
@@ -251,27 +226,50 @@ impl TrainModel {
         let (heads, kvh, d) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
         let group = heads / kvh;
         let eps = c.rms_norm_eps as f32;
-        let (cos, sin) = self.rope_tables(len)?;
+        // The padded batch is one pass of `len` positions (what a length-dependent rope sees).
+        let (cos, sin) = self.rope.tables(0, len, &self.device)?;
         let mut x = self
             .p("model.embed_tokens.weight")?
             .index_select(&batch.ids.flatten_all()?, 0)?;
+        if c.family.scales_embeddings() {
+            // As the evaluation model: `sqrt(hidden_size)` rounded to f32.
+            x = (x * ((c.hidden_size as f64).sqrt() as f32) as f64)?;
+        }
+        let gemma2 = c.family == Family::Gemma2;
+        let norm = |x: &Tensor, name: &str| -> Result<Tensor> {
+            let mut w = self.p(name)?;
+            if c.family.norm_adds_one() {
+                w = (w + 1.0)?;
+            }
+            Ok(arena_model::tensor::ops::rms_norm_slow(x, &w, eps)?)
+        };
+        let (q_out, kv_out) = (heads * d, kvh * d);
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
-            let normed = arena_model::tensor::ops::rms_norm_slow(
-                &x,
-                &self.p(&format!("{p}.input_layernorm.weight"))?,
-                eps,
-            )?;
-            let heads_of = |name: &str, n: usize| -> Result<Tensor> {
-                let y = self.linear(&normed, &format!("{p}.self_attn.{name}"))?;
+            let normed = norm(&x, &format!("{p}.input_layernorm.weight"))?;
+            let heads_of = |y: Tensor, n: usize| -> Result<Tensor> {
                 Ok(y.reshape((b, len, n, d))?.transpose(1, 2)?.contiguous()?)
             };
-            let q = arena_model::tensor::ops::rope_slow(&heads_of("q_proj", heads)?, &cos, &sin)?;
-            let k = arena_model::tensor::ops::rope_slow(&heads_of("k_proj", kvh)?, &cos, &sin)?;
-            let v = heads_of("v_proj", kvh)?;
+            let (q, k, v) = if c.family == Family::Phi3 {
+                let qkv = self.linear(&normed, &format!("{p}.self_attn.qkv_proj"))?;
+                (
+                    qkv.narrow(1, 0, q_out)?,
+                    qkv.narrow(1, q_out, kv_out)?,
+                    qkv.narrow(1, q_out + kv_out, kv_out)?,
+                )
+            } else {
+                let proj = |name: &str| self.linear(&normed, &format!("{p}.self_attn.{name}"));
+                (proj("q_proj")?, proj("k_proj")?, proj("v_proj")?)
+            };
+            let q = arena_model::tensor::ops::rope_slow(&heads_of(q, heads)?, &cos, &sin)?;
+            let k = arena_model::tensor::ops::rope_slow(&heads_of(k, kvh)?, &cos, &sin)?;
+            let v = heads_of(v, kvh)?;
             // Heads sharing a kv head are stacked as rows, as in the evaluation model.
             let q = q.reshape((b, kvh, group * len, d))?;
-            let scores = (self.mm_t(&q, &k)? * (1.0 / (d as f64).sqrt()))?;
+            let mut scores = (self.mm_t(&q, &k)? * c.attention_scale())?;
+            if let Some(cap) = c.attn_logit_softcapping {
+                scores = softcap(&scores, cap)?;
+            }
             let mask = CausalMask {
                 past: 0,
                 len,
@@ -297,27 +295,51 @@ impl TrainModel {
                 .reshape((b, heads, len, d))?
                 .transpose(1, 2)?
                 .reshape((b * len, heads * d))?;
-            x = (x + self.linear(&out, &format!("{p}.self_attn.o_proj"))?)?;
-            let normed = arena_model::tensor::ops::rms_norm_slow(
-                &x,
-                &self.p(&format!("{p}.post_attention_layernorm.weight"))?,
-                eps,
-            )?;
-            let gate = self
-                .linear(&normed, &format!("{p}.mlp.gate_proj"))?
-                .silu()?;
-            let up = self.linear(&normed, &format!("{p}.mlp.up_proj"))?;
-            x = (x + self.linear(&(gate * up)?, &format!("{p}.mlp.down_proj"))?)?;
+            let mut attn = self.linear(&out, &format!("{p}.self_attn.o_proj"))?;
+            if gemma2 {
+                attn = norm(&attn, &format!("{p}.post_attention_layernorm.weight"))?;
+            }
+            x = (x + attn)?;
+            let mlp_norm = if gemma2 {
+                "pre_feedforward_layernorm"
+            } else {
+                "post_attention_layernorm"
+            };
+            let normed = norm(&x, &format!("{p}.{mlp_norm}.weight"))?;
+            let inter = c.intermediate_size;
+            let (gate, up) = if c.family == Family::Phi3 {
+                let gate_up = self.linear(&normed, &format!("{p}.mlp.gate_up_proj"))?;
+                (
+                    gate_up.narrow(1, 0, inter)?,
+                    gate_up.narrow(1, inter, inter)?,
+                )
+            } else {
+                (
+                    self.linear(&normed, &format!("{p}.mlp.gate_proj"))?,
+                    self.linear(&normed, &format!("{p}.mlp.up_proj"))?,
+                )
+            };
+            let gate = match c.hidden_act {
+                Activation::Silu => gate.silu()?,
+                Activation::GeluTanh => gate.gelu()?,
+            };
+            let mut mlp = self.linear(&(gate * up)?, &format!("{p}.mlp.down_proj"))?;
+            if gemma2 {
+                mlp = norm(&mlp, &format!("{p}.post_feedforward_layernorm.weight"))?;
+            }
+            x = (x + mlp)?;
         }
         let rows = x.index_select(&batch.rows, 0)?;
-        let normed =
-            arena_model::tensor::ops::rms_norm_slow(&rows, &self.p("model.norm.weight")?, eps)?;
+        let normed = norm(&rows, "model.norm.weight")?;
         let head = if c.tie_word_embeddings {
             "model.embed_tokens.weight"
         } else {
             "lm_head.weight"
         };
-        let logits = self.mm_t(&normed, &self.p(head)?)?;
+        let mut logits = self.mm_t(&normed, &self.p(head)?)?;
+        if let Some(cap) = c.final_logit_softcapping {
+            logits = softcap(&logits, cap)?;
+        }
         let logp = arena_model::tensor::ops::log_softmax(&logits, D::Minus1)?;
         let picked = logp.gather(&batch.targets.unsqueeze(1)?, 1)?.squeeze(1)?;
         Ok((picked * &batch.weights)?.sum_all()?.neg()?)

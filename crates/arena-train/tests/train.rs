@@ -78,7 +78,17 @@ fn trainer_loss(trainer: &Trainer, examples: &[Example]) -> f64 {
 
 #[test]
 fn every_tensor_gets_a_gradient_and_the_loss_is_the_validators() {
-    for name in ["tiny-llama", "tiny-qwen2"] {
+    // The rope-scaled fixtures check that the trainer shares the engine's rope; Gemma, Gemma 2
+    // and Phi-3 that it mirrors their norms, caps, windows and fused tensors.
+    for name in [
+        "tiny-llama",
+        "tiny-qwen2",
+        "tiny-llama3-rope",
+        "tiny-yarn",
+        "tiny-gemma",
+        "tiny-gemma2",
+        "tiny-phi3",
+    ] {
         let dir = fixtures().join(name);
         let model = TrainModel::load(&dir, &Device::Cpu).unwrap();
         let trainer = Trainer::new(model, TrainOptions::default());
@@ -106,6 +116,16 @@ fn every_tensor_gets_a_gradient_and_the_loss_is_the_validators() {
             "{name}: trainer {loss} vs evaluator {expected}"
         );
     }
+}
+
+#[test]
+fn lora_on_phi3_fused_projections_is_refused() {
+    let mut model = TrainModel::load(&fixtures().join("tiny-phi3"), &Device::Cpu).unwrap();
+    let err = model
+        .enable_lora(&arena_train::lora::LoraConfig::all_projections(4, 8.0, 0))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("fused"), "{err}");
 }
 
 #[test]
@@ -308,4 +328,37 @@ fn bf16_products_train_with_f32_master_weights() {
         after < b - 1.0,
         "bf16 training did not learn: {b} -> {after}"
     );
+}
+
+/// On the longest fixture text (281 tokens: past Gemma 2's and Phi-3's sliding windows and the
+/// dynamic/longrope switch at 64 positions) the trainer's loss is transformers' mean loss.
+#[test]
+fn trainer_loss_on_long_texts_is_transformers() {
+    for name in [
+        "tiny-gemma2",
+        "tiny-phi3",
+        "tiny-phi3-longrope",
+        "tiny-dynamic-rope",
+        "tiny-llama3-rope",
+    ] {
+        let dir = fixtures().join(name);
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
+                .unwrap();
+        let text = expected["texts"].as_array().unwrap().last().unwrap();
+        let ids: Vec<u32> = text["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        let model = TrainModel::load(&dir, &Device::Cpu).unwrap();
+        let batch = arena_train::model::make_batch(&[(&ids, 1)], 0, &Device::Cpu).unwrap();
+        let loss = model.loss(&batch).unwrap().to_scalar::<f32>().unwrap() as f64;
+        let want = text["mean_loss"].as_f64().unwrap();
+        assert!(
+            (loss - want).abs() < 1e-4,
+            "{name}: trainer {loss} vs transformers {want}"
+        );
+    }
 }

@@ -1,6 +1,12 @@
 //! Weight validation after the headers passed: every weight finite, and the per-layer norm rule
 //! of the competitions (taoverse's norm validation, as SN37 applies it) on the q, k, v, o, up and down projections.
 //!
+//! Phi-3 stores q/k/v as one `qkv_proj` and gate/up as one `gate_up_proj`. The rule is applied
+//! to the same six matrices as for every other architecture: the norm of q, k and v is that of
+//! their row blocks inside `qkv_proj` (rows `0..q`, `q..q+kv`, `q+kv..q+2kv`), and the norm of
+//! up is that of the second half of `gate_up_proj`'s rows (transformers splits it as gate, then
+//! up). So a Phi-3 model is judged exactly as the same weights stored unfused would be.
+//!
 //! The weights are streamed from the safetensors files in fixed-size chunks, so validation
 //! needs no more memory than one chunk whatever the model size.
 
@@ -15,6 +21,7 @@ use serde::Serialize;
 use arena_core::rejection::Rejection;
 
 use super::WeightFile;
+use crate::config::{Family, ModelConfig};
 use crate::st_header::{StDtype, StTensor};
 
 /// The six projections the rule looks at, as (module path, short name).
@@ -40,25 +47,79 @@ pub struct NormReport {
     pub soft_fraction_mean: f64,
 }
 
-/// `(layer, projection index)` of a projection weight's name.
-fn projection_of(name: &str) -> Option<(usize, usize)> {
-    let rest = name
-        .strip_prefix("model.layers.")?
-        .strip_suffix(".weight")?;
-    let (layer, module) = rest.split_once('.')?;
-    let layer = layer.parse().ok()?;
-    Some((layer, PROJECTIONS.iter().position(|p| *p == module)?))
+/// One block of rows of a weight that the norm rule measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Part {
+    layer: usize,
+    /// Index into [`PROJECTIONS`].
+    projection: usize,
+    /// Rows `start..end` of the `[out, in]` matrix; `None`: the whole tensor.
+    rows: Option<(u64, u64)>,
 }
 
-/// Sum of squares of a tensor's values, or `None` if one is NaN or infinite.
-fn sum_of_squares(file: &mut BufReader<File>, t: &StTensor) -> std::io::Result<Option<f64>> {
+/// The projections (or, for Phi-3's fused tensors, row blocks) the weight `name` holds.
+fn projection_parts(name: &str, cfg: &ModelConfig) -> Vec<Part> {
+    let Some(rest) = name
+        .strip_prefix("model.layers.")
+        .and_then(|r| r.strip_suffix(".weight"))
+    else {
+        return Vec::new();
+    };
+    let Some((layer, module)) = rest.split_once('.') else {
+        return Vec::new();
+    };
+    let Ok(layer) = layer.parse() else {
+        return Vec::new();
+    };
+    if cfg.family == Family::Phi3 {
+        let q = (cfg.num_attention_heads * cfg.head_dim) as u64;
+        let kv = (cfg.num_key_value_heads * cfg.head_dim) as u64;
+        let inter = cfg.intermediate_size as u64;
+        let part = |projection, start, end| Part {
+            layer,
+            projection,
+            rows: Some((start, end)),
+        };
+        match module {
+            "self_attn.qkv_proj" => {
+                return vec![
+                    part(0, 0, q),
+                    part(1, q, q + kv),
+                    part(2, q + kv, q + 2 * kv),
+                ]
+            }
+            "mlp.gate_up_proj" => return vec![part(4, inter, 2 * inter)],
+            _ => {}
+        }
+    }
+    PROJECTIONS
+        .iter()
+        .position(|p| *p == module)
+        .map(|projection| Part {
+            layer,
+            projection,
+            rows: None,
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Sums of squares of a tensor's values: the whole tensor first, then each requested row block
+/// (`[out, in]` layout); `None` if a value is NaN or infinite.
+fn sum_of_squares(
+    file: &mut BufReader<File>,
+    t: &StTensor,
+    blocks: &[(u64, u64)],
+) -> std::io::Result<Option<Vec<f64>>> {
     const CHUNK: usize = 1 << 20;
     file.seek(SeekFrom::Start(t.offset))?;
     let size = t.dtype.size() as usize;
+    let row_len = t.shape.get(1).copied().unwrap_or(1).max(1);
     let mut buf = vec![0u8; CHUNK];
     let mut left = t.n_bytes as usize;
-    let mut total = 0f64;
+    let mut totals = vec![0f64; 1 + blocks.len()];
     let mut finite = true;
+    let mut index = 0u64;
     while left > 0 {
         let n = left.min(CHUNK);
         file.read_exact(&mut buf[..n])?;
@@ -70,10 +131,20 @@ fn sum_of_squares(file: &mut BufReader<File>, t: &StTensor) -> std::io::Result<O
         });
         for v in values {
             finite &= v.is_finite();
-            total += (v as f64) * (v as f64);
+            let square = (v as f64) * (v as f64);
+            totals[0] += square;
+            if !blocks.is_empty() {
+                let row = index / row_len;
+                for (k, &(start, end)) in blocks.iter().enumerate() {
+                    if row >= start && row < end {
+                        totals[k + 1] += square;
+                    }
+                }
+            }
+            index += 1;
         }
     }
-    Ok(finite.then_some(total))
+    Ok(finite.then_some(totals))
 }
 
 /// Whether a little-endian element of a floating dtype is NaN or infinite (`None`: not a float).
@@ -128,12 +199,13 @@ pub fn scan_finite(file: &WeightFile) -> Result<(), Rejection> {
 }
 
 /// Reads every float weight: refuses NaN/infinite values, then applies the norm rule to the
-/// projections of `n_layers` layers.
+/// projections of the config's layers (named as its architecture names them).
 pub fn validate_weights(
     files: &[WeightFile],
-    n_layers: usize,
+    cfg: &ModelConfig,
     limits: &NormValidation,
 ) -> Result<NormReport, Rejection> {
+    let n_layers = cfg.num_hidden_layers;
     let mut norms = vec![[0f64; 6]; n_layers];
     let mut max = (0f64, String::new());
     for wf in files {
@@ -150,16 +222,29 @@ pub fn validate_weights(
             .iter()
             .filter(|t| t.dtype.is_model_float())
         {
-            let sum = sum_of_squares(&mut file, t).map_err(io)?;
-            let Some(sum) = sum else {
+            let parts: Vec<Part> = projection_parts(&t.name, cfg)
+                .into_iter()
+                .filter(|p| p.layer < n_layers)
+                .collect();
+            let blocks: Vec<(u64, u64)> = parts.iter().filter_map(|p| p.rows).collect();
+            let sums = sum_of_squares(&mut file, t, &blocks).map_err(io)?;
+            let Some(sums) = sums else {
                 return Err(Rejection::NonFiniteWeights {
                     file: file_name,
                     tensor: t.name.clone(),
                 });
             };
-            if let Some((layer, proj)) = projection_of(&t.name).filter(|(l, _)| *l < n_layers) {
+            let mut block = 0;
+            for part in &parts {
+                let sum = match part.rows {
+                    Some(_) => {
+                        block += 1;
+                        sums[block]
+                    }
+                    None => sums[0],
+                };
                 let norm = sum.sqrt();
-                norms[layer][proj] = norm;
+                norms[part.layer][part.projection] = norm;
                 if norm > max.0 {
                     max = (norm, t.name.clone());
                 }
@@ -231,11 +316,7 @@ pub fn judge_norms(
 /// Convenience for callers holding the folder path: reads the headers, then validates.
 pub fn validate_folder(dir: &Path, limits: &NormValidation) -> Result<NormReport, Rejection> {
     let inspection = super::inspect(dir)?;
-    validate_weights(
-        &inspection.weight_files,
-        inspection.config.num_hidden_layers,
-        limits,
-    )
+    validate_weights(&inspection.weight_files, &inspection.config, limits)
 }
 
 #[cfg(test)]
@@ -250,18 +331,84 @@ mod tests {
         }
     }
 
+    fn config(arch: &str) -> ModelConfig {
+        ModelConfig::from_json_str(&format!(
+            r#"{{"architectures":["{arch}"],"vocab_size":32,"hidden_size":8,"intermediate_size":6,
+            "num_hidden_layers":4,"num_attention_heads":2,"num_key_value_heads":1,"head_dim":4,
+            "max_position_embeddings":64}}"#
+        ))
+        .unwrap()
+    }
+
+    fn whole(layer: usize, projection: usize) -> Vec<Part> {
+        vec![Part {
+            layer,
+            projection,
+            rows: None,
+        }]
+    }
+
     #[test]
     fn names_map_to_projections() {
-        assert_eq!(
-            projection_of("model.layers.3.self_attn.k_proj.weight"),
-            Some((3, 1))
+        let llama = config("LlamaForCausalLM");
+        let of = |name| projection_parts(name, &llama);
+        assert_eq!(of("model.layers.3.self_attn.k_proj.weight"), whole(3, 1));
+        assert_eq!(of("model.layers.0.mlp.down_proj.weight"), whole(0, 5));
+        assert!(of("model.layers.0.mlp.gate_proj.weight").is_empty());
+        assert!(of("model.layers.0.self_attn.q_proj.bias").is_empty());
+        // Gemma 2's extra norms are not projections.
+        let gemma2 = config("Gemma2ForCausalLM");
+        assert!(
+            projection_parts("model.layers.0.pre_feedforward_layernorm.weight", &gemma2).is_empty()
         );
         assert_eq!(
-            projection_of("model.layers.0.mlp.down_proj.weight"),
-            Some((0, 5))
+            projection_parts("model.layers.1.mlp.up_proj.weight", &gemma2),
+            whole(1, 4)
         );
-        assert_eq!(projection_of("model.layers.0.mlp.gate_proj.weight"), None);
-        assert_eq!(projection_of("model.layers.0.self_attn.q_proj.bias"), None);
+    }
+
+    #[test]
+    fn phi3_fused_tensors_split_into_q_k_v_and_up() {
+        let phi3 = config("Phi3ForCausalLM");
+        let parts = projection_parts("model.layers.2.self_attn.qkv_proj.weight", &phi3);
+        let rows: Vec<(usize, Option<(u64, u64)>)> =
+            parts.iter().map(|p| (p.projection, p.rows)).collect();
+        // q: 2 heads × 4 rows, k and v: 1 head × 4 rows each.
+        assert_eq!(
+            rows,
+            vec![(0, Some((0, 8))), (1, Some((8, 12))), (2, Some((12, 16)))]
+        );
+        let up = projection_parts("model.layers.2.mlp.gate_up_proj.weight", &phi3);
+        assert_eq!(up.len(), 1);
+        assert_eq!((up[0].projection, up[0].rows), (4, Some((6, 12))));
+        assert_eq!(
+            projection_parts("model.layers.0.self_attn.o_proj.weight", &phi3),
+            whole(0, 3)
+        );
+    }
+
+    #[test]
+    fn row_block_sums_are_exact() {
+        use std::io::Write;
+        // A [4, 2] f32 tensor with rows (1,1), (2,2), (3,3), (4,4).
+        let values: Vec<f32> = vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0];
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        for v in &values {
+            tmp.write_all(&v.to_le_bytes()).unwrap();
+        }
+        let t = StTensor {
+            name: "w".into(),
+            dtype: StDtype::F32,
+            shape: vec![4, 2],
+            n_elements: 8,
+            offset: 0,
+            n_bytes: 32,
+        };
+        let mut file = BufReader::new(File::open(tmp.path()).unwrap());
+        let sums = sum_of_squares(&mut file, &t, &[(0, 1), (1, 3), (3, 4)])
+            .unwrap()
+            .unwrap();
+        assert_eq!(sums, vec![60.0, 2.0, 26.0, 32.0]);
     }
 
     #[test]

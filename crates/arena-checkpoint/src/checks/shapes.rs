@@ -2,20 +2,29 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::ModelConfig;
+use crate::config::{Family, ModelConfig};
 
 use arena_core::rejection::Rejection;
 
 /// Architectures the evaluator runs (and whose tensor layout these checks know).
-pub const SUPPORTED_ARCHITECTURES: &[&str] =
-    &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
+    "LlamaForCausalLM",
+    "MistralForCausalLM",
+    "Qwen2ForCausalLM",
+    "GemmaForCausalLM",
+    "Gemma2ForCausalLM",
+    "Phi3ForCausalLM",
+];
 
 /// Names transformers ignores when loading (buffers saved by old versions).
 fn ignorable(name: &str) -> bool {
     name.ends_with(".rotary_emb.inv_freq")
 }
 
-/// Name → shape of every tensor the config implies, in transformers' naming.
+/// Name → shape of every tensor the config implies, in transformers' naming: per layer two
+/// norms (Gemma 2: four, `pre_feedforward_layernorm` and `post_feedforward_layernorm` added),
+/// q/k/v/o and gate/up/down projections (Phi-3: `qkv_proj` `[q + 2·kv, hidden]` and
+/// `gate_up_proj` `[2·intermediate, hidden]`), and `lm_head.weight` unless the head is tied.
 pub fn expected_tensors(cfg: &ModelConfig) -> Result<BTreeMap<String, Vec<u64>>, Rejection> {
     if !SUPPORTED_ARCHITECTURES.contains(&cfg.architecture.as_str()) {
         return Err(Rejection::UnsupportedArchitecture {
@@ -41,12 +50,24 @@ pub fn expected_tensors(cfg: &ModelConfig) -> Result<BTreeMap<String, Vec<u64>>,
             |part: &str, shape: Vec<u64>| out.insert(format!("model.layers.{layer}.{part}"), shape);
         add("input_layernorm.weight", vec![hidden]);
         add("post_attention_layernorm.weight", vec![hidden]);
-        add("self_attn.q_proj.weight", vec![q_rows, hidden]);
-        add("self_attn.k_proj.weight", vec![kv_rows, hidden]);
-        add("self_attn.v_proj.weight", vec![kv_rows, hidden]);
+        if cfg.family == Family::Gemma2 {
+            add("pre_feedforward_layernorm.weight", vec![hidden]);
+            add("post_feedforward_layernorm.weight", vec![hidden]);
+        }
+        if cfg.family == Family::Phi3 {
+            add(
+                "self_attn.qkv_proj.weight",
+                vec![q_rows + 2 * kv_rows, hidden],
+            );
+            add("mlp.gate_up_proj.weight", vec![2 * inter, hidden]);
+        } else {
+            add("self_attn.q_proj.weight", vec![q_rows, hidden]);
+            add("self_attn.k_proj.weight", vec![kv_rows, hidden]);
+            add("self_attn.v_proj.weight", vec![kv_rows, hidden]);
+            add("mlp.gate_proj.weight", vec![inter, hidden]);
+            add("mlp.up_proj.weight", vec![inter, hidden]);
+        }
         add("self_attn.o_proj.weight", vec![hidden, q_rows]);
-        add("mlp.gate_proj.weight", vec![inter, hidden]);
-        add("mlp.up_proj.weight", vec![inter, hidden]);
         add("mlp.down_proj.weight", vec![hidden, inter]);
         if cfg.qkv_bias {
             add("self_attn.q_proj.bias", vec![q_rows]);
@@ -107,4 +128,63 @@ pub fn compare_tensors<'a>(
             .map(|name| Rejection::MissingTensor { name }),
     );
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(arch: &str, extra: &str) -> ModelConfig {
+        ModelConfig::from_json_str(&format!(
+            r#"{{"architectures":["{arch}"],"vocab_size":32,"hidden_size":8,"intermediate_size":16,
+            "num_hidden_layers":2,"num_attention_heads":2,"num_key_value_heads":1,"head_dim":4,
+            "max_position_embeddings":64{extra}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn phi3_expects_fused_projections() {
+        let t = expected_tensors(&config("Phi3ForCausalLM", "")).unwrap();
+        assert_eq!(t["model.layers.1.self_attn.qkv_proj.weight"], vec![16, 8]);
+        assert_eq!(t["model.layers.1.mlp.gate_up_proj.weight"], vec![32, 8]);
+        assert!(!t.contains_key("model.layers.0.self_attn.q_proj.weight"));
+        assert!(!t.contains_key("model.layers.0.mlp.up_proj.weight"));
+        assert!(t.contains_key("lm_head.weight"));
+        // A Phi-3 checkpoint with separate projections is refused.
+        let found = vec![("model.layers.0.self_attn.q_proj.weight", &[8u64, 8][..])];
+        let failures = compare_tensors(&config("Phi3ForCausalLM", ""), found);
+        assert!(failures
+            .iter()
+            .any(|f| matches!(f, Rejection::UnexpectedTensor { name } if name.contains("q_proj"))));
+    }
+
+    #[test]
+    fn gemma2_has_four_norms_per_layer_and_a_tied_head() {
+        let t = expected_tensors(&config("Gemma2ForCausalLM", "")).unwrap();
+        for norm in [
+            "input_layernorm",
+            "post_attention_layernorm",
+            "pre_feedforward_layernorm",
+            "post_feedforward_layernorm",
+        ] {
+            assert_eq!(t[&format!("model.layers.1.{norm}.weight")], vec![8]);
+        }
+        assert!(!t.contains_key("lm_head.weight"), "Gemma 2 ties by default");
+        let gemma = expected_tensors(&config("GemmaForCausalLM", "")).unwrap();
+        assert!(!gemma.contains_key("model.layers.0.pre_feedforward_layernorm.weight"));
+        assert!(!gemma.contains_key("lm_head.weight"));
+        let untied = expected_tensors(&config(
+            "GemmaForCausalLM",
+            r#","tie_word_embeddings":false"#,
+        ))
+        .unwrap();
+        assert_eq!(untied["lm_head.weight"], vec![32, 8]);
+    }
+
+    #[test]
+    fn unknown_architectures_are_refused() {
+        let err = expected_tensors(&config("FalconForCausalLM", "")).unwrap_err();
+        assert!(matches!(err, Rejection::UnsupportedArchitecture { .. }));
+    }
 }

@@ -1,16 +1,23 @@
-//! The Llama family: `LlamaForCausalLM`, `MistralForCausalLM` and `Qwen2ForCausalLM`.
+//! The Llama-style decoders: `LlamaForCausalLM`, `MistralForCausalLM`, `Qwen2ForCausalLM`,
+//! `GemmaForCausalLM`, `Gemma2ForCausalLM` and `Phi3ForCausalLM`.
 //!
-//! They share one decoder: RMSNorm, rotary embeddings (rotate-half layout), grouped-query
-//! attention and a SwiGLU MLP. They differ only in what the config already says: biases
-//! (Qwen2's q/k/v, Llama's `attention_bias`/`mlp_bias`), tied embeddings and sliding windows.
-//! The q/k/v and gate/up projections are fused into one matrix each at load time, so a
-//! layer runs four matrix products.
+//! They share one decoder: RMSNorm, rotary embeddings (rotate-half layout, any
+//! [`crate::config::RopeScaling`] via [`Rope`]), grouped-query attention and a gated MLP. They
+//! differ in what the config says ([`Family`] and its options): biases (Qwen2's q/k/v, Llama's
+//! `attention_bias`/`mlp_bias`), tied embeddings, sliding windows, Gemma's `(1 + w)` norms
+//! (the `1 + w` is computed once at load, in f32, as transformers computes it), embedding
+//! scale and GeGLU, Gemma 2's extra norms around attention and MLP, its attention scale and
+//! soft-capping, and Phi-3's fused tensors. The q/k/v and gate/up projections are fused into
+//! one matrix each at load time (Phi-3 stores them fused), so a layer runs four matrix products.
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::config::ModelConfig;
+use crate::config::{Family, ModelConfig};
 use crate::error::Result;
-use crate::kernels::{masked_softmax, matmul_t_half, silu_mul, CausalMask};
+use crate::kernels::{
+    gated_act, masked_softmax, matmul_t_half, softcap, softcap_scores, CausalMask,
+};
+use crate::model::rope::Rope;
 use crate::model::{CausalLm, KvCache};
 use crate::weights::Weights;
 
@@ -91,10 +98,21 @@ struct Layer {
     input_norm: Tensor,
     qkv: Linear,
     o: Linear,
-    post_norm: Tensor,
+    /// Norm of the attention output before the residual add (Gemma 2's `post_attention_layernorm`).
+    attn_out_norm: Option<Tensor>,
+    /// Norm before the MLP (`post_attention_layernorm`, Gemma 2's `pre_feedforward_layernorm`).
+    mlp_norm: Tensor,
+    /// Norm of the MLP output before the residual add (Gemma 2's `post_feedforward_layernorm`).
+    mlp_out_norm: Option<Tensor>,
     gate_up: Linear,
     down: Linear,
     window: Option<usize>,
+}
+
+/// An RMSNorm weight as the forward pass multiplies by it: `w`, or `1 + w` (in f32) for Gemma.
+fn norm_weight(w: &Weights, name: &str, size: usize, adds_one: bool) -> Result<Tensor> {
+    let weight = w.get(name, &[size])?.to_dtype(DType::F32)?;
+    Ok(if adds_one { (weight + 1.0)? } else { weight })
 }
 
 /// A loaded model of the Llama family.
@@ -104,7 +122,7 @@ pub struct LlamaFamily {
     layers: Vec<Layer>,
     norm: Tensor,
     lm_head: Tensor,
-    inv_freq: Vec<f32>,
+    rope: Rope,
     device: Device,
 }
 
@@ -114,82 +132,90 @@ impl LlamaFamily {
         let c = &config;
         let (h, d) = (c.hidden_size, c.head_dim);
         let (q_out, kv_out) = (c.num_attention_heads * d, c.num_key_value_heads * d);
+        let inter = c.intermediate_size;
+        let plus_one = c.family.norm_adds_one();
+        let norm = |name: &str| norm_weight(w, name, h, plus_one);
         let embed = w.get_matrix("model.embed_tokens.weight", &[c.vocab_size, h])?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
             let attn = format!("{p}.self_attn");
             let mlp = format!("{p}.mlp");
+            let (qkv, gate_up) = if c.family == Family::Phi3 {
+                (
+                    fused(
+                        w,
+                        &[(&format!("{attn}.qkv_proj"), q_out + 2 * kv_out)],
+                        h,
+                        false,
+                    )?,
+                    fused(w, &[(&format!("{mlp}.gate_up_proj"), 2 * inter)], h, false)?,
+                )
+            } else {
+                (
+                    fused(
+                        w,
+                        &[
+                            (&format!("{attn}.q_proj"), q_out),
+                            (&format!("{attn}.k_proj"), kv_out),
+                            (&format!("{attn}.v_proj"), kv_out),
+                        ],
+                        h,
+                        c.qkv_bias,
+                    )?,
+                    fused(
+                        w,
+                        &[
+                            (&format!("{mlp}.gate_proj"), inter),
+                            (&format!("{mlp}.up_proj"), inter),
+                        ],
+                        h,
+                        c.mlp_bias,
+                    )?,
+                )
+            };
+            let gemma2 = c.family == Family::Gemma2;
             layers.push(Layer {
-                input_norm: w.get(&format!("{p}.input_layernorm.weight"), &[h])?,
-                qkv: fused(
-                    w,
-                    &[
-                        (&format!("{attn}.q_proj"), q_out),
-                        (&format!("{attn}.k_proj"), kv_out),
-                        (&format!("{attn}.v_proj"), kv_out),
-                    ],
-                    h,
-                    c.qkv_bias,
-                )?,
+                input_norm: norm(&format!("{p}.input_layernorm.weight"))?,
+                qkv,
                 o: fused(w, &[(&format!("{attn}.o_proj"), h)], q_out, c.o_bias)?,
-                post_norm: w.get(&format!("{p}.post_attention_layernorm.weight"), &[h])?,
-                gate_up: fused(
-                    w,
-                    &[
-                        (&format!("{mlp}.gate_proj"), c.intermediate_size),
-                        (&format!("{mlp}.up_proj"), c.intermediate_size),
-                    ],
-                    h,
-                    c.mlp_bias,
-                )?,
-                down: fused(
-                    w,
-                    &[(&format!("{mlp}.down_proj"), h)],
-                    c.intermediate_size,
-                    c.mlp_bias,
-                )?,
+                attn_out_norm: if gemma2 {
+                    Some(norm(&format!("{p}.post_attention_layernorm.weight"))?)
+                } else {
+                    None
+                },
+                mlp_norm: if gemma2 {
+                    norm(&format!("{p}.pre_feedforward_layernorm.weight"))?
+                } else {
+                    norm(&format!("{p}.post_attention_layernorm.weight"))?
+                },
+                mlp_out_norm: if gemma2 {
+                    Some(norm(&format!("{p}.post_feedforward_layernorm.weight"))?)
+                } else {
+                    None
+                },
+                gate_up,
+                down: fused(w, &[(&format!("{mlp}.down_proj"), h)], inter, c.mlp_bias)?,
                 window: c.layer_windows.get(i).copied().flatten(),
             });
         }
-        let norm = w.get("model.norm.weight", &[h])?;
+        let norm = norm("model.norm.weight")?;
         // As transformers does: a tied model uses the embeddings even if lm_head.weight exists.
         let lm_head = if c.tie_word_embeddings {
             embed.clone()
         } else {
             w.get_matrix("lm_head.weight", &[c.vocab_size, h])?
         };
-        // Same arithmetic as transformers' default rope: 1 / θ^(2i/d), in f32.
-        let inv_freq = (0..d / 2)
-            .map(|i| 1.0 / (c.rope_theta as f32).powf((2 * i) as f32 / d as f32))
-            .collect();
+        let rope = Rope::new(c);
         Ok(LlamaFamily {
             embed,
             layers,
             norm,
             lm_head,
-            inv_freq,
+            rope,
             device: w.device().clone(),
             config,
         })
-    }
-
-    /// cos and sin tables `[len, head_dim/2]` for positions `start..start+len`.
-    fn rope_tables(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {
-        let half = self.inv_freq.len();
-        let mut cos = Vec::with_capacity(len * half);
-        let mut sin = Vec::with_capacity(len * half);
-        for pos in start..start + len {
-            for &f in &self.inv_freq {
-                let angle = pos as f32 * f;
-                cos.push(angle.cos());
-                sin.push(angle.sin());
-            }
-        }
-        Ok((
-            Tensor::from_vec(cos, (len, half), &self.device)?,
-            Tensor::from_vec(sin, (len, half), &self.device)?,
-        ))
     }
 
     fn attention(
@@ -225,13 +251,17 @@ impl LlamaFamily {
         // Queries of the heads sharing a kv head are stacked as rows: no copy of k and v.
         let group = c.group_size();
         let q = q.reshape((batch, kv_heads, group * len, d))?;
-        let scale = 1.0 / (d as f64).sqrt();
         let mask = CausalMask {
             past,
             len,
             window: layer.window,
         };
-        let probs = masked_softmax(q.matmul(&k.t()?)?, scale, mask)?;
+        let (scores, scale) = softcap_scores(
+            q.matmul(&k.t()?)?,
+            c.attention_scale(),
+            c.attn_logit_softcapping,
+        )?;
+        let probs = masked_softmax(scores, scale, mask)?;
         let out = probs
             .matmul(&v)?
             .reshape((batch, heads, len, d))?
@@ -257,28 +287,50 @@ impl CausalLm for LlamaFamily {
         if let Some(c) = cache.as_mut() {
             c.layers.resize_with(self.layers.len(), || None);
         }
-        let rope = self.rope_tables(past, len)?;
+        let rope = self.rope.tables(past, len, &self.device)?;
         let mut x = self
             .embed
             .index_select(&ids.flatten_all()?, 0)?
             .to_dtype(DType::F32)?;
+        if self.config.family.scales_embeddings() {
+            // transformers multiplies by `torch.tensor(hidden_size ** 0.5)`: an f32 scalar.
+            x = (x * ((self.config.hidden_size as f64).sqrt() as f32) as f64)?;
+        }
+        let norm = |x: &Tensor, w: &Tensor| candle_nn::ops::rms_norm(x, w, eps);
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| &mut c.layers[i]);
-            let normed = candle_nn::ops::rms_norm(&x, &layer.input_norm, eps)?;
-            x = (x + self.attention(layer, &normed, (batch, len), &rope, slot)?)?;
-            let normed = candle_nn::ops::rms_norm(&x, &layer.post_norm, eps)?;
-            let gated = silu_mul(
-                &layer.gate_up.forward(&normed)?,
-                self.config.intermediate_size,
+            let mut attn = self.attention(
+                layer,
+                &norm(&x, &layer.input_norm)?,
+                (batch, len),
+                &rope,
+                slot,
             )?;
-            x = (x + layer.down.forward(&gated)?)?;
+            if let Some(w) = &layer.attn_out_norm {
+                attn = norm(&attn, w)?;
+            }
+            x = (x + attn)?;
+            let gated = gated_act(
+                &layer.gate_up.forward(&norm(&x, &layer.mlp_norm)?)?,
+                self.config.intermediate_size,
+                self.config.hidden_act,
+            )?;
+            let mut out = layer.down.forward(&gated)?;
+            if let Some(w) = &layer.mlp_out_norm {
+                out = norm(&out, w)?;
+            }
+            x = (x + out)?;
         }
         Ok(x)
     }
 
     fn logits(&self, rows: &Tensor) -> Result<Tensor> {
         let normed = candle_nn::ops::rms_norm(rows, &self.norm, self.config.rms_norm_eps as f32)?;
-        matmul_t(&normed, &self.lm_head)
+        let logits = matmul_t(&normed, &self.lm_head)?;
+        match self.config.final_logit_softcapping {
+            Some(cap) => softcap(&logits, cap),
+            None => Ok(logits),
+        }
     }
 }
 

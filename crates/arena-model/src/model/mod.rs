@@ -8,6 +8,7 @@
 //! earlier positions, which are never padding, so a batch gives the numbers of batch size 1.
 
 pub mod llama;
+pub mod rope;
 
 use std::path::Path;
 
@@ -64,8 +65,7 @@ pub trait CausalLm: Send + Sync {
 }
 
 /// Architectures this engine can evaluate, as written in config.json.
-pub const SUPPORTED_ARCHITECTURES: &[&str] =
-    &["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
+pub const SUPPORTED_ARCHITECTURES: &[&str] = arena_checkpoint::checks::SUPPORTED_ARCHITECTURES;
 
 /// Builds the model of the folder `dir` from its config.json and safetensors, its matrices
 /// kept in the dtype they are stored in.
@@ -83,7 +83,7 @@ pub fn load_model_as(dir: &Path, device: &Device, dtype: WeightDtype) -> Result<
 /// Builds a model from an already parsed config and opened weights.
 pub fn build_model(config: ModelConfig, weights: &Weights) -> Result<Box<dyn CausalLm>> {
     match config.architecture.as_str() {
-        "LlamaForCausalLM" | "MistralForCausalLM" | "Qwen2ForCausalLM" => {
+        name if SUPPORTED_ARCHITECTURES.contains(&name) => {
             Ok(Box::new(llama::LlamaFamily::load(config, weights)?))
         }
         other => Err(ModelError::UnsupportedArchitecture(other.to_string())),

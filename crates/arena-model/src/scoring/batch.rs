@@ -48,7 +48,7 @@ pub fn token_losses(
     seqs: &[ScoredSeq],
     limits: BatchLimits,
 ) -> Vec<Result<Vec<f32>>> {
-    let max_len = model.config().max_position_embeddings;
+    let max_len = model.config().max_sequence_len();
     let vocab = model.config().vocab_size;
     let mut out: Vec<Option<Result<Vec<f32>>>> = (0..seqs.len()).map(|_| None).collect();
     let mut order = Vec::with_capacity(seqs.len());
@@ -57,7 +57,7 @@ pub fn token_losses(
             Some("no token to score".to_string())
         } else if s.ids.len() > max_len {
             Some(format!(
-                "{} tokens exceed max_position_embeddings {max_len}",
+                "{} tokens exceed the model's longest sequence {max_len}",
                 s.ids.len()
             ))
         } else {
@@ -77,7 +77,14 @@ pub fn token_losses(
         }
     }
     let lengths: Vec<usize> = order.iter().map(|&i| seqs[i].ids.len()).collect();
-    for plan in plan_batches(&lengths, limits.max_batch_tokens) {
+    // Where the rope depends on the pass's length (dynamic NTK, LongRoPE), padding would change
+    // a sequence's numbers: each sequence then runs alone, as transformers runs it at batch size 1.
+    let max_batch_tokens = if model.config().rope_scaling.depends_on_length() {
+        1
+    } else {
+        limits.max_batch_tokens
+    };
+    for plan in plan_batches(&lengths, max_batch_tokens) {
         let group: Vec<usize> = plan.iter().map(|&k| order[k]).collect();
         let longest = group.iter().map(|&i| seqs[i].ids.len()).max().unwrap_or(1);
         let members: Vec<&ScoredSeq> = group.iter().map(|&i| &seqs[i]).collect();

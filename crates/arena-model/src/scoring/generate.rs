@@ -92,7 +92,7 @@ impl Evaluator {
         generation: Generation,
     ) -> Result<Vec<u32>> {
         let stops = self.stop_ids();
-        let limit = self.model.config().max_position_embeddings;
+        let limit = self.model.config().max_sequence_len();
         let mut cache = KvCache::default();
         let mut out = Vec::new();
         let mut seen: HashSet<u32> = prompt_ids.iter().copied().collect();
