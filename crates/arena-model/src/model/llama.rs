@@ -29,6 +29,14 @@ struct Linear {
 }
 
 impl Linear {
+    /// The same projection with an f32 weight (a copy when stored in bf16/f16).
+    fn upcast(&self) -> Result<Linear> {
+        Ok(Linear {
+            weight: self.weight.to_dtype(DType::F32)?,
+            bias: self.bias.clone(),
+        })
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = matmul_t(x, &self.weight)?;
         Ok(match &self.bias {
@@ -37,6 +45,9 @@ impl Linear {
         })
     }
 }
+
+/// Rows of the MLP computed at once (see `LlamaFamily::mlp`).
+const MLP_ROWS: usize = 1024;
 
 /// Largest f32 copy of a stored bf16/f16 matrix made at once by [`matmul_t`].
 const UPCAST_BLOCK_BYTES: usize = 64 << 20;
@@ -271,6 +282,44 @@ impl LlamaFamily {
     }
 }
 
+impl LlamaFamily {
+    /// The MLP block (its norms included) of `x` `[rows, hidden]`. Its `[rows, 2·inter]`
+    /// activations are the largest of a layer, so past `MLP_ROWS` rows it runs on slices of
+    /// rows (row-wise operations: the same numbers), with stored bf16/f16 matrices upcast once.
+    fn mlp(&self, layer: &Layer, x: &Tensor) -> Result<Tensor> {
+        let eps = self.config.rms_norm_eps as f32;
+        let run = |gate_up: &Linear, down: &Linear, x: &Tensor| -> Result<Tensor> {
+            let normed = candle_nn::ops::rms_norm(x, &layer.mlp_norm, eps)?;
+            let gated = gated_act(
+                &gate_up.forward(&normed)?,
+                self.config.intermediate_size,
+                self.config.hidden_act,
+            )?;
+            let out = down.forward(&gated)?;
+            Ok(match &layer.mlp_out_norm {
+                Some(w) => candle_nn::ops::rms_norm(&out, w, eps)?,
+                None => out,
+            })
+        };
+        let rows = x.dim(0)?;
+        if rows <= MLP_ROWS {
+            return run(&layer.gate_up, &layer.down, x);
+        }
+        let (gate_up, down) = (layer.gate_up.upcast()?, layer.down.upcast()?);
+        let parts = (0..rows)
+            .step_by(MLP_ROWS)
+            .map(|start| {
+                run(
+                    &gate_up,
+                    &down,
+                    &x.narrow(0, start, MLP_ROWS.min(rows - start))?,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::cat(&parts, 0)?)
+    }
+}
+
 impl CausalLm for LlamaFamily {
     fn config(&self) -> &ModelConfig {
         &self.config
@@ -310,16 +359,7 @@ impl CausalLm for LlamaFamily {
                 attn = norm(&attn, w)?;
             }
             x = (x + attn)?;
-            let gated = gated_act(
-                &layer.gate_up.forward(&norm(&x, &layer.mlp_norm)?)?,
-                self.config.intermediate_size,
-                self.config.hidden_act,
-            )?;
-            let mut out = layer.down.forward(&gated)?;
-            if let Some(w) = &layer.mlp_out_norm {
-                out = norm(&out, w)?;
-            }
-            x = (x + out)?;
+            x = (&x + self.mlp(layer, &x)?)?;
         }
         Ok(x)
     }
