@@ -4,7 +4,8 @@
 //!   logits, parallel over rows. It never materialises a log_softmax tensor.
 //! * `silu_mul`: the SwiGLU gate `silu(gate) * up` from one fused `[n, 2·i]` projection.
 //!
-//! Both fall back to candle ops for tensors that are not on the CPU.
+//! Both fall back to candle ops for tensors that are not on the CPU. `fast_exp` and
+//! `CausalMask` are shared with the attention kernel (`crate::attention`).
 
 use candle_core::{DType, Device, Storage, Tensor, D};
 use rayon::prelude::*;
@@ -121,53 +122,6 @@ impl CausalMask {
     }
 }
 
-/// In-place `softmax(scale · scores + mask)` over the last dim of `[.., rows, keys]` scores,
-/// one pass per row: masked entries become exact zeros and are never exponentiated.
-pub fn masked_softmax(scores: Tensor, scale: f64, mask: CausalMask) -> Result<Tensor> {
-    let keys = scores.dim(D::Minus1)?;
-    if matches!(scores.device(), Device::Cpu)
-        && scores.dtype() == DType::F32
-        && scores.is_contiguous()
-    {
-        let shape = scores.shape().clone();
-        let mut data = scores.flatten_all()?.to_vec1::<f32>()?;
-        let rows_per_block = scores.dim(D::Minus2)?;
-        let scale = scale as f32;
-        data.par_chunks_mut(keys).enumerate().for_each(|(r, row)| {
-            let (lo, hi) = mask.range(r % rows_per_block);
-            let hi = hi.min(keys);
-            let visible = &mut row[lo..hi];
-            let max = visible
-                .iter()
-                .fold(f32::NEG_INFINITY, |m, &x| m.max(x * scale));
-            let mut sum = 0f32;
-            for x in visible.iter_mut() {
-                *x = fast_exp(*x * scale - max);
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            visible.iter_mut().for_each(|x| *x *= inv);
-            row[..lo].fill(0.0);
-            row[hi..].fill(0.0);
-        });
-        return Ok(Tensor::from_vec(data, shape, &Device::Cpu)?);
-    }
-    let rows = scores.dim(D::Minus2)?;
-    let mut bias = vec![0f32; rows * keys];
-    for (r, row) in bias.chunks_mut(keys).enumerate() {
-        let (lo, hi) = mask.range(r);
-        row.iter_mut().enumerate().for_each(|(j, b)| {
-            if j < lo || j >= hi {
-                *b = f32::NEG_INFINITY
-            }
-        });
-    }
-    let bias = Tensor::from_vec(bias, (rows, keys), scores.device())?;
-    Ok(candle_nn::ops::softmax_last_dim(
-        &(scores * scale)?.broadcast_add(&bias)?,
-    )?)
-}
-
 /// `silu(gate) * up` where `gate_up` is `[n, 2·inter]` with the gate in the first half.
 pub fn silu_mul(gate_up: &Tensor, inter: usize) -> Result<Tensor> {
     let (n, width) = gate_up.dims2()?;
@@ -231,48 +185,6 @@ mod tests {
         assert!((nll[0] as f64 - (lse0 - 3.0)).abs() < 1e-6);
         assert!((nll[1] as f64 - 4f64.ln()).abs() < 1e-6);
         assert!(cross_entropy_rows(&logits, &[4, 0]).is_err());
-    }
-
-    #[test]
-    fn masked_softmax_matches_candle_with_a_bias() {
-        let scores = Tensor::new(
-            &[[
-                [0.3f32, -1.0, 2.0, 0.7],
-                [1.0, 0.1, -0.4, 0.9],
-                [0.0, 0.0, 3.0, -2.0],
-            ]],
-            &Device::Cpu,
-        )
-        .unwrap();
-        let mask = CausalMask {
-            past: 1,
-            len: 3,
-            window: Some(2),
-        };
-        let ours = masked_softmax(scores.clone(), 0.5, mask)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let inf = f32::NEG_INFINITY;
-        let bias = Tensor::new(
-            &[
-                [0.0f32, 0.0, inf, inf],
-                [inf, 0.0, 0.0, inf],
-                [inf, inf, 0.0, 0.0],
-            ],
-            &Device::Cpu,
-        )
-        .unwrap();
-        let theirs = candle_nn::ops::softmax_last_dim(
-            &(scores * 0.5).unwrap().broadcast_add(&bias).unwrap(),
-        )
-        .unwrap();
-        let theirs = theirs.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        for (a, b) in ours.iter().zip(&theirs) {
-            assert!((a - b).abs() < 1e-6, "{ours:?} vs {theirs:?}");
-        }
     }
 
     #[test]

@@ -8,9 +8,10 @@
 
 use candle_core::{Device, Tensor};
 
+use crate::attention::{causal_attention, Attention};
 use crate::config::ModelConfig;
 use crate::error::Result;
-use crate::kernels::{masked_softmax, silu_mul, CausalMask};
+use crate::kernels::{silu_mul, CausalMask};
 use crate::model::{CausalLm, KvCache};
 use crate::weights::Weights;
 
@@ -188,15 +189,17 @@ impl LlamaFamily {
         // Queries of the heads sharing a kv head are stacked as rows: no copy of k and v.
         let group = c.group_size();
         let q = q.reshape((batch, kv_heads, group * len, d))?;
-        let scale = 1.0 / (d as f64).sqrt();
-        let mask = CausalMask {
-            past,
-            len,
-            window: layer.window,
+        let spec = Attention {
+            mask: CausalMask {
+                past,
+                len,
+                window: layer.window,
+            },
+            scale: (1.0 / (d as f64).sqrt()) as f32,
+            softcap: None,
+            block: None,
         };
-        let probs = masked_softmax(q.matmul(&k.t()?)?, scale, mask)?;
-        let out = probs
-            .matmul(&v)?
+        let out = causal_attention(&q, &k, &v, spec)?
             .reshape((batch, heads, len, d))?
             .transpose(1, 2)?
             .reshape((batch * len, heads * d))?;
