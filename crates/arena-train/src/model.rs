@@ -220,15 +220,6 @@ impl TrainModel {
         Ok(a.matmul(&b.t()?)?.to_dtype(DType::F32)?)
     }
 
-    /// `a · b` in the compute dtype, returned in f32.
-    fn mm(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        if self.compute == DType::F32 {
-            return Ok(a.matmul(b)?);
-        }
-        let (a, b) = (a.to_dtype(self.compute)?, b.to_dtype(self.compute)?);
-        Ok(a.matmul(&b)?.to_dtype(DType::F32)?)
-    }
-
     fn linear(&self, x: &Tensor, name: &str) -> Result<Tensor> {
         let mut y = self.mm_t(x, &self.p(&format!("{name}.weight"))?)?;
         if let (Some(adapter), Some(lora)) = (self.adapters.get(name), &self.lora) {
@@ -424,8 +415,8 @@ pub fn make_batch(seqs: &[(&[u32], usize)], pad: u32, device: &Device) -> Result
 mod tests {
     use super::*;
 
-    /// The attention this model computed before the blockwise kernel: the whole score matrix,
-    /// an additive −∞ mask and candle's softmax, differentiated by autograd.
+    /// The attention this model computed before the blockwise kernel (in f32): the whole score
+    /// matrix, an additive −∞ mask and candle's softmax, differentiated by autograd.
     pub(super) fn naive_attention(
         model: &TrainModel,
         q: &Tensor,
@@ -449,7 +440,7 @@ mod tests {
             .collect();
         let bias = Tensor::from_vec(bias, (rows, keys), q.device())?;
         let probs = arena_model::tensor::ops::softmax(&scores.broadcast_add(&bias)?, D::Minus1)?;
-        model.mm(&probs, v)
+        Ok(probs.matmul(v)?)
     }
 
     /// Loss and the gradient of every weight, by name.
