@@ -39,6 +39,12 @@ pub const DEFAULT_BLOCK_BYTES: usize = 4 << 20;
 /// threads have work to share; a fixed number, so results do not depend on the thread count.
 const MIN_TASKS: usize = 32;
 
+/// Keys per tile of the forward pass (online softmax over tiles).
+const KEY_TILE: usize = 256;
+
+/// Most query rows (positions × heads of a group) per forward block.
+const FORWARD_ROWS: usize = 256;
+
 /// Key/value gradients are accumulated in this many partial sums per (sequence, kv head).
 const BACKWARD_PARTS: usize = 4;
 
@@ -145,17 +151,34 @@ impl Attention {
         })
     }
 
-    /// Query positions per block: the forced size, else as many as the byte budget allows,
-    /// split further so that there are at least `MIN_TASKS` blocks in all.
-    fn block_len(&self, dims: &Dims) -> usize {
+    /// Query positions per block when each row holds `keys_per_row` scores: the forced size,
+    /// else as many as the byte budget allows, split further so that there are at least
+    /// `MIN_TASKS` blocks in all.
+    fn block_len(&self, dims: &Dims, keys_per_row: usize) -> usize {
         if let Some(block) = self.block {
             return block.min(dims.len);
         }
-        let per_position = dims.group * dims.keys() * std::mem::size_of::<f32>();
+        let per_position = dims.group * keys_per_row * std::mem::size_of::<f32>();
         let by_budget = block_bytes() / per_position.max(1);
         let blocks_wanted = MIN_TASKS.div_ceil(dims.slabs().max(1));
         let by_tasks = dims.len.div_ceil(blocks_wanted).max(16);
         by_budget.min(by_tasks).clamp(1, dims.len)
+    }
+
+    /// Query positions per block of the forward pass, which walks the keys in tiles of
+    /// `KEY_TILE`: at most `FORWARD_ROWS` rows, so a tile's scores stay in cache.
+    fn forward_block_len(&self, dims: &Dims) -> usize {
+        let by_budget = self.block_len(dims, dims.keys().min(KEY_TILE));
+        match self.block {
+            Some(_) => by_budget,
+            None => by_budget.min((FORWARD_ROWS / dims.group).max(1)),
+        }
+    }
+
+    /// Query positions per block of the backward pass, which holds a block's scores over all
+    /// its visible keys.
+    fn backward_block_len(&self, dims: &Dims) -> usize {
+        self.block_len(dims, dims.keys())
     }
 
     /// Visible key range `lo..hi` of the block of query positions `start..end`.
@@ -329,37 +352,55 @@ fn probabilities(scores: &mut [f32], width: usize, spec: &Attention, start: usiz
     let block = end - start;
     for (r, row) in scores.chunks_mut(width).enumerate() {
         let (row_lo, row_hi) = spec.mask.range(start + r % block);
-        softmax_row(row, row_lo - lo, row_hi - lo, spec.scale, spec.softcap);
+        let (_, sum) = exp_row(row, row_lo - lo, row_hi - lo, spec, f32::NEG_INFINITY);
+        let inv = 1.0 / sum;
+        row[row_lo - lo..row_hi - lo]
+            .iter_mut()
+            .for_each(|x| *x *= inv);
     }
 }
 
-/// `row[lo..hi]` becomes the softmax of its (scaled, soft-capped) entries, the rest exact
-/// zeros. Compiled twice on x86-64: once for the baseline, once with AVX2 and FMA (picked at
-/// run time); both give the same numbers.
-fn softmax_row(row: &mut [f32], lo: usize, hi: usize, scale: f32, softcap: Option<f32>) {
+/// Replaces the raw products `row[lo..hi]` (`lo < hi`) by `exp(logit − m)`, where the logit
+/// is the scaled (and soft-capped) product and `m` the larger of `floor` and the largest logit;
+/// the rest of the row becomes exact zeros. Returns `(m, Σ exp)`. Compiled twice on x86-64:
+/// for the baseline and with AVX2/FMA (picked at run time); both give the same numbers.
+fn exp_row(row: &mut [f32], lo: usize, hi: usize, spec: &Attention, floor: f32) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU has the features this copy is compiled for.
-            unsafe { softmax_row_avx2(row, lo, hi, scale, softcap) };
-            return;
+            return unsafe { exp_row_avx2(row, lo, hi, spec.scale, spec.softcap, floor) };
         }
     }
-    softmax_row_portable(row, lo, hi, scale, softcap);
+    exp_row_portable(row, lo, hi, spec.scale, spec.softcap, floor)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn softmax_row_avx2(row: &mut [f32], lo: usize, hi: usize, scale: f32, cap: Option<f32>) {
-    softmax_row_portable(row, lo, hi, scale, cap)
+unsafe fn exp_row_avx2(
+    row: &mut [f32],
+    lo: usize,
+    hi: usize,
+    scale: f32,
+    softcap: Option<f32>,
+    floor: f32,
+) -> (f32, f32) {
+    exp_row_portable(row, lo, hi, scale, softcap, floor)
 }
 
 #[inline(always)]
-fn softmax_row_portable(row: &mut [f32], lo: usize, hi: usize, scale: f32, softcap: Option<f32>) {
+fn exp_row_portable(
+    row: &mut [f32],
+    lo: usize,
+    hi: usize,
+    scale: f32,
+    softcap: Option<f32>,
+    floor: f32,
+) -> (f32, f32) {
     let visible = &mut row[lo..hi];
     // Eight lanes of partial maxima and sums let the loops vectorise.
-    let mut maxima = [f32::NEG_INFINITY; 8];
+    let mut maxima = [floor; 8];
     match softcap {
         None => {
             for chunk in visible.chunks_mut(8) {
@@ -378,7 +419,7 @@ fn softmax_row_portable(row: &mut [f32], lo: usize, hi: usize, scale: f32, softc
             }
         }
     }
-    let max = maxima.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = maxima.iter().copied().fold(floor, f32::max);
     let mut sums = [0f32; 8];
     for chunk in visible.chunks_mut(8) {
         for (s, x) in sums.iter_mut().zip(chunk) {
@@ -386,10 +427,9 @@ fn softmax_row_portable(row: &mut [f32], lo: usize, hi: usize, scale: f32, softc
             *s += *x;
         }
     }
-    let inv = 1.0 / sums.iter().sum::<f32>();
-    visible.iter_mut().for_each(|x| *x *= inv);
     row[..lo].fill(0.0);
     row[hi..].fill(0.0);
+    (max, sums.iter().sum())
 }
 
 /// The f32 inputs of one call.
@@ -420,6 +460,8 @@ struct Scratch {
     scores: Vec<f32>,
     grad_scores: Vec<f32>,
     cap_slope: Vec<f32>,
+    row_max: Vec<f32>,
+    row_sum: Vec<f32>,
 }
 
 /// (slab, first query position) of every block, in order.
@@ -430,7 +472,7 @@ fn blocks(dims: &Dims, block: usize) -> Vec<(usize, usize)> {
 }
 
 fn forward_cpu(q: &[f32], k: &[f32], v: &[f32], spec: &Attention, dims: &Dims) -> Vec<f32> {
-    let block = spec.block_len(dims);
+    let block = spec.forward_block_len(dims);
     let tasks = blocks(dims, block);
     let x = Inputs { q, k, v };
     let results: Vec<Vec<f32>> = tasks
@@ -449,7 +491,10 @@ fn forward_cpu(q: &[f32], k: &[f32], v: &[f32], spec: &Attention, dims: &Dims) -
     out
 }
 
-/// The output rows (`[group·(end−start), d]`) of the query positions `start..end` of one slab.
+/// The output rows (`[group·(end−start), d]`) of the query positions `start..end` of one
+/// slab. Walks the visible keys in tiles of `KEY_TILE` with an online softmax: each row keeps
+/// its running maximum and sum, earlier output is rescaled when the maximum grows, and the
+/// output is divided by the sum at the end.
 fn forward_block(
     scratch: &mut Scratch,
     x: &Inputs,
@@ -459,50 +504,71 @@ fn forward_block(
     end: usize,
 ) -> Vec<f32> {
     let d = dims.d;
-    let Scratch { q, scores, .. } = scratch;
+    let Scratch {
+        q,
+        scores,
+        row_max,
+        row_sum,
+        ..
+    } = scratch;
     gather(x.q, dims, start, end, q);
     let rows = q.len() / d;
+    let block = end - start;
     let (lo, hi) = spec.block_keys(start, end);
-    let width = hi - lo;
-    scores.resize(rows * width, 0.0);
-    let keys_t = Mat {
-        data: &x.k[lo * d..],
-        rs: 1,
-        cs: d,
-    };
-    matmul(
-        rows,
-        width,
-        d,
-        scores,
-        false,
-        Mat {
+    let mut out = vec![0f32; rows * d];
+    row_max.clear();
+    row_max.resize(rows, f32::NEG_INFINITY);
+    row_sum.clear();
+    row_sum.resize(rows, 0.0);
+    for tile_lo in (lo..hi).step_by(KEY_TILE) {
+        let tile_hi = (tile_lo + KEY_TILE).min(hi);
+        let width = tile_hi - tile_lo;
+        scores.resize(rows * width, 0.0);
+        let keys_t = Mat {
+            data: &x.k[tile_lo * d..],
+            rs: 1,
+            cs: d,
+        };
+        let q_mat = Mat {
             data: q,
             rs: d,
             cs: 1,
-        },
-        keys_t,
-    );
-    probabilities(scores, width, spec, start, end);
-    let mut out = vec![0f32; rows * d];
-    let values = Mat {
-        data: &x.v[lo * d..],
-        rs: d,
-        cs: 1,
-    };
-    matmul(
-        rows,
-        d,
-        width,
-        &mut out,
-        false,
-        Mat {
+        };
+        matmul(rows, width, d, scores, false, q_mat, keys_t);
+        for (r, row) in scores.chunks_mut(width).enumerate() {
+            let (row_lo, row_hi) = spec.mask.range(start + r % block);
+            let (a, b) = (row_lo.max(tile_lo), row_hi.min(tile_hi));
+            if a >= b {
+                row.fill(0.0);
+                continue;
+            }
+            let (max, sum) = exp_row(row, a - tile_lo, b - tile_lo, spec, row_max[r]);
+            if max > row_max[r] && row_sum[r] > 0.0 {
+                let rescale = fast_exp(row_max[r] - max);
+                row_sum[r] *= rescale;
+                out[r * d..(r + 1) * d]
+                    .iter_mut()
+                    .for_each(|o| *o *= rescale);
+            }
+            row_max[r] = max;
+            row_sum[r] += sum;
+        }
+        let values = Mat {
+            data: &x.v[tile_lo * d..],
+            rs: d,
+            cs: 1,
+        };
+        let probs = Mat {
             data: scores,
             rs: width,
             cs: 1,
-        },
-        values,
-    );
+        };
+        matmul(rows, d, width, &mut out, true, probs, values);
+    }
+    for (o, &sum) in out.chunks_mut(d).zip(row_sum.iter()) {
+        let inv = 1.0 / sum;
+        o.iter_mut().for_each(|x| *x *= inv);
+    }
     out
 }
 
@@ -522,7 +588,7 @@ struct Partial {
 }
 
 fn backward_cpu(x: &Inputs, out: &[f32], grad_out: &[f32], spec: &Attention, dims: &Dims) -> Grads {
-    let block = spec.block_len(dims);
+    let block = spec.backward_block_len(dims);
     let starts: Vec<usize> = (0..dims.len).step_by(block).collect();
     let parts = BACKWARD_PARTS.min(starts.len());
     let tasks: Vec<(usize, usize)> = (0..dims.slabs())
@@ -608,6 +674,7 @@ fn backward_block(
         scores,
         grad_scores,
         cap_slope,
+        ..
     } = scratch;
     gather(x.q, dims, start, end, q);
     gather(out, dims, start, end, o);
@@ -739,7 +806,7 @@ fn blocks_with_candle_ops(
         d,
         ..
     } = *dims;
-    let block = spec.block_len(dims);
+    let block = spec.backward_block_len(dims);
     let q5 = q.reshape((batch, kv_heads, group, len, d))?;
     let mut outs = Vec::new();
     for start in (0..len).step_by(block) {
@@ -921,6 +988,11 @@ mod tests {
             (1, 2, 2, 3, 25, 8, Some(10), None, Some(2)),
             // Soft-capping (Gemma 2).
             (1, 2, 2, 21, 4, 8, None, Some(1.5), Some(4)),
+            // More keys than one forward tile (online softmax across tiles), with a window
+            // and a kv-cache.
+            (1, 2, 3, 300, 0, 8, None, None, None),
+            (1, 1, 2, 290, 0, 8, Some(100), None, Some(37)),
+            (1, 2, 2, 2, 530, 8, None, Some(3.0), None),
         ];
         for (i, (b, h, g, len, past, d, window, softcap, block)) in cases.into_iter().enumerate() {
             let case = Case {
@@ -953,12 +1025,16 @@ mod tests {
             past: 0,
             d: 64,
         };
-        let block = spec(None).block_len(&dims);
-        // One block's scores fit the budget and the long sequence is split.
-        assert!(block * 3 * 8192 * 4 <= DEFAULT_BLOCK_BYTES.max(block_bytes()));
-        assert!(block < 8192);
-        assert_eq!(spec(Some(7)).block_len(&dims), 7);
-        assert_eq!(spec(Some(100_000)).block_len(&dims), 8192);
+        // One backward block's scores fit the budget and the long sequence is split.
+        let block = spec(None).backward_block_len(&dims);
+        assert!(block * 3 * 8192 * 4 <= block_bytes());
+        assert!(block >= 1 && block < 8192);
+        // A forward block holds at most FORWARD_ROWS rows of one key tile.
+        let block = spec(None).forward_block_len(&dims);
+        assert!(block * 3 <= FORWARD_ROWS && block * 3 * KEY_TILE * 4 <= block_bytes());
+        assert_eq!(spec(Some(7)).forward_block_len(&dims), 7);
+        assert_eq!(spec(Some(7)).backward_block_len(&dims), 7);
+        assert_eq!(spec(Some(100_000)).backward_block_len(&dims), 8192);
     }
 
     #[test]
