@@ -7,13 +7,15 @@
 //! never copied per query head.
 //!
 //! For each (sequence, kv head, block of query positions) the kernel gathers the block's rows
-//! of every head of the group, multiplies them with the keys the block can see (from the
+//! of every head of the group and multiplies them with the keys the block can see (from the
 //! sliding window's start for the block's first query to `past + block_end`: later keys are
-//! skipped, not masked), turns each row into probabilities in one pass (score scale, optional
-//! soft-cap `cap·tanh(s·scale/cap)`, causal mask: masked entries become exact zeros and are
-//! never exponentiated) and multiplies them by the same keys' values. The largest temporary is
-//! one block's `[group·block, visible keys]` scores per worker thread; the block's size comes
-//! from a byte budget ([`set_block_bytes`]).
+//! skipped, not masked). The forward walks those keys in tiles of `KEY_TILE` with an online
+//! softmax: per row the score scale, the optional soft-cap `cap·tanh(s·scale/cap)` and the
+//! causal mask (masked entries become exact zeros and are never exponentiated), a running
+//! maximum and sum, the output rescaled when the maximum grows and divided by the sum at the
+//! end. Its largest temporary is one tile's `[rows, KEY_TILE]` scores per worker thread. The
+//! backward holds a block's scores over all its visible keys; the byte budget
+//! ([`set_block_bytes`]) bounds that, so memory is O(block × keys), never O(len²).
 //!
 //! Training goes through the same forward as a candle `CustomOp3`: its backward recomputes each
 //! block's probabilities from q and k (as flash attention does) instead of keeping them, so
@@ -21,8 +23,9 @@
 //! so gradients do not depend on the number of threads.
 //!
 //! CPU f32 runs the hand-written kernel (rayon over blocks, `gemm` for the products); other
-//! dtypes are cast to f32 and back. Other devices run the same blocks with candle ops (their
-//! gradient comes from candle's autograd, which keeps each block's probabilities).
+//! dtypes are cast to f32 and back. Other devices run the same query blocks with candle ops:
+//! bounded memory for scoring and generation, but for training candle's autograd keeps every
+//! block's probabilities (O(len²) in all); the bound in training holds for the CPU kernel.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
