@@ -1031,7 +1031,7 @@ mod tests {
         // One backward block's scores fit the budget and the long sequence is split.
         let block = spec(None).backward_block_len(&dims);
         assert!(block * 3 * 8192 * 4 <= block_bytes());
-        assert!(block >= 1 && block < 8192);
+        assert!((1..8192).contains(&block));
         // A forward block holds at most FORWARD_ROWS rows of one key tile.
         let block = spec(None).forward_block_len(&dims);
         assert!(block * 3 <= FORWARD_ROWS && block * 3 * KEY_TILE * 4 <= block_bytes());
