@@ -63,6 +63,9 @@ pub enum ModelError {
         /// Why it cannot be scored.
         message: String,
     },
+    /// q, k, v and the mask of an attention call do not fit together.
+    #[error("attention: {0}")]
+    AttentionShape(String),
     /// An error from the tensor library.
     #[error("tensor op: {0}")]
     Candle(#[from] candle_core::Error),

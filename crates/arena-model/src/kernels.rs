@@ -6,8 +6,10 @@
 //!
 //! * `matmul_t_half`: `x · Wᵀ` for a few f32 rows (incremental decoding) against a bf16/f16
 //!   matrix, converting each weight row in registers instead of upcasting the whole matrix.
+//! * `softcap` and `gated_act`: Gemma's logit soft-capping and gated activations.
 //!
-//! All fall back to candle ops for tensors that are not on the CPU.
+//! All fall back to candle ops for tensors that are not on the CPU. `fast_exp` and
+//! `CausalMask` are shared with the attention kernel (`crate::attention`).
 
 use candle_core::{DType, Device, Storage, Tensor, D};
 use rayon::prelude::*;
@@ -211,63 +213,6 @@ impl CausalMask {
     }
 }
 
-/// In-place `softmax(scale · scores + mask)` over the last dim of `[.., rows, keys]` scores,
-/// one pass per row: masked entries become exact zeros and are never exponentiated.
-pub fn masked_softmax(scores: Tensor, scale: f64, mask: CausalMask) -> Result<Tensor> {
-    let keys = scores.dim(D::Minus1)?;
-    if matches!(scores.device(), Device::Cpu)
-        && scores.dtype() == DType::F32
-        && scores.is_contiguous()
-    {
-        let shape = scores.shape().clone();
-        let mut data = scores.flatten_all()?.to_vec1::<f32>()?;
-        let rows_per_block = scores.dim(D::Minus2)?;
-        let scale = scale as f32;
-        data.par_chunks_mut(keys).enumerate().for_each(|(r, row)| {
-            let (lo, hi) = mask.range(r % rows_per_block);
-            let hi = hi.min(keys);
-            let visible = &mut row[lo..hi];
-            let max = visible
-                .iter()
-                .fold(f32::NEG_INFINITY, |m, &x| m.max(x * scale));
-            let mut sum = 0f32;
-            for x in visible.iter_mut() {
-                *x = fast_exp(*x * scale - max);
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            visible.iter_mut().for_each(|x| *x *= inv);
-            row[..lo].fill(0.0);
-            row[hi..].fill(0.0);
-        });
-        return Ok(Tensor::from_vec(data, shape, &Device::Cpu)?);
-    }
-    let rows = scores.dim(D::Minus2)?;
-    let mut bias = vec![0f32; rows * keys];
-    for (r, row) in bias.chunks_mut(keys).enumerate() {
-        let (lo, hi) = mask.range(r);
-        row.iter_mut().enumerate().for_each(|(j, b)| {
-            if j < lo || j >= hi {
-                *b = f32::NEG_INFINITY
-            }
-        });
-    }
-    let bias = Tensor::from_vec(bias, (rows, keys), scores.device())?;
-    Ok(candle_nn::ops::softmax_last_dim(
-        &(scores * scale)?.broadcast_add(&bias)?,
-    )?)
-}
-
-/// Soft-capping of attention scores (Gemma 2): with a cap, returns `cap · tanh(scale · s / cap)`
-/// and the scale 1 for [`masked_softmax`]; without one, the scores and the scale unchanged.
-/// transformers applies the cap to the scaled scores, before the mask.
-pub fn softcap_scores(scores: Tensor, scale: f64, cap: Option<f64>) -> Result<(Tensor, f64)> {
-    match cap {
-        None => Ok((scores, scale)),
-        Some(cap) => Ok((softcap(&(scores * scale)?, cap)?, 1.0)),
-    }
-}
-
 /// `cap · tanh(x / cap)`, elementwise.
 pub fn softcap(x: &Tensor, cap: f64) -> Result<Tensor> {
     Ok(((x / cap)?.tanh()? * cap)?)
@@ -358,48 +303,6 @@ mod tests {
     }
 
     #[test]
-    fn masked_softmax_matches_candle_with_a_bias() {
-        let scores = Tensor::new(
-            &[[
-                [0.3f32, -1.0, 2.0, 0.7],
-                [1.0, 0.1, -0.4, 0.9],
-                [0.0, 0.0, 3.0, -2.0],
-            ]],
-            &Device::Cpu,
-        )
-        .unwrap();
-        let mask = CausalMask {
-            past: 1,
-            len: 3,
-            window: Some(2),
-        };
-        let ours = masked_softmax(scores.clone(), 0.5, mask)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let inf = f32::NEG_INFINITY;
-        let bias = Tensor::new(
-            &[
-                [0.0f32, 0.0, inf, inf],
-                [inf, 0.0, 0.0, inf],
-                [inf, inf, 0.0, 0.0],
-            ],
-            &Device::Cpu,
-        )
-        .unwrap();
-        let theirs = candle_nn::ops::softmax_last_dim(
-            &(scores * 0.5).unwrap().broadcast_add(&bias).unwrap(),
-        )
-        .unwrap();
-        let theirs = theirs.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        for (a, b) in ours.iter().zip(&theirs) {
-            assert!((a - b).abs() < 1e-6, "{ours:?} vs {theirs:?}");
-        }
-    }
-
-    #[test]
     fn half_gemv_matches_an_upcast_matmul() {
         let (n, k, m) = (3, 37, 131);
         let xs: Vec<f32> = (0..n * k)
@@ -433,19 +336,6 @@ mod tests {
         assert!(matmul_t_half(&big, &w).unwrap().is_none());
         let w32 = Tensor::zeros((m, k), DType::F32, &Device::Cpu).unwrap();
         assert!(matmul_t_half(&x, &w32).unwrap().is_none());
-    }
-
-    #[test]
-    fn softcap_bounds_scaled_scores() {
-        let s = Tensor::new(&[[100.0f32, -100.0, 1.0]], &Device::Cpu).unwrap();
-        let (capped, scale) = softcap_scores(s.clone(), 0.5, Some(4.0)).unwrap();
-        assert_eq!(scale, 1.0);
-        let v = capped.to_vec2::<f32>().unwrap();
-        assert!((v[0][0] - 4.0).abs() < 1e-5 && (v[0][1] + 4.0).abs() < 1e-5);
-        assert!((v[0][2] - 4.0 * (0.125f32).tanh()).abs() < 1e-6);
-        let (same, scale) = softcap_scores(s, 0.5, None).unwrap();
-        assert_eq!(scale, 0.5);
-        assert_eq!(same.to_vec2::<f32>().unwrap()[0][0], 100.0);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! multiple choice and instruction following. It is the only crate of the workspace that
 //! depends on candle, so nothing else waits for candle to compile.
 //!
-//! Layout: `model/` (one file per architecture family), `kernels` (fused loss), `scoring/`
+//! Layout: `model/` (one file per architecture family), `attention` (blockwise causal
+//! attention, differentiable), `kernels` (fused loss, SwiGLU), `scoring/`
 //! (the scoring methods). config.json parsing, the pre-load checks and GGUF import live in the
 //! candle-free `arena-checkpoint`.
 //!
@@ -16,6 +17,7 @@
 //! # Ok::<(), arena_model::ModelError>(())
 //! ```
 
+pub mod attention;
 mod error;
 pub mod kernels;
 pub mod model;

@@ -2,22 +2,25 @@
 //! transformers name, run with differentiable operations only.
 //!
 //! The evaluation model fuses q/k/v and gate/up at load time and uses fast kernels that record
-//! no gradient (candle's `rms_norm`, `rope`, softmax, and our `masked_softmax`/`silu_mul`), so
-//! it cannot be trained. This one keeps the checkpoint's tensors as they are (so saving writes
-//! the same names and shapes back) and uses `rms_norm_slow`, `rope_slow`, `softmax` and
-//! `silu`/`gelu`. It follows the same [`Family`] options as the engine (Gemma's `(1 + w)` norms,
-//! embedding scale and GeGLU; Gemma 2's extra norms, attention scale and soft-caps; Phi-3's
-//! fused `qkv_proj`/`gate_up_proj`, split with `narrow`) and the same [`Rope`]. Its loss is
-//! tested equal to the evaluation engine's on the same weights, and to transformers' on the
-//! long fixture texts.
+//! no gradient (candle's `rms_norm`, `rope`, and our `silu_mul`), so it cannot be trained.
+//! This one keeps the checkpoint's tensors as they are (so saving writes the same names and
+//! shapes back) and uses `rms_norm_slow`, `rope_slow` and `silu`/`gelu`. It follows the same
+//! [`Family`] options as the engine (Gemma's `(1 + w)` norms, embedding scale and GeGLU;
+//! Gemma 2's extra norms, attention scale and soft-caps; Phi-3's fused `qkv_proj`/`gate_up_proj`,
+//! split with `narrow`) and the same [`Rope`]. Attention is the evaluation engine's blockwise
+//! kernel ([`arena_model::attention::causal_attention`]), which is differentiable: its backward
+//! recomputes each block's probabilities, so no `len²` tensor is kept for the backward pass.
+//! Its loss is tested equal to the evaluation engine's on the same weights and to transformers'
+//! on the long fixture texts, and its gradients equal to those of the full score matrix.
 //!
 //! Two options change what is trained and how it is computed:
 //! * LoRA ([`TrainModel::enable_lora`]): the base weights are frozen and low-rank adapters on
 //!   the projections are the only trainable variables; saving writes merged weights.
 //! * The compute dtype ([`TrainModel::set_compute_dtype`]): with `BF16` every matrix product
-//!   (projections, attention scores and values, LM head) runs on bfloat16 copies of its
-//!   operands and returns f32, like PyTorch's CPU autocast; the master weights, the residual
-//!   stream, RMSNorm, softmax, the loss, the gradients and the optimiser stay f32.
+//!   (projections, LM head) runs on bfloat16 copies of its operands and returns f32, like
+//!   PyTorch's CPU autocast; attention gets q, k and v rounded to bfloat16 and computes in f32.
+//!   The master weights, the residual stream, RMSNorm, softmax, the loss, the gradients and the
+//!   optimiser stay f32.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +30,7 @@ use arena_model::tensor::{DType, Device, Tensor, Var, D};
 use crate::lora::{Adapter, LoraConfig};
 use arena_checkpoint::config::ModelConfig;
 use arena_checkpoint::config::{Activation, Family};
+use arena_model::attention::{causal_attention, Attention};
 use arena_model::kernels::{softcap, CausalMask};
 use arena_model::model::rope::Rope;
 use arena_model::weights::Weights;
@@ -49,6 +53,12 @@ pub struct TrainModel {
     compute: DType,
     rope: Rope,
     device: Device,
+    /// Tests only: query positions per attention block (`None` lets the kernel choose).
+    #[cfg(test)]
+    attention_block: Option<usize>,
+    /// Tests only: attention by the full score matrix and autograd, the kernel's oracle.
+    #[cfg(test)]
+    naive_attention: bool,
 }
 
 /// A right-padded batch: ids and, per row, the weight of each predicted token's loss.
@@ -102,6 +112,10 @@ impl TrainModel {
             compute: DType::F32,
             rope,
             device: device.clone(),
+            #[cfg(test)]
+            attention_block: None,
+            #[cfg(test)]
+            naive_attention: false,
         })
     }
 
@@ -198,15 +212,6 @@ impl TrainModel {
         Ok(a.matmul(&b.t()?)?.to_dtype(DType::F32)?)
     }
 
-    /// `a · b` in the compute dtype, returned in f32.
-    fn mm(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        if self.compute == DType::F32 {
-            return Ok(a.matmul(b)?);
-        }
-        let (a, b) = (a.to_dtype(self.compute)?, b.to_dtype(self.compute)?);
-        Ok(a.matmul(&b)?.to_dtype(DType::F32)?)
-    }
-
     fn linear(&self, x: &Tensor, name: &str) -> Result<Tensor> {
         let mut y = self.mm_t(x, &self.p(&format!("{name}.weight"))?)?;
         if let (Some(adapter), Some(lora)) = (self.adapters.get(name), &self.lora) {
@@ -217,6 +222,46 @@ impl TrainModel {
             Some(_) => Ok(y.broadcast_add(&self.p(&format!("{name}.bias"))?)?),
             None => Ok(y),
         }
+    }
+
+    /// Causal self-attention of layer `layer` (q `[b, kv_heads, group·len, d]`, k and v
+    /// `[b, kv_heads, len, d]`) through the evaluation engine's blockwise kernel, whose
+    /// backward recomputes each block's probabilities: no `len²` tensor in either pass. Under
+    /// bf16 compute the operands are rounded to bfloat16 first (the kernel computes in f32).
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        layer: usize,
+        len: usize,
+    ) -> Result<Tensor> {
+        let round = |t: &Tensor| -> Result<Tensor> {
+            Ok(match self.compute {
+                DType::F32 => t.clone(),
+                dtype => t.to_dtype(dtype)?.to_dtype(DType::F32)?,
+            })
+        };
+        let spec = Attention {
+            mask: CausalMask {
+                past: 0,
+                len,
+                window: self.config.layer_windows.get(layer).copied().flatten(),
+            },
+            scale: self.config.attention_scale() as f32,
+            softcap: self.config.attn_logit_softcapping.map(|cap| cap as f32),
+            block: None,
+        };
+        #[cfg(test)]
+        let spec = Attention {
+            block: self.attention_block,
+            ..spec
+        };
+        #[cfg(test)]
+        if self.naive_attention {
+            return tests::naive_attention(self, q, k, v, &spec);
+        }
+        causal_attention(&round(q)?, &round(k)?, &round(v)?, spec)
     }
 
     /// Mean weighted cross-entropy of `batch` (a scalar with a gradient to every variable).
@@ -266,32 +311,8 @@ impl TrainModel {
             let v = heads_of(v, kvh)?;
             // Heads sharing a kv head are stacked as rows, as in the evaluation model.
             let q = q.reshape((b, kvh, group * len, d))?;
-            let mut scores = (self.mm_t(&q, &k)? * c.attention_scale())?;
-            if let Some(cap) = c.attn_logit_softcapping {
-                scores = softcap(&scores, cap)?;
-            }
-            let mask = CausalMask {
-                past: 0,
-                len,
-                window: c.layer_windows.get(i).copied().flatten(),
-            };
-            let bias: Vec<f32> = (0..group * len)
-                .flat_map(|r| {
-                    let (lo, hi) = mask.range(r);
-                    (0..len).map(move |j| {
-                        if j >= lo && j < hi {
-                            0.0
-                        } else {
-                            f32::NEG_INFINITY
-                        }
-                    })
-                })
-                .collect();
-            let bias = Tensor::from_vec(bias, (group * len, len), &self.device)?;
-            let probs =
-                arena_model::tensor::ops::softmax(&scores.broadcast_add(&bias)?, D::Minus1)?;
             let out = self
-                .mm(&probs, &v)?
+                .attend(&q, &k, &v, i, len)?
                 .reshape((b, heads, len, d))?
                 .transpose(1, 2)?
                 .reshape((b * len, heads * d))?;
@@ -406,4 +427,107 @@ pub fn make_batch(seqs: &[(&[u32], usize)], pad: u32, device: &Device) -> Result
         weights: Tensor::from_vec(weights, scored, device)?,
         scored,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The attention this model computed before the blockwise kernel (in f32): the whole score
+    /// matrix, an additive −∞ mask and candle's softmax, differentiated by autograd.
+    pub(super) fn naive_attention(
+        model: &TrainModel,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        spec: &Attention,
+    ) -> Result<Tensor> {
+        let (rows, keys) = (q.dim(2)?, k.dim(2)?);
+        let mut scores = (model.mm_t(q, k)? * spec.scale as f64)?;
+        if let Some(cap) = spec.softcap {
+            scores = arena_model::kernels::softcap(&scores, cap as f64)?;
+        }
+        let bias: Vec<f32> = (0..rows)
+            .flat_map(|r| {
+                let (lo, hi) = spec.mask.range(r);
+                (0..keys).map(move |j| {
+                    if j >= lo && j < hi {
+                        0.0
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                })
+            })
+            .collect();
+        let bias = Tensor::from_vec(bias, (rows, keys), q.device())?;
+        let probs = arena_model::tensor::ops::softmax(&scores.broadcast_add(&bias)?, D::Minus1)?;
+        Ok(probs.matmul(v)?)
+    }
+
+    /// Loss and the gradient of every weight, by name.
+    fn loss_and_grads(model: &TrainModel, batch: &Batch) -> (f32, BTreeMap<String, Tensor>) {
+        let loss = model.loss(batch).unwrap();
+        let grads = loss.backward().unwrap();
+        let by_name = model
+            .params
+            .iter()
+            .map(|(name, var)| (name.clone(), grads.get(var.as_tensor()).unwrap().clone()))
+            .collect();
+        (loss.to_scalar::<f32>().unwrap(), by_name)
+    }
+
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// The blockwise kernel (forced to blocks far shorter than the sequences, with and without
+    /// a sliding window) gives the loss and every gradient of the full-matrix attention.
+    #[test]
+    fn blockwise_attention_gives_the_gradients_of_the_full_score_matrix() {
+        let dir = arena_testkit::fixtures::fixtures().join("tiny-llama");
+        let seqs: Vec<Vec<u32>> = [37usize, 23, 9]
+            .iter()
+            .enumerate()
+            .map(|(s, &n)| {
+                (0..n)
+                    .map(|t| ((t * 37 + s * 101) % 1000) as u32 + 3)
+                    .collect()
+            })
+            .collect();
+        let pairs: Vec<(&[u32], usize)> = seqs.iter().map(|s| (s.as_slice(), 4)).collect();
+        for window in [None, Some(6)] {
+            let mut model = TrainModel::load(&dir, &Device::Cpu).unwrap();
+            if window.is_some() {
+                model.config.layer_windows = vec![window; model.config.num_hidden_layers];
+            }
+            let batch = make_batch(&pairs, 0, &Device::Cpu).unwrap();
+            model.naive_attention = true;
+            let (want_loss, want) = loss_and_grads(&model, &batch);
+            model.naive_attention = false;
+            for block in [Some(5), Some(1), None] {
+                model.attention_block = block;
+                let (loss, got) = loss_and_grads(&model, &batch);
+                assert!(
+                    (loss - want_loss).abs() <= 1e-5,
+                    "window {window:?} block {block:?}: loss {loss} vs {want_loss}"
+                );
+                for (name, g) in &got {
+                    let diff = max_abs_diff(g, &want[name]);
+                    assert!(
+                        diff <= 1e-5,
+                        "window {window:?} block {block:?}: gradient of {name} differs by {diff}"
+                    );
+                }
+            }
+        }
+    }
 }

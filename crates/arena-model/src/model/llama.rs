@@ -12,11 +12,10 @@
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::attention::{causal_attention, Attention};
 use crate::config::{Family, ModelConfig};
 use crate::error::Result;
-use crate::kernels::{
-    gated_act, masked_softmax, matmul_t_half, softcap, softcap_scores, CausalMask,
-};
+use crate::kernels::{gated_act, matmul_t_half, softcap, CausalMask};
 use crate::model::rope::Rope;
 use crate::model::{CausalLm, KvCache};
 use crate::weights::Weights;
@@ -262,19 +261,17 @@ impl LlamaFamily {
         // Queries of the heads sharing a kv head are stacked as rows: no copy of k and v.
         let group = c.group_size();
         let q = q.reshape((batch, kv_heads, group * len, d))?;
-        let mask = CausalMask {
-            past,
-            len,
-            window: layer.window,
+        let spec = Attention {
+            mask: CausalMask {
+                past,
+                len,
+                window: layer.window,
+            },
+            scale: c.attention_scale() as f32,
+            softcap: c.attn_logit_softcapping.map(|cap| cap as f32),
+            block: None,
         };
-        let (scores, scale) = softcap_scores(
-            q.matmul(&k.t()?)?,
-            c.attention_scale(),
-            c.attn_logit_softcapping,
-        )?;
-        let probs = masked_softmax(scores, scale, mask)?;
-        let out = probs
-            .matmul(&v)?
+        let out = causal_attention(&q, &k, &v, spec)?
             .reshape((batch, heads, len, d))?
             .transpose(1, 2)?
             .reshape((batch * len, heads * d))?;
