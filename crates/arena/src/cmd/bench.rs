@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use arena_model::scoring::batch::{mean, plan_batches, ScoredSeq};
-use arena_model::{Device, Evaluator};
+use arena_model::Evaluator;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::context::{device_help, DeviceArgs};
 use crate::reference::{ensure_venv, last_json_line};
 
 const TORCH_SCRIPT: &str = include_str!("bench_torch.py");
@@ -29,6 +30,7 @@ pub enum BenchCmd {
 
 /// Flags of `arena bench eval`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("device", |a| a.help(device_help("cpu (PyTorch always runs on the CPU)"))))]
 pub struct EvalArgs {
     /// Model folder (config.json, safetensors, tokenizer.json with a chat template).
     #[arg(long)]
@@ -54,6 +56,8 @@ pub struct EvalArgs {
     /// Measure only arena-model.
     #[arg(long)]
     pub no_torch: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -79,7 +83,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
             .status()?;
         std::process::exit(status.code().unwrap_or(1));
     }
-    let eval = Evaluator::load(&args.model, &Device::Cpu)
+    let device = args.device.open(arena_model::DeviceSpec::Cpu)?;
+    let eval = Evaluator::load(&args.model, &device)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
     let seqs = samples(&eval, &args.corpus, args.samples)?;
     let tokens: usize = seqs.iter().map(|s| s.ids.len()).sum();
