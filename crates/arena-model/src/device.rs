@@ -140,7 +140,9 @@ mod tests {
 
     #[test]
     fn anything_else_is_a_syntax_error_naming_the_text() {
-        for text in ["", "cuda:", "cuda:-1", "cuda:x", "cuda:1:2", "metal", "gpu", "cuda0", "cuda:+1"] {
+        for text in [
+            "", "cuda:", "cuda:-1", "cuda:x", "cuda:1:2", "metal", "gpu", "cuda0", "cuda:+1",
+        ] {
             let err = text.parse::<DeviceSpec>().unwrap_err();
             assert!(matches!(err, DeviceError::Syntax(_)), "{text:?}: {err}");
             assert!(err.to_string().contains(&format!("{text:?}")), "{err}");
@@ -170,7 +172,10 @@ mod tests {
             }
         ));
         let text = err.to_string();
-        assert!(text.contains("cuda:1") && text.contains("`cuda` feature"), "{text}");
+        assert!(
+            text.contains("cuda:1") && text.contains("`cuda` feature"),
+            "{text}"
+        );
         assert!(parse_device_list("cpu,cuda:0").is_err());
     }
 }

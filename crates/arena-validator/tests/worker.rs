@@ -9,8 +9,9 @@ use arena_core::competition::default_schedule;
 use arena_data::tasks::TaskGenerator;
 use arena_validator::eval::{EvalBackend, MemoryPolicy, SubprocessBackend, WorkerSlot};
 use arena_validator::worker::{
-    memory_limit, run_worker, serve, EngineShape, MemoryBounds, ModelSize, EvalJob, EvalReport, ModelScorer, TaskOutcome, TaskSamples, WorkerCommand,
-    WorkerFailure, WorkerLimits, PROTOCOL_VERSION,
+    memory_limit, run_worker, serve, EngineShape, EvalJob, EvalReport, MemoryBounds, ModelScorer,
+    ModelSize, TaskOutcome, TaskSamples, WorkerCommand, WorkerFailure, WorkerLimits,
+    PROTOCOL_VERSION,
 };
 
 const MODE_ENV: &str = "ARENA_VALIDATOR_WORKER_MODE";
@@ -96,7 +97,12 @@ fn worker_child() {
         "garbage" => println!("{{not json"),
         "rlimit" => {
             println!(); // the harness's "test worker_child ..." has no line end
-            serve(&mut AddressSpaceReporter, std::io::stdin(), std::io::stdout()).unwrap();
+            serve(
+                &mut AddressSpaceReporter,
+                std::io::stdin(),
+                std::io::stdout(),
+            )
+            .unwrap();
         }
         "alloc" => {
             let v = vec![7u8; 4 << 30];
@@ -274,8 +280,16 @@ async fn the_memory_cap_follows_the_model() {
             ..engine
         };
         let expected = memory_limit(&size, sequence, &threads, bounds);
-        assert_eq!(report.tasks[0].raw, expected.limit as f64, "{name}: {expected:?}");
-        assert_eq!(expected.mapped_weights, std::fs::metadata(dir.join("model.safetensors")).unwrap().len());
+        assert_eq!(
+            report.tasks[0].raw, expected.limit as f64,
+            "{name}: {expected:?}"
+        );
+        assert_eq!(
+            expected.mapped_weights,
+            std::fs::metadata(dir.join("model.safetensors"))
+                .unwrap()
+                .len()
+        );
         caps.push(expected.limit);
 
         let gpu = backend.evaluate(1, &job).await.unwrap();

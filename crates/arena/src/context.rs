@@ -519,7 +519,9 @@ pub(crate) fn device_help(default: &'static str) -> String {
 }
 
 /// clap's parser of a device: the syntax and whether this build supports it.
-pub(crate) fn parse_device_spec(text: &str) -> Result<arena_model::DeviceSpec, arena_model::DeviceError> {
+pub(crate) fn parse_device_spec(
+    text: &str,
+) -> Result<arena_model::DeviceSpec, arena_model::DeviceError> {
     text.parse::<arena_model::DeviceSpec>()?.check_supported()
 }
 

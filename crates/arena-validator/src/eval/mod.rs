@@ -353,7 +353,8 @@ mod tests {
             most: AtomicUsize::new(0),
             used: Mutex::new(Vec::new()),
         };
-        let competition = arena_core::competition::default_schedule().unwrap().entries[0].competitions[0].clone();
+        let competition =
+            arena_core::competition::default_schedule().unwrap().entries[0].competitions[0].clone();
         let models: Vec<QueuedModel> = (0..7)
             .map(|n| QueuedModel {
                 uid: n,
@@ -363,7 +364,15 @@ mod tests {
                 content_hash: None,
             })
             .collect();
-        let out = evaluate_models(&backend, &competition, &Seed::from_text("s"), &[], None, &models).await;
+        let out = evaluate_models(
+            &backend,
+            &competition,
+            &Seed::from_text("s"),
+            &[],
+            None,
+            &models,
+        )
+        .await;
         assert_eq!(
             out.iter().map(|m| m.model.uid).collect::<Vec<_>>(),
             (0..7).collect::<Vec<_>>(),
@@ -402,7 +411,11 @@ mod tests {
             gpus[1].env,
             vec![(DEVICE_ENV.to_string(), "cuda:1".to_string())]
         );
-        let mixed = plan_slots(&[("cuda:0".to_string(), true), ("cpu".to_string(), false)], 2, 8);
+        let mixed = plan_slots(
+            &[("cuda:0".to_string(), true), ("cpu".to_string(), false)],
+            2,
+            8,
+        );
         assert_eq!(mixed.len(), 4);
         assert_eq!((mixed[2].threads, mixed[3].threads), (4, 4));
     }

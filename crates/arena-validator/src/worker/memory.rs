@@ -172,9 +172,7 @@ pub fn memory_limit(
     } else {
         mul(
             F32,
-            model
-                .layer_parameters()
-                .max(mul(model.vocab, model.hidden)),
+            model.layer_parameters().max(mul(model.vocab, model.hidden)),
         )
     };
     let per_token = mul(4, model.hidden)

@@ -14,9 +14,7 @@ mod runner;
 
 /// A job's samples per task, as drawn by [`arena_data::draw::draw_samples`].
 pub use arena_data::draw::TaskSamples;
-pub use memory::{
-    memory_limit, EngineShape, MemoryBounds, MemoryLimit, ModelSize, MEMORY_FLOOR,
-};
+pub use memory::{memory_limit, EngineShape, MemoryBounds, MemoryLimit, ModelSize, MEMORY_FLOOR};
 pub use runner::{run_worker, WorkerCommand, WorkerFailure, WorkerLimits};
 
 use std::io::{Read, Write};

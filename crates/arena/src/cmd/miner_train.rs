@@ -13,7 +13,9 @@ use arena_train::optim::{AdamWConfig, Decay};
 use arena_train::{DType, TrainOptions};
 
 use crate::config::Config;
-use crate::context::{competition_tokenizer, device_help, ChainArgs, DeviceArgs, HubArgs, ScheduleArgs};
+use crate::context::{
+    competition_tokenizer, device_help, ChainArgs, DeviceArgs, HubArgs, ScheduleArgs,
+};
 
 /// Learning-rate shape after warmup.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]

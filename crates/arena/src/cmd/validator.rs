@@ -71,6 +71,20 @@ pub async fn run(cmd: ValidatorCmd, cfg: &Config) -> anyhow::Result<()> {
 
 async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     let vcfg = &cfg.validator;
+    // Devices first: a GPU asked of a CPU-only build is refused before anything is opened.
+    let devices_text = args.devices.as_deref().unwrap_or(&vcfg.devices);
+    let devices = arena_model::parse_device_list(devices_text)
+        .with_context(|| format!("--devices / [validator] devices {devices_text:?}"))?;
+    let per_device = args
+        .eval_workers
+        .map_or(vcfg.eval_workers, usize::from)
+        .max(1);
+    let slots = worker_slots(&devices, per_device);
+    tracing::info!(
+        workers = slots.len(),
+        devices = %devices_text,
+        "evaluation workers"
+    );
     let hotkey = args.key.signing_key(cfg)?;
     let netuid = args.chain.netuid(cfg);
     let chain = context::open_chain(
@@ -103,19 +117,6 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     let store = Store::open(state.join("validator.sqlite"))?;
     // The leaderboard finds whose scores these are (and so their stake) through this key.
     store.set_validator_hotkey(&hotkey.public().ss58())?;
-    let devices_text = args.devices.as_deref().unwrap_or(&vcfg.devices);
-    let devices = arena_model::parse_device_list(devices_text)
-        .with_context(|| format!("--devices / [validator] devices {devices_text:?}"))?;
-    let per_device = args
-        .eval_workers
-        .map_or(vcfg.eval_workers, usize::from)
-        .max(1);
-    let slots = worker_slots(&devices, per_device);
-    tracing::info!(
-        workers = slots.len(),
-        devices = %devices_text,
-        "evaluation workers"
-    );
     let ceiling = vcfg.worker_memory_max_gib.saturating_mul(1 << 30);
     let backend = SubprocessBackend {
         command: WorkerCommand {
