@@ -36,7 +36,7 @@ pub enum DeviceError {
         spec: DeviceSpec,
     },
     /// The GPU could not be opened (no driver, no such ordinal, out of memory).
-    #[error("opening device {spec}: {source}")]
+    #[error("opening device {spec}: {}", first_line(source))]
     Open {
         /// The device asked for.
         spec: DeviceSpec,
@@ -67,7 +67,16 @@ impl DeviceSpec {
         };
         match self.check_supported()? {
             DeviceSpec::Cpu => Ok(Device::Cpu),
-            DeviceSpec::Auto => open(Device::cuda_if_available(0)),
+            // candle's `cuda_if_available` only asks whether CUDA was compiled in, so a CUDA
+            // build on a machine without a GPU (or driver) would fail: fall back here instead.
+            DeviceSpec::Auto if cfg!(feature = "cuda") => match Device::new_cuda(0) {
+                Ok(gpu) => Ok(gpu),
+                Err(e) => {
+                    tracing::info!(error = %first_line(&e), "no usable GPU 0; using the CPU");
+                    Ok(Device::Cpu)
+                }
+            },
+            DeviceSpec::Auto => Ok(Device::Cpu),
             DeviceSpec::Cuda(ordinal) => open(Device::new_cuda(ordinal)),
         }
     }
@@ -102,6 +111,11 @@ impl fmt::Display for DeviceSpec {
             DeviceSpec::Cuda(n) => write!(f, "cuda:{n}"),
         }
     }
+}
+
+/// The first line of a candle error (its display may append a backtrace).
+fn first_line(e: &candle_core::Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
 /// Parses and opens a device in one go (`--device` of the commands that load a model).
@@ -154,7 +168,9 @@ mod tests {
     #[test]
     fn the_cpu_opens_and_auto_falls_back_to_it_without_a_gpu() {
         assert!(parse_device("cpu").unwrap().is_cpu());
-        if !cfg!(feature = "cuda") {
+        // Without a GPU (none on the machines the tests run on) `auto` is the CPU, in a CUDA
+        // build too.
+        if !cfg!(feature = "cuda") || Device::new_cuda(0).is_err() {
             assert!(parse_device("auto").unwrap().is_cpu());
         }
     }
