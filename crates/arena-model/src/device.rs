@@ -36,12 +36,13 @@ pub enum DeviceError {
         spec: DeviceSpec,
     },
     /// The GPU could not be opened (no driver, no such ordinal, out of memory).
-    #[error("opening device {spec}: {}", first_line(source))]
+    #[error("opening device {spec}: {}", first_line(cause))]
     Open {
         /// The device asked for.
         spec: DeviceSpec,
-        /// candle's (CUDA's) error.
-        source: candle_core::Error,
+        /// candle's (CUDA's) error; not an error `source`, so an error chain printed cause by
+        /// cause shows its first line only, not the backtrace candle appends.
+        cause: candle_core::Error,
     },
 }
 
@@ -63,7 +64,7 @@ impl DeviceSpec {
     /// Opens the device (for a GPU: creates its CUDA context).
     pub fn open(self) -> Result<Device, DeviceError> {
         let open = |device: candle_core::Result<Device>| {
-            device.map_err(|source| DeviceError::Open { spec: self, source })
+            device.map_err(|cause| DeviceError::Open { spec: self, cause })
         };
         match self.check_supported()? {
             DeviceSpec::Cpu => Ok(Device::Cpu),
