@@ -59,13 +59,13 @@ pub fn build(layout: &Layout, node: &ValidatorNode, ep: &Endpoints<'_>) -> Resul
         .with_tasks(FEED_TASKS.iter().map(|t| t.to_string()).collect());
     let mut sources: BTreeMap<String, Box<dyn DataSource>> = BTreeMap::new();
     sources.insert(FEED_DATASET.to_string(), Box::new(source));
-    let backend = SubprocessBackend {
-        command: ep.worker.clone(),
-        limits: WorkerLimits {
+    let backend = SubprocessBackend::new(
+        ep.worker.clone(),
+        WorkerLimits {
             timeout: Duration::from_secs(300),
             ..WorkerLimits::default()
         },
-    };
+    );
     let config = ServiceConfig {
         netuid: ep.netuid,
         schedule_path: Some(layout.schedule_file()),

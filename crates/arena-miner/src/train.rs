@@ -58,6 +58,8 @@ pub struct TrainJob {
     pub lora: Option<LoraConfig>,
     /// Matrix-product dtype (`F32` or `BF16`).
     pub compute: DType,
+    /// Where the model is trained and the held-out losses are scored.
+    pub device: Device,
     /// Continue from `out/checkpoint` instead of refusing to overwrite it.
     pub resume: bool,
     /// Folder of the competition's tokenizer (its files and chat template) when it names
@@ -164,6 +166,7 @@ pub fn train(job: &TrainJob, progress: bool) -> Result<TrainSummary, MinerError>
     options.progress = progress;
     let run = TrainRun {
         compute: job.compute,
+        device: job.device.clone(),
         lora: job.lora.clone(),
         checkpoint: Some(job.out.join("checkpoint")),
         resume: job.resume,
@@ -195,11 +198,13 @@ pub fn train(job: &TrainJob, progress: bool) -> Result<TrainSummary, MinerError>
                 &job.base,
                 &held_pairs,
                 job.tokenizer.as_deref(),
+                &job.device,
             )?),
             Some(held_out_loss(
                 &model_dir,
                 &held_pairs,
                 job.tokenizer.as_deref(),
+                &job.device,
             )?),
         )
     };
@@ -239,13 +244,14 @@ impl From<TrainError> for MinerError {
 
 /// The validator's number: mean over samples of the per-sample reference loss, from the
 /// evaluation engine loading `dir` as a validator would (with the competition's tokenizer
-/// folder when it names one).
+/// folder when it names one), on `device`.
 pub fn held_out_loss(
     dir: &Path,
     pairs: &[Pair],
     tokenizer: Option<&Path>,
+    device: &Device,
 ) -> Result<f64, MinerError> {
-    let eval = arena_eval::load_evaluator(dir, tokenizer, &Device::Cpu)
+    let eval = arena_eval::load_evaluator(dir, tokenizer, device)
         .map_err(|e| MinerError::Train(format!("loading {}: {e}", dir.display())))?;
     let samples: Vec<_> = pairs
         .iter()

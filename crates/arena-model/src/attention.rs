@@ -9,11 +9,11 @@
 //! For each (sequence, kv head, block of query positions) the kernel gathers the block's rows
 //! of every head of the group and multiplies them with the keys the block can see (from the
 //! sliding window's start for the block's first query to `past + block_end`: later keys are
-//! skipped, not masked). The forward walks those keys in tiles of `KEY_TILE` with an online
+//! skipped, not masked). The forward walks those keys in tiles of `ATTENTION_KEY_TILE` with an online
 //! softmax: per row the score scale, the optional soft-cap `cap·tanh(s·scale/cap)` and the
 //! causal mask (masked entries become exact zeros and are never exponentiated), a running
 //! maximum and sum, the output rescaled when the maximum grows and divided by the sum at the
-//! end. Its largest temporary is one tile's `[rows, KEY_TILE]` scores per worker thread. The
+//! end. Its largest temporary is one tile's `[rows, ATTENTION_KEY_TILE]` scores per worker thread. The
 //! backward holds a block's scores over all its visible keys; the byte budget
 //! ([`set_block_bytes`]) bounds that, so memory is O(block × keys), never O(len²).
 //!
@@ -43,7 +43,7 @@ pub const DEFAULT_BLOCK_BYTES: usize = 4 << 20;
 const MIN_TASKS: usize = 32;
 
 /// Keys per tile of the forward pass (online softmax over tiles).
-const KEY_TILE: usize = 256;
+pub const ATTENTION_KEY_TILE: usize = 256;
 
 /// Most query rows (positions × heads of a group) per forward block.
 const FORWARD_ROWS: usize = 256;
@@ -169,9 +169,9 @@ impl Attention {
     }
 
     /// Query positions per block of the forward pass, which walks the keys in tiles of
-    /// `KEY_TILE`: at most `FORWARD_ROWS` rows, so a tile's scores stay in cache.
+    /// `ATTENTION_KEY_TILE`: at most `FORWARD_ROWS` rows, so a tile's scores stay in cache.
     fn forward_block_len(&self, dims: &Dims) -> usize {
-        let by_budget = self.block_len(dims, dims.keys().min(KEY_TILE));
+        let by_budget = self.block_len(dims, dims.keys().min(ATTENTION_KEY_TILE));
         match self.block {
             Some(_) => by_budget,
             None => by_budget.min((FORWARD_ROWS / dims.group).max(1)),
@@ -495,7 +495,7 @@ fn forward_cpu(q: &[f32], k: &[f32], v: &[f32], spec: &Attention, dims: &Dims) -
 }
 
 /// The output rows (`[group·(end−start), d]`) of the query positions `start..end` of one
-/// slab. Walks the visible keys in tiles of `KEY_TILE` with an online softmax: each row keeps
+/// slab. Walks the visible keys in tiles of `ATTENTION_KEY_TILE` with an online softmax: each row keeps
 /// its running maximum and sum, earlier output is rescaled when the maximum grows, and the
 /// output is divided by the sum at the end.
 fn forward_block(
@@ -523,8 +523,8 @@ fn forward_block(
     row_max.resize(rows, f32::NEG_INFINITY);
     row_sum.clear();
     row_sum.resize(rows, 0.0);
-    for tile_lo in (lo..hi).step_by(KEY_TILE) {
-        let tile_hi = (tile_lo + KEY_TILE).min(hi);
+    for tile_lo in (lo..hi).step_by(ATTENTION_KEY_TILE) {
+        let tile_hi = (tile_lo + ATTENTION_KEY_TILE).min(hi);
         let width = tile_hi - tile_lo;
         scores.resize(rows * width, 0.0);
         let keys_t = Mat {
@@ -1034,7 +1034,7 @@ mod tests {
         assert!((1..8192).contains(&block));
         // A forward block holds at most FORWARD_ROWS rows of one key tile.
         let block = spec(None).forward_block_len(&dims);
-        assert!(block * 3 <= FORWARD_ROWS && block * 3 * KEY_TILE * 4 <= block_bytes());
+        assert!(block * 3 <= FORWARD_ROWS && block * 3 * ATTENTION_KEY_TILE * 4 <= block_bytes());
         assert_eq!(spec(Some(7)).forward_block_len(&dims), 7);
         assert_eq!(spec(Some(7)).backward_block_len(&dims), 7);
         assert_eq!(spec(Some(100_000)).backward_block_len(&dims), 8192);

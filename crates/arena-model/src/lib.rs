@@ -18,6 +18,7 @@
 //! ```
 
 pub mod attention;
+mod device;
 mod error;
 pub mod kernels;
 pub mod model;
@@ -28,6 +29,7 @@ pub mod weights;
 
 /// Where tensors live; re-exported so callers need not depend on candle.
 pub use candle_core::Device;
+pub use device::{parse_device, parse_device_list, DeviceError, DeviceSpec};
 pub use error::{ModelError, Result};
 pub use model::{load_model, CausalLm};
 pub use scoring::Evaluator;

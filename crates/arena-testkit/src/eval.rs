@@ -13,7 +13,7 @@ pub struct FixedQuality(pub BTreeMap<&'static str, f64>);
 
 #[async_trait]
 impl EvalBackend for FixedQuality {
-    async fn evaluate(&self, job: &EvalJob) -> Result<EvalReport, WorkerFailure> {
+    async fn evaluate(&self, _lane: usize, job: &EvalJob) -> Result<EvalReport, WorkerFailure> {
         let path = job.model_dir.display().to_string();
         let (_, score) = self
             .0

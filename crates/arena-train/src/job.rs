@@ -51,6 +51,8 @@ pub struct TrainRun<'a> {
     pub options: TrainOptions,
     /// Matrix-product dtype (`F32` or `BF16`).
     pub compute: DType,
+    /// Where the model is trained (the CPU unless set).
+    pub device: Device,
     /// Train adapters instead of every weight.
     pub lora: Option<LoraConfig>,
     /// Checkpoint folder: written every `options.checkpoint_every` steps (and at the last
@@ -80,6 +82,7 @@ impl<'a> TrainRun<'a> {
             data,
             options,
             compute: DType::F32,
+            device: Device::Cpu,
             lora: None,
             checkpoint: None,
             resume: false,
@@ -124,6 +127,7 @@ pub fn run(job: TrainRun<'_>) -> Result<RunSummary, TrainError> {
         data,
         options,
         compute,
+        device,
         lora,
         checkpoint,
         resume,
@@ -133,7 +137,7 @@ pub fn run(job: TrainRun<'_>) -> Result<RunSummary, TrainError> {
         check_base,
         on_step,
     } = job;
-    let mut model = TrainModel::load(&base, &Device::Cpu)?;
+    let mut model = TrainModel::load(&base, &device)?;
     if let Some(check) = check_base {
         check(&model).map_err(TrainError::Refused)?;
     }

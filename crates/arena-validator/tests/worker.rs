@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use arena_core::competition::default_schedule;
 use arena_data::tasks::TaskGenerator;
+use arena_validator::eval::{EvalBackend, MemoryPolicy, SubprocessBackend, WorkerSlot};
 use arena_validator::worker::{
-    run_worker, serve, EvalJob, EvalReport, ModelScorer, TaskOutcome, TaskSamples, WorkerCommand,
-    WorkerFailure, WorkerLimits, PROTOCOL_VERSION,
+    memory_limit, run_worker, serve, EngineShape, EvalJob, EvalReport, MemoryBounds, ModelScorer,
+    ModelSize, TaskOutcome, TaskSamples, WorkerCommand, WorkerFailure, WorkerLimits,
+    PROTOCOL_VERSION,
 };
 
 const MODE_ENV: &str = "ARENA_VALIDATOR_WORKER_MODE";
@@ -43,6 +45,38 @@ impl ModelScorer for CountingEvaluator {
     }
 }
 
+/// Reports the worker's own address-space cap (`u64::MAX` when unlimited) and the device its
+/// lane named, so a test sees what the validator's side set for this model.
+struct AddressSpaceReporter;
+
+impl ModelScorer for AddressSpaceReporter {
+    fn evaluate(&mut self, _job: &EvalJob) -> Result<EvalReport, String> {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0 {
+            return Err("getrlimit failed".into());
+        }
+        let cap = if limit.rlim_cur == libc::RLIM_INFINITY {
+            u64::MAX
+        } else {
+            limit.rlim_cur as u64
+        };
+        Ok(EvalReport {
+            tasks: vec![TaskOutcome {
+                task_id: std::env::var("ARENA_EVAL_DEVICE").unwrap_or_default(),
+                // Exact: every cap of this test is far below 2^53.
+                raw: if cap == u64::MAX { -1.0 } else { cap as f64 },
+                sample_scores: vec![],
+            }],
+            load_ms: 0,
+            compute_ms: 0,
+        })
+    }
+}
+
 /// Child mode: behave as the worker named by the environment, then exit without returning to
 /// the test harness (which would print to stdout).
 #[test]
@@ -61,6 +95,15 @@ fn worker_child() {
             std::process::exit(3);
         }
         "garbage" => println!("{{not json"),
+        "rlimit" => {
+            println!(); // the harness's "test worker_child ..." has no line end
+            serve(
+                &mut AddressSpaceReporter,
+                std::io::stdin(),
+                std::io::stdout(),
+            )
+            .unwrap();
+        }
         "alloc" => {
             let v = vec![7u8; 4 << 30];
             println!("{}", v[v.len() - 1]);
@@ -189,4 +232,71 @@ async fn worker_protocol_and_isolation() {
         .await
         .unwrap_err();
     assert!(matches!(err, WorkerFailure::Spawn { .. }), "{err}");
+}
+
+/// The cap of a worker follows the model it evaluates: the f32 and the bf16 tiny Llama (same
+/// shape, files of 896 KB and 449 KB) get exactly `memory_limit` of their own size and the
+/// competition's sequence length, the bigger file the bigger cap; a GPU lane gets none.
+#[tokio::test]
+async fn the_memory_cap_follows_the_model() {
+    let fixtures = arena_testkit::fixtures::fixtures();
+    let engine = EngineShape {
+        batch_tokens: 4096,
+        logit_rows: 512,
+        attention_block: None,
+        upcast_weights: true,
+        threads: 1,
+    };
+    // No floor, so the tiny models' own estimates show (each about 1.5 GiB, the runtime's
+    // allowance included).
+    let bounds = MemoryBounds {
+        floor: 0,
+        ceiling: 64 << 30,
+    };
+    let slot = |device: &str, cap_address_space: bool| WorkerSlot {
+        label: device.into(),
+        env: vec![("ARENA_EVAL_DEVICE".into(), device.into())],
+        threads: 1,
+        cap_address_space,
+    };
+    let backend = SubprocessBackend {
+        memory: Some(MemoryPolicy { engine, bounds }),
+        slots: vec![slot("cpu", true), slot("cuda:0", false)],
+        ..SubprocessBackend::new(command("rlimit"), limits(60_000))
+    };
+    assert_eq!(backend.lanes(), 2);
+    let mut caps = Vec::new();
+    for name in ["tiny-llama", "tiny-llama-bf16"] {
+        let dir = fixtures.join(name);
+        let job = job(dir.clone());
+        let report = backend.evaluate(0, &job).await.unwrap();
+        assert_eq!(report.tasks[0].task_id, "cpu", "the lane's environment");
+        let size = ModelSize::read(&dir).unwrap();
+        let sequence = u64::from(job.competition.constraints.sequence_length);
+        // The lane's one compute thread and the worker's async runtime, a thread per core.
+        let cores = std::thread::available_parallelism().unwrap().get() as u64;
+        let threads = EngineShape {
+            threads: 1 + cores,
+            ..engine
+        };
+        let expected = memory_limit(&size, sequence, &threads, bounds);
+        assert_eq!(
+            report.tasks[0].raw, expected.limit as f64,
+            "{name}: {expected:?}"
+        );
+        assert_eq!(
+            expected.mapped_weights,
+            std::fs::metadata(dir.join("model.safetensors"))
+                .unwrap()
+                .len()
+        );
+        caps.push(expected.limit);
+
+        let gpu = backend.evaluate(1, &job).await.unwrap();
+        assert_eq!(gpu.tasks[0].task_id, "cuda:0");
+        assert_eq!(gpu.tasks[0].raw, -1.0, "no address-space cap on a GPU lane");
+    }
+    // Same parameters, so the same f32 copy in memory: the f32 file's cap is larger by at
+    // least its extra mapped bytes (plus headroom).
+    assert!(caps[0] >= caps[1] + (896_360 - 449_280), "{caps:?}");
 }

@@ -233,8 +233,16 @@ pub struct ValidatorConfig {
     pub interval_secs: u64,
     /// Seconds one model's evaluation may take before its worker is killed.
     pub worker_timeout_secs: u64,
-    /// Address-space cap of a worker, MiB.
-    pub worker_memory_mib: u64,
+    /// Ceiling of a worker's address-space cap, GiB. The cap itself is derived per model from
+    /// its checkpoint's size and the competition's sequence length
+    /// (`arena_validator::worker::memory_limit`); GPU workers get none.
+    pub worker_memory_max_gib: u64,
+    /// Devices the eval workers run on, comma-separated: `auto`, `cpu`, `cuda`, `cuda:N`
+    /// (`cuda:0,cuda:1`: one worker per GPU, in parallel).
+    pub devices: String,
+    /// Workers per device, evaluating different models at once; CPU workers share the
+    /// machine's threads equally.
+    pub eval_workers: usize,
     /// Address of the Prometheus `/metrics` endpoint; empty to disable.
     pub metrics_addr: String,
     /// `version_key` sent with `set_weights`.
@@ -255,7 +263,9 @@ impl Default for ValidatorConfig {
             sync_origin: 0,
             interval_secs: 12,
             worker_timeout_secs: 600,
-            worker_memory_mib: 16 * 1024,
+            worker_memory_max_gib: 32,
+            devices: "auto".into(),
+            eval_workers: 1,
             metrics_addr: "127.0.0.1:9108".into(),
             version_key: 0,
             keep_steps: arena_validator::service::Retention::default().keep_steps,

@@ -1,6 +1,6 @@
 //! The glue every command shares, in one place: the flag blocks several commands accept
 //! (`ChainArgs`, `HubArgs`, `HotkeyArgs`, `ScheduleArgs`, `CompetitionArgs`, `DtypeArg`,
-//! `DryRunArgs`),
+//! `DeviceArgs`, `DryRunArgs`),
 //! and one function each for opening the chain, building the hub client, loading the
 //! competition schedule and loading the signing hotkey.
 //!
@@ -489,6 +489,40 @@ impl CompetitionArgs {
             (None, None) => bail!("{source}: no competition {id}"),
         }
     }
+}
+
+/// `--device` of the commands that load a model (`model eval`, `model score`, `miner train`,
+/// `bench eval`): parsed by `arena_model::DeviceSpec`, so `cpu`, `cuda`, `cuda:N`, `auto`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct DeviceArgs {
+    /// Device the model runs on (see `device_help`).
+    #[arg(long, value_name = "DEVICE", value_parser = parse_device_spec)]
+    pub device: Option<arena_model::DeviceSpec>,
+}
+
+impl DeviceArgs {
+    /// Opens the flag's device, else `default`.
+    pub fn open(&self, default: arena_model::DeviceSpec) -> anyhow::Result<arena_model::Device> {
+        let spec = self.device.unwrap_or(default);
+        spec.open().context("--device")
+    }
+}
+
+/// The help of `--device`, with the command's default (each command sets it with
+/// `mut_arg("device", …)`).
+pub(crate) fn device_help(default: &'static str) -> String {
+    format!(
+        "Device the model runs on: cpu, cuda (the first GPU), cuda:N, or auto (the first GPU \
+         of a CUDA build when present, else the CPU). A GPU needs a binary built with the \
+         `cuda` feature (./scripts/build-cuda). Default: {default}"
+    )
+}
+
+/// clap's parser of a device: the syntax and whether this build supports it.
+pub(crate) fn parse_device_spec(
+    text: &str,
+) -> Result<arena_model::DeviceSpec, arena_model::DeviceError> {
+    text.parse::<arena_model::DeviceSpec>()?.check_supported()
 }
 
 /// Precision accepted by `--dtype`.

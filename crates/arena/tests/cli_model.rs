@@ -300,3 +300,59 @@ fn validator_worker_scores_every_method_with_the_pinned_tokenizer() {
     let entries = std::fs::read_dir(&cache).unwrap().count();
     assert_eq!(entries, 1, "one token cache entry for the step");
 }
+
+/// `--device` is parsed in one place: a GPU asked of a build without the `cuda` feature is a
+/// clear error naming the device and the feature (for `model score` and `validator run
+/// --devices` alike), a misspelt device names the accepted spellings, and `--device cpu`
+/// scores exactly as the default.
+#[test]
+fn device_flags_parse_in_one_place() {
+    let model = fixtures().join("tiny-llama");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"id\": 1, \"text\": \"hello world\"}\n").unwrap();
+    let score = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_arena"))
+            .args(["model", "score"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let default = score(&[]);
+    let cpu = score(&["--device", "cpu"]);
+    assert!(
+        cpu.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cpu.stderr)
+    );
+    assert_eq!(cpu.stdout, default.stdout);
+    let bogus = score(&["--device", "tpu:0"]);
+    let err = String::from_utf8_lossy(&bogus.stderr);
+    assert!(
+        !bogus.status.success() && err.contains("cpu, cuda, cuda:N"),
+        "{err}"
+    );
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let gpu = score(&["--device", "cuda:1"]);
+    let err = String::from_utf8_lossy(&gpu.stderr);
+    assert!(
+        !gpu.status.success() && err.contains("cuda:1") && err.contains("`cuda` feature"),
+        "{err}"
+    );
+    let validator = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["--home"])
+        .arg(dir.path())
+        .args(["validator", "run", "--devices", "cpu,cuda:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&validator.stderr);
+    assert!(
+        !validator.status.success() && err.contains("cuda:0") && err.contains("`cuda` feature"),
+        "{err}"
+    );
+}

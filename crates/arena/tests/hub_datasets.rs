@@ -225,7 +225,7 @@ fn spawn_validator(
             "--set",
             "validator.metrics_addr=\"\"",
             "--set",
-            "validator.worker_memory_mib=8192",
+            "validator.worker_memory_max_gib=8",
         ])
         .args(["validator", "run", "--hotkey-uri", "//hub-data-validator"])
         .args([

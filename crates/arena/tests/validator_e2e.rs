@@ -7,8 +7,9 @@
 //!   output head scaled by 0.25, 1 and 2: by convexity of cross-entropy in the logit scale,
 //!   a smaller scale is strictly better whenever the random head is worse than uniform, which
 //!   the test checks) plus a later re-upload of the best model's exact files under another
-//!   hotkey. Two validators evaluate them at the same block with the same feed: identical step
-//!   results, the best wins, the copy never beats the original, weights land on chain and after
+//!   hotkey. Two validators evaluate them at the same block with the same feed, one with one
+//!   eval worker, the other with two CPU workers in parallel: identical step results (every
+//!   model's score and per-task raw scores, bit for bit), the best wins, the copy never beats the original, weights land on chain and after
 //!   an epoch the best miner has the largest incentive.
 //! * `kill_nine_the_validator_process_ten_times`: `arena validator run` against the chain over
 //!   JSON-RPC, killed with SIGKILL at ten seeded random moments; after each kill the state
@@ -31,7 +32,7 @@ use arena_hub::client::HubClient;
 use arena_keys::Keypair;
 use arena_testkit::fixtures::{fixtures, tiny_llama_scaled, TOKENIZER_SHA256};
 use arena_testkit::{Miner, Net, TinyCompetition};
-use arena_validator::eval::SubprocessBackend;
+use arena_validator::eval::{plan_slots, SubprocessBackend};
 use arena_validator::service::{Service, ServiceConfig};
 use arena_validator::store::{StepKey, StepRecord, Store};
 use arena_validator::update::Updater;
@@ -59,18 +60,27 @@ async fn start_net(options: LocalChainOptions) -> Net {
         .await
 }
 
-fn worker_backend() -> SubprocessBackend {
-    SubprocessBackend {
-        command: WorkerCommand {
+/// The real worker; with `lanes` > 1, that many CPU workers at once sharing the machine's two
+/// threads (one each), as `arena validator run --eval-workers N` sets them up.
+fn worker_backend(lanes: usize) -> SubprocessBackend {
+    let one = SubprocessBackend::new(
+        WorkerCommand {
             program: PathBuf::from(ARENA),
             args: vec!["validator".into(), "eval-worker".into()],
             env: vec![("ARENA_LOG".into(), "warn".into())],
         },
-        limits: WorkerLimits {
+        WorkerLimits {
             timeout: Duration::from_secs(300),
             memory_bytes: Some(8 << 30),
             ..WorkerLimits::default()
         },
+    );
+    if lanes <= 1 {
+        return one;
+    }
+    SubprocessBackend {
+        slots: plan_slots(&[("cpu".to_string(), false)], lanes, 2),
+        ..one
     }
 }
 
@@ -81,6 +91,7 @@ fn validator(
     hotkey: Keypair,
     feed_url: &str,
     producer: &Keypair,
+    lanes: usize,
 ) -> Service {
     let stakes = StaticStakes::default().with(7, producer.public(), 1_000);
     let source = FeedSource::new(
@@ -92,7 +103,7 @@ fn validator(
     let mut sources: BTreeMap<String, Box<dyn DataSource>> = BTreeMap::new();
     sources.insert("fresh".into(), Box::new(source));
     let schedule = schedule(r#"{ feed = "fresh" }"#, 6, 5);
-    validator_with(net, name, hotkey, &schedule, sources)
+    validator_with(net, name, hotkey, &schedule, sources, lanes)
 }
 
 /// A validator service over the in-process network with its own schedule and data sources.
@@ -102,6 +113,7 @@ fn validator_with(
     hotkey: Keypair,
     schedule: &str,
     sources: BTreeMap<String, Box<dyn DataSource>>,
+    lanes: usize,
 ) -> Service {
     let dir = net.root.path().join(name);
     std::fs::create_dir_all(&dir).unwrap();
@@ -130,7 +142,7 @@ fn validator_with(
         config,
         updater,
         store,
-        Box::new(worker_backend()),
+        Box::new(worker_backend(lanes)),
         sources,
     )
     .unwrap()
@@ -224,7 +236,7 @@ async fn the_competitions_tokenizer_decides_the_prompt_not_the_miners_template()
         let step = service.store().step(key).unwrap().unwrap();
         step.models.iter().map(|m| (m.uid, m.score)).collect()
     };
-    let mut hub_validator = validator_with(&net, "v-hub", v1, &by_hub, BTreeMap::new());
+    let mut hub_validator = validator_with(&net, "v-hub", v1, &by_hub, BTreeMap::new(), 1);
     let key = hub_validator
         .tick()
         .await
@@ -254,7 +266,7 @@ async fn the_competitions_tokenizer_decides_the_prompt_not_the_miners_template()
     }
 
     // Pinning only the hash of tokenizer.json leaves the template to the miner.
-    let mut hash_only = validator_with(&net, "v-hash", v2, &generated, BTreeMap::new());
+    let mut hash_only = validator_with(&net, "v-hash", v2, &generated, BTreeMap::new(), 1);
     let key = hash_only.tick().await.unwrap().step.expect("a step ran");
     let without = scores(&hash_only, key);
     assert_eq!(without[&bob.uid].to_bits(), with_pin[&bob.uid].to_bits());
@@ -310,8 +322,10 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
             .unwrap();
     }
 
-    let mut one = validator(&net, "v1", v1, &feed_url, &producer_key);
-    let mut two = validator(&net, "v2", v2, &feed_url, &producer_key);
+    // Validator one evaluates one model at a time with both threads; validator two runs two
+    // CPU workers at once, one thread each: the results must not depend on it.
+    let mut one = validator(&net, "v1", v1, &feed_url, &producer_key, 1);
+    let mut two = validator(&net, "v2", v2, &feed_url, &producer_key, 2);
     let t = Instant::now();
     let tick1 = one.tick().await.unwrap();
     let tick2 = two.tick().await.unwrap();
@@ -334,8 +348,14 @@ async fn real_worker_best_wins_copies_lose_two_validators_agree() {
     assert_eq!(
         ranking(&s1),
         ranking(&s2),
-        "same data and seed, same ranking"
+        "same data and seed, same ranking, whatever the worker count"
     );
+    for (a, b) in s1.models.iter().zip(&s2.models) {
+        let raw = |m: &arena_validator::store::ModelStepResult| {
+            m.tasks.iter().map(|t| t.raw.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(raw(a), raw(b), "uid {}: per-task raw scores", a.uid);
+    }
 
     // The bad models are rejected with their reason; the good ones are evaluated.
     let verdict = |m: &Miner| {
@@ -503,7 +523,7 @@ fn spawn_validator_with(
             "--set",
             "validator.metrics_addr=\"\"",
             "--set",
-            "validator.worker_memory_mib=8192",
+            "validator.worker_memory_max_gib=8",
         ])
         .args(extra)
         .args(["validator", "run", "--hotkey-uri", "//crash-validator"])

@@ -9,10 +9,12 @@
 //! [`WorkerFailure`] for that model. The validator's side is [`run_worker`]; the worker's side
 //! is [`serve`] around a [`ModelScorer`], which the binary implements with `arena-model`.
 
+mod memory;
 mod runner;
 
 /// A job's samples per task, as drawn by [`arena_data::draw::draw_samples`].
 pub use arena_data::draw::TaskSamples;
+pub use memory::{memory_limit, EngineShape, MemoryBounds, MemoryLimit, ModelSize, MEMORY_FLOOR};
 pub use runner::{run_worker, WorkerCommand, WorkerFailure, WorkerLimits};
 
 use std::io::{Read, Write};

@@ -11,10 +11,11 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use arena_model::scoring::batch::{mean, plan_batches, ScoredSeq};
 use arena_model::weights::WeightDtype;
-use arena_model::{Device, Evaluator};
+use arena_model::Evaluator;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::context::{device_help, DeviceArgs};
 use crate::reference::{ensure_venv, last_json_line, peak_rss_bytes};
 
 const TORCH_SCRIPT: &str = include_str!("bench_torch.py");
@@ -32,6 +33,7 @@ pub enum BenchCmd {
 
 /// Flags of `arena bench eval`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("device", |a| a.help(device_help("cpu (PyTorch always runs on the CPU)"))))]
 pub struct EvalArgs {
     /// Model folder (config.json, safetensors, tokenizer.json with a chat template).
     #[arg(long)]
@@ -48,6 +50,11 @@ pub struct EvalArgs {
     /// is run through a copy of its folder whose config.json allows the length.
     #[arg(long)]
     pub tokens: Option<usize>,
+    /// Run our side under the address-space cap (`RLIMIT_AS`) a validator's eval worker would
+    /// get for this model and length (`[validator] worker_memory_max_gib` as the ceiling): if
+    /// it completes, the model scores within the worker's limit.
+    #[arg(long)]
+    pub worker_limit: bool,
     /// Dtype of the weights in memory: `stored` (as in the checkpoint), `f32`, `bf16` or `f16`.
     /// PyTorch loads the model in the same dtype (and so also computes in it).
     #[arg(long, default_value = "stored")]
@@ -67,30 +74,42 @@ pub struct EvalArgs {
     /// Measure only arena-model.
     #[arg(long)]
     pub no_torch: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 /// Runs an `arena bench` subcommand.
-pub fn run(cmd: BenchCmd, _cfg: &Config) -> anyhow::Result<()> {
+pub fn run(cmd: BenchCmd, cfg: &Config) -> anyhow::Result<()> {
     match cmd {
-        BenchCmd::Eval(args) => eval(args),
+        BenchCmd::Eval(args) => eval(args, cfg),
         BenchCmd::Train(args) => super::bench_train::run(args),
         BenchCmd::MakeModel(args) => super::bench_model::run(args),
     }
 }
 
-fn eval(args: EvalArgs) -> anyhow::Result<()> {
+fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
     // candle and rayon size their pools from RAYON_NUM_THREADS when first used; setting it in
     // this (already multi-threaded) process is unsound, so re-run ourselves with it set.
     let wanted = args.threads.max(1).to_string();
     if std::env::var("RAYON_NUM_THREADS").ok().as_deref() != Some(wanted.as_str()) {
         let exe = std::env::current_exe().context("cannot find the arena executable")?;
-        let status = Command::new(exe)
+        let mut child = Command::new(exe);
+        child
             .args(std::env::args_os().skip(1))
-            .env("RAYON_NUM_THREADS", &wanted)
-            .status()?;
+            .env("RAYON_NUM_THREADS", &wanted);
+        if args.worker_limit {
+            let limit = worker_limit(&args, cfg)?;
+            eprintln!(
+                "worker address-space cap: {:.2} GiB (estimate {:.2} GiB)",
+                limit.limit as f64 / (1u64 << 30) as f64,
+                limit.estimate as f64 / (1u64 << 30) as f64
+            );
+            set_soft_address_limit(&mut child, Some(limit.limit));
+        }
+        let status = child.status()?;
         std::process::exit(status.code().unwrap_or(1));
     }
     let dtype = WeightDtype::parse(&args.dtype)
@@ -104,7 +123,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         None => args.model.clone(),
     };
     let load_start = Instant::now();
-    let eval = Evaluator::load_as(&model_dir, &Device::Cpu, dtype)
+    let device = args.device.open(arena_model::DeviceSpec::Cpu)?;
+    let eval = Evaluator::load_as(&model_dir, &device, dtype)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
     let load_secs = load_start.elapsed().as_secs_f64();
     let seqs = match args.tokens {
@@ -248,6 +268,55 @@ fn samples(eval: &Evaluator, corpus: &Path, n: usize) -> anyhow::Result<Vec<Scor
     Ok(seqs)
 }
 
+/// The cap `arena validator` would give an eval worker scoring `args.model` on sequences of
+/// `--tokens` (else 1024) tokens with `--batch-tokens` and `--threads`.
+fn worker_limit(
+    args: &EvalArgs,
+    cfg: &Config,
+) -> anyhow::Result<arena_validator::worker::MemoryLimit> {
+    use arena_validator::worker::{memory_limit, MemoryBounds, ModelSize, MEMORY_FLOOR};
+    let model = ModelSize::read(&args.model)
+        .map_err(|e| anyhow::anyhow!("cannot size {}: {e}", args.model.display()))?;
+    let engine = arena_validator::worker::EngineShape {
+        batch_tokens: args.batch_tokens as u64,
+        threads: args.threads as u64,
+        ..super::validator::engine_shape()
+    };
+    let bounds = MemoryBounds {
+        floor: MEMORY_FLOOR,
+        ceiling: cfg.validator.worker_memory_max_gib.saturating_mul(1 << 30),
+    };
+    let tokens = args.tokens.unwrap_or(1024) as u64;
+    Ok(memory_limit(&model, tokens, &engine, bounds))
+}
+
+/// Sets the soft `RLIMIT_AS` of the process `command` starts to `bytes`, or back to the hard
+/// limit with `None` (undoing a cap this process runs under).
+fn set_soft_address_limit(command: &mut Command, bytes: Option<u64>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getrlimit/setrlimit are async-signal-safe and the closure touches only its
+    // copies, as required between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_AS, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = match bytes {
+                Some(b) => (b as libc::rlim_t).min(limit.rlim_max),
+                None => limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// `n` samples of exactly `tokens` tokens: a chat prompt made of the corpus (repeated as often
 /// as needed, each sample starting further into it), the last eighth (at most 256 tokens) of
 /// the sequence scored as the reference.
@@ -347,7 +416,10 @@ fn run_torch(
     let (job_path, script_path) = (dir.join("job.json"), dir.join("bench_torch.py"));
     std::fs::write(&job_path, job.to_string())?;
     std::fs::write(&script_path, TORCH_SCRIPT)?;
-    let out = Command::new(&python)
+    let mut torch = Command::new(&python);
+    // PyTorch is the reference, not under test: it runs without `--worker-limit`'s cap.
+    set_soft_address_limit(&mut torch, None);
+    let out = torch
         .arg(&script_path)
         .arg(&job_path)
         .env("OMP_NUM_THREADS", args.threads.to_string())

@@ -13,7 +13,9 @@ use arena_train::optim::{AdamWConfig, Decay};
 use arena_train::{DType, TrainOptions};
 
 use crate::config::Config;
-use crate::context::{competition_tokenizer, ChainArgs, HubArgs, ScheduleArgs};
+use crate::context::{
+    competition_tokenizer, device_help, ChainArgs, DeviceArgs, HubArgs, ScheduleArgs,
+};
 
 /// Learning-rate shape after warmup.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -45,6 +47,7 @@ pub enum ComputeDtypeArg {
     "With --from-uid: chain endpoint (`http://HOST:PORT` or `local`). Default: `[chain] endpoint`"
 )))]
 #[command(mut_arg("netuid", |a| a.help("With --from-uid: subnet. Default: `[chain] netuid`")))]
+#[command(mut_arg("device", |a| a.help(device_help("cpu"))))]
 pub struct TrainArgs {
     /// Base model folder (Hugging Face layout).
     #[arg(long)]
@@ -58,6 +61,8 @@ pub struct TrainArgs {
     /// `--schedule FILE` (`--competitions` is the old spelling, kept as a hidden alias).
     #[command(flatten)]
     pub schedule: ScheduleArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Take the competition active at this block (default: the newest entry that has it).
     #[arg(long)]
     pub block: Option<u64>,
@@ -228,6 +233,7 @@ pub async fn run(args: TrainArgs, cfg: &Config) -> anyhow::Result<()> {
             ComputeDtypeArg::F32 => DType::F32,
             ComputeDtypeArg::Bf16 => DType::BF16,
         },
+        device: args.device.open(arena_model::DeviceSpec::Cpu)?,
         resume: args.resume,
         tokenizer,
     };

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use arena_model::scoring::batch::{mean, ScoredSeq};
-use arena_model::{Device, Evaluator};
+use arena_model::Evaluator;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::context::{device_help, DeviceArgs};
 
 /// `arena model …` subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -35,6 +36,7 @@ pub enum ModelCmd {
 
 /// Flags of `arena model score`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("device", |a| a.help(device_help("cpu"))))]
 pub struct ScoreArgs {
     /// Model folder: config.json, model.safetensors (or shards + index), tokenizer.json.
     pub dir: PathBuf,
@@ -47,6 +49,8 @@ pub struct ScoreArgs {
     /// Most padded tokens per forward pass (memory against speed).
     #[arg(long, default_value_t = 4096)]
     pub batch_tokens: usize,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// One input line of `arena model score`.
@@ -114,7 +118,8 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
     if lines.is_empty() {
         bail!("{} has no input lines", args.input.display());
     }
-    let mut eval = Evaluator::load(&args.dir, &Device::Cpu)
+    let device = args.device.open(arena_model::DeviceSpec::Cpu)?;
+    let mut eval = Evaluator::load(&args.dir, &device)
         .with_context(|| format!("cannot load {}", args.dir.display()))?;
     eval.limits.max_batch_tokens = args.batch_tokens.max(1);
     let seqs = lines.iter().map(|l| to_seq(&eval, l)).collect();

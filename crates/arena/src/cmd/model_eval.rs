@@ -22,10 +22,11 @@ use arena_eval::{evaluate_model, EvalOptions};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::context::{competition_tokenizer, hub_data, CompetitionArgs};
+use crate::context::{competition_tokenizer, device_help, hub_data, CompetitionArgs, DeviceArgs};
 
 /// Flags of `arena model eval`.
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("device", |a| a.help(device_help("auto"))))]
 pub struct EvalArgs {
     /// Model folder (config.json, safetensors, tokenizer.json).
     pub dir: PathBuf,
@@ -63,6 +64,8 @@ pub struct EvalArgs {
     /// Skip the weight-norm validation.
     #[arg(long)]
     pub no_norms: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -169,7 +172,7 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         validate_norms: !args.no_norms,
         ..EvalOptions::default()
     };
-    let device = arena_model::Device::cuda_if_available(0)?;
+    let device = args.device.open(arena_model::DeviceSpec::Auto)?;
     let result = evaluate_model(&args.dir, &competition, &drawn, &options, &device)
         .with_context(|| format!("cannot evaluate {}", args.dir.display()))?;
     let score = result

@@ -8,12 +8,16 @@ use crate::config::Config;
 use crate::context::{self, ChainArgs, HotkeyArgs, HubArgs, ScheduleArgs};
 use anyhow::Context;
 use arena_chain::LocalChainOptions;
-use arena_validator::eval::SubprocessBackend;
+use arena_model::DeviceSpec;
+use arena_validator::eval::{
+    plan_slots, MemoryPolicy, SubprocessBackend, WorkerSlot, DEVICE_ENV, THREADS_ENV,
+};
 use arena_validator::service::{Retention, Service, ServiceConfig};
 use arena_validator::store::Store;
 use arena_validator::update::Updater;
 use arena_validator::worker::{
-    EvalJob, EvalReport, ModelScorer, TaskOutcome, WorkerCommand, WorkerLimits,
+    EngineShape, EvalJob, EvalReport, MemoryBounds, ModelScorer, TaskOutcome, WorkerCommand,
+    WorkerLimits, MEMORY_FLOOR,
 };
 
 /// Run a validator: sync, download, check, evaluate, set weights.
@@ -41,6 +45,15 @@ pub struct RunArgs {
     pub hub: HubArgs,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
+    /// Devices the evaluation workers run on, comma-separated: cpu, cuda, cuda:N, auto
+    /// (`cuda:0,cuda:1` runs one worker per GPU in parallel, each model on one device).
+    /// Default: `[validator] devices`.
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
+    /// Workers per device, each evaluating another model at once; CPU workers share the
+    /// machine's threads equally. Default: `[validator] eval_workers`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub eval_workers: Option<u16>,
 }
 
 /// Runs `arena validator …`.
@@ -58,6 +71,20 @@ pub async fn run(cmd: ValidatorCmd, cfg: &Config) -> anyhow::Result<()> {
 
 async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     let vcfg = &cfg.validator;
+    // Devices first: a GPU asked of a CPU-only build is refused before anything is opened.
+    let devices_text = args.devices.as_deref().unwrap_or(&vcfg.devices);
+    let devices = arena_model::parse_device_list(devices_text)
+        .with_context(|| format!("--devices / [validator] devices {devices_text:?}"))?;
+    let per_device = args
+        .eval_workers
+        .map_or(vcfg.eval_workers, usize::from)
+        .max(1);
+    let slots = worker_slots(&devices, per_device);
+    tracing::info!(
+        workers = slots.len(),
+        devices = %devices_text,
+        "evaluation workers"
+    );
     let hotkey = args.key.signing_key(cfg)?;
     let netuid = args.chain.netuid(cfg);
     let chain = context::open_chain(
@@ -90,6 +117,7 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     let store = Store::open(state.join("validator.sqlite"))?;
     // The leaderboard finds whose scores these are (and so their stake) through this key.
     store.set_validator_hotkey(&hotkey.public().ss58())?;
+    let ceiling = vcfg.worker_memory_max_gib.saturating_mul(1 << 30);
     let backend = SubprocessBackend {
         command: WorkerCommand {
             program: std::env::current_exe().context("locating the arena binary")?,
@@ -102,9 +130,17 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
         },
         limits: WorkerLimits {
             timeout: Duration::from_secs(vcfg.worker_timeout_secs),
-            memory_bytes: Some(vcfg.worker_memory_mib << 20),
+            memory_bytes: Some(ceiling),
             ..WorkerLimits::default()
         },
+        memory: Some(MemoryPolicy {
+            engine: engine_shape(),
+            bounds: MemoryBounds {
+                floor: MEMORY_FLOOR,
+                ceiling,
+            },
+        }),
+        slots,
     };
     let config = ServiceConfig {
         netuid,
@@ -147,8 +183,43 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The worker's evaluation engine: `arena-eval` over `arena-model`, on the GPU when built
-/// with the `cuda` feature and one is present, else on the CPU.
+/// How arena-model runs a forward pass in a worker, for the memory formula: the worker scores
+/// with `EvalOptions::default()`'s batch limits; the engine keeps weights in their stored dtype
+/// (one matrix group upcast at a time) and its blockwise attention holds at most
+/// `ATTENTION_KEY_TILE` keys of scores per query row at once.
+pub(crate) fn engine_shape() -> EngineShape {
+    let batch = arena_model::scoring::BatchLimits::default();
+    EngineShape {
+        batch_tokens: batch.max_batch_tokens as u64,
+        logit_rows: batch.max_logit_rows as u64,
+        attention_block: Some(arena_model::attention::ATTENTION_KEY_TILE as u64),
+        upcast_weights: false,
+        threads: 1,
+    }
+}
+
+/// The validator's lanes: `per_device` per device. `auto` counts as a GPU in a CUDA build (it
+/// opens GPU 0 when there is one) and as the CPU otherwise. CPU lanes share the threads of
+/// `RAYON_NUM_THREADS` when set, else of the machine.
+fn worker_slots(devices: &[DeviceSpec], per_device: usize) -> Vec<WorkerSlot> {
+    let threads = std::env::var(THREADS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64));
+    let named: Vec<(String, bool)> = devices
+        .iter()
+        .map(|d| {
+            let gpu = d.is_cuda() || (*d == DeviceSpec::Auto && cfg!(feature = "cuda"));
+            (d.to_string(), gpu)
+        })
+        .collect();
+    plan_slots(&named, per_device, threads)
+}
+
+/// The worker's evaluation engine: `arena-eval` over `arena-model`, on the device its lane
+/// names in `ARENA_EVAL_DEVICE` (`auto` when unset: the GPU of a CUDA build when present,
+/// else the CPU).
 struct ModelEvaluator;
 
 /// Token cache shared by the workers of a step: `ARENA_TOKEN_CACHE`, else a per-user folder
@@ -184,8 +255,12 @@ impl ModelScorer for ModelEvaluator {
             token_cache: Some(worker_token_cache()),
             ..arena_eval::EvalOptions::default()
         };
-        let device =
-            arena_model::Device::cuda_if_available(0).map_err(|e| format!("device: {e}"))?;
+        let device = std::env::var(DEVICE_ENV)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map_or(Ok(DeviceSpec::Auto), |v| v.parse::<DeviceSpec>())
+            .and_then(DeviceSpec::open)
+            .map_err(|e| format!("{DEVICE_ENV}: {e}"))?;
         let result =
             arena_eval::evaluate_model(&job.model_dir, competition, &drawn, &options, &device)
                 .map_err(|e| e.to_string())?;
