@@ -661,3 +661,18 @@ pub(crate) async fn dry_run(
     }
     Ok(())
 }
+
+/// How arena-model runs a forward pass in a worker, for the memory formula: the worker scores
+/// with `EvalOptions::default()`'s batch limits; the engine keeps weights in their stored dtype
+/// (one matrix group upcast at a time) and its blockwise attention holds at most
+/// `ATTENTION_KEY_TILE` keys of scores per query row at once.
+pub(crate) fn worker_engine_shape() -> arena_validator::worker::EngineShape {
+    let batch = arena_model::scoring::BatchLimits::default();
+    arena_validator::worker::EngineShape {
+        batch_tokens: batch.max_batch_tokens as u64,
+        logit_rows: batch.max_logit_rows as u64,
+        attention_block: Some(arena_model::attention::ATTENTION_KEY_TILE as u64),
+        upcast_weights: false,
+        threads: 1,
+    }
+}

@@ -280,7 +280,7 @@ fn worker_limit(
     let engine = arena_validator::worker::EngineShape {
         batch_tokens: args.batch_tokens as u64,
         threads: args.threads as u64,
-        ..super::validator::engine_shape()
+        ..crate::context::worker_engine_shape()
     };
     let bounds = MemoryBounds {
         floor: MEMORY_FLOOR,

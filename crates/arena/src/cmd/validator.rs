@@ -16,8 +16,8 @@ use arena_validator::service::{Retention, Service, ServiceConfig};
 use arena_validator::store::Store;
 use arena_validator::update::Updater;
 use arena_validator::worker::{
-    EngineShape, EvalJob, EvalReport, MemoryBounds, ModelScorer, TaskOutcome, WorkerCommand,
-    WorkerLimits, MEMORY_FLOOR,
+    EvalJob, EvalReport, MemoryBounds, ModelScorer, TaskOutcome, WorkerCommand, WorkerLimits,
+    MEMORY_FLOOR,
 };
 
 /// Run a validator: sync, download, check, evaluate, set weights.
@@ -134,7 +134,7 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
             ..WorkerLimits::default()
         },
         memory: Some(MemoryPolicy {
-            engine: engine_shape(),
+            engine: context::worker_engine_shape(),
             bounds: MemoryBounds {
                 floor: MEMORY_FLOOR,
                 ceiling,
@@ -181,21 +181,6 @@ async fn run_service(args: RunArgs, cfg: &Config) -> anyhow::Result<()> {
         .run(Duration::from_secs(vcfg.interval_secs.max(1)), stop)
         .await;
     Ok(())
-}
-
-/// How arena-model runs a forward pass in a worker, for the memory formula: the worker scores
-/// with `EvalOptions::default()`'s batch limits; the engine keeps weights in their stored dtype
-/// (one matrix group upcast at a time) and its blockwise attention holds at most
-/// `ATTENTION_KEY_TILE` keys of scores per query row at once.
-pub(crate) fn engine_shape() -> EngineShape {
-    let batch = arena_model::scoring::BatchLimits::default();
-    EngineShape {
-        batch_tokens: batch.max_batch_tokens as u64,
-        logit_rows: batch.max_logit_rows as u64,
-        attention_block: Some(arena_model::attention::ATTENTION_KEY_TILE as u64),
-        upcast_weights: false,
-        threads: 1,
-    }
 }
 
 /// The validator's lanes: `per_device` per device. `auto` counts as a GPU in a CUDA build (it
