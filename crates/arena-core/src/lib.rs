@@ -13,6 +13,7 @@
 
 pub mod commitment;
 pub mod competition;
+pub mod early_stop;
 pub mod epsilon;
 pub mod hash;
 pub mod ifeval;

@@ -43,6 +43,9 @@ pub struct Competition {
     pub tasks: Vec<Task>,
     /// How scores become weights.
     pub scoring: ScoringPolicy,
+    /// How evaluations stop early (default: exact stopping; see [`crate::early_stop`]).
+    #[serde(default)]
+    pub early_stop: crate::early_stop::EarlyStop,
 }
 
 /// Model constraints, checked from the safetensors header and config before any weight is loaded

@@ -200,6 +200,9 @@ fn validate_competition(at: &str, comp: &Competition) -> Result<(), ScheduleErro
         let reason = format!("task weights sum to {total}, expected 1");
         return Err(invalid(format!("{at}.tasks[*].weight"), reason));
     }
+    if let Err((field, reason)) = comp.early_stop.validate() {
+        return Err(invalid(format!("{at}.early_stop.{field}"), reason));
+    }
     validate_scoring(&format!("{at}.scoring"), &comp.scoring)
 }
 
