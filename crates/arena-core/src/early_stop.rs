@@ -448,6 +448,14 @@ pub fn run_plan<E>(
                 *slot = Some(v);
             }
         }
+        if !splittable(spec) {
+            // A whole task is done in one chunk, whatever its method counts as a sample
+            // (packed text loss scores windows, not documents).
+            let raw = scores.raw.unwrap_or(f64::INFINITY);
+            for slot in task.samples.iter_mut().filter(|s| s.is_none()) {
+                *slot = Some(raw);
+            }
+        }
         if task.samples.iter().all(Option::is_some) {
             task.raw = Some(match (splittable(spec), scores.raw) {
                 (false, Some(raw)) => raw,

@@ -8,6 +8,8 @@ use arena_core::competition::{
     combine_task_scores, Competition, CompetitionScore, EvalMethod, MultipleChoiceMode, ScoreError,
     Task, TextLossMode,
 };
+use arena_core::early_stop::{self, Bounds, ChunkScores, Decision, StopRule};
+use arena_core::seed::Seed;
 use arena_data::Sample;
 use arena_model::model::load_model;
 use arena_model::scoring::choice::ChoiceMode;
@@ -37,6 +39,12 @@ pub struct EvalOptions {
     pub limits: BatchLimits,
     /// Run the norm validation of the competition's constraints before scoring.
     pub validate_norms: bool,
+    /// The step's seed, which orders the samples into chunks when the competition stops
+    /// evaluations early ([`early_stop::applies`]); `None` scores each task whole. A validator
+    /// and `arena model eval` with the same seed score the same chunks, so the same numbers.
+    pub chunk_seed: Option<Seed>,
+    /// Stop against a leader (chunked evaluations only); `None` scores every chunk.
+    pub stop: Option<StopRule>,
 }
 
 impl Default for EvalOptions {
@@ -47,6 +55,8 @@ impl Default for EvalOptions {
             max_new_tokens: None,
             limits: BatchLimits::default(),
             validate_norms: true,
+            chunk_seed: None,
+            stop: None,
         }
     }
 }
@@ -56,10 +66,17 @@ impl Default for EvalOptions {
 pub struct TaskEval {
     /// The task's id.
     pub task_id: String,
-    /// Raw score, lower is better; `+inf` when any sample failed for this model.
+    /// Raw score, lower is better; `+inf` when any sample failed for this model. For a task
+    /// cut short by an early stop, the mean of the scored samples (the method's best score
+    /// when none was scored).
     pub raw: f64,
-    /// Score of each usable sample, in sample order (`+inf` for a failed one).
+    /// Score of each scored sample, in sample order (`+inf` for a failed one).
     pub per_sample: Vec<f64>,
+    /// Usable samples of the task.
+    pub samples: usize,
+    /// `None` when every usable sample was scored; else the indices of those scored (an early
+    /// stop), in order, one per entry of `per_sample`.
+    pub scored: Option<Vec<u32>>,
     /// One line per sample that failed for this model.
     pub failures: Vec<String>,
     /// Samples left out for every model (unusable data).
@@ -93,6 +110,21 @@ pub struct ModelEval {
     pub compute_ms: u64,
     /// What the token cache did.
     pub cache: CacheUse,
+    /// Set when the evaluation stopped early against a leader.
+    pub stopped: Option<EarlyStopped>,
+}
+
+/// Where an early-stopped evaluation ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStopped {
+    /// Why it stopped.
+    pub decision: Decision,
+    /// The interval of the full score the decision rests on.
+    pub bounds: Bounds,
+    /// Chunks scored, of `chunks_total`.
+    pub chunks: usize,
+    /// Chunks in the plan.
+    pub chunks_total: usize,
 }
 
 impl ModelEval {
@@ -221,7 +253,37 @@ pub fn evaluate_loaded(
     let tokenize_ms = started.elapsed().as_millis() as u64;
 
     let started = Instant::now();
-    let tasks = competition
+    let chunk_seed = options
+        .chunk_seed
+        .filter(|_| early_stop::applies(competition));
+    let (tasks, stopped) = match chunk_seed {
+        Some(seed) => score_chunked(eval, competition, prepared, &seed, options),
+        None => (score_whole(eval, competition, prepared, options), None),
+    };
+    if let Some(memo) = eval.tokenizer.memo() {
+        tracing::debug!(hits = memo.hits, misses = memo.misses, "token memo");
+    }
+    Ok(ModelEval {
+        tasks,
+        norms: None,
+        load_ms: 0,
+        tokenize_ms,
+        compute_ms: started.elapsed().as_millis() as u64,
+        cache: cache_use,
+        stopped,
+    })
+}
+
+type Prepared = Vec<Option<(Inputs, Vec<Dropped>)>>;
+
+/// Every task scored whole, in order.
+fn score_whole(
+    eval: &Evaluator,
+    competition: &Competition,
+    prepared: Prepared,
+    options: &EvalOptions,
+) -> Vec<Option<TaskEval>> {
+    competition
         .tasks
         .iter()
         .zip(prepared)
@@ -234,23 +296,118 @@ pub fn evaluate_loaded(
             Some(TaskEval {
                 task_id: task.id.clone(),
                 raw: result.raw,
+                samples: inputs.len(),
                 per_sample: result.per_sample,
+                scored: None,
                 failures: result.failures,
                 dropped,
             })
         })
+        .collect()
+}
+
+/// The tasks scored chunk by chunk in the seeded order of [`early_stop::chunk_plan`],
+/// stopping when `options.stop` decides.
+fn score_chunked(
+    eval: &Evaluator,
+    competition: &Competition,
+    prepared: Prepared,
+    seed: &Seed,
+    options: &EvalOptions,
+) -> (Vec<Option<TaskEval>>, Option<EarlyStopped>) {
+    let tasks = &competition.tasks;
+    let usable: Vec<Option<usize>> = prepared
+        .iter()
+        .map(|p| p.as_ref().map(|(inputs, _)| inputs.len()))
         .collect();
-    if let Some(memo) = eval.tokenizer.memo() {
-        tracing::debug!(hits = memo.hits, misses = memo.misses, "token memo");
-    }
-    Ok(ModelEval {
+    let plan = early_stop::chunk_plan(tasks, &usable, seed, competition.early_stop.chunk);
+    let mut failures: Vec<Vec<String>> = vec![Vec::new(); tasks.len()];
+    let mut whole: Vec<Option<Vec<f64>>> = vec![None; tasks.len()];
+    let run = early_stop::run_plan::<std::convert::Infallible>(
         tasks,
-        norms: None,
-        load_ms: 0,
-        tokenize_ms,
-        compute_ms: started.elapsed().as_millis() as u64,
-        cache: cache_use,
-    })
+        &usable,
+        &plan,
+        options.stop.as_ref(),
+        |chunk| {
+            let (Some(Some((inputs, _))), Some(task)) =
+                (prepared.get(chunk.task), tasks.get(chunk.task))
+            else {
+                return Ok(ChunkScores {
+                    samples: Vec::new(),
+                    raw: None,
+                });
+            };
+            let all = chunk.samples.len() == inputs.len();
+            let subset;
+            let part = if all {
+                inputs
+            } else {
+                subset = inputs.subset(&chunk.samples);
+                &subset
+            };
+            let result = score_task(eval, competition, task, part, options.max_new_tokens);
+            for f in &result.failures {
+                tracing::info!(task = %task.id, failure = %f, "sample failed for this model");
+            }
+            failures[chunk.task].extend(result.failures);
+            if !early_stop::splittable(task) {
+                whole[chunk.task] = Some(result.per_sample.clone());
+            }
+            Ok(ChunkScores {
+                samples: result.per_sample,
+                raw: Some(result.raw),
+            })
+        },
+    );
+    let run = match run {
+        Ok(run) => run,
+        Err(never) => match never {},
+    };
+    let stopped = run.stopped.map(|(decision, bounds)| EarlyStopped {
+        decision,
+        bounds,
+        chunks: run.chunks,
+        chunks_total: plan.len(),
+    });
+    let evals = tasks
+        .iter()
+        .zip(prepared)
+        .zip(run.partial)
+        .enumerate()
+        .map(|(t, ((task, prepared), partial))| {
+            let (_, dropped) = prepared?;
+            let partial = partial?;
+            let scored: Vec<(u32, f64)> = partial
+                .samples
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| Some((i as u32, (*s)?)))
+                .collect();
+            let (raw, per_sample, indices) = match (partial.raw, whole[t].take()) {
+                (Some(raw), Some(per_sample)) => (raw, per_sample, None),
+                (Some(raw), None) => (raw, scored.iter().map(|s| s.1).collect(), None),
+                (None, _) => {
+                    let values: Vec<f64> = scored.iter().map(|s| s.1).collect();
+                    let raw = if values.is_empty() {
+                        early_stop::sample_range(&task.method).0
+                    } else {
+                        values.iter().sum::<f64>() / values.len() as f64
+                    };
+                    (raw, values, Some(scored.iter().map(|s| s.0).collect()))
+                }
+            };
+            Some(TaskEval {
+                task_id: task.id.clone(),
+                raw,
+                per_sample,
+                samples: partial.samples.len(),
+                scored: indices,
+                failures: std::mem::take(&mut failures[t]),
+                dropped,
+            })
+        })
+        .collect();
+    (evals, stopped)
 }
 
 fn open_cache(

@@ -111,6 +111,23 @@ impl Inputs {
         (inputs, dropped)
     }
 
+    /// The samples at `indices` (indices past the end are skipped), in that order: one chunk
+    /// of an early-stopping plan.
+    pub fn subset(&self, indices: &[u32]) -> Inputs {
+        fn pick<T: Clone>(v: &[T], indices: &[u32]) -> Vec<T> {
+            indices
+                .iter()
+                .filter_map(|&i| v.get(i as usize).cloned())
+                .collect()
+        }
+        match self {
+            Inputs::Reference(v) => Inputs::Reference(pick(v, indices)),
+            Inputs::Text(v) => Inputs::Text(pick(v, indices)),
+            Inputs::Choice(v) => Inputs::Choice(pick(v, indices)),
+            Inputs::Instruction(v) => Inputs::Instruction(pick(v, indices)),
+        }
+    }
+
     /// Number of usable samples.
     pub fn len(&self) -> usize {
         match self {

@@ -244,6 +244,7 @@ fn token_cache_replays_tokenization_and_never_changes_scores() {
         tokenize_ms: 0,
         compute_ms: 0,
         cache: CacheUse::Off,
+        stopped: None,
     }
     .score(&competition)
     .unwrap();
@@ -566,4 +567,78 @@ fn default_settings_are_sn37s_and_a_schedule_override_changes_them() {
         .unwrap();
     assert_ne!(default_answer, overridden);
     check_settings(&c, gen(3, 1.0), gen(7, 2.0), Some("Answer in French."));
+}
+
+/// Chunked scoring (the early-stopping order) gives each sample the loss of whole-task
+/// scoring (within 1e-5: only the batch composition differs) and the mean in sample order;
+/// against a much better leader a worse model stops early, on scored samples only, and the
+/// interval it reports holds its full score.
+#[test]
+fn chunked_scoring_matches_whole_tasks_and_stops_against_a_better_leader() {
+    use arena_core::early_stop::{exact_bounds, Decision, LeaderTask, StopRule, TaskPartial};
+    use arena_core::scoring::Contender;
+
+    let seed = Seed::from_text("chunks");
+    let samples = TaskKind::WordSorting.generate_many(&seed, 24);
+    let mut c = single_task(EvalMethod::ReferenceLoss);
+    c.early_stop.chunk = 5;
+    let mut eval = tiny("tiny-llama");
+    let whole = run(&mut eval, &c, &samples, &EvalOptions::default());
+    let chunked_opts = EvalOptions {
+        chunk_seed: Some(seed),
+        ..EvalOptions::default()
+    };
+    let chunked = run(&mut eval, &c, &samples, &chunked_opts);
+    let (w, k) = (
+        whole.tasks[0].as_ref().unwrap(),
+        chunked.tasks[0].as_ref().unwrap(),
+    );
+    assert!(chunked.stopped.is_none() && k.scored.is_none());
+    assert_eq!((k.samples, k.per_sample.len()), (24, 24));
+    for (a, b) in w.per_sample.iter().zip(&k.per_sample) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    let mean = k.per_sample.iter().sum::<f64>() / 24.0;
+    assert_eq!(k.raw.to_bits(), mean.to_bits());
+
+    // The leader: the same model, its score a tenth (so it cannot be beaten on these samples).
+    let leader_raw = k.raw / 10.0;
+    let leader_score = arena_core::competition::combine_task_scores(&c.tasks, &[Some(leader_raw)])
+        .unwrap()
+        .total;
+    let rule = StopRule {
+        settings: c.early_stop,
+        leader: Contender::new(0, 1, leader_score),
+        leader_tasks: vec![Some(LeaderTask {
+            samples: k.per_sample.iter().map(|s| s / 10.0).collect(),
+            raw: leader_raw,
+        })],
+        block: 5,
+        current_block: 10,
+        epsilon: c.constraints.epsilon,
+    };
+    let stopped = run(
+        &mut eval,
+        &c,
+        &samples,
+        &EvalOptions {
+            stop: Some(rule),
+            ..chunked_opts.clone()
+        },
+    );
+    let stop = stopped.stopped.expect("stops early");
+    assert_eq!(stop.decision, Decision::CannotWin);
+    assert!(stop.chunks < stop.chunks_total, "{stop:?}");
+    let t = stopped.tasks[0].as_ref().unwrap();
+    let indices = t.scored.as_ref().expect("some samples unscored");
+    assert_eq!(indices.len(), t.per_sample.len());
+    assert!(indices.len() < 24 && !indices.is_empty());
+    let mut partial = TaskPartial::new(24);
+    for (&i, &v) in indices.iter().zip(&t.per_sample) {
+        assert!((v - k.per_sample[i as usize]).abs() < 1e-12, "the same chunks, the same numbers");
+        partial.samples[i as usize] = Some(v);
+    }
+    let bounds = exact_bounds(&c.tasks, &[Some(partial)]);
+    let full = whole.score(&c).unwrap().total;
+    assert!(bounds.lo <= full && full <= bounds.hi, "{bounds:?} vs {full}");
 }

@@ -15,12 +15,15 @@ use std::sync::Arc;
 
 use arena_chain::{Chain, ChainError, Hyperparameters, LocalChain, LocalChainOptions, NetUid};
 use arena_core::competition::{Schedule, TaskScore};
+use arena_core::early_stop::Decision;
 use arena_core::queue::EvalRecord;
 use arena_core::scoring::{
     to_u16_weights, CompetitionTracker, WeightError, MIN_COMPETITION_WEIGHT,
 };
 use arena_keys::Keypair;
-use arena_validator::store::{ModelStepResult, StepKey, StepRecord, Store, StoreError};
+use arena_validator::store::{
+    EarlyStopRecord, ModelStepResult, StepKey, StepRecord, Store, StoreError,
+};
 
 /// Blocks between epochs of the demo subnet.
 pub const TEMPO: u16 = 10;
@@ -214,6 +217,21 @@ fn record_steps(
             let drift = 1.0 + 0.05 * (STEP_SYNC_BLOCKS.len() - 1 - round) as f64;
             let scores: Vec<f64> = entrants.iter().map(|m| m.score * bias * drift).collect();
             let best = scores.iter().copied().fold(f64::INFINITY, f64::min);
+            // The weakest finite model of a step of three or more stopped early, as a validator
+            // with early stopping records it.
+            let worst = scores
+                .iter()
+                .copied()
+                .filter(|s| s.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let stopped_early = |score: f64| {
+                (entrants.len() >= 3 && score.is_finite() && score == worst && score > best)
+                    .then_some(EarlyStopRecord {
+                        samples: 12,
+                        of: 48,
+                        decision: Decision::CannotWin,
+                    })
+            };
             let mut step_weights = vec![0.0; n_uids];
             let mut results = Vec::new();
             for (m, &score) in entrants.iter().zip(&scores) {
@@ -245,6 +263,7 @@ fn record_steps(
                     load_ms: 40,
                     compute_ms: 900,
                     error: (!score.is_finite()).then(|| "worker timed out after 600 s".to_string()),
+                    early_stop: stopped_early(score),
                 })
                 .collect();
             let history = results

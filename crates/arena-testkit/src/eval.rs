@@ -26,9 +26,12 @@ impl EvalBackend for FixedQuality {
                 task_id: job.tasks[0].task_id.clone(),
                 raw: *score,
                 sample_scores: vec![*score; samples],
+                samples: 0,
+                scored: None,
             }],
             load_ms: 3,
             compute_ms: 4,
+            stopped: None,
         })
     }
 }

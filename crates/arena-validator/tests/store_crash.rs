@@ -44,6 +44,7 @@ fn step(s: u64, tracker: CompetitionTracker) -> StepRecord {
             load_ms: 0,
             compute_ms: 0,
             error: None,
+            early_stop: None,
         })
         .collect();
     let history = (0..MODELS_PER_STEP)

@@ -34,6 +34,8 @@ impl ModelScorer for CountingEvaluator {
                     task_id: t.task_id.clone(),
                     raw: samples.len() as f64,
                     sample_scores: samples.iter().map(|s| s.prompt.len() as f64).collect(),
+                    samples: 0,
+                    scored: None,
                 })
             })
             .collect();
@@ -41,6 +43,7 @@ impl ModelScorer for CountingEvaluator {
             tasks,
             load_ms: 1,
             compute_ms: 2,
+            stopped: None,
         })
     }
 }
@@ -70,9 +73,12 @@ impl ModelScorer for AddressSpaceReporter {
                 // Exact: every cap of this test is far below 2^53.
                 raw: if cap == u64::MAX { -1.0 } else { cap as f64 },
                 sample_scores: vec![],
+                samples: 0,
+                scored: None,
             }],
             load_ms: 0,
             compute_ms: 0,
+            stopped: None,
         })
     }
 }
@@ -151,6 +157,7 @@ fn job(model_dir: PathBuf) -> EvalJob {
         tokenizer_dir: None,
         tasks,
         seed: "00".repeat(32),
+        stop: None,
     }
 }
 

@@ -71,7 +71,8 @@ function standingsTable(c) {
     });
     const weights = m.validator_weights.map((w) => el("td", { class: "num" }, fmt(w.weight, 4)));
     const model = el("td", { title: m.hotkey }, el("span", { class: "swatch", style: "background:" + color(m.uid) }), m.repo + "@" + m.revision.slice(0, 8));
-    const score = el("td", { class: "num" }, m.error ? el("span", { class: "err", title: m.error }, "failed") : fmt(m.score, 4));
+    const stopped = m.early_stop ? el("span", { class: "stopped", title: "evaluation stopped early: it could not beat the leader; the score covers " + m.early_stop.samples + " of " + m.early_stop.of + " samples" }, " stopped " + m.early_stop.samples + "/" + m.early_stop.of) : "";
+    const score = el("td", { class: "num" }, m.error ? el("span", { class: "err", title: m.error }, "failed") : fmt(m.score, 4), stopped);
     const st = m.status;
     const state = el("td", { class: "state state-" + st.state, title: st.detail + (st.validator ? " (validator " + short(st.validator) + ")" : "") }, stateText(st));
     return el("tr", { class: "model-row", "data-uid": m.uid },

@@ -350,6 +350,7 @@ impl Snapshot {
                     revision: m.commit.clone(),
                     commit_block: c.block,
                     score: result.and_then(|r| finite(r.score)),
+                    early_stop: result.and_then(|r| r.early_stop),
                     win_rate: result.map(|r| r.win_rate),
                     weight,
                     incentive: neuron.incentive_f64(),
@@ -377,10 +378,19 @@ impl Snapshot {
             })
             .collect();
         models.sort_by(|a, b| {
-            let key = |m: &ModelStanding| (m.score.is_none(), m.score.unwrap_or(0.0));
+            // A stopped model's score covers only some samples: it ranks after the models
+            // scored in full (it could not beat the leader).
+            let key = |m: &ModelStanding| {
+                (
+                    m.score.is_none(),
+                    m.early_stop.is_some(),
+                    m.score.unwrap_or(0.0),
+                )
+            };
             let (ka, kb) = (key(a), key(b));
             ka.0.cmp(&kb.0)
-                .then(ka.1.total_cmp(&kb.1))
+                .then(ka.1.cmp(&kb.1))
+                .then(ka.2.total_cmp(&kb.2))
                 .then(
                     b.win_rate
                         .unwrap_or(0.0)

@@ -114,7 +114,12 @@ pub struct ModelStanding {
     /// Block of the commitment.
     pub commit_block: u64,
     /// Competition score in the scoring step (lower is better); `null` if unscored or failed.
+    /// When `early_stop` is set, the mean over the samples scored before the stop.
     pub score: Option<f64>,
+    /// Set when the scoring step stopped this model's evaluation early (it could not beat
+    /// the leader): samples scored, of how many.
+    #[serde(default)]
+    pub early_stop: Option<arena_validator::store::EarlyStopRecord>,
     /// Win rate in the scoring step.
     pub win_rate: Option<f64>,
     /// Stake-weighted mean of the validators' on-chain weights for this uid, in [0, 1].

@@ -57,7 +57,11 @@ pub fn render_table(s: &Standings) -> String {
                 format!("{} ({})", c.name, c.id),
                 m.uid.to_string(),
                 format!("{}@{short}", m.repo),
-                m.score.map_or("-".into(), |v| format!("{v:.4}")),
+                match (m.score, m.early_stop) {
+                    (None, _) => "-".into(),
+                    (Some(v), None) => format!("{v:.4}"),
+                    (Some(v), Some(e)) => format!("{v:.4} (stopped {}/{})", e.samples, e.of),
+                },
                 state_cell(&m.status),
                 m.win_rate.map_or("-".into(), |v| format!("{v:.3}")),
                 format!("{:.4}", m.weight),

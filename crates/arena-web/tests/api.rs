@@ -169,6 +169,34 @@ async fn standings_agree_with_the_chain_and_the_highest_stake_validator() {
         table.lines().nth(1).unwrap().starts_with("competition"),
         "{table}"
     );
+
+    // A model whose evaluation stopped early says so, with its sample count, in the JSON, the
+    // table and the page's script, and ranks after the models scored in full.
+    let stopped: Vec<&Value> = doc["competitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["models"].as_array().unwrap())
+        .filter(|m| !m["early_stop"].is_null())
+        .collect();
+    assert!(!stopped.is_empty(), "the demo records an early stop");
+    for m in &stopped {
+        assert_eq!(m["early_stop"]["samples"], 12);
+        assert_eq!(m["early_stop"]["of"], 48);
+        assert_eq!(m["early_stop"]["decision"], "cannot_win");
+        assert!(m["score"].is_number());
+    }
+    assert!(table.contains("(stopped 12/48)"), "{table}");
+    for c in doc["competitions"].as_array().unwrap() {
+        let models = c["models"].as_array().unwrap();
+        let first_stopped = models.iter().position(|m| !m["early_stop"].is_null());
+        if let Some(at) = first_stopped {
+            assert!(models[at..]
+                .iter()
+                .all(|m| !m["early_stop"].is_null() || m["score"].is_null()));
+        }
+    }
+    assert!(include_str!("../assets/app.js").contains("m.early_stop"));
 }
 
 #[tokio::test]

@@ -255,6 +255,7 @@ fn validator_worker_scores_every_method_with_the_pinned_tokenizer() {
         tokenizer_dir: Some(fixtures().join("tokenizer-bpe1k")),
         tasks,
         seed: seed.to_hex(),
+        stop: None,
     };
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("tokens");

@@ -5,7 +5,10 @@
 
 mod score;
 
-pub use score::{score_step_record, EvaluatedModel, ScoreInputs, StepScoreError};
+pub use score::{
+    contender_of, early_stop_record, score_step_record, EvaluatedModel, ScoreInputs,
+    StepScoreError,
+};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use arena_core::competition::Competition;
+use arena_core::early_stop::{self, Bounds, LeaderTask, StopRule, Stopped};
 use arena_core::seed::Seed;
 use arena_data::draw::draw_samples;
 use arena_data::source::DataSource;
@@ -222,6 +226,8 @@ pub struct QueuedModel {
 /// several, each lane takes the next model as soon as its previous one is done, so a slow
 /// model never holds the others back. Each model is evaluated alone on one lane, so its
 /// scores do not depend on the lane count or on which lane took it.
+///
+/// `rules[i]`, when given, stops model `i`'s evaluation early (an empty slice: none stops).
 pub async fn evaluate_models(
     backend: &dyn EvalBackend,
     competition: &Competition,
@@ -229,6 +235,7 @@ pub async fn evaluate_models(
     tasks: &[TaskSamples],
     tokenizer_dir: Option<PathBuf>,
     models: &[QueuedModel],
+    rules: &[Option<StopRule>],
 ) -> Vec<EvaluatedModel> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<EvalReport, String>>>> =
@@ -248,6 +255,7 @@ pub async fn evaluate_models(
                     tokenizer_dir: tokenizer_dir.clone(),
                     tasks: tasks.to_vec(),
                     seed: seed.to_hex(),
+                    stop: rules.get(index).cloned().flatten(),
                 };
                 let result = backend.evaluate(lane, &job).await;
                 if let Err(e) = &result {
@@ -290,16 +298,170 @@ pub async fn run_step(
         named,
     )
     .await;
-    let evaluated = evaluate_models(
+    let evaluated = evaluate_step_models(backend, inputs, &tasks, tokenizer_dir, models).await?;
+    score_step_record(inputs, &tasks, &evaluated)
+}
+
+/// The leader of a step: the queued model with the most EMA weight in the competition
+/// (ties: the older commit, then the lower uid); `None` when no queued model has weight.
+pub fn step_leader(models: &[QueuedModel], inputs: &ScoreInputs<'_>) -> Option<usize> {
+    let ema = inputs.tracker.get(inputs.competition.id).unwrap_or(&[]);
+    let weight = |m: &QueuedModel| ema.get(m.uid as usize).copied().unwrap_or(0.0);
+    (0..models.len())
+        .filter(|&i| weight(&models[i]) > 0.0)
+        .min_by(|&a, &b| {
+            let (a, b) = (&models[a], &models[b]);
+            weight(b)
+                .total_cmp(&weight(a))
+                .then(a.commit_block.cmp(&b.commit_block))
+                .then(a.uid.cmp(&b.uid))
+        })
+}
+
+/// Evaluates a step's models, with early stopping where the competition has it
+/// ([`arena_core::early_stop`]): the leader ([`step_leader`]) first and in full, then every
+/// other model with a [`StopRule`] against it; then the stopped models whose full scores the
+/// step's outcome still depends on ([`arena_core::early_stop::undecided`]) are evaluated again
+/// in full, until none is left, so the weights and the top model are those of a full
+/// evaluation. Without a leader (or a finite leader score), every model is scored in full.
+pub async fn evaluate_step_models(
+    backend: &dyn EvalBackend,
+    inputs: &ScoreInputs<'_>,
+    tasks: &[TaskSamples],
+    tokenizer_dir: Option<PathBuf>,
+    models: &[QueuedModel],
+) -> Result<Vec<EvaluatedModel>, StepScoreError> {
+    let competition = inputs.competition;
+    let seed = &inputs.seed;
+    let leader = early_stop::applies(competition)
+        .then(|| step_leader(models, inputs))
+        .flatten()
+        .filter(|_| models.len() > 1);
+    let Some(leader) = leader else {
+        return Ok(evaluate_models(backend, competition, seed, tasks, tokenizer_dir, models, &[]).await);
+    };
+    let first = evaluate_models(
         backend,
-        inputs.competition,
-        &inputs.seed,
-        &tasks,
-        tokenizer_dir,
-        models,
+        competition,
+        seed,
+        tasks,
+        tokenizer_dir.clone(),
+        std::slice::from_ref(&models[leader]),
+        &[],
     )
     .await;
-    score_step_record(inputs, &tasks, &evaluated)
+    let Some(leader_eval) = first.into_iter().next() else {
+        return Ok(Vec::new());
+    };
+    let (leader_contender, _) = contender_of(competition, tasks, &leader_eval)?;
+    let rules: Vec<Option<StopRule>> = match &leader_eval.result {
+        Ok(report) if leader_contender.score.is_finite() => {
+            let leader_tasks: Vec<Option<LeaderTask>> = competition
+                .tasks
+                .iter()
+                .map(|task| {
+                    let t = report.tasks.iter().find(|t| t.task_id == task.id)?;
+                    Some(LeaderTask {
+                        samples: t.sample_scores.clone(),
+                        raw: t.raw,
+                    })
+                })
+                .collect();
+            models
+                .iter()
+                .map(|m| {
+                    Some(StopRule {
+                        settings: competition.early_stop,
+                        leader: leader_contender.clone(),
+                        leader_tasks: leader_tasks.clone(),
+                        block: m.commit_block,
+                        current_block: inputs.current_block,
+                        epsilon: competition.constraints.epsilon,
+                    })
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    tracing::info!(
+        competition = competition.id,
+        leader = models[leader].uid,
+        leader_score = leader_contender.score,
+        early_stop = !rules.is_empty(),
+        "leader evaluated"
+    );
+    let rest: Vec<usize> = (0..models.len()).filter(|&i| i != leader).collect();
+    let rest_models: Vec<QueuedModel> = rest.iter().map(|&i| models[i].clone()).collect();
+    let rest_rules: Vec<Option<StopRule>> = rest
+        .iter()
+        .map(|&i| rules.get(i).cloned().flatten())
+        .collect();
+    let evaluated_rest = evaluate_models(
+        backend,
+        competition,
+        seed,
+        tasks,
+        tokenizer_dir.clone(),
+        &rest_models,
+        &rest_rules,
+    )
+    .await;
+    let mut evaluated: Vec<Option<EvaluatedModel>> = vec![None; models.len()];
+    evaluated[leader] = Some(leader_eval);
+    for (i, e) in rest.into_iter().zip(evaluated_rest) {
+        evaluated[i] = Some(e);
+    }
+    let mut evaluated: Vec<EvaluatedModel> = evaluated.into_iter().flatten().collect();
+    // Each round scores at least one stopped model in full, so this ends.
+    loop {
+        let mut contenders = Vec::with_capacity(evaluated.len());
+        let mut stopped = Vec::new();
+        for m in &evaluated {
+            let (contender, _) = contender_of(competition, tasks, m)?;
+            if let Ok(EvalReport {
+                stopped: Some(stop),
+                ..
+            }) = &m.result
+            {
+                stopped.push(Stopped {
+                    uid: contender.uid,
+                    bounds: Bounds {
+                        lo: stop.lo,
+                        hi: stop.hi,
+                    },
+                });
+            }
+            contenders.push(contender);
+        }
+        let open = early_stop::undecided(
+            &contenders,
+            &stopped,
+            inputs.current_block,
+            &competition.constraints.epsilon,
+        );
+        if open.is_empty() {
+            return Ok(evaluated);
+        }
+        tracing::info!(competition = competition.id, uids = ?open, "stopped models the step still depends on: evaluating them in full");
+        let again: Vec<usize> = (0..evaluated.len())
+            .filter(|&i| open.contains(&evaluated[i].model.uid))
+            .collect();
+        let again_models: Vec<QueuedModel> =
+            again.iter().map(|&i| evaluated[i].model.clone()).collect();
+        let redone = evaluate_models(
+            backend,
+            competition,
+            seed,
+            tasks,
+            tokenizer_dir.clone(),
+            &again_models,
+            &[],
+        )
+        .await;
+        for (i, e) in again.into_iter().zip(redone) {
+            evaluated[i] = e;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -339,9 +501,12 @@ mod tests {
                     task_id: "t".into(),
                     raw: n as f64,
                     sample_scores: vec![n as f64],
+                    samples: 0,
+                    scored: None,
                 }],
                 load_ms: 0,
                 compute_ms: 0,
+                stopped: None,
             })
         }
     }
@@ -371,6 +536,7 @@ mod tests {
             &[],
             None,
             &models,
+            &[],
         )
         .await;
         assert_eq!(

@@ -1,7 +1,9 @@
 //! From worker reports to a [`StepRecord`]: pure, so two validators with the same reports
 //! compute the same record.
 
-use arena_core::competition::{combine_task_scores, Competition, CompetitionId, ScoringPolicy};
+use arena_core::competition::{
+    combine_task_scores, Competition, CompetitionId, CompetitionScore, ScoringPolicy,
+};
 use arena_core::queue::{select_kept, step_records, Standing};
 use arena_core::scoring::{
     leader::group_samples, score_step, CompetitionTracker, Contender, ScoringError, EMA_ALPHA,
@@ -10,7 +12,7 @@ use arena_core::scoring::{
 use arena_core::seed::Seed;
 
 use super::QueuedModel;
-use crate::store::{ModelStepResult, StepKey, StepRecord};
+use crate::store::{EarlyStopRecord, ModelStepResult, StepKey, StepRecord};
 use crate::worker::{EvalReport, TaskSamples};
 
 /// A model and what its worker returned (or why it failed).
@@ -54,6 +56,55 @@ pub enum StepScoreError {
     Scoring(#[from] ScoringError),
 }
 
+/// A model's contender (uid, commit block, combined score, content hash; its per-sample
+/// scores as units) and its combined task scores. A failed model scores `+inf`; an
+/// early-stopped one the means of its scored samples (see [`early_stop_record`]).
+pub fn contender_of(
+    competition: &Competition,
+    tasks: &[TaskSamples],
+    m: &EvaluatedModel,
+) -> Result<(Contender, CompetitionScore), StepScoreError> {
+    let raw: Vec<Option<f64>> = competition
+        .tasks
+        .iter()
+        .zip(tasks)
+        .map(|(task, drawn)| {
+            drawn.samples.as_ref()?;
+            let found = m
+                .result
+                .as_ref()
+                .ok()
+                .and_then(|r| r.tasks.iter().find(|t| t.task_id == task.id));
+            Some(found.map_or(f64::INFINITY, |t| t.raw))
+        })
+        .collect();
+    let combined = combine_task_scores(&competition.tasks, &raw)
+        .map_err(|_| StepScoreError::NoData(competition.id))?;
+    let mut contender = Contender::new(m.model.uid, m.model.commit_block, combined.total);
+    contender.content_hash = m.model.content_hash.clone();
+    if let Ok(report) = &m.result {
+        contender.unit_losses = report
+            .tasks
+            .iter()
+            .flat_map(|t| t.sample_scores.iter().copied())
+            .collect();
+    }
+    Ok((contender, combined))
+}
+
+/// How far an early-stopped report went: samples scored of the usable ones.
+pub fn early_stop_record(report: &EvalReport) -> Option<EarlyStopRecord> {
+    let stop = report.stopped?;
+    let (samples, of) = report.tasks.iter().fold((0, 0), |(done, all), t| {
+        (done + t.sample_scores.len(), all + t.samples)
+    });
+    Some(EarlyStopRecord {
+        samples,
+        of,
+        decision: stop.decision,
+    })
+}
+
 /// Scores the evaluated models and builds the step's record (results, EMA, subnet weights,
 /// histories, the kept queue).
 pub fn score_step_record(
@@ -68,31 +119,7 @@ pub fn score_step_record(
     let mut contenders = Vec::with_capacity(evaluated.len());
     let mut details = Vec::with_capacity(evaluated.len());
     for m in evaluated {
-        let raw: Vec<Option<f64>> = competition
-            .tasks
-            .iter()
-            .zip(tasks)
-            .map(|(task, drawn)| {
-                drawn.samples.as_ref()?;
-                let found = m
-                    .result
-                    .as_ref()
-                    .ok()
-                    .and_then(|r| r.tasks.iter().find(|t| t.task_id == task.id));
-                Some(found.map_or(f64::INFINITY, |t| t.raw))
-            })
-            .collect();
-        let combined = combine_task_scores(&competition.tasks, &raw)
-            .map_err(|_| StepScoreError::NoData(competition.id))?;
-        let mut contender = Contender::new(m.model.uid, m.model.commit_block, combined.total);
-        contender.content_hash = m.model.content_hash.clone();
-        if let Ok(report) = &m.result {
-            contender.unit_losses = report
-                .tasks
-                .iter()
-                .flat_map(|t| t.sample_scores.iter().copied())
-                .collect();
-        }
+        let (contender, combined) = contender_of(competition, tasks, m)?;
         contenders.push(contender);
         details.push(combined.tasks);
     }
@@ -180,6 +207,7 @@ pub fn score_step_record(
                 load_ms,
                 compute_ms,
                 error: m.result.as_ref().err().cloned(),
+                early_stop: m.result.as_ref().ok().and_then(early_stop_record),
             }
         })
         .collect();

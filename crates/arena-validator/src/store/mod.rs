@@ -11,7 +11,7 @@ pub mod query;
 mod step;
 
 pub use models::{ModelRecord, QueueEntry};
-pub use step::{ModelStepResult, StepKey, StepRecord};
+pub use step::{EarlyStopRecord, ModelStepResult, StepKey, StepRecord};
 
 use std::path::{Path, PathBuf};
 

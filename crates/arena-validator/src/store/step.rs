@@ -46,6 +46,21 @@ pub struct ModelStepResult {
     pub compute_ms: u64,
     /// Why the worker failed, if it did (timeout, memory cap, crash).
     pub error: Option<String>,
+    /// Set when the evaluation stopped early against the step's leader: then `score` and
+    /// the task scores are means over the scored samples only.
+    #[serde(default)]
+    pub early_stop: Option<EarlyStopRecord>,
+}
+
+/// How far an early-stopped evaluation went.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopRecord {
+    /// Samples scored.
+    pub samples: usize,
+    /// Usable samples of the step.
+    pub of: usize,
+    /// Why it stopped (`cannot_win`, `cannot_lose`).
+    pub decision: arena_core::early_stop::Decision,
 }
 
 /// Everything one step changes, written atomically by [`Store::record_step`].

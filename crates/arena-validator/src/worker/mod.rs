@@ -23,8 +23,9 @@ use std::path::PathBuf;
 use arena_core::competition::Competition;
 use serde::{Deserialize, Serialize};
 
-/// Version of the job/reply JSON; a worker refuses a job of another version.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the job/reply JSON; a worker refuses a job of another version. Version 2 added
+/// early stopping (the job's `stop`, the report's `stopped` and per-task `scored`).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest job a worker reads from stdin (samples of every task included).
 pub const MAX_JOB_BYTES: u64 = 256 << 20;
@@ -43,8 +44,12 @@ pub struct EvalJob {
     /// Per task of the competition, in schedule order: the samples drawn with the shared seed,
     /// or `None` when the task's data failed to load this step (skipped for every model).
     pub tasks: Vec<TaskSamples>,
-    /// The shared seed (hex), for methods that sample (generation is greedy; kept for logs).
+    /// The shared seed (hex): it orders the samples into chunks when the competition stops
+    /// evaluations early (generation is greedy).
     pub seed: String,
+    /// Stop this evaluation against the step's leader (`None`: score every sample).
+    #[serde(default)]
+    pub stop: Option<arena_core::early_stop::StopRule>,
 }
 
 /// One task's result for one model.
@@ -55,9 +60,33 @@ pub struct TaskOutcome {
     /// Raw score, lower is better; `+inf` when the task failed for this model.
     #[serde(with = "arena_core::serde_float")]
     pub raw: f64,
-    /// Per-sample scores (the units of per-unit scoring policies).
+    /// Per-sample scores (the units of per-unit scoring policies), of the scored samples.
     #[serde(with = "arena_core::serde_float::vec")]
     pub sample_scores: Vec<f64>,
+    /// Usable samples of the task (0 in reports that predate early stopping).
+    #[serde(default)]
+    pub samples: usize,
+    /// `None` when every usable sample was scored; else the indices scored before an early
+    /// stop, one per entry of `sample_scores`.
+    #[serde(default)]
+    pub scored: Option<Vec<u32>>,
+}
+
+/// Where an early-stopped evaluation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StopReport {
+    /// Why it stopped.
+    pub decision: arena_core::early_stop::Decision,
+    /// Lower end of the interval of the full score.
+    #[serde(with = "arena_core::serde_float")]
+    pub lo: f64,
+    /// Upper end.
+    #[serde(with = "arena_core::serde_float")]
+    pub hi: f64,
+    /// Chunks scored.
+    pub chunks: usize,
+    /// Chunks in the plan.
+    pub chunks_total: usize,
 }
 
 /// A finished evaluation.
@@ -69,6 +98,9 @@ pub struct EvalReport {
     pub load_ms: u64,
     /// Milliseconds spent scoring.
     pub compute_ms: u64,
+    /// Set when the evaluation stopped early.
+    #[serde(default)]
+    pub stopped: Option<StopReport>,
 }
 
 /// What a worker prints: a report, or the reason the model could not be evaluated at all.

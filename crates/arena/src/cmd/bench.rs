@@ -29,6 +29,8 @@ pub enum BenchCmd {
     Train(super::bench_train::TrainBenchArgs),
     /// Writes a Llama-shaped model with seeded random weights (e.g. TinyLlama-1.1B's shape).
     MakeModel(super::bench_model::MakeModelArgs),
+    /// Models a validator judges per hour, with and without early stopping.
+    Validator(super::bench_validator::ValidatorBenchArgs),
 }
 
 /// Flags of `arena bench eval`.
@@ -87,6 +89,7 @@ pub fn run(cmd: BenchCmd, cfg: &Config) -> anyhow::Result<()> {
         BenchCmd::Eval(args) => eval(args, cfg),
         BenchCmd::Train(args) => super::bench_train::run(args),
         BenchCmd::MakeModel(args) => super::bench_model::run(args),
+        BenchCmd::Validator(args) => super::bench_validator::run(args),
     }
 }
 

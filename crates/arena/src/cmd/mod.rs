@@ -3,6 +3,7 @@
 pub(crate) mod bench;
 mod bench_model;
 mod bench_train;
+mod bench_validator;
 pub(crate) mod chain;
 mod chain_node;
 mod chain_tx;

@@ -170,6 +170,8 @@ pub fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         token_cache: args.token_cache.clone(),
         max_new_tokens: args.max_new_tokens,
         validate_norms: !args.no_norms,
+        // The validators' chunks (no leader here, so nothing stops): the same numbers.
+        chunk_seed: Some(seed),
         ..EvalOptions::default()
     };
     let device = args.device.open(arena_model::DeviceSpec::Auto)?;

@@ -16,7 +16,7 @@ use arena_validator::service::{Retention, Service, ServiceConfig};
 use arena_validator::store::Store;
 use arena_validator::update::Updater;
 use arena_validator::worker::{
-    EvalJob, EvalReport, MemoryBounds, ModelScorer, TaskOutcome, WorkerCommand, WorkerLimits,
+    EvalJob, EvalReport, MemoryBounds, ModelScorer, StopReport, TaskOutcome, WorkerCommand, WorkerLimits,
     MEMORY_FLOOR,
 };
 
@@ -235,9 +235,15 @@ impl ModelScorer for ModelEvaluator {
         }
         let drawn: Vec<Option<Vec<arena_data::Sample>>> =
             job.tasks.iter().map(|t| t.samples.clone()).collect();
+        let chunk_seed = job
+            .seed
+            .parse::<arena_core::seed::Seed>()
+            .map_err(|e| format!("job seed: {e}"))?;
         let options = arena_eval::EvalOptions {
             tokenizer_dir: job.tokenizer_dir.clone(),
             token_cache: Some(worker_token_cache()),
+            chunk_seed: Some(chunk_seed),
+            stop: job.stop.clone(),
             ..arena_eval::EvalOptions::default()
         };
         let device = std::env::var(DEVICE_ENV)
@@ -255,6 +261,7 @@ impl ModelScorer for ModelEvaluator {
             tokenize_ms = result.tokenize_ms,
             compute_ms = result.compute_ms,
             cache = ?result.cache,
+            stopped = ?result.stopped,
             "evaluated"
         );
         let tasks = result
@@ -265,12 +272,21 @@ impl ModelScorer for ModelEvaluator {
                 task_id: t.task_id,
                 raw: t.raw,
                 sample_scores: t.per_sample,
+                samples: t.samples,
+                scored: t.scored,
             })
             .collect();
         Ok(EvalReport {
             tasks,
             load_ms: result.load_ms,
             compute_ms: result.tokenize_ms + result.compute_ms,
+            stopped: result.stopped.map(|s| StopReport {
+                decision: s.decision,
+                lo: s.bounds.lo,
+                hi: s.bounds.hi,
+                chunks: s.chunks,
+                chunks_total: s.chunks_total,
+            }),
         })
     }
 }

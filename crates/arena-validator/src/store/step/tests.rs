@@ -15,6 +15,7 @@ fn result(uid: u16, score: f64) -> ModelStepResult {
         load_ms: 1,
         compute_ms: 2,
         error: None,
+        early_stop: None,
     }
 }
 
