@@ -2,8 +2,7 @@
 //! scoring the tiny Llama on the CPU): a step of seven models of spread quality against an
 //! EMA leader, scored three times (early stopping off, exact, statistical). The step weights,
 //! the top model and the subnet weights are identical; the exact and statistical runs stop
-//! the weak challengers early (fewer samples scored, recorded as such) and never the leader or
-//! the winner.
+//! the weak challengers early (fewer samples scored, recorded as such), never the leader.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -125,10 +124,16 @@ async fn early_stopping_keeps_the_winner_and_the_weights_and_scores_fewer_sample
         assert!(stopped.len() >= 2, "{name}: the weak challengers stop early");
         for m in &stopped {
             let stop = m.early_stop.unwrap();
-            assert!(![0, 2].contains(&m.uid), "{name}: leader or winner stopped");
+            assert_ne!(m.uid, 0, "{name}: the leader is scored in full");
             assert!(stop.samples < stop.of && stop.of == 64, "{stop:?}");
-            assert_eq!(stop.decision, Decision::CannotWin);
-            assert_eq!(m.step_weight, 0.0);
+            // A loser stops because it cannot win; the winner may stop once it cannot lose
+            // (its comparisons are then decided anywhere in its interval).
+            let expected = if m.uid == 2 {
+                Decision::CannotLose
+            } else {
+                Decision::CannotWin
+            };
+            assert_eq!(stop.decision, expected, "{name}: uid {}", m.uid);
             assert!(m.score.is_finite());
         }
         // A model evaluated in full scores the same whatever the mode: the chunks are the same.
