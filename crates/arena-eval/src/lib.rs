@@ -35,8 +35,8 @@ use std::path::PathBuf;
 
 pub use cache::TokenCache;
 pub use evaluate::{
-    evaluate_loaded, evaluate_model, load_evaluator, CacheUse, EarlyStopped, EvalOptions, ModelEval,
-    TaskEval,
+    evaluate_loaded, evaluate_model, load_evaluator, CacheUse, EarlyStopped, EvalOptions,
+    ModelEval, TaskEval,
 };
 pub use inputs::{answer_index, Dropped, Inputs};
 

@@ -635,10 +635,16 @@ fn chunked_scoring_matches_whole_tasks_and_stops_against_a_better_leader() {
     assert!(indices.len() < 24 && !indices.is_empty());
     let mut partial = TaskPartial::new(24);
     for (&i, &v) in indices.iter().zip(&t.per_sample) {
-        assert!((v - k.per_sample[i as usize]).abs() < 1e-12, "the same chunks, the same numbers");
+        assert!(
+            (v - k.per_sample[i as usize]).abs() < 1e-12,
+            "the same chunks, the same numbers"
+        );
         partial.samples[i as usize] = Some(v);
     }
     let bounds = exact_bounds(&c.tasks, &[Some(partial)]);
     let full = whole.score(&c).unwrap().total;
-    assert!(bounds.lo <= full && full <= bounds.hi, "{bounds:?} vs {full}");
+    assert!(
+        bounds.lo <= full && full <= bounds.hi,
+        "{bounds:?} vs {full}"
+    );
 }

@@ -1,9 +1,31 @@
-//! Test doubles of the validator's evaluation engine.
+//! Test doubles of the validator's evaluation engine, and the real worker as the binary's
+//! end-to-end tests start it.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
 
-use arena_validator::eval::EvalBackend;
-use arena_validator::worker::{EvalJob, EvalReport, TaskOutcome, WorkerFailure};
+use arena_validator::eval::{EvalBackend, SubprocessBackend};
+use arena_validator::worker::{
+    EvalJob, EvalReport, TaskOutcome, WorkerCommand, WorkerFailure, WorkerLimits,
+};
+
+/// The real worker (`arena validator eval-worker` of the binary at `arena`), one lane, a
+/// 300 s timeout and an 8 GiB address-space cap, logging only warnings.
+pub fn real_worker(arena: &Path) -> SubprocessBackend {
+    SubprocessBackend::new(
+        WorkerCommand {
+            program: arena.to_path_buf(),
+            args: vec!["validator".into(), "eval-worker".into()],
+            env: vec![("ARENA_LOG".into(), "warn".into())],
+        },
+        WorkerLimits {
+            timeout: Duration::from_secs(300),
+            memory_bytes: Some(8 << 30),
+            ..WorkerLimits::default()
+        },
+    )
+}
 use async_trait::async_trait;
 
 /// An evaluation engine whose score of a model is fixed per repository (matched as a part of

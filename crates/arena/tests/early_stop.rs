@@ -4,8 +4,7 @@
 //! the top model and the subnet weights are identical; the exact and statistical runs stop
 //! the weak challengers early (fewer samples scored, recorded as such), never the leader.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::Path;
 
 use arena_core::competition::Schedule;
 use arena_core::early_stop::{Decision, StopMode};
@@ -19,23 +18,11 @@ use arena_validator::eval::{
     evaluate_step_models, score_step_record, QueuedModel, ScoreInputs, SubprocessBackend,
 };
 use arena_validator::store::{StepKey, StepRecord};
-use arena_validator::worker::{WorkerCommand, WorkerLimits};
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
 
 fn backend() -> SubprocessBackend {
-    SubprocessBackend::new(
-        WorkerCommand {
-            program: PathBuf::from(ARENA),
-            args: vec!["validator".into(), "eval-worker".into()],
-            env: vec![("ARENA_LOG".into(), "warn".into())],
-        },
-        WorkerLimits {
-            timeout: Duration::from_secs(300),
-            memory_bytes: Some(8 << 30),
-            ..WorkerLimits::default()
-        },
-    )
+    arena_testkit::eval::real_worker(Path::new(ARENA))
 }
 
 async fn step(mode: StopMode, models: &[QueuedModel], samples: &[TaskSamples]) -> StepRecord {
@@ -108,12 +95,23 @@ async fn early_stopping_keeps_the_winner_and_the_weights_and_scores_fewer_sample
             .map(|m| m.uid)
             .collect::<Vec<_>>()
     };
-    assert_eq!(winner(&full), vec![2], "the better challenger wins: {full:#?}");
+    assert_eq!(
+        winner(&full),
+        vec![2],
+        "the better challenger wins: {full:#?}"
+    );
     for (name, run) in [("exact", &exact), ("statistical", &statistical)] {
         assert_eq!(weights(run), weights(&full), "{name}: step and EMA weights");
-        assert_eq!(run.subnet_weights, full.subnet_weights, "{name}: subnet weights");
+        assert_eq!(
+            run.subnet_weights, full.subnet_weights,
+            "{name}: subnet weights"
+        );
         assert!(full.models.iter().all(|m| m.early_stop.is_none()));
-        let stopped: Vec<_> = run.models.iter().filter(|m| m.early_stop.is_some()).collect();
+        let stopped: Vec<_> = run
+            .models
+            .iter()
+            .filter(|m| m.early_stop.is_some())
+            .collect();
         eprintln!(
             "{name}: stopped {:?}",
             stopped
@@ -121,7 +119,10 @@ async fn early_stopping_keeps_the_winner_and_the_weights_and_scores_fewer_sample
                 .map(|m| (m.uid, m.early_stop.unwrap().samples))
                 .collect::<Vec<_>>()
         );
-        assert!(stopped.len() >= 2, "{name}: the weak challengers stop early");
+        assert!(
+            stopped.len() >= 2,
+            "{name}: the weak challengers stop early"
+        );
         for m in &stopped {
             let stop = m.early_stop.unwrap();
             assert_ne!(m.uid, 0, "{name}: the leader is scored in full");
@@ -149,6 +150,9 @@ async fn early_stopping_keeps_the_winner_and_the_weights_and_scores_fewer_sample
             .map(|m| m.early_stop.map_or(64, |e| e.samples))
             .sum()
     };
-    assert!(scored(&statistical) <= scored(&exact), "the statistical stop comes no later");
+    assert!(
+        scored(&statistical) <= scored(&exact),
+        "the statistical stop comes no later"
+    );
     assert!(scored(&exact) < scored(&full));
 }

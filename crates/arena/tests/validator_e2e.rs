@@ -17,7 +17,7 @@
 //!   restarted process goes on recording steps and setting weights.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +37,6 @@ use arena_validator::service::{Service, ServiceConfig};
 use arena_validator::store::{StepKey, StepRecord, Store};
 use arena_validator::update::Updater;
 use arena_validator::weights::SetOutcome;
-use arena_validator::worker::{WorkerCommand, WorkerLimits};
 use arena_validator::{Rejection, Verdict};
 
 const ARENA: &str = env!("CARGO_BIN_EXE_arena");
@@ -63,18 +62,7 @@ async fn start_net(options: LocalChainOptions) -> Net {
 /// The real worker; with `lanes` > 1, that many CPU workers at once sharing the machine's two
 /// threads (one each), as `arena validator run --eval-workers N` sets them up.
 fn worker_backend(lanes: usize) -> SubprocessBackend {
-    let one = SubprocessBackend::new(
-        WorkerCommand {
-            program: PathBuf::from(ARENA),
-            args: vec!["validator".into(), "eval-worker".into()],
-            env: vec![("ARENA_LOG".into(), "warn".into())],
-        },
-        WorkerLimits {
-            timeout: Duration::from_secs(300),
-            memory_bytes: Some(8 << 30),
-            ..WorkerLimits::default()
-        },
-    );
+    let one = arena_testkit::eval::real_worker(Path::new(ARENA));
     if lanes <= 1 {
         return one;
     }

@@ -6,8 +6,7 @@
 mod score;
 
 pub use score::{
-    contender_of, early_stop_record, score_step_record, EvaluatedModel, ScoreInputs,
-    StepScoreError,
+    contender_of, early_stop_record, score_step_record, EvaluatedModel, ScoreInputs, StepScoreError,
 };
 
 use std::collections::BTreeMap;
@@ -338,7 +337,16 @@ pub async fn evaluate_step_models(
         .flatten()
         .filter(|_| models.len() > 1);
     let Some(leader) = leader else {
-        return Ok(evaluate_models(backend, competition, seed, tasks, tokenizer_dir, models, &[]).await);
+        return Ok(evaluate_models(
+            backend,
+            competition,
+            seed,
+            tasks,
+            tokenizer_dir,
+            models,
+            &[],
+        )
+        .await);
     };
     let first = evaluate_models(
         backend,

@@ -22,9 +22,7 @@ use arena_validator::eval::{
     SubprocessBackend,
 };
 use arena_validator::store::{StepKey, StepRecord};
-use arena_validator::worker::{
-    EvalJob, EvalReport, WorkerCommand, WorkerFailure, WorkerLimits,
-};
+use arena_validator::worker::{EvalJob, EvalReport, WorkerCommand, WorkerFailure, WorkerLimits};
 use async_trait::async_trait;
 use serde_json::json;
 
@@ -225,7 +223,12 @@ pub fn run(args: ValidatorBenchArgs) -> anyhow::Result<()> {
     let schedule = arena_core::competition::default_schedule()?;
     let mut competition = schedule
         .competition_at(args.competition, 0)
-        .with_context(|| format!("competition {} is not in the example schedule", args.competition))?
+        .with_context(|| {
+            format!(
+                "competition {} is not in the example schedule",
+                args.competition
+            )
+        })?
         .clone();
     if !args.tasks.is_empty() {
         if let Some(unknown) = args
@@ -288,7 +291,8 @@ pub fn run(args: ValidatorBenchArgs) -> anyhow::Result<()> {
     for m in [StopMode::Off, mode] {
         let mut c = competition.clone();
         c.early_stop.mode = m;
-        let r = tokio::task::block_in_place(|| runtime.block_on(one_run(&c, &seed, &tasks, &models)))?;
+        let r =
+            tokio::task::block_in_place(|| runtime.block_on(one_run(&c, &seed, &tasks, &models)))?;
         results.push((m, r));
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -307,7 +311,8 @@ pub fn run(args: ValidatorBenchArgs) -> anyhow::Result<()> {
         let wall = r.wall.as_secs_f64();
         // Load and compute of re-run models are in the worker wall time but the record keeps
         // only the last run's: the overhead is what the worker runs took beyond them.
-        let overhead = (r.worker_wall.as_secs_f64() - (load_ms + compute_ms) as f64 / 1000.0).max(0.0);
+        let overhead =
+            (r.worker_wall.as_secs_f64() - (load_ms + compute_ms) as f64 / 1000.0).max(0.0);
         json!({
             "mode": format!("{m:?}").to_lowercase(),
             "wall_s": wall,
@@ -352,7 +357,10 @@ pub fn run(args: ValidatorBenchArgs) -> anyhow::Result<()> {
             args.chunk,
             load.trim()
         );
-        println!("download: none (local folders); checks {:.2} s", checks.as_secs_f64());
+        println!(
+            "download: none (local folders); checks {:.2} s",
+            checks.as_secs_f64()
+        );
         for run in out["runs"].as_array().into_iter().flatten() {
             println!(
                 "{:<12} wall {:>7.1} s  {:>8.1} models/h  runs {}  stopped {}  load {:.1} s  tokenize+compute {:.1} s  overhead {:.1} s  compute share {:.0} %  winner {}",

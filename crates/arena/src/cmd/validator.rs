@@ -16,8 +16,8 @@ use arena_validator::service::{Retention, Service, ServiceConfig};
 use arena_validator::store::Store;
 use arena_validator::update::Updater;
 use arena_validator::worker::{
-    EvalJob, EvalReport, MemoryBounds, ModelScorer, StopReport, TaskOutcome, WorkerCommand, WorkerLimits,
-    MEMORY_FLOOR,
+    EvalJob, EvalReport, MemoryBounds, ModelScorer, StopReport, TaskOutcome, WorkerCommand,
+    WorkerLimits, MEMORY_FLOOR,
 };
 
 /// Run a validator: sync, download, check, evaluate, set weights.
