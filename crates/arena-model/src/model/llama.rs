@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::attention::{causal_attention, Attention};
 use crate::config::{Family, ModelConfig};
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 use crate::kernels::{gated_act, matmul_t_half, softcap, CausalMask};
 use crate::model::rope::Rope;
 use crate::model::{CausalLm, KvCache};
@@ -102,6 +102,24 @@ fn fused(w: &Weights, names: &[(&str, usize)], input: usize, bias: bool) -> Resu
             None
         },
     })
+}
+
+/// Where one layer's attention finds the keys and values of earlier positions.
+enum PastKv<'a> {
+    /// There are none: the pass starts at position 0.
+    Fresh,
+    /// A growing cache (incremental decoding): read, then extended by this pass.
+    Extend(&'a mut Option<(Tensor, Tensor)>),
+    /// A prefix of one sequence (`[1, kv_heads, past, d]`) that every row of the batch
+    /// continues; read only.
+    Shared(&'a (Tensor, Tensor)),
+}
+
+/// Where a whole pass finds earlier keys and values (see [`PastKv`]), all layers.
+enum KvSource<'a> {
+    Fresh,
+    Extend(&'a mut KvCache),
+    Shared(&'a KvCache),
 }
 
 struct Layer {
@@ -234,7 +252,7 @@ impl LlamaFamily {
         x: &Tensor,
         dims: (usize, usize),
         rope: &(Tensor, Tensor),
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        past_kv: PastKv,
     ) -> Result<Tensor> {
         let c = &self.config;
         let (batch, len) = dims;
@@ -250,13 +268,26 @@ impl LlamaFamily {
         let mut k = candle_nn::rotary_emb::rope(&split(heads, kv_heads)?, &rope.0, &rope.1)?;
         let mut v = split(heads + kv_heads, kv_heads)?;
         let mut past = 0;
-        if let Some(slot) = cache {
-            if let Some((pk, pv)) = slot.as_ref() {
-                past = pk.dim(2)?;
-                k = Tensor::cat(&[pk, &k], 2)?;
-                v = Tensor::cat(&[pv, &v], 2)?;
+        match past_kv {
+            PastKv::Fresh => {}
+            PastKv::Extend(slot) => {
+                if let Some((pk, pv)) = slot.as_ref() {
+                    past = pk.dim(2)?;
+                    k = Tensor::cat(&[pk, &k], 2)?;
+                    v = Tensor::cat(&[pv, &v], 2)?;
+                }
+                *slot = Some((k.clone(), v.clone()));
             }
-            *slot = Some((k.clone(), v.clone()));
+            PastKv::Shared((pk, pv)) => {
+                past = pk.dim(2)?;
+                // One sequence's prefix, copied in front of every row's keys: the kernel
+                // wants one contiguous [batch, kv_heads, past + len, d] block.
+                let spread = |t: &Tensor| -> Result<Tensor> {
+                    Ok(t.broadcast_as((batch, kv_heads, past, d))?.contiguous()?)
+                };
+                k = Tensor::cat(&[&spread(pk)?, &k], 2)?;
+                v = Tensor::cat(&[&spread(pv)?, &v], 2)?;
+            }
         }
         // Queries of the heads sharing a kv head are stacked as rows: no copy of k and v.
         let group = c.group_size();
@@ -280,6 +311,45 @@ impl LlamaFamily {
 }
 
 impl LlamaFamily {
+    /// The decoder body over `ids` `[batch, len]` at positions `past..past + len`; layer `i`
+    /// finds earlier keys and values in layer `i` of `source`.
+    fn body(&self, ids: &Tensor, past: usize, mut source: KvSource) -> Result<Tensor> {
+        let (batch, len) = ids.dims2()?;
+        let eps = self.config.rms_norm_eps as f32;
+        let rope = self.rope.tables(past, len, &self.device)?;
+        let mut x = self
+            .embed
+            .index_select(&ids.flatten_all()?, 0)?
+            .to_dtype(DType::F32)?;
+        if self.config.family.scales_embeddings() {
+            // transformers multiplies by `torch.tensor(hidden_size ** 0.5)`: an f32 scalar.
+            x = (x * ((self.config.hidden_size as f64).sqrt() as f32) as f64)?;
+        }
+        let norm = |x: &Tensor, w: &Tensor| candle_nn::ops::rms_norm(x, w, eps);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut attn = self.attention(
+                layer,
+                &norm(&x, &layer.input_norm)?,
+                (batch, len),
+                &rope,
+                match &mut source {
+                    KvSource::Fresh => PastKv::Fresh,
+                    KvSource::Extend(cache) => PastKv::Extend(&mut cache.layers[i]),
+                    KvSource::Shared(prefix) => match &prefix.layers[i] {
+                        Some(kv) => PastKv::Shared(kv),
+                        None => PastKv::Fresh,
+                    },
+                },
+            )?;
+            if let Some(w) = &layer.attn_out_norm {
+                attn = norm(&attn, w)?;
+            }
+            x = (x + attn)?;
+            x = (&x + self.mlp(layer, &x)?)?;
+        }
+        Ok(x)
+    }
+
     /// The MLP block (its norms included) of `x` `[rows, hidden]`. Its `[rows, 2·inter]`
     /// activations are the largest of a layer, so past `MLP_ROWS` rows it runs on slices of
     /// rows (row-wise operations: the same numbers), with stored bf16/f16 matrices upcast once.
@@ -326,39 +396,36 @@ impl CausalLm for LlamaFamily {
         &self.device
     }
 
-    fn hidden(&self, ids: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
-        let (batch, len) = ids.dims2()?;
-        let eps = self.config.rms_norm_eps as f32;
-        let past = cache.as_ref().map(|c| c.len()).unwrap_or(0);
-        if let Some(c) = cache.as_mut() {
-            c.layers.resize_with(self.layers.len(), || None);
-        }
-        let rope = self.rope.tables(past, len, &self.device)?;
-        let mut x = self
-            .embed
-            .index_select(&ids.flatten_all()?, 0)?
-            .to_dtype(DType::F32)?;
-        if self.config.family.scales_embeddings() {
-            // transformers multiplies by `torch.tensor(hidden_size ** 0.5)`: an f32 scalar.
-            x = (x * ((self.config.hidden_size as f64).sqrt() as f32) as f64)?;
-        }
-        let norm = |x: &Tensor, w: &Tensor| candle_nn::ops::rms_norm(x, w, eps);
-        for (i, layer) in self.layers.iter().enumerate() {
-            let slot = cache.as_mut().map(|c| &mut c.layers[i]);
-            let mut attn = self.attention(
-                layer,
-                &norm(&x, &layer.input_norm)?,
-                (batch, len),
-                &rope,
-                slot,
-            )?;
-            if let Some(w) = &layer.attn_out_norm {
-                attn = norm(&attn, w)?;
+    fn hidden(&self, ids: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
+        match cache {
+            Some(c) => {
+                let past = c.len();
+                c.layers.resize_with(self.layers.len(), || None);
+                self.body(ids, past, KvSource::Extend(c))
             }
-            x = (x + attn)?;
-            x = (&x + self.mlp(layer, &x)?)?;
+            None => self.body(ids, 0, KvSource::Fresh),
         }
-        Ok(x)
+    }
+
+    fn hidden_after_prefix(&self, ids: &Tensor, prefix: &KvCache) -> Result<Tensor> {
+        let positions = prefix.len();
+        let one_sequence = |kv: &Option<(Tensor, Tensor)>| match kv {
+            Some((k, v)) => {
+                k.dims().first() == Some(&1)
+                    && k.dims().get(2) == Some(&positions)
+                    && k.dims() == v.dims()
+            }
+            None => false,
+        };
+        let found = prefix.layers.iter().filter(|kv| one_sequence(kv)).count();
+        if positions == 0 || found != self.layers.len() || prefix.layers.len() != found {
+            return Err(ModelError::PrefixCache {
+                layers: self.layers.len(),
+                found,
+                positions,
+            });
+        }
+        self.body(ids, positions, KvSource::Shared(prefix))
     }
 
     fn logits(&self, rows: &Tensor) -> Result<Tensor> {

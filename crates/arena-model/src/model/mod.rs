@@ -51,6 +51,12 @@ pub trait CausalLm: Send + Sync {
     /// before the final norm.
     fn hidden(&self, ids: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor>;
 
+    /// Runs the decoder body on `ids` `[batch, seq]`, every row continuing the same prefix
+    /// whose keys and values `prefix` holds for one sequence (batch 1, as `hidden` leaves them
+    /// after a `[1, prefix_len]` pass). The rows get the numbers they would get with the
+    /// prefix in front of each; `prefix` is not extended. Returns `[batch·seq, hidden]`.
+    fn hidden_after_prefix(&self, ids: &Tensor, prefix: &KvCache) -> Result<Tensor>;
+
     /// Final norm and vocabulary projection of `rows` `[n, hidden]` taken from `hidden`.
     fn logits(&self, rows: &Tensor) -> Result<Tensor>;
 
