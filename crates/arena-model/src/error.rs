@@ -76,6 +76,12 @@ pub enum ModelError {
         /// Positions of the prefix.
         positions: usize,
     },
+    /// A packed pass was given no sequences, or an empty one.
+    #[error("a packed pass needs tokens in every sequence; sequence {index} has none (or there are no sequences)")]
+    NoTokens {
+        /// Index of the empty sequence.
+        index: usize,
+    },
     /// An error from the tensor library.
     #[error("tensor op: {0}")]
     Candle(#[from] candle_core::Error),

@@ -2,7 +2,8 @@
 //! sequence whole: on the fixture architectures (GQA, Gemma 2's window and soft-caps, Phi-3's
 //! window, scaled ropes), for shared prefixes of 0 and 1 tokens, shorter and longer than a
 //! sliding window, longer than an attention key tile, and with the first scored token right
-//! after the prefix or inside the common tokens.
+//! after the prefix or inside the common tokens. Also the packed pass (no padding rows) the
+//! engine runs batches with, against each sequence run alone.
 
 use arena_model::attention::ATTENTION_KEY_TILE;
 use arena_model::model::{load_model, CausalLm, KvCache};
@@ -156,45 +157,8 @@ fn length_dependent_ropes_still_score() {
     }
 }
 
-#[test]
-fn the_shared_pass_equals_the_whole_pass() {
-    // The model-level contract, without the batching around it: a prefix's cache of one
-    // sequence continued by a batch of two gives the hidden states of the whole sequences.
-    let model = load_model(&fixtures().join("tiny-gemma2"), &Device::Cpu).unwrap();
-    let (p, s) = (37, 11);
-    let prefix = tokens(p, 5, 1024);
-    let rows: Vec<Vec<u32>> = (0..2)
-        .map(|i| {
-            let mut ids = prefix.clone();
-            ids.extend(tokens(s, 50 + i, 1024));
-            ids
-        })
-        .collect();
-    let whole = Tensor::new(rows.clone(), &Device::Cpu).unwrap();
-    let whole = model
-        .hidden(&whole, None)
-        .unwrap()
-        .reshape((2, p + s, ()))
-        .unwrap()
-        .narrow(1, p, s)
-        .unwrap()
-        .flatten_to(1)
-        .unwrap();
-    let mut cache = KvCache::default();
-    model
-        .hidden(
-            &Tensor::new(prefix, &Device::Cpu)
-                .unwrap()
-                .unsqueeze(0)
-                .unwrap(),
-            Some(&mut cache),
-        )
-        .unwrap();
-    let tails: Vec<Vec<u32>> = rows.iter().map(|r| r[p..].to_vec()).collect();
-    let split = model
-        .hidden_after_prefix(&Tensor::new(tails, &Device::Cpu).unwrap(), &cache)
-        .unwrap();
-    let diff = (whole - split)
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
         .unwrap()
         .abs()
         .unwrap()
@@ -203,24 +167,76 @@ fn the_shared_pass_equals_the_whole_pass() {
         .max(0)
         .unwrap()
         .to_scalar::<f32>()
-        .unwrap();
-    assert!(diff <= 1e-4, "hidden states differ by {diff}");
-    // The cache was read, not extended.
-    assert_eq!(cache.len(), p);
+        .unwrap()
 }
 
 #[test]
-fn a_cache_that_does_not_fit_is_an_error() {
+fn packed_passes_equal_the_whole_sequences() {
+    // The model-level contract, without the batching around it: sequences of different
+    // lengths packed, alone or after a prefix's cache of one sequence, give the hidden states
+    // of each whole sequence run alone.
+    let model = load_model(&fixtures().join("tiny-gemma2"), &Device::Cpu).unwrap();
+    let p = 37;
+    let prefix = tokens(p, 5, 1024);
+    let tails: Vec<Vec<u32>> = [11, 3, 40]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| tokens(n, 50 + i as u64, 1024))
+        .collect();
+    let alone = |ids: &[u32]| {
+        let t = Tensor::new(ids, &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        model.hidden(&t, None).unwrap()
+    };
+    // After the prefix: the tails' rows of each whole sequence.
+    let mut cache = KvCache::default();
+    let prefix_ids = Tensor::new(prefix.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    model.hidden(&prefix_ids, Some(&mut cache)).unwrap();
+    let slices: Vec<&[u32]> = tails.iter().map(|t| t.as_slice()).collect();
+    let want: Vec<Tensor> = tails
+        .iter()
+        .map(|t| {
+            let whole: Vec<u32> = prefix.iter().chain(t).copied().collect();
+            alone(&whole).narrow(0, p, t.len()).unwrap()
+        })
+        .collect();
+    let packed = model.hidden_packed(&slices, Some(&cache)).unwrap();
+    let diff = max_diff(&Tensor::cat(&want, 0).unwrap(), &packed);
+    assert!(
+        diff <= 1e-4,
+        "after a prefix: hidden states differ by {diff}"
+    );
+    // The cache was read, not extended.
+    assert_eq!(cache.len(), p);
+    // No prefix.
+    let want: Vec<Tensor> = tails.iter().map(|t| alone(t)).collect();
+    let packed = model.hidden_packed(&slices, None).unwrap();
+    let diff = max_diff(&Tensor::cat(&want, 0).unwrap(), &packed);
+    assert!(diff <= 1e-4, "packed: hidden states differ by {diff}");
+}
+
+#[test]
+fn bad_packed_inputs_are_errors() {
     let model = load_model(&fixtures().join("tiny-llama"), &Device::Cpu).unwrap();
-    let ids = Tensor::new(&[[3u32, 4], [5, 6]], &Device::Cpu).unwrap();
+    let seqs: [&[u32]; 2] = [&[3, 4], &[5, 6, 7]];
+    assert!(model.hidden_packed(&seqs, None).is_ok());
+    // No sequences, an empty one.
+    assert!(model.hidden_packed(&[], None).is_err());
+    assert!(model.hidden_packed(&[&[3u32, 4], &[]], None).is_err());
     // Empty cache.
     assert!(model
-        .hidden_after_prefix(&ids, &KvCache::default())
+        .hidden_packed(&seqs, Some(&KvCache::default()))
         .is_err());
     // A cache of two sequences.
+    let two_rows = Tensor::new(&[[3u32, 4], [5, 6]], &Device::Cpu).unwrap();
     let mut two = KvCache::default();
-    model.hidden(&ids, Some(&mut two)).unwrap();
-    assert!(model.hidden_after_prefix(&ids, &two).is_err());
+    model.hidden(&two_rows, Some(&mut two)).unwrap();
+    assert!(model.hidden_packed(&seqs, Some(&two)).is_err());
     // A cache missing a layer.
     let mut one = KvCache::default();
     model
@@ -229,7 +245,7 @@ fn a_cache_that_does_not_fit_is_an_error() {
             Some(&mut one),
         )
         .unwrap();
-    assert!(model.hidden_after_prefix(&ids, &one).is_ok());
+    assert!(model.hidden_packed(&seqs, Some(&one)).is_ok());
     one.layers.pop();
-    assert!(model.hidden_after_prefix(&ids, &one).is_err());
+    assert!(model.hidden_packed(&seqs, Some(&one)).is_err());
 }

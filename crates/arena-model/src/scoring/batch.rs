@@ -1,9 +1,10 @@
 //! The batched loss engine every loss-based method runs on.
 //!
-//! Sequences are sorted by length and grouped so padding stays small, right-padded (which
-//! needs no padding mask under a causal mask), and run through the body once. Only rows that
-//! predict a scored token go through the final norm and `lm_head`, in chunks, and straight
-//! into the fused cross-entropy kernel: no `[tokens, vocab]` log_softmax is ever built.
+//! Sequences are sorted by length and grouped under a token budget, then run through the body
+//! packed: no padding, every row-wise operation on real tokens only, attention per sequence
+//! ([`CausalLm::hidden_packed`]). Only rows that predict a scored token go through the final norm
+//! and `lm_head`, in chunks, and straight into the fused cross-entropy kernel: no
+//! `[tokens, vocab]` log_softmax is ever built.
 //!
 //! Prefix sharing: the samples of a task usually open with the same tokens (chat template and
 //! system prompt). When the sequences of a batch share at least
@@ -35,7 +36,8 @@ pub struct ScoredSeq {
 /// Limits of one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
-    /// Most padded tokens (batch × longest) per forward pass.
+    /// Most padded tokens (batch × longest) per forward pass; the pass itself is packed and
+    /// holds only the real tokens, fewer.
     pub max_batch_tokens: usize,
     /// Most logit rows materialised at once (rows × vocab floats).
     pub max_logit_rows: usize,
@@ -103,9 +105,8 @@ pub fn token_losses(
     };
     for plan in plan_batches(&lengths, max_batch_tokens) {
         let group: Vec<usize> = plan.iter().map(|&k| order[k]).collect();
-        let longest = group.iter().map(|&i| seqs[i].ids.len()).max().unwrap_or(1);
         let members: Vec<&ScoredSeq> = group.iter().map(|&i| &seqs[i]).collect();
-        match run_batch(model, &members, longest, limits) {
+        match run_batch(model, &members, limits) {
             Ok(losses) => {
                 for (&i, l) in group.iter().zip(losses) {
                     out[i] = Some(Ok(l));
@@ -115,8 +116,7 @@ pub fn token_losses(
                 tracing::warn!(error = %e, "batch failed; scoring its sequences one by one");
                 for &i in &group {
                     let single = if group.len() > 1 {
-                        run_batch(model, &[&seqs[i]], seqs[i].ids.len(), limits)
-                            .map(|mut v| v.remove(0))
+                        run_batch(model, &[&seqs[i]], limits).map(|mut v| v.remove(0))
                     } else {
                         Err(ModelError::Sample {
                             id: seqs[i].id.clone(),
@@ -199,28 +199,25 @@ fn prefix_to_share(model: &dyn CausalLm, members: &[&ScoredSeq], limits: BatchLi
     }
 }
 
-/// One right-padded forward pass (after a shared prefix's pass, if any); returns the losses
-/// of each member.
+/// One packed forward pass (after a shared prefix's pass, if any); returns the losses of each
+/// member.
 fn run_batch(
     model: &dyn CausalLm,
     members: &[&ScoredSeq],
-    width: usize,
     limits: BatchLimits,
 ) -> Result<Vec<Vec<f32>>> {
     let shared = prefix_to_share(model, members, limits);
-    let suffix_width = width - shared;
-    let mut padded = Vec::with_capacity(members.len() * suffix_width);
     let mut rows = Vec::new();
     let mut targets = Vec::new();
-    for (b, s) in members.iter().enumerate() {
-        padded.extend_from_slice(&s.ids[shared..]);
-        padded.resize((b + 1) * suffix_width, 0);
+    let mut offset = 0;
+    for s in members {
         for t in s.first_target..s.ids.len() {
-            rows.push((b * suffix_width + t - 1 - shared) as u32);
+            rows.push((offset + t - 1 - shared) as u32);
             targets.push(s.ids[t]);
         }
+        offset += s.ids.len() - shared;
     }
-    let ids = Tensor::from_vec(padded, (members.len(), suffix_width), model.device())?;
+    let suffixes: Vec<&[u32]> = members.iter().map(|s| &s.ids[shared..]).collect();
     let hidden = if shared > 0 {
         let prefix = Tensor::from_vec(
             members[0].ids[..shared].to_vec(),
@@ -230,9 +227,9 @@ fn run_batch(
         let mut cache = KvCache::default();
         // Only its keys and values are needed; no scored row lies in the prefix.
         drop(model.hidden(&prefix, Some(&mut cache))?);
-        model.hidden_after_prefix(&ids, &cache)?
+        model.hidden_packed(&suffixes, Some(&cache))?
     } else {
-        model.hidden(&ids, None)?
+        model.hidden_packed(&suffixes, None)?
     };
     let max_rows = limits.max_logit_rows.max(1);
     let mut losses = Vec::with_capacity(rows.len());
