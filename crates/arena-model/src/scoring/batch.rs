@@ -10,7 +10,7 @@
 //! system prompt). When the sequences of a batch share at least
 //! [`BatchLimits::min_shared_prefix`] leading tokens before the first scored prediction, the
 //! prefix runs once at batch size 1 into a kv-cache, and the batch runs only the suffixes, each
-//! row attending to that one cached prefix ([`CausalLm::hidden_after_prefix`]). The prefix stops
+//! attending to that one cached prefix. The prefix stops
 //! before the position that predicts the first scored token, so every scored logit row lies in
 //! the suffix pass. The numbers are those of the whole sequences (same positions, same keys);
 //! only the summation order inside the products differs (within 1e-5 of each other).
