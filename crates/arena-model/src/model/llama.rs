@@ -133,12 +133,6 @@ impl PackedRope<'_> {
     }
 }
 
-/// Where a whole pass finds earlier keys and values (see [`PastKv`]), all layers.
-enum KvSource<'a> {
-    Fresh,
-    Extend(&'a mut KvCache),
-}
-
 struct Layer {
     input_norm: Tensor,
     qkv: Linear,
@@ -367,9 +361,10 @@ impl LlamaFamily {
 }
 
 impl LlamaFamily {
-    /// The decoder body over `ids` `[batch, len]` at positions `past..past + len`; layer `i`
-    /// finds earlier keys and values in layer `i` of `source`.
-    fn body(&self, ids: &Tensor, past: usize, mut source: KvSource) -> Result<Tensor> {
+    /// The decoder body over `ids` `[batch, len]` after the positions of `cache` (if any),
+    /// which the pass extends (its layers already sized to the model's).
+    fn body(&self, ids: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+        let past = cache.as_ref().map_or(0, |c| c.len());
         let (batch, len) = ids.dims2()?;
         let rope = self.rope.tables(past, len, &self.device)?;
         self.layers_over(ids, |i, layer, normed| {
@@ -378,9 +373,9 @@ impl LlamaFamily {
                 normed,
                 (batch, len),
                 &rope,
-                match &mut source {
-                    KvSource::Fresh => PastKv::Fresh,
-                    KvSource::Extend(cache) => PastKv::Extend(&mut cache.layers[i]),
+                match cache.as_mut() {
+                    Some(c) => PastKv::Extend(&mut c.layers[i]),
+                    None => PastKv::Fresh,
                 },
             )
         })
@@ -482,15 +477,11 @@ impl CausalLm for LlamaFamily {
         &self.device
     }
 
-    fn hidden(&self, ids: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        match cache {
-            Some(c) => {
-                let past = c.len();
-                c.layers.resize_with(self.layers.len(), || None);
-                self.body(ids, past, KvSource::Extend(c))
-            }
-            None => self.body(ids, 0, KvSource::Fresh),
+    fn hidden(&self, ids: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+        if let Some(c) = cache.as_mut() {
+            c.layers.resize_with(self.layers.len(), || None);
         }
+        self.body(ids, cache)
     }
 
     fn hidden_packed(&self, seqs: &[&[u32]], prefix: Option<&KvCache>) -> Result<Tensor> {
