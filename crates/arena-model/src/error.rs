@@ -66,6 +66,22 @@ pub enum ModelError {
     /// q, k, v and the mask of an attention call do not fit together.
     #[error("attention: {0}")]
     AttentionShape(String),
+    /// A shared prefix's kv-cache that does not fit the model (a caller's bug, not bad input).
+    #[error("the shared prefix holds {found} of the model's {layers} layers as one sequence of {positions} positions")]
+    PrefixCache {
+        /// Layers of the model.
+        layers: usize,
+        /// Layers of the cache holding keys and values of one sequence of `positions`.
+        found: usize,
+        /// Positions of the prefix.
+        positions: usize,
+    },
+    /// A packed pass was given no sequences, or an empty one.
+    #[error("a packed pass needs tokens in every sequence; sequence {index} has none (or there are no sequences)")]
+    NoTokens {
+        /// Index of the empty sequence.
+        index: usize,
+    },
     /// An error from the tensor library.
     #[error("tensor op: {0}")]
     Candle(#[from] candle_core::Error),

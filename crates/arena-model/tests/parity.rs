@@ -98,6 +98,7 @@ fn check_dir(name: &str, dir: &std::path::Path, expected_path: &std::path::Path,
         BatchLimits {
             max_batch_tokens: 1 << 16,
             max_logit_rows: 97,
+            ..BatchLimits::default()
         },
     );
     let single = token_losses(
@@ -106,6 +107,7 @@ fn check_dir(name: &str, dir: &std::path::Path, expected_path: &std::path::Path,
         BatchLimits {
             max_batch_tokens: 1,
             max_logit_rows: 1 << 20,
+            ..BatchLimits::default()
         },
     );
     for ((t, b), s) in texts.iter().zip(&batched).zip(&single) {

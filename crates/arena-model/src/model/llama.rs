@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::attention::{causal_attention, Attention};
 use crate::config::{Family, ModelConfig};
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 use crate::kernels::{gated_act, matmul_t_half, softcap, CausalMask};
 use crate::model::rope::Rope;
 use crate::model::{CausalLm, KvCache};
@@ -102,6 +102,35 @@ fn fused(w: &Weights, names: &[(&str, usize)], input: usize, bias: bool) -> Resu
             None
         },
     })
+}
+
+/// Where one layer's attention finds the keys and values of earlier positions.
+enum PastKv<'a> {
+    /// There are none: the pass starts at position 0.
+    Fresh,
+    /// A growing cache (incremental decoding): read, then extended by this pass.
+    Extend(&'a mut Option<(Tensor, Tensor)>),
+    /// A prefix of one sequence (`[1, kv_heads, past, d]`) that this pass (batch 1)
+    /// continues; read only, so the sequences of a packed pass can all continue it.
+    Shared(&'a (Tensor, Tensor)),
+}
+
+/// Rope tables of a packed pass: one table for the longest sequence, cut to each length, or
+/// where the rope depends on the pass's length, each sequence's own.
+struct PackedRope<'a> {
+    rope: &'a Rope,
+    past: usize,
+    longest: Option<(Tensor, Tensor)>,
+    device: &'a Device,
+}
+
+impl PackedRope<'_> {
+    fn tables(&self, len: usize) -> Result<(Tensor, Tensor)> {
+        match &self.longest {
+            Some((cos, sin)) => Ok((cos.narrow(0, 0, len)?, sin.narrow(0, 0, len)?)),
+            None => self.rope.tables(self.past, len, self.device),
+        }
+    }
 }
 
 struct Layer {
@@ -228,21 +257,65 @@ impl LlamaFamily {
         })
     }
 
+    /// Attention of a right-padded batch `x` `[batch·len, hidden]`, output projection included.
     fn attention(
         &self,
         layer: &Layer,
         x: &Tensor,
         dims: (usize, usize),
         rope: &(Tensor, Tensor),
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        past_kv: PastKv,
+    ) -> Result<Tensor> {
+        let out = self.attend(layer, &layer.qkv.forward(x)?, dims, rope, past_kv)?;
+        layer.o.forward(&out)
+    }
+
+    /// Attention of packed sequences `x` `[Σ lens, hidden]` (see `hidden_packed`): the
+    /// projections run on all rows at once, the attention sequence by sequence (each after
+    /// `prefix`, if any), so no padding row is ever computed.
+    fn attention_packed(
+        &self,
+        layer: &Layer,
+        x: &Tensor,
+        lens: &[usize],
+        rope: &PackedRope,
+        prefix: Option<&(Tensor, Tensor)>,
+    ) -> Result<Tensor> {
+        let qkv = layer.qkv.forward(x)?;
+        let mut outs = Vec::with_capacity(lens.len());
+        let mut offset = 0;
+        for &len in lens {
+            let past_kv = match prefix {
+                Some(kv) => PastKv::Shared(kv),
+                None => PastKv::Fresh,
+            };
+            let tables = rope.tables(len)?;
+            outs.push(self.attend(
+                layer,
+                &qkv.narrow(0, offset, len)?,
+                (1, len),
+                &tables,
+                past_kv,
+            )?);
+            offset += len;
+        }
+        layer.o.forward(&Tensor::cat(&outs, 0)?)
+    }
+
+    /// Rope, kv-cache and attention of the projected `qkv` `[batch·len, (heads + 2·kv_heads)·d]`;
+    /// returns `[batch·len, heads·d]` before the output projection.
+    fn attend(
+        &self,
+        layer: &Layer,
+        qkv: &Tensor,
+        dims: (usize, usize),
+        rope: &(Tensor, Tensor),
+        past_kv: PastKv,
     ) -> Result<Tensor> {
         let c = &self.config;
         let (batch, len) = dims;
         let (heads, kv_heads, d) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
-        let qkv = layer
-            .qkv
-            .forward(x)?
-            .reshape((batch, len, heads + 2 * kv_heads, d))?;
+        let qkv = qkv.reshape((batch, len, heads + 2 * kv_heads, d))?;
         let split = |start, n| -> Result<Tensor> {
             Ok(qkv.narrow(2, start, n)?.transpose(1, 2)?.contiguous()?)
         };
@@ -250,13 +323,21 @@ impl LlamaFamily {
         let mut k = candle_nn::rotary_emb::rope(&split(heads, kv_heads)?, &rope.0, &rope.1)?;
         let mut v = split(heads + kv_heads, kv_heads)?;
         let mut past = 0;
-        if let Some(slot) = cache {
-            if let Some((pk, pv)) = slot.as_ref() {
+        match past_kv {
+            PastKv::Fresh => {}
+            PastKv::Extend(slot) => {
+                if let Some((pk, pv)) = slot.as_ref() {
+                    past = pk.dim(2)?;
+                    k = Tensor::cat(&[pk, &k], 2)?;
+                    v = Tensor::cat(&[pv, &v], 2)?;
+                }
+                *slot = Some((k.clone(), v.clone()));
+            }
+            PastKv::Shared((pk, pv)) => {
                 past = pk.dim(2)?;
                 k = Tensor::cat(&[pk, &k], 2)?;
                 v = Tensor::cat(&[pv, &v], 2)?;
             }
-            *slot = Some((k.clone(), v.clone()));
         }
         // Queries of the heads sharing a kv head are stacked as rows: no copy of k and v.
         let group = c.group_size();
@@ -275,11 +356,81 @@ impl LlamaFamily {
             .reshape((batch, heads, len, d))?
             .transpose(1, 2)?
             .reshape((batch * len, heads * d))?;
-        layer.o.forward(&out)
+        Ok(out)
     }
 }
 
 impl LlamaFamily {
+    /// The decoder body over `ids` `[batch, len]` after the positions of `cache` (if any),
+    /// which the pass extends (its layers already sized to the model's).
+    fn body(&self, ids: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+        let past = cache.as_ref().map_or(0, |c| c.len());
+        let (batch, len) = ids.dims2()?;
+        let rope = self.rope.tables(past, len, &self.device)?;
+        self.layers_over(ids, |i, layer, normed| {
+            self.attention(
+                layer,
+                normed,
+                (batch, len),
+                &rope,
+                match cache.as_mut() {
+                    Some(c) => PastKv::Extend(&mut c.layers[i]),
+                    None => PastKv::Fresh,
+                },
+            )
+        })
+    }
+
+    /// The positions of a shared prefix's cache: one sequence's keys and values in every layer.
+    fn check_prefix(&self, prefix: &KvCache) -> Result<usize> {
+        let positions = prefix.len();
+        let one_sequence = |kv: &Option<(Tensor, Tensor)>| match kv {
+            Some((k, v)) => {
+                k.dims().first() == Some(&1)
+                    && k.dims().get(2) == Some(&positions)
+                    && k.dims() == v.dims()
+            }
+            None => false,
+        };
+        let found = prefix.layers.iter().filter(|kv| one_sequence(kv)).count();
+        if positions == 0 || found != self.layers.len() || prefix.layers.len() != found {
+            return Err(ModelError::PrefixCache {
+                layers: self.layers.len(),
+                found,
+                positions,
+            });
+        }
+        Ok(positions)
+    }
+
+    /// Embeds `ids` (any shape, flattened) and runs every layer on the rows, `attention(i,
+    /// layer, normed input)` giving layer `i`'s attention output.
+    fn layers_over(
+        &self,
+        ids: &Tensor,
+        mut attention: impl FnMut(usize, &Layer, &Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let eps = self.config.rms_norm_eps as f32;
+        let mut x = self
+            .embed
+            .index_select(&ids.flatten_all()?, 0)?
+            .to_dtype(DType::F32)?;
+        if self.config.family.scales_embeddings() {
+            // transformers multiplies by `torch.tensor(hidden_size ** 0.5)`: an f32 scalar.
+            x = (x * ((self.config.hidden_size as f64).sqrt() as f32) as f64)?;
+        }
+        let norm = |x: &Tensor, w: &Tensor| candle_nn::ops::rms_norm(x, w, eps);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut attn = attention(i, layer, &norm(&x, &layer.input_norm)?)?;
+            if let Some(w) = &layer.attn_out_norm {
+                attn = norm(&attn, w)?;
+            }
+            x = (x + attn)?;
+            x = (&x + self.mlp(layer, &x)?)?;
+        }
+        Ok(x)
+    }
+
     /// The MLP block (its norms included) of `x` `[rows, hidden]`. Its `[rows, 2·inter]`
     /// activations are the largest of a layer, so past `MLP_ROWS` rows it runs on slices of
     /// rows (row-wise operations: the same numbers), with stored bf16/f16 matrices upcast once.
@@ -327,38 +478,41 @@ impl CausalLm for LlamaFamily {
     }
 
     fn hidden(&self, ids: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
-        let (batch, len) = ids.dims2()?;
-        let eps = self.config.rms_norm_eps as f32;
-        let past = cache.as_ref().map(|c| c.len()).unwrap_or(0);
         if let Some(c) = cache.as_mut() {
             c.layers.resize_with(self.layers.len(), || None);
         }
-        let rope = self.rope.tables(past, len, &self.device)?;
-        let mut x = self
-            .embed
-            .index_select(&ids.flatten_all()?, 0)?
-            .to_dtype(DType::F32)?;
-        if self.config.family.scales_embeddings() {
-            // transformers multiplies by `torch.tensor(hidden_size ** 0.5)`: an f32 scalar.
-            x = (x * ((self.config.hidden_size as f64).sqrt() as f32) as f64)?;
+        self.body(ids, cache)
+    }
+
+    fn hidden_packed(&self, seqs: &[&[u32]], prefix: Option<&KvCache>) -> Result<Tensor> {
+        if let Some(index) = seqs
+            .iter()
+            .position(|s| s.is_empty())
+            .or(seqs.is_empty().then_some(0))
+        {
+            return Err(ModelError::NoTokens { index });
         }
-        let norm = |x: &Tensor, w: &Tensor| candle_nn::ops::rms_norm(x, w, eps);
-        for (i, layer) in self.layers.iter().enumerate() {
-            let slot = cache.as_mut().map(|c| &mut c.layers[i]);
-            let mut attn = self.attention(
-                layer,
-                &norm(&x, &layer.input_norm)?,
-                (batch, len),
-                &rope,
-                slot,
-            )?;
-            if let Some(w) = &layer.attn_out_norm {
-                attn = norm(&attn, w)?;
-            }
-            x = (x + attn)?;
-            x = (&x + self.mlp(layer, &x)?)?;
-        }
-        Ok(x)
+        let past = match prefix {
+            Some(prefix) => self.check_prefix(prefix)?,
+            None => 0,
+        };
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        let rope = PackedRope {
+            rope: &self.rope,
+            past,
+            longest: if self.config.rope_scaling.depends_on_length() {
+                None
+            } else {
+                Some(self.rope.tables(past, longest, &self.device)?)
+            },
+            device: &self.device,
+        };
+        let ids = Tensor::new(seqs.concat(), &self.device)?;
+        self.layers_over(&ids, |i, layer, normed| {
+            let kv = prefix.and_then(|p| p.layers[i].as_ref());
+            self.attention_packed(layer, normed, &lens, &rope, kv)
+        })
     }
 
     fn logits(&self, rows: &Tensor) -> Result<Tensor> {

@@ -4,7 +4,8 @@
 //! where it needs it: `hidden` runs the decoder body over a right-padded batch, `logits_at`
 //! applies the final norm and `lm_head` to the gathered rows that are scored.
 //!
-//! Right padding needs no padding mask: with a causal mask a real token only attends to
+//! `hidden_packed` runs sequences of different lengths without padding (the loss engine's
+//! path). Right padding needs no padding mask: with a causal mask a real token only attends to
 //! earlier positions, which are never padding, so a batch gives the numbers of batch size 1.
 
 pub mod llama;
@@ -50,6 +51,14 @@ pub trait CausalLm: Send + Sync {
     /// `cache` (if any; the cache is extended). Returns hidden states `[batch·seq, hidden]`
     /// before the final norm.
     fn hidden(&self, ids: &Tensor, cache: Option<&mut KvCache>) -> Result<Tensor>;
+
+    /// Runs the decoder body on sequences of different lengths without padding: their
+    /// tokens are packed into one `[Σ len, hidden]` result (sequence after sequence), every
+    /// row-wise operation runs on real tokens only and attention runs per sequence. With
+    /// `prefix` (one sequence's keys and values, as `hidden` leaves them in a cache after a
+    /// `[1, n]` pass) every sequence continues that prefix, which is not extended. The rows
+    /// get the numbers of running each (whole) sequence alone.
+    fn hidden_packed(&self, seqs: &[&[u32]], prefix: Option<&KvCache>) -> Result<Tensor>;
 
     /// Final norm and vocabulary projection of `rows` `[n, hidden]` taken from `hidden`.
     fn logits(&self, rows: &Tensor) -> Result<Tensor>;

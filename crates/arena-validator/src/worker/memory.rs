@@ -13,9 +13,13 @@
 //! | largest upcast | `4 × max(one layer's parameters, vocab × hidden)` when weights stay in their stored dtype (one matrix group in f32 at a time), else 0 |
 //! | layer activations | `2 × 4 × T × (4·hidden + 2·(heads + 2·kv_heads)·head_dim + 3·intermediate)` (×2: candle's temporaries) |
 //! | attention scores | `2 × 4 × T × heads × K` (scores and their softmax), `K` = the sequence length, or the key block of a blockwise attention |
-//! | kv cache | `4 × layers × 2 × kv_heads × head_dim × T` (generation) |
+//! | kv cache | `4 × layers × 2 × kv_heads × head_dim × T` (generation; also bounds the shared prefix of a scoring batch, one sequence of fewer than `T` positions) |
 //! | logits | `2 × 4 × logit_rows × vocab` |
 //! | runtime | 1 GiB (binary, tokenizer, samples, allocator slack) + per thread 64 MiB (a glibc malloc arena's reservation) + 8 MiB (stack) |
+//!
+//! Prefix sharing in arena-model's scoring (`BatchLimits::prefix_sharing`) leaves the formula
+//! valid unchanged: the prefix pass and the suffix pass each hold fewer than `T` tokens, and
+//! a layer's keys and values (the prefix copied per row) are those of at most `T` positions.
 //!
 //! where `T = max(batch tokens, sequence length)` is the most tokens in one forward pass (a
 //! sequence longer than the batch budget runs alone). The sum gets 25 % headroom for

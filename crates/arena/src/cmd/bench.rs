@@ -67,6 +67,11 @@ pub struct EvalArgs {
     /// Most padded tokens per forward pass, for both engines.
     #[arg(long, default_value_t = 4096)]
     pub batch_tokens: usize,
+    /// Prefix sharing in our engine (`on`/`off`): a batch's common leading tokens (chat
+    /// template, system prompt) run once instead of once per sequence.
+    #[arg(long, default_value = "on", value_name = "on|off", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub prefix_share: bool,
     /// Timed passes per engine; the fastest counts.
     #[arg(long, default_value_t = 2)]
     pub repeat: usize,
@@ -140,6 +145,7 @@ fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
     let mut ours = Vec::new();
     let mut engine = eval;
     engine.limits.max_batch_tokens = args.batch_tokens;
+    engine.limits.prefix_sharing = args.prefix_share;
     for _ in 0..args.repeat.max(1) {
         let start = Instant::now();
         let losses = engine.token_losses(seqs.iter().cloned().map(Ok).collect());
@@ -168,7 +174,7 @@ fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
         "weights_bytes": weights_bytes,
         "arena_load_seconds": load_secs, "arena_peak_rss_bytes": ours_peak,
         "arena_peak_rss_over_weights": ours_peak as f64 / weights_bytes.max(1) as f64,
-        "arena_seconds": ours_secs, "arena_tokens_per_s": tokens as f64 / ours_secs,
+        "prefix_sharing": args.prefix_share, "arena_seconds": ours_secs, "arena_tokens_per_s": tokens as f64 / ours_secs,
     });
     if !args.no_torch {
         let torch = run_torch(&args, &model_dir, torch_dtype, &seqs)?;
@@ -210,12 +216,13 @@ fn eval(args: EvalArgs, cfg: &Config) -> anyhow::Result<()> {
             torch_dtype
         );
         println!(
-            "arena-model : {:8.1} tok/s ({:.2} s), load {:.2} s, peak RSS {:.2} GB ({:.2}x the weights)",
+            "arena-model : {:8.1} tok/s ({:.2} s), load {:.2} s, peak RSS {:.2} GB ({:.2}x the weights), prefix sharing {}",
             tokens as f64 / ours_secs,
             ours_secs,
             load_secs,
             ours_peak as f64 / 1e9,
-            ours_peak as f64 / weights_bytes.max(1) as f64
+            ours_peak as f64 / weights_bytes.max(1) as f64,
+            if args.prefix_share { "on" } else { "off" }
         );
         if let Some(ratio) = report["ratio"].as_f64() {
             println!(
