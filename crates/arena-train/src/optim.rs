@@ -7,7 +7,7 @@
 
 use std::sync::Mutex;
 
-use arena_model::tensor::{CpuStorage, InplaceOp2, Layout, Tensor, Var};
+use arena_model::tensor::{CpuStorage, CustomOp1, DType, InplaceOp2, Layout, Shape, Tensor, Var};
 
 use arena_model::{ModelError, Result};
 
@@ -168,17 +168,48 @@ impl AdamW {
     }
 }
 
-/// Global L2 norm of several gradients, in f64.
+/// Global L2 norm of several gradients, in f64 (one read of each CPU f32 gradient, no
+/// temporary tensor; candle's `sqr` and `sum_all` elsewhere).
 pub fn global_norm(grads: &[Tensor]) -> Result<f64> {
     let mut sum = 0f64;
     for g in grads {
-        sum += g
-            .sqr()?
-            .sum_all()?
-            .to_dtype(arena_model::tensor::DType::F64)?
-            .to_scalar::<f64>()?;
+        let squares = if g.device().is_cpu() && g.dtype() == DType::F32 && g.is_contiguous() {
+            g.apply_op1_no_bwd(&SumOfSquares)?
+        } else {
+            g.sqr()?.sum_all()?.to_dtype(DType::F64)?
+        };
+        sum += squares.to_scalar::<f64>()?;
     }
     Ok(sum.sqrt())
+}
+
+/// Σ x² of an f32 tensor as an f64 scalar (partial sums in f32 blocks of 4096).
+struct SumOfSquares;
+
+impl CustomOp1 for SumOfSquares {
+    fn name(&self) -> &'static str {
+        "sum-of-squares"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> arena_model::tensor::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            return Err(arena_model::tensor::Error::Msg(
+                "sum of squares needs f32".into(),
+            ));
+        };
+        let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
+            arena_model::tensor::Error::Msg("sum of squares needs a contiguous tensor".into())
+        })?;
+        let sum = data[start..end]
+            .chunks(4096)
+            .map(|block| f64::from(block.iter().map(|v| v * v).sum::<f32>()))
+            .sum();
+        Ok((CpuStorage::F64(vec![sum]), Shape::from(())))
+    }
 }
 
 /// Shape of the learning rate after warmup.
