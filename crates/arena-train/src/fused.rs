@@ -48,6 +48,10 @@ fn contiguous_f32<'a>(
 }
 
 fn fused_cpu(t: &Tensor) -> bool {
+    #[cfg(test)]
+    if tests::PLAIN_OPS.with(|plain| plain.get()) {
+        return false;
+    }
     matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32
 }
 
@@ -572,9 +576,15 @@ impl CustomOp1 for RopeHeadsGrad<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use arena_model::tensor::Var;
+
+    thread_local! {
+        /// Set: every op of this module takes its candle-graph fallback (the model-level test
+        /// compares the two).
+        pub(crate) static PLAIN_OPS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
 
     fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

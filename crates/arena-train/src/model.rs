@@ -492,16 +492,74 @@ mod tests {
         Ok(probs.matmul(v)?)
     }
 
-    /// Loss and the gradient of every weight, by name.
+    /// Loss and the gradient of every trainable variable, by name.
     fn loss_and_grads(model: &TrainModel, batch: &Batch) -> (f32, BTreeMap<String, Tensor>) {
         let loss = model.loss(batch).unwrap();
         let grads = loss.backward().unwrap();
         let by_name = model
-            .params
-            .iter()
-            .map(|(name, var)| (name.clone(), grads.get(var.as_tensor()).unwrap().clone()))
+            .trainable()
+            .into_iter()
+            .map(|(name, var)| (name, grads.get(var.as_tensor()).unwrap().clone()))
             .collect();
         (loss.to_scalar::<f32>().unwrap(), by_name)
+    }
+
+    fn test_batch() -> Batch {
+        let seqs: Vec<Vec<u32>> = [37usize, 23, 9]
+            .iter()
+            .enumerate()
+            .map(|(s, &n)| {
+                (0..n)
+                    .map(|t| ((t * 37 + s * 101) % 1000) as u32 + 3)
+                    .collect()
+            })
+            .collect();
+        let pairs: Vec<(&[u32], usize)> = seqs.iter().map(|s| (s.as_slice(), 4)).collect();
+        make_batch(&pairs, 0, &Device::Cpu).unwrap()
+    }
+
+    /// The fused ops (`crate::fused`) give the loss and every gradient of the candle graph they
+    /// replace, through whole models: Llama, Gemma 2 (extra norms, soft-caps) and Phi-3 (fused
+    /// projections split with `narrow`), fully and under LoRA (frozen products).
+    #[test]
+    fn fused_ops_give_the_gradients_of_the_candle_graph() {
+        let batch = test_batch();
+        for name in ["tiny-llama", "tiny-gemma2", "tiny-phi3"] {
+            let dir = arena_testkit::fixtures::fixtures().join(name);
+            let mut model = TrainModel::load(&dir, &Device::Cpu).unwrap();
+            let lora_too = name != "tiny-phi3";
+            for lora in [false, true].into_iter().filter(|&l| !l || lora_too) {
+                if lora {
+                    model
+                        .enable_lora(&LoraConfig::all_projections(4, 8.0, 7))
+                        .unwrap();
+                    // A non-zero B, so the adapters' gradients are not trivially equal.
+                    for adapter in model.adapters.values() {
+                        let b = adapter.b.as_tensor();
+                        adapter
+                            .b
+                            .set(&(b.ones_like().unwrap() * 0.01).unwrap())
+                            .unwrap();
+                    }
+                }
+                crate::fused::tests::PLAIN_OPS.with(|plain| plain.set(true));
+                let (want_loss, want) = loss_and_grads(&model, &batch);
+                crate::fused::tests::PLAIN_OPS.with(|plain| plain.set(false));
+                let (loss, got) = loss_and_grads(&model, &batch);
+                assert!(
+                    (loss - want_loss).abs() <= 1e-5,
+                    "{name} lora {lora}: loss {loss} vs {want_loss}"
+                );
+                assert_eq!(got.len(), want.len());
+                for (param, g) in &got {
+                    let diff = max_abs_diff(g, &want[param]);
+                    assert!(
+                        diff <= 1e-5,
+                        "{name} lora {lora}: gradient of {param} differs by {diff}"
+                    );
+                }
+            }
+        }
     }
 
     fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
