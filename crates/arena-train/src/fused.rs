@@ -1,9 +1,11 @@
 //! Differentiable operations with hand-written backward passes, where candle's autograd does
 //! work the trainer does not need.
 //!
-//! * [`frozen_matmul_t`]: `x · Wᵀ` whose backward computes only the gradient of `x`. candle's
-//!   matmul backward always computes the gradient of both operands, so under LoRA every frozen
-//!   projection (and the LM head) cost one product more than in a full fine-tune.
+//! * [`matmul_t`]: `x · Wᵀ` whose backward writes the weight's gradient as one contiguous
+//!   product (candle's comes out transposed and is added up through a strided copy), and
+//!   [`frozen_matmul_t`], whose backward computes only the gradient of `x`: candle's matmul
+//!   backward always computes both operands' gradients, so under LoRA every frozen projection
+//!   (and the LM head) cost one product more than in a full fine-tune.
 //! * [`weighted_nll`]: `−Σ wᵣ · log softmax(logitsᵣ)[targetᵣ]` as one operation: the forward is
 //!   the evaluation engine's per-row cross-entropy kernel, the backward writes
 //!   `wᵣ · (softmax − onehot)` in one pass. candle's `log_softmax`, `gather` and their
@@ -55,45 +57,79 @@ fn fused_cpu(t: &Tensor) -> bool {
     matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32
 }
 
-/// `x · Wᵀ` (`x` `[n, in]`, `w` `[out, in]`) with a gradient for `x` only; `w` is treated as a
-/// constant. The product is candle's; the operation only records the backward `grad · W`.
+/// `x · Wᵀ` (`x` `[n, in]`, `w` `[out, in]`) with both gradients, each a contiguous product:
+/// `grad · W` and `gradᵀ · x`. candle's matmul of `W.t()` returns the weight's gradient
+/// transposed, which autograd then adds up through a strided (unvectorised) copy.
+pub fn matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    if !fused_cpu(x) || !fused_cpu(w) || x.rank() != 2 || w.rank() != 2 {
+        return Ok(x.matmul(&w.t()?)?);
+    }
+    let value = x.detach().matmul(&w.detach().t()?)?;
+    Ok(x.apply_op2(w, Product::new(value, true))?)
+}
+
+/// [`matmul_t`] with a gradient for `x` only; `w` is treated as a constant (a frozen weight).
 pub fn frozen_matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let w = w.detach();
-    let value = x.detach().matmul(&w.t()?)?;
-    if !fused_cpu(x) || !fused_cpu(&w) || x.rank() != 2 {
+    if !fused_cpu(x) || !fused_cpu(&w) || x.rank() != 2 || w.rank() != 2 {
         // Other devices: the plain product (its weight gradient is computed and dropped).
         return Ok(x.matmul(&w.t()?)?);
     }
-    Ok(x.apply_op1(FrozenProduct { w, value })?)
+    let value = x.detach().matmul(&w.t()?)?;
+    Ok(x.apply_op2(&w, Product::new(value, false))?)
 }
 
-/// Forward: the product computed before the call; backward: `grad · W`.
-struct FrozenProduct {
-    w: Tensor,
-    value: Tensor,
+/// Forward: the product candle computed before the call (moved out, so the graph does not
+/// keep a second copy of it); backward: `grad · W` and, unless the weight is frozen, `gradᵀ · x`.
+struct Product {
+    value: std::sync::Mutex<Option<Tensor>>,
+    weight_grad: bool,
 }
 
-impl CustomOp1 for FrozenProduct {
+impl Product {
+    fn new(value: Tensor, weight_grad: bool) -> Product {
+        Product {
+            value: std::sync::Mutex::new(Some(value)),
+            weight_grad,
+        }
+    }
+}
+
+impl CustomOp2 for Product {
     fn name(&self) -> &'static str {
-        "frozen-matmul-t"
+        "matmul-t"
     }
 
     fn cpu_fwd(
         &self,
         _x: &CpuStorage,
-        _layout: &Layout,
+        _xl: &Layout,
+        _w: &CpuStorage,
+        _wl: &Layout,
     ) -> arena_model::tensor::Result<(CpuStorage, Shape)> {
-        let data = self.value.flatten_all()?.to_vec1::<f32>()?;
-        Ok((CpuStorage::F32(data), self.value.shape().clone()))
+        let value = self
+            .value
+            .lock()
+            .map_err(|_| op_error("matmul-t: state poisoned".into()))?
+            .take()
+            .ok_or_else(|| op_error("matmul-t: the forward pass ran twice".into()))?;
+        let data = value.flatten_all()?.to_vec1::<f32>()?;
+        Ok((CpuStorage::F32(data), value.shape().clone()))
     }
 
     fn bwd(
         &self,
-        _x: &Tensor,
+        x: &Tensor,
+        w: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
-    ) -> arena_model::tensor::Result<Option<Tensor>> {
-        Ok(Some(grad.matmul(&self.w)?))
+    ) -> arena_model::tensor::Result<(Option<Tensor>, Option<Tensor>)> {
+        let dx = grad.matmul(w)?;
+        let dw = match self.weight_grad {
+            true => Some(grad.t()?.matmul(x)?),
+            false => None,
+        };
+        Ok((Some(dx), dw))
     }
 }
 
@@ -657,6 +693,27 @@ pub(crate) mod tests {
         // A target outside the vocabulary is an error, not a panic.
         let bad = Tensor::new(&[3u32, 37, 0, 3, 17], &dev).unwrap();
         assert!(weighted_nll(logits.as_tensor(), &bad, &weights).is_err());
+    }
+
+    /// The product and both gradients equal candle's `x.matmul(w.t())` graph.
+    #[test]
+    fn product_gives_the_gradients_of_candles_matmul() {
+        let dev = Device::Cpu;
+        let x =
+            Var::from_tensor(&Tensor::from_vec(values(6 * 9, 1), (6, 9), &dev).unwrap()).unwrap();
+        let w =
+            Var::from_tensor(&Tensor::from_vec(values(4 * 9, 2), (4, 9), &dev).unwrap()).unwrap();
+        let probe = Tensor::from_vec(values(6 * 4, 5), (6, 4), &dev).unwrap();
+        let want = x.as_tensor().matmul(&w.as_tensor().t().unwrap()).unwrap();
+        let got = matmul_t(x.as_tensor(), w.as_tensor()).unwrap();
+        assert!(max_abs_diff(&want, &got) <= 1e-6);
+        let want = probe_grads(&want, &probe, &[&x, &w]);
+        let got = probe_grads(&got, &probe, &[&x, &w]);
+        for (name, (a, b)) in ["x", "w"].iter().zip(want.iter().zip(&got)) {
+            assert!(b.is_contiguous(), "gradient of {name} is strided");
+            let diff = max_abs_diff(a, b);
+            assert!(diff <= 1e-5, "gradient of {name} differs by {diff}");
+        }
     }
 
     /// The product equals candle's, the gradient of `x` equals candle's, and `w` gets none.

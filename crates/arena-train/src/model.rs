@@ -214,9 +214,9 @@ impl TrainModel {
     /// CPU autocast computes) at the speed of candle's f32 kernel, which its bf16 one is not.
     fn mm_t(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if self.compute == DType::F32 {
-            return Ok(a.matmul(&b.t()?)?);
+            return crate::fused::matmul_t(a, b);
         }
-        let product = self.round(a)?.matmul(&self.round(b)?.t()?)?;
+        let product = crate::fused::matmul_t(&self.round(a)?, &self.round(b)?)?;
         self.round(&product)
     }
 
