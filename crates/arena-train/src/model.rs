@@ -22,7 +22,7 @@
 //! * The compute dtype ([`TrainModel::set_compute_dtype`]): with `BF16` every matrix product
 //!   (projections, LM head) multiplies operands rounded to bfloat16, accumulates in f32 and
 //!   rounds the result to bfloat16, like PyTorch's CPU autocast (run as an f32 product of the
-//!   rounded values: exact products, and candle's bf16 CPU kernel is several times slower);
+//!   rounded values: exact products, through candle's f32 kernel rather than its slower bf16 one);
 //!   attention gets q, k and v rounded to bfloat16 and computes in f32.
 //!   The master weights, the residual stream, RMSNorm, softmax, the loss, the gradients and the
 //!   optimiser stay f32.
@@ -211,7 +211,7 @@ impl TrainModel {
     /// `a · bᵀ` in the compute dtype, returned in f32. Under bf16 the operands and the
     /// result are rounded to bfloat16 and the product runs in f32: a product of two bfloat16
     /// numbers is exact in f32, so this is a bf16 GEMM with f32 accumulation (what PyTorch's
-    /// CPU autocast computes) at the speed of candle's f32 kernel, which its bf16 one is not.
+    /// CPU autocast computes) through candle's f32 kernel, faster than its bf16 one.
     fn mm_t(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if self.compute == DType::F32 {
             return crate::fused::matmul_t(a, b);
