@@ -7,7 +7,8 @@
 
 pub use candle_core::safetensors;
 pub use candle_core::{
-    CpuStorage, DType, Device, Error, InplaceOp2, Layout, Result, Shape, Tensor, Var, D,
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Error, InplaceOp2, Layout, Result,
+    Shape, Tensor, Var, D,
 };
 
 /// The differentiable operations of candle-nn the trainer's forward pass uses (the slow,

@@ -40,6 +40,7 @@ pub use arena_model::tensor::DType;
 
 pub mod data;
 mod error;
+mod fused;
 mod job;
 pub mod lora;
 pub mod model;

@@ -3,7 +3,8 @@
 //! A projection `y = x·Wᵀ` becomes `y = x·Wᵀ + (α/r)·(x·Aᵀ)·Bᵀ` with `A: [r, in]` drawn
 //! kaiming-uniform (bound `1/√in`, as PEFT does) from a seed and `B: [out, r]` zero, so the
 //! adapted model starts exactly equal to the base. Only `A` and `B` are trained; the base
-//! weights are frozen (read as detached tensors, so no gradient is computed for them). When the
+//! weights are frozen (read as detached tensors through a product that computes the gradient of
+//! its input only, so no weight gradient is computed for them). When the
 //! model is saved, `W + (α/r)·B·A` is written under the base name: the folder is a plain
 //! checkpoint that any loader reads without knowing about adapters.
 

@@ -4,7 +4,9 @@
 //! The evaluation model fuses q/k/v and gate/up at load time and uses fast kernels that record
 //! no gradient (candle's `rms_norm`, `rope`, and our `silu_mul`), so it cannot be trained.
 //! This one keeps the checkpoint's tensors as they are (so saving writes the same names and
-//! shapes back) and uses `rms_norm_slow`, `rope_slow` and `silu`/`gelu`. It follows the same
+//! shapes back) and uses the trainer's fused ops with hand-written backward (`crate::fused`:
+//! RMSNorm, `silu(gate)·up`, rotary embedding with the split into heads, the weighted
+//! cross-entropy; each tested against the candle graph it replaces) and `gelu`. It follows the same
 //! [`Family`] options as the engine (Gemma's `(1 + w)` norms, embedding scale and GeGLU;
 //! Gemma 2's extra norms, attention scale and soft-caps; Phi-3's fused `qkv_proj`/`gate_up_proj`,
 //! split with `narrow`) and the same [`Rope`]. Attention is the evaluation engine's blockwise
@@ -15,17 +17,20 @@
 //!
 //! Two options change what is trained and how it is computed:
 //! * LoRA ([`TrainModel::enable_lora`]): the base weights are frozen and low-rank adapters on
-//!   the projections are the only trainable variables; saving writes merged weights.
+//!   the projections are the only trainable variables (the frozen products compute no weight
+//!   gradient); saving writes merged weights.
 //! * The compute dtype ([`TrainModel::set_compute_dtype`]): with `BF16` every matrix product
-//!   (projections, LM head) runs on bfloat16 copies of its operands and returns f32, like
-//!   PyTorch's CPU autocast; attention gets q, k and v rounded to bfloat16 and computes in f32.
+//!   (projections, LM head) multiplies operands rounded to bfloat16, accumulates in f32 and
+//!   rounds the result to bfloat16, like PyTorch's CPU autocast (run as an f32 product of the
+//!   rounded values: exact products, through candle's f32 kernel rather than its slower bf16 one);
+//!   attention gets q, k and v rounded to bfloat16 and computes in f32.
 //!   The master weights, the residual stream, RMSNorm, softmax, the loss, the gradients and the
 //!   optimiser stay f32.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use arena_model::tensor::{DType, Device, Tensor, Var, D};
+use arena_model::tensor::{DType, Device, Tensor, Var};
 
 use crate::lora::{Adapter, LoraConfig};
 use arena_checkpoint::config::ModelConfig;
@@ -203,17 +208,47 @@ impl TrainModel {
         })
     }
 
-    /// `a · bᵀ` in the compute dtype, returned in f32.
+    /// `a · bᵀ` in the compute dtype, returned in f32. Under bf16 the operands and the
+    /// result are rounded to bfloat16 and the product runs in f32: a product of two bfloat16
+    /// numbers is exact in f32, so this is a bf16 GEMM with f32 accumulation (what PyTorch's
+    /// CPU autocast computes) through candle's f32 kernel, faster than its bf16 one.
     fn mm_t(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if self.compute == DType::F32 {
-            return Ok(a.matmul(&b.t()?)?);
+            return crate::fused::matmul_t(a, b);
         }
-        let (a, b) = (a.to_dtype(self.compute)?, b.to_dtype(self.compute)?);
-        Ok(a.matmul(&b.t()?)?.to_dtype(DType::F32)?)
+        let product = crate::fused::matmul_t(&self.round(a)?, &self.round(b)?)?;
+        self.round(&product)
+    }
+
+    /// [`Self::mm_t`] for a frozen `b` (a base weight under LoRA): only `a` gets a gradient,
+    /// where candle's matmul would also compute `b`'s and drop it.
+    fn mm_t_frozen(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if self.compute == DType::F32 {
+            return crate::fused::frozen_matmul_t(a, b);
+        }
+        let product = crate::fused::frozen_matmul_t(&self.round(a)?, &self.round(b)?)?;
+        self.round(&product)
+    }
+
+    /// `t` rounded to the compute dtype, as f32 (unchanged under f32 compute).
+    fn round(&self, t: &Tensor) -> Result<Tensor> {
+        Ok(match self.compute {
+            DType::F32 => t.clone(),
+            dtype => t.to_dtype(dtype)?.to_dtype(DType::F32)?,
+        })
+    }
+
+    /// `x · Wᵀ` with the base weight `W`, which is frozen under LoRA.
+    fn base_product(&self, x: &Tensor, weight: &str) -> Result<Tensor> {
+        let w = self.p(weight)?;
+        match self.lora {
+            Some(_) => self.mm_t_frozen(x, &w),
+            None => self.mm_t(x, &w),
+        }
     }
 
     fn linear(&self, x: &Tensor, name: &str) -> Result<Tensor> {
-        let mut y = self.mm_t(x, &self.p(&format!("{name}.weight"))?)?;
+        let mut y = self.base_product(x, &format!("{name}.weight"))?;
         if let (Some(adapter), Some(lora)) = (self.adapters.get(name), &self.lora) {
             let down = self.mm_t(x, adapter.a.as_tensor())?;
             y = (y + (self.mm_t(&down, adapter.b.as_tensor())? * lora.scale())?)?;
@@ -236,12 +271,6 @@ impl TrainModel {
         layer: usize,
         len: usize,
     ) -> Result<Tensor> {
-        let round = |t: &Tensor| -> Result<Tensor> {
-            Ok(match self.compute {
-                DType::F32 => t.clone(),
-                dtype => t.to_dtype(dtype)?.to_dtype(DType::F32)?,
-            })
-        };
         let spec = Attention {
             mask: CausalMask {
                 past: 0,
@@ -261,7 +290,7 @@ impl TrainModel {
         if self.naive_attention {
             return tests::naive_attention(self, q, k, v, &spec);
         }
-        causal_attention(&round(q)?, &round(k)?, &round(v)?, spec)
+        causal_attention(&self.round(q)?, &self.round(k)?, &self.round(v)?, spec)
     }
 
     /// Mean weighted cross-entropy of `batch` (a scalar with a gradient to every variable).
@@ -286,7 +315,7 @@ impl TrainModel {
             if c.family.norm_adds_one() {
                 w = (w + 1.0)?;
             }
-            Ok(arena_model::tensor::ops::rms_norm_slow(x, &w, eps)?)
+            crate::fused::rms_norm(x, &w, eps)
         };
         let (q_out, kv_out) = (heads * d, kvh * d);
         for i in 0..c.num_hidden_layers {
@@ -306,8 +335,8 @@ impl TrainModel {
                 let proj = |name: &str| self.linear(&normed, &format!("{p}.self_attn.{name}"));
                 (proj("q_proj")?, proj("k_proj")?, proj("v_proj")?)
             };
-            let q = arena_model::tensor::ops::rope_slow(&heads_of(q, heads)?, &cos, &sin)?;
-            let k = arena_model::tensor::ops::rope_slow(&heads_of(k, kvh)?, &cos, &sin)?;
+            let q = crate::fused::rope_heads(&q, &cos, &sin, b, heads)?;
+            let k = crate::fused::rope_heads(&k, &cos, &sin, b, kvh)?;
             let v = heads_of(v, kvh)?;
             // Heads sharing a kv head are stacked as rows, as in the evaluation model.
             let q = q.reshape((b, kvh, group * len, d))?;
@@ -340,11 +369,11 @@ impl TrainModel {
                     self.linear(&normed, &format!("{p}.mlp.up_proj"))?,
                 )
             };
-            let gate = match c.hidden_act {
-                Activation::Silu => gate.silu()?,
-                Activation::GeluTanh => gate.gelu()?,
+            let hidden = match c.hidden_act {
+                Activation::Silu => crate::fused::silu_mul(&gate, &up)?,
+                Activation::GeluTanh => (gate.gelu()? * up)?,
             };
-            let mut mlp = self.linear(&(gate * up)?, &format!("{p}.mlp.down_proj"))?;
+            let mut mlp = self.linear(&hidden, &format!("{p}.mlp.down_proj"))?;
             if gemma2 {
                 mlp = norm(&mlp, &format!("{p}.post_feedforward_layernorm.weight"))?;
             }
@@ -357,13 +386,11 @@ impl TrainModel {
         } else {
             "lm_head.weight"
         };
-        let mut logits = self.mm_t(&normed, &self.p(head)?)?;
+        let mut logits = self.base_product(&normed, head)?;
         if let Some(cap) = c.final_logit_softcapping {
             logits = softcap(&logits, cap)?;
         }
-        let logp = arena_model::tensor::ops::log_softmax(&logits, D::Minus1)?;
-        let picked = logp.gather(&batch.targets.unsqueeze(1)?, 1)?.squeeze(1)?;
-        Ok((picked * &batch.weights)?.sum_all()?.neg()?)
+        crate::fused::weighted_nll(&logits, &batch.targets, &batch.weights)
     }
 
     /// Every weight under its transformers name, with the adapters merged in
@@ -432,6 +459,7 @@ pub fn make_batch(seqs: &[(&[u32], usize)], pad: u32, device: &Device) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arena_model::tensor::D;
 
     /// The attention this model computed before the blockwise kernel (in f32): the whole score
     /// matrix, an additive −∞ mask and candle's softmax, differentiated by autograd.
@@ -464,16 +492,74 @@ mod tests {
         Ok(probs.matmul(v)?)
     }
 
-    /// Loss and the gradient of every weight, by name.
+    /// Loss and the gradient of every trainable variable, by name.
     fn loss_and_grads(model: &TrainModel, batch: &Batch) -> (f32, BTreeMap<String, Tensor>) {
         let loss = model.loss(batch).unwrap();
         let grads = loss.backward().unwrap();
         let by_name = model
-            .params
-            .iter()
-            .map(|(name, var)| (name.clone(), grads.get(var.as_tensor()).unwrap().clone()))
+            .trainable()
+            .into_iter()
+            .map(|(name, var)| (name, grads.get(var.as_tensor()).unwrap().clone()))
             .collect();
         (loss.to_scalar::<f32>().unwrap(), by_name)
+    }
+
+    fn test_batch() -> Batch {
+        let seqs: Vec<Vec<u32>> = [37usize, 23, 9]
+            .iter()
+            .enumerate()
+            .map(|(s, &n)| {
+                (0..n)
+                    .map(|t| ((t * 37 + s * 101) % 1000) as u32 + 3)
+                    .collect()
+            })
+            .collect();
+        let pairs: Vec<(&[u32], usize)> = seqs.iter().map(|s| (s.as_slice(), 4)).collect();
+        make_batch(&pairs, 0, &Device::Cpu).unwrap()
+    }
+
+    /// The fused ops (`crate::fused`) give the loss and every gradient of the candle graph they
+    /// replace, through whole models: Llama, Gemma 2 (extra norms, soft-caps) and Phi-3 (fused
+    /// projections split with `narrow`), fully and under LoRA (frozen products).
+    #[test]
+    fn fused_ops_give_the_gradients_of_the_candle_graph() {
+        let batch = test_batch();
+        for name in ["tiny-llama", "tiny-gemma2", "tiny-phi3"] {
+            let dir = arena_testkit::fixtures::fixtures().join(name);
+            let mut model = TrainModel::load(&dir, &Device::Cpu).unwrap();
+            let lora_too = name != "tiny-phi3";
+            for lora in [false, true].into_iter().filter(|&l| !l || lora_too) {
+                if lora {
+                    model
+                        .enable_lora(&LoraConfig::all_projections(4, 8.0, 7))
+                        .unwrap();
+                    // A non-zero B, so the adapters' gradients are not trivially equal.
+                    for adapter in model.adapters.values() {
+                        let b = adapter.b.as_tensor();
+                        adapter
+                            .b
+                            .set(&(b.ones_like().unwrap() * 0.01).unwrap())
+                            .unwrap();
+                    }
+                }
+                crate::fused::tests::PLAIN_OPS.with(|plain| plain.set(true));
+                let (want_loss, want) = loss_and_grads(&model, &batch);
+                crate::fused::tests::PLAIN_OPS.with(|plain| plain.set(false));
+                let (loss, got) = loss_and_grads(&model, &batch);
+                assert!(
+                    (loss - want_loss).abs() <= 1e-5,
+                    "{name} lora {lora}: loss {loss} vs {want_loss}"
+                );
+                assert_eq!(got.len(), want.len());
+                for (param, g) in &got {
+                    let diff = max_abs_diff(g, &want[param]);
+                    assert!(
+                        diff <= 1e-5,
+                        "{name} lora {lora}: gradient of {param} differs by {diff}"
+                    );
+                }
+            }
+        }
     }
 
     fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {

@@ -2,14 +2,16 @@
 //!
 //! candle-nn's AdamW builds several temporary tensors per parameter and step (measured 8×
 //! slower than PyTorch's). Here the moments live in plain `Vec<f32>` next to the parameter and
-//! one loop reads the gradient once and writes the moments and the weight once, applying the
-//! global-norm clipping factor on the fly (a candle in-place op on the parameter's storage).
+//! one loop (split over rayon's threads) reads the gradient once and writes the moments and the
+//! weight once, applying the global-norm clipping factor on the fly (a candle in-place op on
+//! the parameter's storage).
 
 use std::sync::Mutex;
 
-use arena_model::tensor::{CpuStorage, InplaceOp2, Layout, Tensor, Var};
+use arena_model::tensor::{CpuStorage, CustomOp1, DType, InplaceOp2, Layout, Shape, Tensor, Var};
 
 use arena_model::{ModelError, Result};
+use rayon::prelude::*;
 
 /// AdamW hyper-parameters (decoupled weight decay, as `torch.optim.AdamW`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,6 +53,10 @@ pub struct AdamW {
     /// Steps taken (bias correction).
     pub step: u64,
 }
+
+/// Elements per parallel task of the AdamW update (a large parameter is one read and write of
+/// four arrays: memory-bound, so both threads' bandwidth helps).
+const UPDATE_CHUNK: usize = 1 << 15;
 
 /// The fused update of one parameter, run by candle on the parameter's own storage.
 struct Update<'a> {
@@ -100,14 +106,22 @@ impl InplaceOp2 for Update<'_> {
         let decay = 1.0 - self.lr * c.weight_decay;
         let step_size = self.lr / self.bias1;
         let inv_bias2 = 1.0 / self.bias2;
-        for i in 0..w.len() {
-            let gi = g[i] * self.grad_scale;
-            let mi = c.beta1 * m[i] + (1.0 - c.beta1) * gi;
-            let vi = c.beta2 * v[i] + (1.0 - c.beta2) * gi * gi;
-            m[i] = mi;
-            v[i] = vi;
-            w[i] = w[i] * decay - step_size * mi / ((vi * inv_bias2).sqrt() + c.eps);
-        }
+        let update = |(((w, g), m), v): (((&mut [f32], &[f32]), &mut [f32]), &mut [f32])| {
+            for i in 0..w.len() {
+                let gi = g[i] * self.grad_scale;
+                let mi = c.beta1 * m[i] + (1.0 - c.beta1) * gi;
+                let vi = c.beta2 * v[i] + (1.0 - c.beta2) * gi * gi;
+                m[i] = mi;
+                v[i] = vi;
+                w[i] = w[i] * decay - step_size * mi / ((vi * inv_bias2).sqrt() + c.eps);
+            }
+        };
+        // Elementwise, so the split over threads does not change a bit of the result.
+        w.par_chunks_mut(UPDATE_CHUNK)
+            .zip(g.par_chunks(UPDATE_CHUNK))
+            .zip(m.par_chunks_mut(UPDATE_CHUNK))
+            .zip(v.par_chunks_mut(UPDATE_CHUNK))
+            .for_each(update);
         Ok(())
     }
 }
@@ -168,17 +182,50 @@ impl AdamW {
     }
 }
 
-/// Global L2 norm of several gradients, in f64.
+/// Global L2 norm of several gradients, in f64 (one read of each CPU f32 gradient, no
+/// temporary tensor; candle's `sqr` and `sum_all` elsewhere).
 pub fn global_norm(grads: &[Tensor]) -> Result<f64> {
     let mut sum = 0f64;
     for g in grads {
-        sum += g
-            .sqr()?
-            .sum_all()?
-            .to_dtype(arena_model::tensor::DType::F64)?
-            .to_scalar::<f64>()?;
+        let squares = if g.device().is_cpu() && g.dtype() == DType::F32 && g.is_contiguous() {
+            g.apply_op1_no_bwd(&SumOfSquares)?
+        } else {
+            g.sqr()?.sum_all()?.to_dtype(DType::F64)?
+        };
+        sum += squares.to_scalar::<f64>()?;
     }
     Ok(sum.sqrt())
+}
+
+/// Σ x² of an f32 tensor as an f64 scalar (partial sums in f32 blocks of 4096).
+struct SumOfSquares;
+
+impl CustomOp1 for SumOfSquares {
+    fn name(&self) -> &'static str {
+        "sum-of-squares"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> arena_model::tensor::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            return Err(arena_model::tensor::Error::Msg(
+                "sum of squares needs f32".into(),
+            ));
+        };
+        let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
+            arena_model::tensor::Error::Msg("sum of squares needs a contiguous tensor".into())
+        })?;
+        // Block sums in parallel, added in order: the same norm on every run.
+        let blocks: Vec<f64> = data[start..end]
+            .par_chunks(4096)
+            .map(|block| f64::from(block.iter().map(|v| v * v).sum::<f32>()))
+            .collect();
+        let sum = blocks.iter().sum();
+        Ok((CpuStorage::F64(vec![sum]), Shape::from(())))
+    }
 }
 
 /// Shape of the learning rate after warmup.
