@@ -614,6 +614,7 @@ impl CustomOp1 for RopeHeadsGrad<'_> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::test_util::max_abs_diff;
     use arena_model::tensor::Var;
 
     thread_local! {
@@ -632,19 +633,6 @@ pub(crate) mod tests {
                 (state % 20_001) as f32 / 10_000.0 - 1.0
             })
             .collect()
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     /// The loss and the logits' gradient equal candle's log_softmax + gather graph (1e-5),

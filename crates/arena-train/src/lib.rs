@@ -47,6 +47,26 @@ pub mod model;
 pub mod optim;
 pub mod trainer;
 
+/// Helpers shared by the unit tests of several modules.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use arena_model::tensor::Tensor;
+
+    /// The largest absolute elementwise difference of two tensors of one shape.
+    pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+}
+
 pub use error::TrainError;
 pub use job::{run, RunData, RunSummary, TrainRun};
 pub use trainer::{StepLog, TrainOptions};

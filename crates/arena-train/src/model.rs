@@ -459,6 +459,7 @@ pub fn make_batch(seqs: &[(&[u32], usize)], pad: u32, device: &Device) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::max_abs_diff;
     use arena_model::tensor::D;
 
     /// The attention this model computed before the blockwise kernel (in f32): the whole score
@@ -560,19 +561,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     /// The blockwise kernel (forced to blocks far shorter than the sequences, with and without
