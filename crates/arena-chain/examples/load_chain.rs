@@ -112,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         let normal = normal.clone();
         tasks.push(tokio::spawn(async move {
-            let body = br#"{"jsonrpc":"2.0","id":1,"method":"chain_getBlockNumber","params":[]}"#;
+            let body = br#"{"jsonrpc":"2.0","id":1,"method":"arena_blockNumber","params":[]}"#;
             let mut mine = Tally::default();
             while Instant::now() < until {
                 let t = Instant::now();

@@ -87,7 +87,7 @@ impl ChainClient {
 
     /// Submits an already signed extrinsic.
     pub async fn submit(&self, ext: &SignedExtrinsic) -> ChainResult<Receipt> {
-        self.call("author_submitExtrinsic", vec![json(ext)?]).await
+        self.call("arena_submitExtrinsic", vec![json(ext)?]).await
     }
 
     async fn sign_and_submit(&self, keypair: &Keypair, call: Call) -> ChainResult<Receipt> {
@@ -111,39 +111,39 @@ fn opt_number(number: Option<BlockNumber>) -> Vec<serde_json::Value> {
 #[async_trait]
 impl Chain for ChainClient {
     async fn block_number(&self) -> ChainResult<BlockNumber> {
-        self.call("chain_getBlockNumber", vec![]).await
+        self.call("arena_blockNumber", vec![]).await
     }
 
     async fn block_hash(&self, number: Option<BlockNumber>) -> ChainResult<Option<BlockHash>> {
-        self.call("chain_getBlockHash", opt_number(number)).await
+        self.call("arena_blockHash", opt_number(number)).await
     }
 
     async fn block(&self, number: Option<BlockNumber>) -> ChainResult<Option<BlockInfo>> {
-        self.call("chain_getBlock", opt_number(number)).await
+        self.call("arena_block", opt_number(number)).await
     }
 
     async fn genesis_hash(&self) -> ChainResult<BlockHash> {
         self.genesis
-            .get_or_try_init(|| self.call("chain_getGenesisHash", vec![]))
+            .get_or_try_init(|| self.call("arena_genesisHash", vec![]))
             .await
             .copied()
     }
 
     async fn subnets(&self) -> ChainResult<Vec<NetUid>> {
-        self.call("subnet_list", vec![]).await
+        self.call("arena_subnets", vec![]).await
     }
 
     async fn subnet(&self, netuid: NetUid) -> ChainResult<SubnetInfo> {
-        self.call("subnet_info", vec![netuid.into()]).await
+        self.call("arena_subnetInfo", vec![netuid.into()]).await
     }
 
     async fn hyperparameters(&self, netuid: NetUid) -> ChainResult<Hyperparameters> {
-        self.call("subnet_hyperparameters", vec![netuid.into()])
+        self.call("arena_hyperparameters", vec![netuid.into()])
             .await
     }
 
     async fn metagraph(&self, netuid: NetUid) -> ChainResult<Metagraph> {
-        self.call("subnet_metagraph", vec![netuid.into()]).await
+        self.call("arena_metagraph", vec![netuid.into()]).await
     }
 
     async fn commitment(
@@ -151,24 +151,27 @@ impl Chain for ChainClient {
         netuid: NetUid,
         hotkey: &PublicKey,
     ) -> ChainResult<Option<Commitment>> {
-        self.call("commitments_get", vec![netuid.into(), hotkey.ss58().into()])
-            .await
+        self.call(
+            "arena_commitment",
+            vec![netuid.into(), hotkey.ss58().into()],
+        )
+        .await
     }
 
     async fn commitments(&self, netuid: NetUid) -> ChainResult<Vec<Commitment>> {
-        self.call("commitments_all", vec![netuid.into()]).await
+        self.call("arena_commitments", vec![netuid.into()]).await
     }
 
     async fn weights(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>> {
-        self.call("subnet_weights", vec![netuid.into()]).await
+        self.call("arena_weights", vec![netuid.into()]).await
     }
 
     async fn bonds(&self, netuid: NetUid) -> ChainResult<Vec<WeightRow>> {
-        self.call("subnet_bonds", vec![netuid.into()]).await
+        self.call("arena_bonds", vec![netuid.into()]).await
     }
 
     async fn account_nonce(&self, account: &PublicKey) -> ChainResult<u64> {
-        self.call("system_accountNextIndex", vec![account.ss58().into()])
+        self.call("arena_accountNextIndex", vec![account.ss58().into()])
             .await
     }
 

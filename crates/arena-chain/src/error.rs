@@ -255,6 +255,24 @@ impl ChainError {
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
             .unwrap_or_else(|| "Unknown".to_string())
     }
+
+    /// Whether this is a call's own check failing (a pallet error, `DispatchError::Module` on
+    /// Substrate), as opposed to an invalid transaction (signature, nonce), a missing block or
+    /// a fault of the store or the transport.
+    pub fn is_dispatch(&self) -> bool {
+        !matches!(
+            self,
+            ChainError::BadProof { .. }
+                | ChainError::Stale { .. }
+                | ChainError::Future { .. }
+                | ChainError::BlockNotFound { .. }
+                | ChainError::Storage { .. }
+                | ChainError::InvalidData { .. }
+                | ChainError::Transport { .. }
+                | ChainError::Rpc { .. }
+                | ChainError::Unsupported { .. }
+        )
+    }
 }
 
 impl From<rusqlite::Error> for ChainError {

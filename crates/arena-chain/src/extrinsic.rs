@@ -225,6 +225,81 @@ impl SignedExtrinsic {
     }
 }
 
+/// An extrinsic verified by a front end that speaks another wire format (the Substrate
+/// JSON-RPC of `arena-substrate`), stored with its original bytes. The front end has checked
+/// its signature; the chain checks its nonce and dispatches its call. Unlike an arena
+/// [`SignedExtrinsic`], a failed dispatch is included all the same and uses its nonce, as
+/// on Substrate: `failed` then holds the dispatch error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EncodedExtrinsic {
+    /// The verified signer.
+    #[serde(with = "ss58_serde")]
+    pub signer: PublicKey,
+    /// The signer's nonce.
+    pub nonce: u64,
+    /// What it does, in arena's terms.
+    pub call: Call,
+    /// The extrinsic exactly as submitted (`0x` hex in JSON).
+    #[serde(with = "hex_bytes")]
+    pub bytes: Vec<u8>,
+    /// Set by the chain when the dispatch failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<ChainError>,
+}
+
+/// One extrinsic of a block body: arena's own format, or another front end's bytes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BodyExtrinsic {
+    /// Signed with arena's payload ([`SignedExtrinsic`]).
+    Arena(SignedExtrinsic),
+    /// Verified by another front end ([`EncodedExtrinsic`]).
+    Encoded(EncodedExtrinsic),
+}
+
+impl BodyExtrinsic {
+    /// The account that signed it.
+    pub fn signer(&self) -> &PublicKey {
+        match self {
+            BodyExtrinsic::Arena(e) => &e.signer,
+            BodyExtrinsic::Encoded(e) => &e.signer,
+        }
+    }
+
+    /// Its nonce.
+    pub fn nonce(&self) -> u64 {
+        match self {
+            BodyExtrinsic::Arena(e) => e.nonce,
+            BodyExtrinsic::Encoded(e) => e.nonce,
+        }
+    }
+
+    /// Its call.
+    pub fn call(&self) -> &Call {
+        match self {
+            BodyExtrinsic::Arena(e) => &e.call,
+            BodyExtrinsic::Encoded(e) => &e.call,
+        }
+    }
+
+    /// The dispatch error of an included extrinsic that failed (only encoded extrinsics:
+    /// a failing arena extrinsic is never included).
+    pub fn failed(&self) -> Option<&ChainError> {
+        match self {
+            BodyExtrinsic::Arena(_) => None,
+            BodyExtrinsic::Encoded(e) => e.failed.as_ref(),
+        }
+    }
+
+    /// The bytes the block commits to: arena's payload and signature, or the submitted bytes.
+    pub fn bytes(&self, genesis: &BlockHash) -> ChainResult<Vec<u8>> {
+        match self {
+            BodyExtrinsic::Arena(e) => e.encoded(genesis),
+            BodyExtrinsic::Encoded(e) => Ok(e.bytes.clone()),
+        }
+    }
+}
+
 /// blake2b with a 256-bit output (Substrate's `blake2_256`).
 pub fn blake2_256(parts: &[&[u8]]) -> [u8; 32] {
     let mut hasher = blake2::Blake2bVar::new(32).expect("32 is a valid blake2b output size");

@@ -38,6 +38,7 @@ mod client;
 mod epoch;
 mod error;
 pub mod extrinsic;
+pub mod header;
 pub mod local;
 pub mod rpc;
 mod runtime;
@@ -47,7 +48,8 @@ pub mod types;
 pub use chain::Chain;
 pub use client::ChainClient;
 pub use error::{ChainError, ChainResult};
-pub use extrinsic::{Call, SignedExtrinsic};
+pub use extrinsic::{BodyExtrinsic, Call, EncodedExtrinsic, SignedExtrinsic};
+pub use header::Header;
 pub use local::{LocalChain, LocalChainOptions};
 pub use types::{
     BlockHash, BlockInfo, BlockNumber, Commitment, Hyperparameters, Metagraph, NetUid, NeuronInfo,

@@ -20,7 +20,8 @@ use rusqlite::{params, Connection, OpenFlags};
 use crate::chain::Chain;
 use crate::epoch;
 use crate::error::{ChainError, ChainResult};
-use crate::extrinsic::{blake2_256, Call, SignedExtrinsic};
+use crate::extrinsic::{BodyExtrinsic, Call, EncodedExtrinsic, SignedExtrinsic};
+use crate::header::Header;
 use crate::runtime;
 use crate::store::{self, to_i64};
 use crate::types::{
@@ -65,7 +66,7 @@ struct Writer {
     /// Number of the block being built.
     pending_number: BlockNumber,
     /// Extrinsics accepted into it, in order.
-    pending: Vec<SignedExtrinsic>,
+    pending: Vec<BodyExtrinsic>,
 }
 
 /// The embedded chain. Cheap to share: wrap it in an `Arc`.
@@ -75,6 +76,8 @@ pub struct LocalChain {
     genesis: BlockHash,
     writer: Mutex<Writer>,
     reader: Mutex<Connection>,
+    /// The last produced block, for subscribers (new-head notifications).
+    heads: tokio::sync::watch::Sender<BlockInfo>,
 }
 
 fn storage(context: &str, err: impl std::fmt::Display) -> ChainError {
@@ -102,10 +105,7 @@ impl LocalChain {
         let genesis = match store::block(&conn, Some(0))? {
             Some(b) => b.hash,
             None => {
-                let hash = BlockHash(blake2_256(&[
-                    b"arena-chain/genesis",
-                    options.chain_name.as_bytes(),
-                ]));
+                let hash = Header::genesis(&options.chain_name).hash();
                 conn.execute(
                     "INSERT INTO blocks (number, hash, parent, timestamp_ms, extrinsic_count,
                                          extrinsics) VALUES (0, ?1, ?2, ?3, 0, '[]')",
@@ -126,6 +126,7 @@ impl LocalChain {
             .busy_timeout(Duration::from_secs(5))
             .map_err(|e| storage(&ctx, e))?;
         tracing::info!(dir = %dir.display(), head = head.number, genesis = %genesis, "chain opened");
+        let (heads, _) = tokio::sync::watch::channel(head.clone());
         Ok(LocalChain {
             dir,
             options,
@@ -136,6 +137,7 @@ impl LocalChain {
                 pending: Vec::new(),
             }),
             reader: Mutex::new(reader),
+            heads,
         })
     }
 
@@ -171,34 +173,13 @@ impl LocalChain {
     pub fn submit(&self, ext: SignedExtrinsic) -> ChainResult<Receipt> {
         ext.verify(&self.genesis)?;
         let mut w = self.writer()?;
-        let expected = store::nonce(&w.conn, &ext.signer)?;
-        if ext.nonce < expected {
-            return Err(ChainError::Stale {
-                signer: ext.signer.ss58(),
-                nonce: ext.nonce,
-                expected,
-            });
-        }
-        if ext.nonce > expected {
-            return Err(ChainError::Future {
-                signer: ext.signer.ss58(),
-                nonce: ext.nonce,
-                expected,
-            });
-        }
+        let expected = Self::check_nonce(&w.conn, &ext.signer, ext.nonce)?;
         let block = w.pending_number;
-        w.conn.execute_batch("SAVEPOINT ext")?;
-        let applied =
-            runtime::dispatch(&w.conn, block, &ext.signer, &ext.call).and_then(|assigned| {
-                store::set_nonce(&w.conn, &ext.signer, expected + 1)?;
-                Ok(assigned)
-            });
-        match applied {
+        match Self::apply(&w.conn, block, &ext.signer, expected, &ext.call) {
             Ok(assigned) => {
-                w.conn.execute_batch("RELEASE ext")?;
                 let index = w.pending.len() as u32;
                 tracing::debug!(call = ext.call.name(), signer = %ext.signer, block, "extrinsic accepted");
-                w.pending.push(ext);
+                w.pending.push(BodyExtrinsic::Arena(ext));
                 Ok(Receipt {
                     block,
                     index,
@@ -206,8 +187,88 @@ impl LocalChain {
                 })
             }
             Err(err) => {
-                w.conn.execute_batch("ROLLBACK TO ext; RELEASE ext")?;
                 tracing::debug!(call = ext.call.name(), signer = %ext.signer, %err, "extrinsic rejected");
+                Err(err)
+            }
+        }
+    }
+
+    /// Applies an extrinsic whose signature a front end has verified (the Substrate RPC) to
+    /// the block being built. An invalid nonce or a fault of the store is an error and
+    /// changes nothing. A failing dispatch is included as on Substrate: the state is as
+    /// before, but the nonce is used and the extrinsic is in the block with its error, which
+    /// is returned beside the receipt.
+    pub fn submit_encoded(
+        &self,
+        mut ext: EncodedExtrinsic,
+    ) -> ChainResult<(Receipt, Option<ChainError>)> {
+        let mut w = self.writer()?;
+        let expected = Self::check_nonce(&w.conn, &ext.signer, ext.nonce)?;
+        let block = w.pending_number;
+        let index = w.pending.len() as u32;
+        ext.failed = None;
+        let (assigned, failed) = match Self::apply(&w.conn, block, &ext.signer, expected, &ext.call)
+        {
+            Ok(assigned) => (assigned, None),
+            Err(err) if err.is_dispatch() => {
+                store::set_nonce(&w.conn, &ext.signer, expected + 1)?;
+                (None, Some(err))
+            }
+            Err(err) => return Err(err),
+        };
+        tracing::debug!(call = ext.call.name(), signer = %ext.signer, block, failed = ?failed, "encoded extrinsic included");
+        ext.failed = failed.clone();
+        w.pending.push(BodyExtrinsic::Encoded(ext));
+        Ok((
+            Receipt {
+                block,
+                index,
+                assigned,
+            },
+            failed,
+        ))
+    }
+
+    /// The signer's next nonce if `nonce` is it; `Stale` below, `Future` above.
+    fn check_nonce(conn: &Connection, signer: &PublicKey, nonce: u64) -> ChainResult<u64> {
+        let expected = store::nonce(conn, signer)?;
+        if nonce < expected {
+            return Err(ChainError::Stale {
+                signer: signer.ss58(),
+                nonce,
+                expected,
+            });
+        }
+        if nonce > expected {
+            return Err(ChainError::Future {
+                signer: signer.ss58(),
+                nonce,
+                expected,
+            });
+        }
+        Ok(expected)
+    }
+
+    /// Dispatches `call` in a savepoint and uses the nonce; on error, nothing changes.
+    fn apply(
+        conn: &Connection,
+        block: BlockNumber,
+        signer: &PublicKey,
+        nonce: u64,
+        call: &Call,
+    ) -> ChainResult<Option<u16>> {
+        conn.execute_batch("SAVEPOINT ext")?;
+        let applied = runtime::dispatch(conn, block, signer, call).and_then(|assigned| {
+            store::set_nonce(conn, signer, nonce + 1)?;
+            Ok(assigned)
+        });
+        match applied {
+            Ok(assigned) => {
+                conn.execute_batch("RELEASE ext")?;
+                Ok(assigned)
+            }
+            Err(err) => {
+                conn.execute_batch("ROLLBACK TO ext; RELEASE ext")?;
                 Err(err)
             }
         }
@@ -231,6 +292,7 @@ impl LocalChain {
                 w.pending.clear();
                 w.pending_number = number + 1;
                 tracing::debug!(number, hash = %info.hash, extrinsics = info.extrinsics, "block produced");
+                self.heads.send_replace(info.clone());
                 Ok(info)
             }
             Err(err) => {
@@ -245,7 +307,7 @@ impl LocalChain {
     fn seal(
         conn: &Connection,
         number: BlockNumber,
-        body: &[SignedExtrinsic],
+        body: &[BodyExtrinsic],
         genesis: &BlockHash,
     ) -> ChainResult<BlockInfo> {
         for netuid in store::netuids(conn)? {
@@ -257,16 +319,11 @@ impl LocalChain {
         let parent = store::block(conn, Some(number - 1))?
             .ok_or(ChainError::BlockNotFound { number: number - 1 })?
             .hash;
-        let mut preimage = Vec::new();
-        preimage.extend_from_slice(&parent.0);
-        preimage.extend_from_slice(&number.to_le_bytes());
-        preimage.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        for ext in body {
-            let bytes = ext.encoded(genesis)?;
-            preimage.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-            preimage.extend_from_slice(&bytes);
-        }
-        let hash = BlockHash(blake2_256(&[&preimage]));
+        let bytes = body
+            .iter()
+            .map(|e| e.bytes(genesis))
+            .collect::<ChainResult<Vec<_>>>()?;
+        let hash = Header::new(parent, number, [0; 32], &bytes)?.hash();
         let json = serde_json::to_string(body).map_err(|e| storage("block body", e))?;
         let timestamp_ms = now_ms();
         conn.execute(
@@ -291,7 +348,7 @@ impl LocalChain {
     }
 
     /// The extrinsics of a produced block.
-    pub fn block_extrinsics(&self, number: BlockNumber) -> ChainResult<Vec<SignedExtrinsic>> {
+    pub fn block_extrinsics(&self, number: BlockNumber) -> ChainResult<Vec<BodyExtrinsic>> {
         let conn = self.reader()?;
         let text: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
             "SELECT extrinsics FROM blocks WHERE number = ?1",
@@ -300,6 +357,44 @@ impl LocalChain {
         ))?;
         let text = text.ok_or(ChainError::BlockNotFound { number })?;
         serde_json::from_str(&text).map_err(|e| storage(&format!("body of block {number}"), e))
+    }
+
+    /// The Substrate-layout header of a produced block (see [`crate::header`]), or `None` past
+    /// the head. Its hash is the block's hash for every block this version produced.
+    pub fn header(&self, number: BlockNumber) -> ChainResult<Option<Header>> {
+        let Some(info) = self.read(|c| store::block(c, Some(number)))? else {
+            return Ok(None);
+        };
+        if number == 0 {
+            return Ok(Some(Header::genesis(&self.chain_name()?)));
+        }
+        let bytes = self
+            .block_extrinsics(number)?
+            .iter()
+            .map(|e| e.bytes(&self.genesis))
+            .collect::<ChainResult<Vec<_>>>()?;
+        Header::new(info.parent_hash, number, [0; 32], &bytes).map(Some)
+    }
+
+    /// The name hashed into the genesis block (as stored when the chain was created).
+    pub fn chain_name(&self) -> ChainResult<String> {
+        self.read(|c| {
+            Ok(
+                store::meta_get(c, "chain_name")?
+                    .unwrap_or_else(|| self.options.chain_name.clone()),
+            )
+        })
+    }
+
+    /// The number of the block being built (the head's number + 1): the block in which an
+    /// extrinsic submitted now is included.
+    pub fn pending_number(&self) -> ChainResult<BlockNumber> {
+        Ok(self.writer()?.pending_number)
+    }
+
+    /// Follows the produced blocks: the receiver holds the head and changes with each block.
+    pub fn watch_heads(&self) -> tokio::sync::watch::Receiver<BlockInfo> {
+        self.heads.subscribe()
     }
 
     /// Produces a block every `block_time` until the returned task is aborted.

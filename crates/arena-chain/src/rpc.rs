@@ -9,20 +9,20 @@
 //!
 //! | method | params | result |
 //! |---|---|---|
-//! | `chain_getBlockNumber` | `[]` | u64 |
-//! | `chain_getBlockHash` | `[number?]` | hex or null |
-//! | `chain_getBlock` | `[number?]` | [`crate::BlockInfo`] or null |
-//! | `chain_getGenesisHash` | `[]` | hex |
-//! | `subnet_list` | `[]` | `[netuid]` |
-//! | `subnet_info` | `[netuid]` | [`crate::SubnetInfo`] |
-//! | `subnet_hyperparameters` | `[netuid]` | [`crate::Hyperparameters`] |
-//! | `subnet_metagraph` | `[netuid]` | [`crate::Metagraph`] |
-//! | `subnet_weights` | `[netuid]` | `[WeightRow]` |
-//! | `subnet_bonds` | `[netuid]` | `[WeightRow]` (bond rows) |
-//! | `commitments_get` | `[netuid, hotkey_ss58]` | [`crate::Commitment`] or null |
-//! | `commitments_all` | `[netuid]` | `[Commitment]` |
-//! | `system_accountNextIndex` | `[ss58]` | u64 |
-//! | `author_submitExtrinsic` | `[SignedExtrinsic]` | [`crate::Receipt`] |
+//! | `arena_blockNumber` | `[]` | u64 |
+//! | `arena_blockHash` | `[number?]` | hex or null |
+//! | `arena_block` | `[number?]` | [`crate::BlockInfo`] or null |
+//! | `arena_genesisHash` | `[]` | hex |
+//! | `arena_subnets` | `[]` | `[netuid]` |
+//! | `arena_subnetInfo` | `[netuid]` | [`crate::SubnetInfo`] |
+//! | `arena_hyperparameters` | `[netuid]` | [`crate::Hyperparameters`] |
+//! | `arena_metagraph` | `[netuid]` | [`crate::Metagraph`] |
+//! | `arena_weights` | `[netuid]` | `[WeightRow]` |
+//! | `arena_bonds` | `[netuid]` | `[WeightRow]` (bond rows) |
+//! | `arena_commitment` | `[netuid, hotkey_ss58]` | [`crate::Commitment`] or null |
+//! | `arena_commitments` | `[netuid]` | `[Commitment]` |
+//! | `arena_accountNextIndex` | `[ss58]` | u64 |
+//! | `arena_submitExtrinsic` | `[SignedExtrinsic]` | [`crate::Receipt`] |
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use std::sync::Arc;
 use arena_keys::PublicKey;
 use jsonrpsee::server::{stop_channel, BatchRequestConfig, Server, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
-use jsonrpsee::RpcModule;
+use jsonrpsee::{Methods, RpcModule};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -115,63 +115,63 @@ pub fn module(chain: Arc<LocalChain>) -> Result<RpcModule<LocalChain>, ChainErro
     let reg = |e: jsonrpsee::core::RegisterMethodError| ChainError::InvalidData {
         reason: e.to_string(),
     };
-    m.register_blocking_method("chain_getBlockNumber", |_, c, _| {
+    m.register_blocking_method("arena_blockNumber", |_, c, _| {
         reply(block_on(c.block_number()))
     })
     .map_err(reg)?;
-    m.register_blocking_method("chain_getBlockHash", |p, c, _| {
+    m.register_blocking_method("arena_blockHash", |p, c, _| {
         let n = optional_number(&p)?;
         reply(block_on(c.block_hash(n)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("chain_getBlock", |p, c, _| {
+    m.register_blocking_method("arena_block", |p, c, _| {
         let n = optional_number(&p)?;
         reply(block_on(c.block(n)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("chain_getGenesisHash", |_, c, _| {
+    m.register_blocking_method("arena_genesisHash", |_, c, _| {
         reply(Ok::<_, ChainError>(c.genesis()))
     })
     .map_err(reg)?;
-    m.register_blocking_method("subnet_list", |_, c, _| reply(block_on(c.subnets())))
+    m.register_blocking_method("arena_subnets", |_, c, _| reply(block_on(c.subnets())))
         .map_err(reg)?;
-    m.register_blocking_method("subnet_info", |p, c, _| {
+    m.register_blocking_method("arena_subnetInfo", |p, c, _| {
         reply(block_on(c.subnet(one_netuid(&p)?)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("subnet_hyperparameters", |p, c, _| {
+    m.register_blocking_method("arena_hyperparameters", |p, c, _| {
         reply(block_on(c.hyperparameters(one_netuid(&p)?)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("subnet_metagraph", |p, c, _| {
+    m.register_blocking_method("arena_metagraph", |p, c, _| {
         reply(block_on(c.metagraph(one_netuid(&p)?)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("subnet_weights", |p, c, _| {
+    m.register_blocking_method("arena_weights", |p, c, _| {
         reply(block_on(c.weights(one_netuid(&p)?)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("subnet_bonds", |p, c, _| {
+    m.register_blocking_method("arena_bonds", |p, c, _| {
         reply(block_on(c.bonds(one_netuid(&p)?)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("commitments_get", |p, c, _| {
+    m.register_blocking_method("arena_commitment", |p, c, _| {
         let (netuid, hotkey): (NetUid, String) = p.parse()?;
         let hotkey = parse_key(&hotkey)?;
         reply(block_on(c.commitment(netuid, &hotkey)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("commitments_all", |p, c, _| {
+    m.register_blocking_method("arena_commitments", |p, c, _| {
         reply(block_on(c.commitments(one_netuid(&p)?)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("system_accountNextIndex", |p, c, _| {
+    m.register_blocking_method("arena_accountNextIndex", |p, c, _| {
         let (account,): (String,) = p.parse()?;
         let account = parse_key(&account)?;
         reply(block_on(c.account_nonce(&account)))
     })
     .map_err(reg)?;
-    m.register_blocking_method("author_submitExtrinsic", |p, c, _| {
+    m.register_blocking_method("arena_submitExtrinsic", |p, c, _| {
         let (ext,): (SignedExtrinsic,) = p.parse()?;
         reply(c.submit(ext))
     })
@@ -189,10 +189,13 @@ pub struct RpcLimits {
     pub max_batch: u32,
     /// Largest answer, in bytes (a single call or a whole batch).
     pub max_response_bytes: u32,
+    /// Most open subscriptions (new heads, watched extrinsics) on one WebSocket connection.
+    pub max_subscriptions: u32,
 }
 
 impl Default for RpcLimits {
-    /// 1 MiB requests answered within 30 s, batches of up to 64 calls, 16 MiB answers, and
+    /// 1 MiB requests answered within 30 s, batches of up to 64 calls, 16 MiB answers, 64
+    /// subscriptions per WebSocket connection, and
     /// [`arena_net::Limits`]' connection limit and timeouts.
     fn default() -> Self {
         RpcLimits {
@@ -203,6 +206,7 @@ impl Default for RpcLimits {
             },
             max_batch: 64,
             max_response_bytes: 16 << 20,
+            max_subscriptions: 64,
         }
     }
 }
@@ -222,6 +226,17 @@ pub async fn serve_with(
     addr: SocketAddr,
     limits: RpcLimits,
 ) -> Result<(SocketAddr, ServerHandle), ChainError> {
+    serve_methods(module(chain)?, addr, limits).await
+}
+
+/// Serves any method table (arena's own, merged with another front end's) on `addr` within
+/// `limits`: JSON-RPC over HTTP POST and over WebSocket on the same port, as a Substrate node
+/// serves its 9944. Returns the bound address and the server handle.
+pub async fn serve_methods(
+    methods: impl Into<Methods>,
+    addr: SocketAddr,
+    limits: RpcLimits,
+) -> Result<(SocketAddr, ServerHandle), ChainError> {
     let transport = |what: &str, e: std::io::Error| ChainError::Transport {
         reason: format!("{what} {addr}: {e}"),
     };
@@ -234,19 +249,19 @@ pub async fn serve_with(
     let body_cap = limits.net.max_body_bytes.unwrap_or(1 << 20);
     let (stop, handle) = stop_channel();
     let service = Server::builder()
-        .http_only()
         .max_request_body_size(u32::try_from(body_cap).unwrap_or(u32::MAX))
         .max_response_body_size(limits.max_response_bytes)
         .max_connections(u32::try_from(limits.net.max_connections).unwrap_or(u32::MAX))
+        .max_subscriptions_per_connection(limits.max_subscriptions)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
         .to_service_builder()
-        .build(module(chain)?, stop.clone());
+        .build(methods, stop.clone());
     tokio::spawn(async move {
         let shutdown = stop.shutdown();
         if let Err(err) = arena_net::serve_service(listener, service, limits.net, shutdown).await {
             tracing::error!(%err, "chain JSON-RPC server failed");
         }
     });
-    tracing::info!(%bound, "chain JSON-RPC listening");
+    tracing::info!(%bound, "chain JSON-RPC listening (HTTP and WebSocket)");
     Ok((bound, handle))
 }

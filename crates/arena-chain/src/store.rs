@@ -115,6 +115,15 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> ChainResult<()> {
     Ok(())
 }
 
+/// A `meta` value, if set.
+pub fn meta_get(conn: &Connection, key: &str) -> ChainResult<Option<String>> {
+    Ok(rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT value FROM meta WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    ))?)
+}
+
 /// Raw `blocks` columns: number, hash, parent, timestamp, extrinsic count.
 type BlockRow = (i64, Vec<u8>, Vec<u8>, i64, i64);
 

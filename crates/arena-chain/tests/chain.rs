@@ -174,18 +174,28 @@ async fn block_hashes_chain_over_parent_number_and_extrinsics() {
         assert_eq!(block.parent_hash, parent.hash);
         let body = c.block_extrinsics(number).unwrap();
         assert_eq!(body.len() as u32, block.extrinsics);
-        let mut pre = parent.hash.0.to_vec();
-        pre.extend_from_slice(&number.to_le_bytes());
-        pre.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        for ext in &body {
-            let bytes = ext.encoded(&c.genesis()).unwrap();
-            pre.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-            pre.extend_from_slice(&bytes);
-        }
-        assert_eq!(block.hash.0, blake2_256(&[&pre]), "block {number}");
+        // Substrate's header layout: parent ‖ Compact(number) ‖ state root (zero) ‖
+        // extrinsics root ‖ empty digest, hashed with blake2-256.
+        let bytes: Vec<Vec<u8>> = body
+            .iter()
+            .map(|e| e.bytes(&c.genesis()).unwrap())
+            .collect();
+        let mut header = parent.hash.0.to_vec();
+        header.extend_from_slice(&parity_scale_codec::Encode::encode(
+            &parity_scale_codec::Compact(number as u32),
+        ));
+        header.extend_from_slice(&[0; 32]);
+        header.extend_from_slice(&blake2_256(&[&parity_scale_codec::Encode::encode(&bytes)]));
+        header.push(0);
+        assert_eq!(block.hash.0, blake2_256(&[&header]), "block {number}");
+        let served = c.header(number).unwrap().unwrap();
+        assert_eq!(served.encode(), header);
+        assert_eq!(served.hash(), block.hash);
     }
+    assert_eq!(c.header(0).unwrap().unwrap().hash(), c.genesis());
+    assert_eq!(c.header(42).unwrap(), None);
     assert_eq!(
-        c.block_extrinsics(1).unwrap()[0].call.name(),
+        c.block_extrinsics(1).unwrap()[0].call().name(),
         "create_subnet"
     );
     assert_eq!(c.block(Some(42)).await.unwrap(), None);
@@ -587,7 +597,11 @@ async fn rpc_client_matches_local_chain_and_rejects_malformed_requests() {
     );
     let err = remote.metagraph(77).await.unwrap_err();
     assert_eq!(err, ChainError::SubnetNotExists { netuid: 77 });
-    let replay = net.chain.block_extrinsics(42).unwrap().remove(0);
+    let arena_chain::BodyExtrinsic::Arena(replay) =
+        net.chain.block_extrinsics(42).unwrap().remove(0)
+    else {
+        panic!("block 42 holds arena extrinsics");
+    };
     let err = client.submit(&replay).await.unwrap_err();
     assert_eq!(err.name(), "Stale");
 
@@ -597,37 +611,37 @@ async fn rpc_client_matches_local_chain_and_rejects_malformed_requests() {
     assert_eq!(bad_json["error"]["code"], -32700, "{bad_json}");
     let unknown = raw_post(
         addr,
-        r#"{"jsonrpc":"2.0","id":2,"method":"chain_nope","params":[]}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"arena_nope","params":[]}"#,
     )
     .await;
     assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
     let wrong = raw_post(
         addr,
-        r#"{"jsonrpc":"2.0","id":3,"method":"subnet_metagraph","params":["one"]}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"arena_metagraph","params":["one"]}"#,
     )
     .await;
     assert_eq!(wrong["error"]["code"], -32602, "{wrong}");
     let missing = raw_post(
         addr,
-        r#"{"jsonrpc":"2.0","id":4,"method":"commitments_get","params":[1]}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"arena_commitment","params":[1]}"#,
     )
     .await;
     assert_eq!(missing["error"]["code"], -32602, "{missing}");
     let bad_ext = raw_post(
         addr,
-        r#"{"jsonrpc":"2.0","id":5,"method":"author_submitExtrinsic","params":[{"signer":"nope"}]}"#,
+        r#"{"jsonrpc":"2.0","id":5,"method":"arena_submitExtrinsic","params":[{"signer":"nope"}]}"#,
     )
     .await;
     assert_eq!(bad_ext["error"]["code"], -32602, "{bad_ext}");
     let bad_key = raw_post(
         addr,
-        r#"{"jsonrpc":"2.0","id":6,"method":"system_accountNextIndex","params":["5Gxx"]}"#,
+        r#"{"jsonrpc":"2.0","id":6,"method":"arena_accountNextIndex","params":["5Gxx"]}"#,
     )
     .await;
     assert_eq!(bad_key["error"]["code"], -32602, "{bad_key}");
     let ok = raw_post(
         addr,
-        r#"{"jsonrpc":"2.0","id":7,"method":"chain_getBlockNumber","params":[]}"#,
+        r#"{"jsonrpc":"2.0","id":7,"method":"arena_blockNumber","params":[]}"#,
     )
     .await;
     assert_eq!(ok["result"], 42, "{ok}");

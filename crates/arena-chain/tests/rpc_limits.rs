@@ -29,11 +29,11 @@ async fn rpc_limits() {
     let (addr, handle) = rpc::serve(chain, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let number = r#"{"jsonrpc":"2.0","id":1,"method":"chain_getBlockNumber","params":[]}"#;
+    let number = r#"{"jsonrpc":"2.0","id":1,"method":"arena_blockNumber","params":[]}"#;
 
     // A 40k-character address is refused (invalid params) in under 10 ms.
     let long = format!(
-        r#"{{"jsonrpc":"2.0","id":2,"method":"system_accountNextIndex","params":["{}"]}}"#,
+        r#"{{"jsonrpc":"2.0","id":2,"method":"arena_accountNextIndex","params":["{}"]}}"#,
         "z".repeat(40_000)
     );
     let _ = call(addr, number).await;

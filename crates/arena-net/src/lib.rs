@@ -158,7 +158,11 @@ where
         let registry = registry.clone();
         tokio::spawn(async move {
             let io = TokioIo::new(WriteTimeout::new(stream, limits.write_timeout));
-            let connection = http.serve_connection(io, TowerToHyperService::new(svc));
+            // Upgrades allowed: a JSON-RPC service may turn the connection into a WebSocket
+            // (the write timeout above still bounds it).
+            let connection = http
+                .serve_connection(io, TowerToHyperService::new(svc))
+                .with_upgrades();
             tokio::pin!(connection);
             let result = tokio::select! {
                 r = connection.as_mut() => r,
