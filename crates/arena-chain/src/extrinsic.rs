@@ -237,12 +237,14 @@ pub struct EncodedExtrinsic {
     pub signer: PublicKey,
     /// The signer's nonce.
     pub nonce: u64,
-    /// What it does, in arena's terms.
-    pub call: Call,
+    /// What it does, in arena's terms; `None` when the front end already knows that it fails
+    /// (a call arena cannot dispatch, such as weights for a mechanism other than 0): then
+    /// `failed` holds the error and the extrinsic is included as failed.
+    pub call: Option<Call>,
     /// The extrinsic exactly as submitted (`0x` hex in JSON).
     #[serde(with = "hex_bytes")]
     pub bytes: Vec<u8>,
-    /// Set by the chain when the dispatch failed.
+    /// The dispatch error when it failed (set by the chain, or by the front end with no call).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<ChainError>,
 }
@@ -274,11 +276,11 @@ impl BodyExtrinsic {
         }
     }
 
-    /// Its call.
-    pub fn call(&self) -> &Call {
+    /// Its call (`None` for an encoded extrinsic that failed before dispatch).
+    pub fn call(&self) -> Option<&Call> {
         match self {
-            BodyExtrinsic::Arena(e) => &e.call,
-            BodyExtrinsic::Encoded(e) => &e.call,
+            BodyExtrinsic::Arena(e) => Some(&e.call),
+            BodyExtrinsic::Encoded(e) => e.call.as_ref(),
         }
     }
 

@@ -206,9 +206,14 @@ impl LocalChain {
         let expected = Self::check_nonce(&w.conn, &ext.signer, ext.nonce)?;
         let block = w.pending_number;
         let index = w.pending.len() as u32;
-        ext.failed = None;
-        let (assigned, failed) = match Self::apply(&w.conn, block, &ext.signer, expected, &ext.call)
-        {
+        let applied = match (&ext.call, ext.failed.take()) {
+            (Some(call), None) => Self::apply(&w.conn, block, &ext.signer, expected, call),
+            (_, Some(err)) => Err(err),
+            (None, None) => Err(ChainError::InvalidData {
+                reason: "an encoded extrinsic without a call must carry its error".into(),
+            }),
+        };
+        let (assigned, failed) = match applied {
             Ok(assigned) => (assigned, None),
             Err(err) if err.is_dispatch() => {
                 store::set_nonce(&w.conn, &ext.signer, expected + 1)?;
@@ -216,7 +221,11 @@ impl LocalChain {
             }
             Err(err) => return Err(err),
         };
-        tracing::debug!(call = ext.call.name(), signer = %ext.signer, block, failed = ?failed, "encoded extrinsic included");
+        let name = ext
+            .call
+            .as_ref()
+            .map_or("(failed before dispatch)", Call::name);
+        tracing::debug!(call = name, signer = %ext.signer, block, failed = ?failed, "encoded extrinsic included");
         ext.failed = failed.clone();
         w.pending.push(BodyExtrinsic::Encoded(ext));
         Ok((
@@ -374,6 +383,11 @@ impl LocalChain {
             .map(|e| e.bytes(&self.genesis))
             .collect::<ChainResult<Vec<_>>>()?;
         Header::new(info.parent_hash, number, [0; 32], &bytes).map(Some)
+    }
+
+    /// The produced block with this hash, if any.
+    pub fn block_by_hash(&self, hash: &BlockHash) -> ChainResult<Option<BlockInfo>> {
+        self.read(|c| store::block_by_hash(c, hash))
     }
 
     /// The name hashed into the genesis block (as stored when the chain was created).

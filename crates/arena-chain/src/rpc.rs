@@ -28,7 +28,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arena_keys::PublicKey;
-use jsonrpsee::server::{stop_channel, BatchRequestConfig, Server, ServerHandle};
+use jsonrpsee::server::{
+    stop_channel, BatchRequestConfig, RandomStringIdProvider, Server, ServerHandle,
+};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{Methods, RpcModule};
 use serde::Serialize;
@@ -249,6 +251,8 @@ pub async fn serve_methods(
     let body_cap = limits.net.max_body_bytes.unwrap_or(1 << 20);
     let (stop, handle) = stop_channel();
     let service = Server::builder()
+        // Subscription ids as Substrate nodes give them (random strings).
+        .set_id_provider(RandomStringIdProvider::new(16))
         .max_request_body_size(u32::try_from(body_cap).unwrap_or(u32::MAX))
         .max_response_body_size(limits.max_response_bytes)
         .max_connections(u32::try_from(limits.net.max_connections).unwrap_or(u32::MAX))

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (
     number INTEGER PRIMARY KEY, hash BLOB NOT NULL, parent BLOB NOT NULL,
     timestamp_ms INTEGER NOT NULL, extrinsic_count INTEGER NOT NULL, extrinsics TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS blocks_by_hash ON blocks (hash);
 CREATE TABLE IF NOT EXISTS accounts (account BLOB PRIMARY KEY, nonce INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS subnets (
     netuid INTEGER PRIMARY KEY, owner BLOB NOT NULL, created_block INTEGER NOT NULL,
@@ -149,6 +150,22 @@ pub fn block(conn: &Connection, number: Option<BlockNumber>) -> ChainResult<Opti
             )
             .optional()?,
     };
+    block_from_row(found)
+}
+
+/// The produced block with this hash, if any.
+pub fn block_by_hash(conn: &Connection, hash: &BlockHash) -> ChainResult<Option<BlockInfo>> {
+    let found = conn
+        .query_row(
+            "SELECT number, hash, parent, timestamp_ms, extrinsic_count FROM blocks WHERE hash = ?1",
+            [&hash.0[..]],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    block_from_row(found)
+}
+
+fn block_from_row(found: Option<BlockRow>) -> ChainResult<Option<BlockInfo>> {
     let Some((num, hash, parent, ts, count)) = found else {
         return Ok(None);
     };

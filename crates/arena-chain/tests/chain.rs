@@ -195,7 +195,7 @@ async fn block_hashes_chain_over_parent_number_and_extrinsics() {
     assert_eq!(c.header(0).unwrap().unwrap().hash(), c.genesis());
     assert_eq!(c.header(42).unwrap(), None);
     assert_eq!(
-        c.block_extrinsics(1).unwrap()[0].call().name(),
+        c.block_extrinsics(1).unwrap()[0].call().unwrap().name(),
         "create_subnet"
     );
     assert_eq!(c.block(Some(42)).await.unwrap(), None);

@@ -79,6 +79,10 @@ impl Out {
     /// Where to look.
     pub fn endpoints(&self, e: &Endpoints) {
         self.line(&format!("leaderboard {}", e.leaderboard));
+        self.line(&format!(
+            "substrate   {}   (bittensor.Subtensor(network=\"{}\"), btcli --network {})",
+            e.substrate, e.substrate, e.substrate
+        ));
         if self.live {
             self.line(&format!(
                 "chain RPC   {}   (arena chain metagraph --endpoint {} --netuid N)",

@@ -51,6 +51,8 @@ const FEED_RETENTION: Retention = Retention {
 pub struct Endpoints {
     /// Chain JSON-RPC (`arena chain … --endpoint`).
     pub chain: String,
+    /// The same port as Subtensor's WebSocket JSON-RPC (the Python SDK, btcli).
+    pub substrate: String,
     /// Hub base URL.
     pub hub: String,
     /// Feed base URL.
@@ -116,7 +118,7 @@ pub async fn start(
 
     // Chain JSON-RPC, so `arena chain metagraph --endpoint …` works against the localnet.
     let [chain_at, hub_at, feed_at, _] = config.listen_addrs();
-    let (rpc_addr, rpc) = arena_chain::rpc::serve(chain.clone(), chain_at.2)
+    let (rpc_addr, rpc) = arena_substrate::serve(chain.clone(), chain_at.2)
         .await
         .map_err(|e| {
             LocalnetError::service(
@@ -282,6 +284,7 @@ pub async fn start(
     Ok(Running {
         endpoints: Endpoints {
             chain: format!("http://{rpc_addr}"),
+            substrate: format!("ws://{rpc_addr}"),
             hub: hub_url,
             feed: feed_url,
             leaderboard: format!("http://{web_addr}/"),

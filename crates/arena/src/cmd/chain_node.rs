@@ -220,12 +220,13 @@ pub async fn serve(args: ServeArgs, cfg: &Config) -> anyhow::Result<()> {
             .with_context(|| format!("opening the chain in {}", dir.display()))?,
     );
     let head = chain.block_number().await?;
-    let (bound, handle) = arena_chain::rpc::serve(chain.clone(), addr).await?;
+    let (bound, handle) = arena_substrate::serve(chain.clone(), addr).await?;
     let producer = chain.spawn_block_producer();
     // One line on stdout so scripts (and tests) can wait for readiness.
     println!(
         "{}",
-        json!({"listening": format!("http://{bound}"), "head": head,
+        json!({"listening": format!("http://{bound}"), "substrate": format!("ws://{bound}"),
+               "head": head,
                "genesis": chain.genesis().to_hex(), "block_time_ms": block_ms,
                "dir": dir.display().to_string()})
     );
