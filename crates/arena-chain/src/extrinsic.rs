@@ -247,6 +247,10 @@ pub struct EncodedExtrinsic {
     /// The dispatch error when it failed (set by the chain, or by the front end with no call).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<ChainError>,
+    /// What the call assigned (the uid of a registration, the netuid of a new subnet); set by
+    /// the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<u16>,
 }
 
 /// One extrinsic of a block body: arena's own format, or another front end's bytes.

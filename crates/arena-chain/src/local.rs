@@ -227,6 +227,7 @@ impl LocalChain {
             .map_or("(failed before dispatch)", Call::name);
         tracing::debug!(call = name, signer = %ext.signer, block, failed = ?failed, "encoded extrinsic included");
         ext.failed = failed.clone();
+        ext.assigned = assigned;
         w.pending.push(BodyExtrinsic::Encoded(ext));
         Ok((
             Receipt {

@@ -317,6 +317,7 @@ pub async fn submit(chain: &LocalChain, bytes: &[u8]) -> Result<Submitted, TxErr
         call,
         bytes: bytes.to_vec(),
         failed,
+        assigned: None,
     })?;
     Ok(Submitted {
         hash: d.hash,
@@ -388,13 +389,45 @@ pub fn events(chain: &LocalChain, number: u64) -> ChainResult<Vec<EventRecord>> 
                 dispatch_info: info(),
             }))),
             None => {
-                if let Some(Call::SetCommitment { netuid, .. }) = ext.call() {
-                    out.push(record(RuntimeEvent::Commitments(
-                        CommitmentsEvent::Commitment {
+                let assigned = match ext {
+                    BodyExtrinsic::Encoded(e) => e.assigned,
+                    BodyExtrinsic::Arena(_) => None,
+                };
+                let signer = AccountId32(ext.signer().0);
+                let event = match (ext.call(), assigned) {
+                    (Some(Call::SetCommitment { netuid, .. }), _) => {
+                        Some(RuntimeEvent::Commitments(CommitmentsEvent::Commitment {
                             netuid: *netuid,
-                            who: AccountId32(ext.signer().0),
-                        },
-                    )));
+                            who: signer,
+                        }))
+                    }
+                    (Some(Call::BurnedRegister { netuid, hotkey }), Some(uid)) => {
+                        Some(RuntimeEvent::SubtensorModule(
+                            SubtensorEvent::NeuronRegistered(*netuid, uid, AccountId32(hotkey.0)),
+                        ))
+                    }
+                    (Some(Call::CreateSubnet { .. }), Some(netuid)) => Some(
+                        RuntimeEvent::SubtensorModule(SubtensorEvent::NetworkAdded(netuid, 0)),
+                    ),
+                    (
+                        Some(Call::AddStake {
+                            hotkey,
+                            netuid,
+                            amount,
+                        }),
+                        _,
+                    ) => Some(RuntimeEvent::SubtensorModule(SubtensorEvent::StakeAdded(
+                        signer,
+                        AccountId32(hotkey.0),
+                        *amount,
+                        *amount,
+                        *netuid,
+                        0,
+                    ))),
+                    _ => None,
+                };
+                if let Some(event) = event {
+                    out.push(record(event));
                 }
                 out.push(record(RuntimeEvent::System(
                     SystemEvent::ExtrinsicSuccess {

@@ -64,6 +64,16 @@ pub enum SubtensorCall {
         /// The hotkey to register.
         hotkey: PublicKey,
     },
+    /// `SubtensorModule.add_stake(hotkey, netuid, amount_staked)`, signed by the coldkey
+    /// (the TAO comes from its free balance).
+    AddStake {
+        /// The hotkey staked on.
+        hotkey: PublicKey,
+        /// Subnet.
+        netuid: u16,
+        /// Rao.
+        amount: u64,
+    },
 }
 
 fn u(n: impl Into<u128>) -> Value {
@@ -98,6 +108,7 @@ impl SubtensorCall {
                 ("SubtensorModule", "commit_timelocked_mechanism_weights")
             }
             SubtensorCall::BurnedRegister { .. } => ("SubtensorModule", "burned_register"),
+            SubtensorCall::AddStake { .. } => ("SubtensorModule", "add_stake"),
         }
     }
 
@@ -159,6 +170,15 @@ impl SubtensorCall {
             SubtensorCall::BurnedRegister { netuid, hotkey } => vec![
                 ("netuid", u(*netuid)),
                 ("hotkey", Value::Bytes(hotkey.0.to_vec())),
+            ],
+            SubtensorCall::AddStake {
+                hotkey,
+                netuid,
+                amount,
+            } => vec![
+                ("hotkey", Value::Bytes(hotkey.0.to_vec())),
+                ("netuid", u(*netuid)),
+                ("amount_staked", u(*amount)),
             ],
         };
         runtime.call(pallet, call, &args)

@@ -271,16 +271,42 @@ impl Subtensor {
                 "runtime upgraded; reloading metadata"
             );
         }
+        let bytes = self.metadata_bytes().await?;
+        decode_metadata(&bytes)?;
+        let rt = Runtime::from_bytes(&bytes, spec, txv)?;
+        *cached = Some(rt.clone());
+        Ok(rt)
+    }
+
+    /// The node's metadata: V15 through `Metadata_metadata_at_version(15)` (what carries the
+    /// runtime APIs; a node's `state_getMetadata` answers V14), else `state_getMetadata`.
+    async fn metadata_bytes(&self) -> Result<Vec<u8>> {
+        let v15 = self
+            .rpc
+            .request(
+                "state_call",
+                vec![json!("Metadata_metadata_at_version"), json!("0x0f000000")],
+            )
+            .await;
+        if let Ok(Json::String(text)) = v15 {
+            // `Option<OpaqueMetadata>`: 1, then the length-prefixed metadata.
+            let bytes = parse_hex("state_call", &text)?;
+            if let Some((1, mut opaque)) = bytes.split_first() {
+                let len = <parity_scale_codec::Compact<u32> as parity_scale_codec::Decode>::decode(
+                    &mut opaque,
+                )
+                .map_err(|e| Error::Metadata(format!("Metadata_metadata_at_version: {e}")))?;
+                if len.0 as usize == opaque.len() {
+                    return Ok(opaque.to_vec());
+                }
+            }
+        }
         let meta = self.rpc.request("state_getMetadata", vec![]).await?;
         let text = meta.as_str().ok_or_else(|| Error::Response {
             method: "state_getMetadata".into(),
             reason: "expected a hex string".into(),
         })?;
-        let bytes = parse_hex("state_getMetadata", text)?;
-        decode_metadata(&bytes)?;
-        let rt = Runtime::from_bytes(&bytes, spec, txv)?;
-        *cached = Some(rt.clone());
-        Ok(rt)
+        parse_hex("state_getMetadata", text)
     }
 
     /// The best block: number and hash.
@@ -760,11 +786,15 @@ impl Subtensor {
                     "create_subnet (register a subnet with btcli)".into(),
                 ))
             }
-            Call::AddStake { .. } => {
-                return Err(Error::Unsupported(
-                    "add_stake through arena (stake with btcli)".into(),
-                ))
-            }
+            Call::AddStake {
+                hotkey,
+                netuid,
+                amount,
+            } => SubtensorCall::AddStake {
+                hotkey: *hotkey,
+                netuid: *netuid,
+                amount: *amount,
+            },
         })
     }
 
