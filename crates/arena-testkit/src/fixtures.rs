@@ -99,3 +99,18 @@ pub fn python() -> PathBuf {
     );
     path
 }
+
+/// The Python interpreter of the official bittensor SDK (`scripts/requirements-bittensor.txt`):
+/// `ARENA_TEST_BITTENSOR_PYTHON` when set, else the workspace's `.venv-bittensor/bin/python`.
+pub fn bittensor_python() -> PathBuf {
+    let path = std::env::var_os("ARENA_TEST_BITTENSOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv-bittensor/bin/python"));
+    assert!(
+        path.exists(),
+        "Python interpreter {} not found: run scripts/test (it creates .venv-bittensor with the \
+         pinned packages of scripts/requirements-bittensor.txt) or set ARENA_TEST_BITTENSOR_PYTHON",
+        path.display()
+    );
+    path
+}
