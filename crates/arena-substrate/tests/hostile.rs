@@ -122,6 +122,8 @@ struct Snapshot {
     nonces: Vec<Value>,
     metagraph: Metagraph,
     head: Value,
+    /// The hash of every block, genesis to head.
+    hashes: Vec<Value>,
     pending: u64,
 }
 
@@ -131,10 +133,18 @@ async fn snapshot(net: &Net) -> Snapshot {
         let ss58 = k.public().to_string();
         nonces.push(ok(net.addr, "system_accountNextIndex", json!([ss58])).await);
     }
+    let head = ok(net.addr, "chain_getHead", json!([])).await;
+    let head_number = net.chain.block(None).await.unwrap().unwrap().number;
+    let mut hashes = Vec::new();
+    for n in 0..=head_number {
+        hashes.push(ok(net.addr, "chain_getBlockHash", json!([n])).await);
+    }
+    assert_eq!(hashes.last(), Some(&head));
     Snapshot {
         nonces,
         metagraph: net.chain.metagraph(NETUID).await.unwrap(),
-        head: ok(net.addr, "chain_getHead", json!([])).await,
+        head,
+        hashes,
         pending: net.chain.pending_number().unwrap(),
     }
 }
@@ -488,25 +498,17 @@ async fn dispatch_failures_are_included_with_their_module_error() {
         .filter(|r| r.phase == Phase::ApplyExtrinsic(i))
         .map(|r| r.event)
         .collect();
-    assert_eq!(
-        at_i,
-        [
-            RuntimeEvent::Commitments(CommitmentsEvent::Commitment {
-                netuid: NETUID,
-                who: AccountId32(net.miner.public().0),
-            }),
-            RuntimeEvent::System(SystemEvent::ExtrinsicSuccess {
-                dispatch_info: match events.iter().find_map(|r| match r.event {
-                    RuntimeEvent::System(SystemEvent::ExtrinsicSuccess { dispatch_info }) => {
-                        Some(dispatch_info)
-                    }
-                    _ => None,
-                }) {
-                    Some(d) => d,
-                    None => panic!("no ExtrinsicSuccess: {events:?}"),
-                },
-            }),
-        ]
+    let commitment_event = RuntimeEvent::Commitments(CommitmentsEvent::Commitment {
+        netuid: NETUID,
+        who: AccountId32(net.miner.public().0),
+    });
+    assert!(
+        matches!(
+            at_i.as_slice(),
+            [first, RuntimeEvent::System(SystemEvent::ExtrinsicSuccess { .. })]
+                if *first == commitment_event
+        ),
+        "{at_i:?}"
     );
     let module = |index, error| {
         DispatchError::Module(ModuleError {
