@@ -167,7 +167,17 @@ pub fn items() -> &'static [ItemSpec] {
                 optional: false,
                 keys: &[(Blake2_128Concat, Account)],
                 value: meta_type::<AccountInfo>,
-                default: || AccountInfo::default().encode(),
+                // pallet_balances' default flags carry `IS_NEW_LOGIC` (the top bit).
+                default: || {
+                    AccountInfo {
+                        data: AccountData {
+                            flags: ExtraFlags(1 << 127),
+                            ..AccountData::default()
+                        },
+                        ..AccountInfo::default()
+                    }
+                    .encode()
+                },
                 docs: "Nonce and balances of an account.",
             },
             ItemSpec {

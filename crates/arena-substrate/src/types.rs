@@ -38,8 +38,8 @@ pub enum MultiAddress<AccountId, AccountIndex: parity_scale_codec::HasCompact> {
     Address20([u8; 20]),
 }
 
-/// Subtensor's address type.
-pub type Address = MultiAddress<AccountId32, u32>;
+/// Subtensor's address type (its `AccountIndex` is `()`: `Index` carries no bytes).
+pub type Address = MultiAddress<AccountId32, ()>;
 
 /// `sp_runtime::MultiSignature`.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
