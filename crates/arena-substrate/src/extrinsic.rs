@@ -25,7 +25,7 @@ use arena_keys::{PublicKey, Signature};
 use parity_scale_codec::{Compact, Decode, DecodeLimit, Encode};
 use scale_info::TypeInfo;
 
-use crate::metadata::{SPEC_VERSION, TRANSACTION_VERSION};
+use crate::metadata::{EXTRINSIC_VERSION, SPEC_VERSION, TRANSACTION_VERSION};
 use crate::types::*;
 
 /// Largest extrinsic accepted, in bytes (a set_weights for 4096 uids is about 16 KiB).
@@ -269,6 +269,13 @@ pub fn to_call(call: &RuntimeCall) -> Result<Result<Call, ChainError>, TxError> 
         RuntimeCall::SubtensorModule(S::register_network { .. }) => Call::CreateSubnet {
             hyperparameters: arena_chain::Hyperparameters::default(),
         },
+        RuntimeCall::ArenaChain(_) => {
+            return Err(TxError::Unsupported(
+                "ArenaChain calls only show arena's own extrinsics in blocks; submit those with \
+                 arena_submitExtrinsic"
+                    .into(),
+            ))
+        }
         RuntimeCall::Commitments(CommitmentsCall::set_commitment { netuid, info }) => {
             match info.fields.0.as_slice() {
                 [Data::Raw(bytes)] => Call::SetCommitment {
@@ -441,16 +448,25 @@ pub fn events(chain: &LocalChain, number: u64) -> ChainResult<Vec<EventRecord>> 
 }
 
 /// The bytes of a block's extrinsics as served by `chain_getBlock`: encoded extrinsics as
-/// submitted; arena's own extrinsics (signed with arena's payload, not decodable with this
-/// metadata) as their arena bytes behind a compact length, so that every entry hashes to a
-/// distinct, stable value and indices match `System.Events`.
+/// submitted; arena's own extrinsics (signed with arena's payload) as bare v4 extrinsics of
+/// `ArenaChain.arena_extrinsic` carrying their arena bytes, so that every entry decodes with
+/// this metadata and indices match `System.Events`.
 pub fn block_bytes(chain: &LocalChain, number: u64) -> ChainResult<Vec<Vec<u8>>> {
     chain
         .block_extrinsics(number)?
         .iter()
         .map(|e| match e {
             BodyExtrinsic::Encoded(e) => Ok(e.bytes.clone()),
-            BodyExtrinsic::Arena(a) => Ok(a.encoded(&chain.genesis())?.encode()),
+            BodyExtrinsic::Arena(a) => {
+                let call = RuntimeCall::ArenaChain(ArenaCall::arena_extrinsic {
+                    extrinsic: a.encoded(&chain.genesis())?,
+                });
+                let mut body = vec![EXTRINSIC_VERSION];
+                call.encode_to(&mut body);
+                let mut out = Compact(body.len() as u32).encode();
+                out.extend_from_slice(&body);
+                Ok(out)
+            }
         })
         .collect()
 }

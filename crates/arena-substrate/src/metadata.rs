@@ -680,6 +680,14 @@ fn pallets() -> Vec<Pallet> {
             error: Some(meta_type::<CommitmentsError>()),
             constants: vec![],
         },
+        Pallet {
+            name: "ArenaChain",
+            index: ARENA_PALLET,
+            calls: Some(meta_type::<ArenaCall>()),
+            event: None,
+            error: None,
+            constants: vec![],
+        },
     ]
 }
 
@@ -869,6 +877,7 @@ fn subtensor_path(ident: &str) -> Option<&'static str> {
         "CommitmentInfo" => "pallet_commitments::types::CommitmentInfo",
         "Registration" => "pallet_commitments::types::Registration",
         "CommitmentsCall" => "pallet_commitments::pallet::Call",
+        "ArenaCall" => "pallet_arena::pallet::Call",
         "RuntimeCall" => "node_subtensor_runtime::RuntimeCall",
         "SubtensorError" => "pallet_subtensor::pallet::Error",
         "CommitmentsError" => "pallet_commitments::pallet::Error",

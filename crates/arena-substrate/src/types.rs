@@ -650,6 +650,24 @@ pub enum CommitmentsCall {
     },
 }
 
+/// Index of arena's own pallet, `ArenaChain` (no Subtensor pallet uses it).
+pub const ARENA_PALLET: u8 = 64;
+
+/// `pallet_arena::pallet::Call`: how blocks show the extrinsics signed with arena's own
+/// payload (`arena_submitExtrinsic`: arena's miners, validators and feed). They appear as
+/// bare extrinsics of this call, so every extrinsic of a block decodes with this metadata.
+/// Not dispatchable through Substrate's `author_*` methods.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[allow(non_camel_case_types)]
+pub enum ArenaCall {
+    /// An arena extrinsic: its payload (domain, genesis, signer, nonce, call) and signature.
+    #[codec(index = 0)]
+    arena_extrinsic {
+        /// The bytes as arena encodes them.
+        extrinsic: Vec<u8>,
+    },
+}
+
 /// `node_subtensor_runtime::RuntimeCall` (variant index = pallet index).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum RuntimeCall {
@@ -659,6 +677,9 @@ pub enum RuntimeCall {
     /// Commitments.
     #[codec(index = 18)]
     Commitments(CommitmentsCall),
+    /// Arena's own extrinsics, as blocks show them.
+    #[codec(index = 64)]
+    ArenaChain(ArenaCall),
 }
 
 // ---- Errors --------------------------------------------------------------------------------

@@ -52,8 +52,14 @@ fn run_sdk(url: &str, netuid: u16, max_epochs: u32) -> Value {
         assert_eq!(r[step]["ok"], true, "step {step}: {stdout}");
     }
     assert_eq!(r["get_commitment"]["by_uid_ok"], true, "{stdout}");
-    assert!(r["incentive"]["incentive"].as_f64().unwrap() > 0.0, "{stdout}");
-    assert!(r["incentive"]["metagraph_incentive"].as_f64().unwrap() > 0.0, "{stdout}");
+    assert!(
+        r["incentive"]["incentive"].as_f64().unwrap() > 0.0,
+        "{stdout}"
+    );
+    assert!(
+        r["incentive"]["metagraph_incentive"].as_f64().unwrap() > 0.0,
+        "{stdout}"
+    );
     summary
 }
 
@@ -85,7 +91,14 @@ fn python_sdk_against_arena_chain_serve() {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     let mut child = Command::new(ARENA)
-        .args(["chain", "serve", "--addr", "127.0.0.1:0", "--block-time-ms", "250"])
+        .args([
+            "chain",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--block-time-ms",
+            "250",
+        ])
         .arg("--home")
         .arg(&home)
         .env("ARENA_LOG", "warn")
@@ -99,13 +112,23 @@ fn python_sdk_against_arena_chain_serve() {
         .expect("readiness line");
     let http = ready["listening"].as_str().unwrap().to_string();
     let ws = ready["substrate"].as_str().unwrap().to_string();
-    assert_eq!(ws.trim_start_matches("ws://"), http.trim_start_matches("http://"));
+    assert_eq!(
+        ws.trim_start_matches("ws://"),
+        http.trim_start_matches("http://")
+    );
 
     // A subnet with a short tempo, made with arena's own CLI on the same port.
     let hp = tmp.path().join("hp.json");
     std::fs::write(&hp, r#"{"tempo": 5, "weights_rate_limit": 1}"#).unwrap();
     let out = Command::new(ARENA)
-        .args(["chain", "create-subnet", "--network", &http, "--coldkey-uri", "//Owner"])
+        .args([
+            "chain",
+            "create-subnet",
+            "--network",
+            &http,
+            "--coldkey-uri",
+            "//Owner",
+        ])
         .arg("--hyperparameters")
         .arg(&hp)
         .arg("--home")
@@ -114,7 +137,11 @@ fn python_sdk_against_arena_chain_serve() {
         .env("ARENA_LOG", "warn")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
     let netuid = receipt["assigned"].as_u64().unwrap() as u16;
 
@@ -146,7 +173,10 @@ fn python_sdk_against_arena_localnet() {
         if let Some(rest) = line.strip_prefix("substrate") {
             break rest.split_whitespace().next().unwrap().to_string();
         }
-        assert!(start.elapsed() < Duration::from_secs(180), "no substrate line");
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "no substrate line"
+        );
     };
     assert!(ws.starts_with("ws://127.0.0.1:"), "{ws}");
     // The competition subnet of a new localnet is netuid 1; its own validators hold stake
