@@ -1,4 +1,4 @@
-//! A submitted extrinsic as the JSON-RPC server decodes it (`author_submitExtrinsic` params):
+//! A submitted extrinsic as the JSON-RPC server decodes it (`arena_submitExtrinsic` params):
 //! decoding, the signing payload and signature verification must never panic; what decodes
 //! re-encodes to the same value; a fuzzed signature never verifies.
 #![no_main]
