@@ -174,6 +174,7 @@ mod tests {
         Join {
             endpoints: Endpoints {
                 chain: "http://127.0.0.1:9944".into(),
+                substrate: "ws://127.0.0.1:9944".into(),
                 hub: "http://127.0.0.1:8700".into(),
                 feed: "http://127.0.0.1:8790".into(),
                 leaderboard: "http://127.0.0.1:8080/".into(),

@@ -160,6 +160,7 @@ mod tests {
         let info = Join {
             endpoints: arena_localnet::Endpoints {
                 chain: "http://127.0.0.1:19944".into(),
+                substrate: "ws://127.0.0.1:19944".into(),
                 hub: "http://127.0.0.1:18700".into(),
                 feed: "http://127.0.0.1:18790".into(),
                 leaderboard: "http://127.0.0.1:18080/".into(),
