@@ -529,7 +529,13 @@ async fn watch_extrinsic(
             let block = block_at(&chain, done.block)
                 .await
                 .map_err(|e| e.message().to_string())?;
-            break block.map(|b| b.hash);
+            // A block whose production failed was discarded with its extrinsics: then the
+            // block of that number does not hold this one, and it is reported dropped.
+            let holds = extrinsic::block_bytes(&chain, done.block)
+                .map_err(|e| e.to_string())?
+                .get(done.index as usize)
+                .is_some_and(|b| arena_chain::extrinsic::blake2_256(&[b]) == done.hash);
+            break block.filter(|_| holds).map(|b| b.hash);
         }
         tokio::select! {
             changed = heads.changed() => if changed.is_err() { return Ok(()) },

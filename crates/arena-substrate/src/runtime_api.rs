@@ -131,10 +131,10 @@ pub async fn call(chain: &LocalChain, method: &str, input: &[u8]) -> Result<Vec<
         }
         "SubnetInfoRuntimeApi_get_subnet_state" => {
             let netuid: u16 = params(method, input)?;
-            metagraph(chain, netuid)
-                .await?
-                .map(|m| subnet_state(&m))
-                .encode()
+            match metagraph(chain, netuid).await? {
+                None => None::<SubnetState>.encode(),
+                Some(m) => Some(subnet_state(&metagraph_info(chain, &m).await?)).encode(),
+            }
         }
         "SubnetInfoRuntimeApi_get_metagraph" => {
             let netuid: u16 = params(method, input)?;
@@ -300,25 +300,26 @@ fn per_uid<T>(m: &Metagraph, f: impl Fn(&ArenaNeuron) -> T) -> Vec<T> {
     m.neurons.iter().map(f).collect()
 }
 
-fn subnet_state(m: &Metagraph) -> SubnetState {
+/// The per-uid vectors of a subnet, as in its metagraph.
+fn subnet_state(m: &Metagraph_) -> SubnetState {
     SubnetState {
-        netuid: m.netuid,
-        hotkeys: per_uid(m, |n| account(&n.hotkey)),
-        coldkeys: per_uid(m, |n| account(&n.coldkey)),
-        active: per_uid(m, |n| n.active),
-        validator_permit: per_uid(m, |n| n.validator_permit),
-        pruning_score: per_uid(m, |_| Compact(0)),
-        last_update: per_uid(m, |n| Compact(n.last_update)),
-        emission: per_uid(m, |n| Compact(n.emission)),
-        dividends: per_uid(m, |n| Compact(n.dividends)),
-        incentives: per_uid(m, |n| Compact(n.incentive)),
-        consensus: per_uid(m, |n| Compact(n.consensus)),
-        trust: per_uid(m, |n| Compact(n.trust)),
-        rank: per_uid(m, |_| Compact(0)),
-        block_at_registration: per_uid(m, |n| Compact(n.registration_block)),
-        alpha_stake: per_uid(m, |n| Compact(n.stake)),
-        tao_stake: per_uid(m, |n| Compact(n.stake)),
-        total_stake: per_uid(m, |n| Compact(n.stake)),
+        netuid: m.netuid.0,
+        hotkeys: m.hotkeys.clone(),
+        coldkeys: m.coldkeys.clone(),
+        active: m.active.clone(),
+        validator_permit: m.validator_permit.clone(),
+        pruning_score: m.pruning_score.clone(),
+        last_update: m.last_update.clone(),
+        emission: m.emission.clone(),
+        dividends: m.dividends.clone(),
+        incentives: m.incentives.clone(),
+        consensus: m.consensus.clone(),
+        trust: m.trust.clone(),
+        rank: m.rank.clone(),
+        block_at_registration: m.block_at_registration.clone(),
+        alpha_stake: m.alpha_stake.clone(),
+        tao_stake: m.tao_stake.clone(),
+        total_stake: m.total_stake.clone(),
         emission_history: Vec::new(),
     }
 }
