@@ -108,6 +108,7 @@ pub enum Item {
     IsNetworkMember,
     Owner,
     TotalHotkeyAlpha,
+    TokenSymbol,
     CommitmentOf,
 }
 
@@ -384,6 +385,15 @@ pub fn items() -> &'static [ItemSpec] {
                 bool,
                 true,
                 "Whether registration is open."
+            ),
+            spec!(
+                TokenSymbol,
+                "SubtensorModule",
+                false,
+                NETUID,
+                Vec<u8>,
+                "\u{1D70F}".as_bytes().to_vec(),
+                "The subnet token's symbol (UTF-8)."
             ),
             spec!(
                 BlocksSinceLastStep,
@@ -1123,3 +1133,24 @@ pub fn at_version(version: u32) -> Vec<u8> {
 
 /// The versions served by `Metadata_metadata_versions`.
 pub const VERSIONS: [u32; 2] = [14, 15];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clients cache metadata by genesis and spec version (bittensor 11 on disk, arena's
+    /// client in memory): a metadata change without a new `SPEC_VERSION` would leave them
+    /// decoding with stale types. When this fails, raise `SPEC_VERSION` and record the hash.
+    #[test]
+    fn the_spec_version_names_one_metadata() {
+        let hash = hex::encode(sp_crypto_hashing::blake2_256(&encoded().v15));
+        assert_eq!(
+            (SPEC_VERSION, hash.as_str()),
+            (
+                1,
+                "977bff37b3cf69300ffaa1150d2e0a54df76579b4a1c698a9d52df231c6f33b0"
+            ),
+            "the metadata changed: raise SPEC_VERSION and record the new hash"
+        );
+    }
+}

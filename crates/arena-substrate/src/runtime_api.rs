@@ -334,7 +334,7 @@ async fn metagraph_info(chain: &LocalChain, m: &Metagraph) -> Result<Metagraph_,
     Ok(Metagraph_ {
         netuid: c16(m.netuid),
         name: text(&format!("arena-{}", m.netuid)),
-        symbol: text("α"),
+        symbol: text(crate::storage::TOKEN_SYMBOL),
         identity: None,
         network_registered_at: c64(subnet.created_block),
         owner_hotkey: account(&subnet.owner),

@@ -25,6 +25,9 @@ use crate::types::*;
 /// The free balance every account reads as holding: 1,000,000 TAO in rao.
 pub const DEV_ENDOWMENT: u64 = 1_000_000 * 1_000_000_000;
 
+/// The symbol of every subnet's token (arena's subnets have no token of their own).
+pub const TOKEN_SYMBOL: &str = "α";
+
 /// One decoded key part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyPart {
@@ -415,6 +418,7 @@ fn subnet_value(
         Item::CommitRevealWeightsEnabled => hp.commit_reveal_weights_enabled.encode(),
         Item::Burn => 0u64.encode(),
         Item::NetworkRegistrationAllowed => true.encode(),
+        Item::TokenSymbol => TOKEN_SYMBOL.as_bytes().to_vec().encode(),
         Item::BlocksSinceLastStep => subnet
             .map_or(0, |s| head.saturating_sub(s.last_epoch_block))
             .encode(),
