@@ -55,7 +55,7 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// SCALE size of the key part.
-    pub fn len(self) -> usize {
+    pub fn size(self) -> usize {
         match self {
             KeyKind::U16 => 2,
             KeyKind::Account => 32,

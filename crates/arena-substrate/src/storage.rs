@@ -99,11 +99,11 @@ fn parse_parts(keys: &[(Hasher, KeyKind)], mut rest: &[u8]) -> Option<Vec<KeyPar
             Hasher::Twox64Concat => 8,
             Hasher::Blake2_128Concat => 16,
         };
-        if rest.len() < hash_len + kind.len() {
+        if rest.len() < hash_len + kind.size() {
             return None;
         }
         let (hash, tail) = rest.split_at(hash_len);
-        let (raw, tail) = tail.split_at(kind.len());
+        let (raw, tail) = tail.split_at(kind.size());
         let ok = match hasher {
             Hasher::Identity => true,
             Hasher::Twox64Concat => twox_64(raw) == hash,
