@@ -201,11 +201,18 @@ fn runtime_version() -> Value {
         .filter_map(|n| n.split_once('_').map(|(t, _)| t.to_string()))
         .collect();
     traits.dedup();
+    // Versions as Substrate numbers them where clients check: `Metadata` 2 has
+    // `metadata_at_version`, `TransactionPaymentApi` 4 answers with weight v2.
+    let version = |t: &str| match t {
+        "Metadata" => 2,
+        "TransactionPaymentApi" => 4,
+        _ => 1,
+    };
     let apis: Vec<Value> = traits
         .iter()
         .map(|t| {
             let id = sp_crypto_hashing::blake2_64(t.as_bytes());
-            json!([hex0x(&id), 1])
+            json!([hex0x(&id), version(t)])
         })
         .collect();
     json!({

@@ -4,7 +4,8 @@
 //! stake on the second, wait for its validator permit, set weights from it on the first, and
 //! read the first's incentive from `neurons_lite` and from the metagraph after an epoch.
 //! Once against `arena chain serve`, once against `arena localnet` (whose own miners and
-//! validators run beside it).
+//! validators run beside it); there, the same flow runs again through arena's own CLI and
+//! Subtensor client (`--network ws://…`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -182,4 +183,100 @@ fn python_sdk_against_arena_localnet() {
     // The competition subnet of a new localnet is netuid 1; its own validators hold stake
     // there, so the SDK's validator stakes twice the subnet's stake to decide consensus.
     run_sdk(&ws, 1, 8);
+
+    // The same flow through arena's own client, over the Subtensor protocol.
+    let cli_home = tmp.path().join("cli");
+    let cli = |args: &[&str]| -> Value {
+        let out = Command::new(ARENA)
+            .arg("chain")
+            .args(args)
+            .args(["--network", &ws, "--netuid", "1", "--json", "--home"])
+            .arg(&cli_home)
+            .env("ARENA_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "arena chain {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (cold, miner, validator) = ("//Bob", "//Bob//miner", "//Bob//validator");
+    let miner_uid = cli(&["register", "--coldkey-uri", cold, "--hotkey-uri", miner])["assigned"]
+        .as_u64()
+        .unwrap();
+    let validator_uid = cli(&["register", "--coldkey-uri", cold, "--hotkey-uri", validator])
+        ["assigned"]
+        .as_u64()
+        .unwrap();
+    let pointer = "bob:tiny-model:0123abcd:hash:1";
+    cli(&["commit", "--hotkey-uri", miner, "--data", pointer]);
+    let commitments = cli(&["commitments"]);
+    assert!(
+        commitments
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["uid"] == miner_uid && c["data"] == format!("0x{}", hex(pointer))),
+        "{commitments}"
+    );
+    let neuron = |m: &Value, uid: u64| -> Value {
+        m["neurons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["uid"] == uid)
+            .cloned()
+            .unwrap()
+    };
+    let total: u64 = cli(&["metagraph"])["neurons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["stake"].as_u64().unwrap())
+        .sum();
+    let amount = (2 * total).max(1_000_000_000_000).to_string();
+    cli(&[
+        "stake",
+        "--coldkey-uri",
+        cold,
+        "--hotkey-uri",
+        validator,
+        "--amount",
+        &amount,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while neuron(&cli(&["metagraph"]), validator_uid)["validator_permit"] != true {
+        assert!(
+            Instant::now() < deadline,
+            "no validator permit through arena's client"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let uid = miner_uid.to_string();
+    cli(&[
+        "set-weights",
+        "--hotkey-uri",
+        validator,
+        "--uids",
+        &uid,
+        "--weights",
+        "65535",
+    ]);
+    while neuron(&cli(&["metagraph"]), miner_uid)["incentive"]
+        .as_u64()
+        .unwrap()
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no incentive through arena's client"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
 }
