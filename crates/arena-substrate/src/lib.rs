@@ -17,4 +17,4 @@ pub mod runtime_api;
 pub mod storage;
 pub mod types;
 
-pub use rpc::{module, serve, serve_with};
+pub use rpc::{module, serve};

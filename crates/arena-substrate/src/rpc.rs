@@ -561,19 +561,11 @@ async fn watch_extrinsic(
     Ok(())
 }
 
-/// Serves `chain` on `addr`: Substrate's methods and arena's own, HTTP and WebSocket.
+/// Serves `chain` on `addr`: Substrate's methods and arena's own, HTTP and WebSocket, within
+/// the chain server's default limits.
 pub async fn serve(
     chain: Arc<LocalChain>,
     addr: SocketAddr,
 ) -> Result<(SocketAddr, ServerHandle), ChainError> {
-    serve_with(chain, addr, RpcLimits::default()).await
-}
-
-/// [`serve`] within `limits`.
-pub async fn serve_with(
-    chain: Arc<LocalChain>,
-    addr: SocketAddr,
-    limits: RpcLimits,
-) -> Result<(SocketAddr, ServerHandle), ChainError> {
-    arena_chain::rpc::serve_methods(module(chain)?, addr, limits).await
+    arena_chain::rpc::serve_methods(module(chain)?, addr, RpcLimits::default()).await
 }

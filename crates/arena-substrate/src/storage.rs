@@ -13,6 +13,7 @@
 //! pass.
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use arena_chain::{BlockInfo, Chain, ChainResult, LocalChain, Metagraph, NetUid};
 use arena_keys::PublicKey;
@@ -53,17 +54,22 @@ pub fn prefix(spec: &ItemSpec) -> Vec<u8> {
     out
 }
 
+/// The hash a hasher puts before a key part's bytes (empty for `Identity`).
+fn digest(hasher: Hasher, bytes: &[u8]) -> Vec<u8> {
+    match hasher {
+        Hasher::Identity => Vec::new(),
+        Hasher::Twox64Concat => twox_64(bytes).to_vec(),
+        Hasher::Blake2_128Concat => blake2_128(bytes).to_vec(),
+    }
+}
+
 /// The key of `spec` with the given leading key parts (all of them for a value's key, fewer
 /// for an iteration prefix).
 pub fn key(spec: &ItemSpec, parts: &[KeyPart]) -> Vec<u8> {
     let mut out = prefix(spec);
     for ((hasher, _), part) in spec.keys.iter().zip(parts) {
         let bytes = part.encode();
-        match hasher {
-            Hasher::Identity => {}
-            Hasher::Twox64Concat => out.extend_from_slice(&twox_64(&bytes)),
-            Hasher::Blake2_128Concat => out.extend_from_slice(&blake2_128(&bytes)),
-        }
+        out.extend_from_slice(&digest(*hasher, &bytes));
         out.extend_from_slice(&bytes);
     }
     out
@@ -86,30 +92,25 @@ pub fn parse_prefix(bytes: &[u8]) -> Option<(&'static ItemSpec, Vec<KeyPart>)> {
 }
 
 fn find(key: &[u8]) -> Option<&'static ItemSpec> {
+    // The prefixes are hashed once, not at every read.
+    static PREFIXES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let prefixes = PREFIXES.get_or_init(|| items().iter().map(prefix).collect());
     let head = key.get(..32)?;
-    items().iter().find(|s| prefix(s) == head)
+    let i = prefixes.iter().position(|p| p == head)?;
+    items().get(i)
 }
 
 /// Decodes exactly `keys` from `rest` (each part's hash checked); `None` on any mismatch.
 fn parse_parts(keys: &[(Hasher, KeyKind)], mut rest: &[u8]) -> Option<Vec<KeyPart>> {
     let mut parts = Vec::with_capacity(keys.len());
     for (hasher, kind) in keys {
-        let hash_len = match hasher {
-            Hasher::Identity => 0,
-            Hasher::Twox64Concat => 8,
-            Hasher::Blake2_128Concat => 16,
-        };
+        let hash_len = digest(*hasher, &[]).len();
         if rest.len() < hash_len + kind.size() {
             return None;
         }
         let (hash, tail) = rest.split_at(hash_len);
         let (raw, tail) = tail.split_at(kind.size());
-        let ok = match hasher {
-            Hasher::Identity => true,
-            Hasher::Twox64Concat => twox_64(raw) == hash,
-            Hasher::Blake2_128Concat => blake2_128(raw) == hash,
-        };
-        if !ok {
+        if digest(*hasher, raw) != hash {
             return None;
         }
         parts.push(match kind {
